@@ -1,0 +1,141 @@
+//! What the core asks the driver to do, and why packets were dropped.
+
+use crate::wire::carp::IPV4_PACKET_LEN;
+use crate::wire::DecodeError;
+use std::net::Ipv4Addr;
+
+/// A virtual router's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not taking part (before start, after stop).
+    Init,
+    /// Listening for the master.
+    Backup,
+    /// Holding the VIP and advertising.
+    Master,
+}
+
+impl State {
+    /// The name ucarp logs ("Switching to state: MASTER").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Init => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+        }
+    }
+}
+
+/// Which hook to run. The driver runs a script or manages the VIP itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HookKind {
+    /// Becoming master: bring the VIP up.
+    Up,
+    /// Leaving master (or starting as backup): take the VIP down.
+    Down,
+}
+
+/// Why the state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateChangeReason {
+    /// INIT to BACKUP at start.
+    Startup,
+    /// Nothing heard from a master for the master-down interval.
+    MasterDown,
+    /// `--preempt` and the master is less preferred.
+    Preemption,
+    /// The master's interval is longer than our master-down interval.
+    MasterWillTimeOut,
+    /// The master sent the bow-out advert (advbase 255, advskew 255).
+    MasterBowedOut,
+    /// The master advertises a higher demote counter.
+    MasterDemoted,
+    /// A more preferred master advertised.
+    PreferredMaster,
+    /// The interface lost its carrier or went down.
+    LinkDown,
+    /// The demote command (SIGUSR2).
+    Demoted,
+    /// The stop command.
+    Stopped,
+}
+
+/// Why an incoming packet was not used. The driver counts these per kind and logs them
+/// rate-limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Not a well-formed IPv4/CARP advertisement.
+    Malformed(DecodeError),
+    /// TTL other than 255 (the packet crossed a router).
+    BadTtl(u8),
+    /// No group with this vhid on this interface.
+    UnknownVhid(u8),
+    /// Sent to another multicast group than ours.
+    WrongGroup(Ipv4Addr),
+    /// The HMAC does not verify: wrong password, VIP or vhid at the sender.
+    BadDigest,
+    /// The exact counter was already received recently.
+    Replay,
+}
+
+impl DropReason {
+    /// A short stable name for counters and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DropReason::Malformed(e) => match e {
+                DecodeError::Truncated { .. } => "truncated",
+                DecodeError::NotIpv4Frame(_)
+                | DecodeError::BadIpVersion(_)
+                | DecodeError::BadIpHeaderLength(_)
+                | DecodeError::BadIpTotalLength { .. } => "bad-ip-header",
+                DecodeError::BadIpChecksum => "bad-ip-checksum",
+                DecodeError::NotCarp(_) => "not-carp",
+                DecodeError::BadCarpChecksum => "bad-checksum",
+                DecodeError::BadCarpVersion(_) => "bad-version",
+                DecodeError::BadCarpType(_) => "bad-type",
+                DecodeError::BadAuthLen(_) => "bad-authlen",
+            },
+            DropReason::BadTtl(_) => "bad-ttl",
+            DropReason::UnknownVhid(_) => "other-vhid",
+            DropReason::WrongGroup(_) => "other-group",
+            DropReason::BadDigest => "bad-digest",
+            DropReason::Replay => "replay",
+        }
+    }
+}
+
+/// One thing for the driver to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this IPv4 packet (header included) in an Ethernet frame to `link_destination`,
+    /// from the interface's own MAC.
+    SendAdvert {
+        /// the 56-byte IPv4 packet
+        packet: [u8; IPV4_PACKET_LEN],
+        /// the Ethernet destination (the group's multicast MAC, or broadcast with `-M`)
+        link_destination: [u8; 6],
+    },
+    /// Send a gratuitous ARP for this VIP.
+    Garp {
+        /// the virtual address
+        vip: Ipv4Addr,
+    },
+    /// Run the up or down hook; report completion with `handle_hook_done`.
+    RunHook(HookKind),
+    /// The state changed.
+    StateChanged {
+        /// old state
+        from: State,
+        /// new state
+        to: State,
+        /// why
+        reason: StateChangeReason,
+    },
+    /// A packet was dropped.
+    Dropped {
+        /// why
+        reason: DropReason,
+        /// its IPv4 source, when the header was readable
+        source: Option<Ipv4Addr>,
+    },
+}

@@ -1,0 +1,116 @@
+//! Time as the core sees it: microseconds since an arbitrary epoch chosen by the driver.
+
+use core::fmt;
+use core::ops::{Add, Sub};
+use core::time::Duration;
+
+/// A point in time, in microseconds since an epoch the driver chooses (the daemon uses its
+/// start on the monotonic clock; the simulator uses zero).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// The epoch.
+    pub const ZERO: Instant = Instant(0);
+
+    /// An instant `micros` microseconds after the epoch.
+    pub const fn from_micros(micros: u64) -> Self {
+        Instant(micros)
+    }
+
+    /// An instant `millis` milliseconds after the epoch.
+    pub const fn from_millis(millis: u64) -> Self {
+        Instant(millis * 1000)
+    }
+
+    /// An instant `secs` seconds after the epoch.
+    pub const fn from_secs(secs: u64) -> Self {
+        Instant(secs * 1_000_000)
+    }
+
+    /// Microseconds since the epoch.
+    pub const fn as_micros(self) -> u64 {
+        self.0
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_micros(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, rhs: Duration) -> Instant {
+        Instant(
+            self.0
+                .saturating_add(rhs.as_micros().min(u64::MAX as u128) as u64),
+        )
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    fn sub(self, rhs: Instant) -> Duration {
+        self.saturating_duration_since(rhs)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:06}s", self.0 / 1_000_000, self.0 % 1_000_000)
+    }
+}
+
+/// One advertisement interval: `advbase + advskew/256` seconds, truncated to the microsecond
+/// as ucarp does (`advskew * 1000000 / 256`).
+pub fn advert_interval(advbase: u8, advskew: u8) -> Duration {
+    Duration::from_micros(u64::from(advbase) * 1_000_000 + u64::from(advskew) * 1_000_000 / 256)
+}
+
+/// How long a backup waits without hearing the master before it takes over.
+///
+/// ucarp carp.c carp_setrun: `deadratio × advbase + advskew/256` (the skew is not multiplied).
+/// For advbase 0 that leaves the ratio without effect and a backup that times out after one
+/// skew, so carpd uses `deadratio × advskew/256` there (ARCHITECTURE.md, "master-down").
+pub fn master_down_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    let skew = u64::from(advskew) * 1_000_000 / 256;
+    let micros = if advbase == 0 {
+        u64::from(deadratio) * skew
+    } else {
+        u64::from(deadratio) * u64::from(advbase) * 1_000_000 + skew
+    };
+    Duration::from_micros(micros)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_match_ucarp_arithmetic() {
+        assert_eq!(advert_interval(1, 0), Duration::from_secs(1));
+        assert_eq!(advert_interval(1, 100), Duration::from_micros(1_390_625));
+        assert_eq!(advert_interval(0, 30), Duration::from_micros(117_187));
+        assert_eq!(master_down_interval(1, 0, 3), Duration::from_secs(3));
+        assert_eq!(
+            master_down_interval(1, 50, 3),
+            Duration::from_micros(3_195_312)
+        );
+        assert_eq!(
+            master_down_interval(0, 13, 3),
+            Duration::from_micros(3 * 50_781)
+        );
+    }
+
+    #[test]
+    fn instant_arithmetic_saturates() {
+        let t = Instant::from_secs(2);
+        assert_eq!(t - Instant::from_secs(3), Duration::ZERO);
+        assert_eq!(
+            t + Duration::from_millis(5),
+            Instant::from_micros(2_005_000)
+        );
+        assert_eq!(format!("{t:?}"), "2.000000s");
+    }
+}

@@ -1,0 +1,90 @@
+//! Ethernet II framing: the 14-byte header in front of adverts and ARP.
+
+use super::DecodeError;
+use std::net::Ipv4Addr;
+
+/// Length of an Ethernet II header.
+pub const HEADER_LEN: usize = 14;
+/// Ethertype of IPv4.
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// Ethertype of ARP.
+pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// The broadcast address, used by `--nomcast` adverts and by gratuitous ARP.
+pub const BROADCAST: [u8; 6] = [0xff; 6];
+
+/// The Ethernet address an IPv4 multicast group maps to (RFC 1112 §6.4: `01:00:5e` and the low
+/// 23 bits of the group).
+pub fn multicast_mac(group: Ipv4Addr) -> [u8; 6] {
+    let o = group.octets();
+    [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+}
+
+/// A parsed Ethernet II header and its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// destination address
+    pub destination: [u8; 6],
+    /// source address
+    pub source: [u8; 6],
+    /// ethertype
+    pub ethertype: u16,
+    /// everything after the header
+    pub payload: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    /// Splits `bytes` into header fields and payload.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(DecodeError::Truncated {
+                len: bytes.len(),
+                need: HEADER_LEN,
+            });
+        }
+        let mut destination = [0; 6];
+        let mut source = [0; 6];
+        destination.copy_from_slice(&bytes[0..6]);
+        source.copy_from_slice(&bytes[6..12]);
+        Ok(Frame {
+            destination,
+            source,
+            ethertype: u16::from_be_bytes([bytes[12], bytes[13]]),
+            payload: &bytes[HEADER_LEN..],
+        })
+    }
+
+    /// Writes header and payload into a new buffer.
+    pub fn emit(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + self.payload.len());
+        out.extend_from_slice(&self.destination);
+        out.extend_from_slice(&self.source);
+        out.extend_from_slice(&self.ethertype.to_be_bytes());
+        out.extend_from_slice(self.payload);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multicast_mapping() {
+        assert_eq!(
+            multicast_mac(Ipv4Addr::new(224, 0, 0, 18)),
+            [1, 0, 0x5e, 0, 0, 0x12]
+        );
+        assert_eq!(
+            multicast_mac(Ipv4Addr::new(239, 192, 1, 2)),
+            [1, 0, 0x5e, 0x40, 1, 2]
+        );
+    }
+
+    #[test]
+    fn short_frame_is_an_error() {
+        assert_eq!(
+            Frame::parse(&[0; 13]),
+            Err(DecodeError::Truncated { len: 13, need: 14 })
+        );
+    }
+}

@@ -1,0 +1,523 @@
+//! The state machine with a fake clock: exact actions and deadlines, to the microsecond.
+
+use carpd_proto::wire::auth::Authenticator;
+use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
+use carpd_proto::{
+    Action, Command, DropReason, HookKind, Instant, Node, State, StateChangeReason, VirtualRouter,
+    VrConfigBuilder,
+};
+use std::net::Ipv4Addr;
+
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 100);
+const ME: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 12);
+
+fn config(source: Ipv4Addr) -> VrConfigBuilder {
+    VrConfigBuilder::new(7, source, vec![VIP], b"secret")
+}
+
+fn at(micros: u64) -> Instant {
+    Instant::from_micros(micros)
+}
+
+fn drain(vr: &mut VirtualRouter) -> Vec<Action> {
+    std::iter::from_fn(|| vr.poll_action()).collect()
+}
+
+/// The actions without the advert bytes, for readable comparisons; adverts become
+/// `Sent(advbase, advskew)` after their bytes are checked to parse and verify.
+#[derive(Debug, PartialEq, Eq)]
+enum A {
+    Changed(State, State, StateChangeReason),
+    Hook(HookKind),
+    Sent(u8, u8),
+    Garp,
+    Dropped(DropReason),
+}
+
+fn summarise(vr: &mut VirtualRouter) -> Vec<A> {
+    let auth = vr.config().authenticator().clone();
+    drain(vr)
+        .into_iter()
+        .map(|a| match a {
+            Action::StateChanged { from, to, reason } => A::Changed(from, to, reason),
+            Action::RunHook(k) => A::Hook(k),
+            Action::SendAdvert {
+                packet,
+                link_destination,
+            } => {
+                let adv = Advertisement::parse(&packet).expect("own advert parses");
+                assert!(auth.verify(adv.carp.counter, &adv.carp.digest));
+                assert_eq!(link_destination, [1, 0, 0x5e, 0, 0, 0x12]);
+                A::Sent(adv.carp.advbase, adv.carp.advskew)
+            }
+            Action::Garp { vip } => {
+                assert_eq!(vip, VIP);
+                A::Garp
+            }
+            Action::Dropped { reason, .. } => A::Dropped(reason),
+        })
+        .collect()
+}
+
+/// An advert from `source` as a peer with this timing and demote would send it.
+fn advert(source: Ipv4Addr, advbase: u8, advskew: u8, demote: u8, counter: u64) -> Advertisement {
+    advert_with(b"secret", source, advbase, advskew, demote, counter)
+}
+
+fn advert_with(
+    password: &[u8],
+    source: Ipv4Addr,
+    advbase: u8,
+    advskew: u8,
+    demote: u8,
+    counter: u64,
+) -> Advertisement {
+    let auth = Authenticator::new(password, 7, &[VIP]).unwrap();
+    let carp = CarpRepr {
+        vhid: 7,
+        advskew,
+        demote,
+        advbase,
+        counter,
+        digest: auth.digest(counter),
+    };
+    Advertisement::outgoing(source, DEFAULT_GROUP, 1, carp)
+}
+
+/// A router that has just become master at 3 s (first election, advbase 1, advskew 0).
+fn master(b: VrConfigBuilder) -> VirtualRouter {
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    let md = vr.poll_timeout().unwrap();
+    vr.handle_timeout(md);
+    vr.handle_hook_done(md, HookKind::Up);
+    drain(&mut vr);
+    assert_eq!(vr.state(), State::Master);
+    vr
+}
+
+#[test]
+fn first_election_on_an_empty_segment() {
+    // Input: one router, defaults, nobody else. Output: BACKUP with the down hook, MASTER at
+    // exactly 3 s with up hook and advert, GARP after the hook, adverts every 1 s, the second
+    // GARP with the third advert.
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 42);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Init, State::Backup, StateChangeReason::Startup),
+            A::Hook(HookKind::Down)
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(3_000_000)));
+    vr.handle_timeout(at(2_999_999));
+    assert!(summarise(&mut vr).is_empty(), "nothing before the deadline");
+    vr.handle_timeout(at(3_000_000));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Backup, State::Master, StateChangeReason::MasterDown),
+            A::Hook(HookKind::Up),
+            A::Sent(1, 0),
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
+    vr.handle_hook_done(at(3_010_000), HookKind::Up);
+    assert_eq!(summarise(&mut vr), [A::Garp]);
+    vr.handle_timeout(at(4_000_000));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
+    vr.handle_timeout(at(5_000_000));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0), A::Garp]);
+    vr.handle_timeout(at(6_000_000));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
+    assert_eq!(vr.poll_timeout(), Some(at(7_000_000)));
+}
+
+#[test]
+fn neutral_skips_the_startup_down_hook_and_skew_delays_election() {
+    let mut b = config(ME);
+    b.neutral = true;
+    b.advskew = 100;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), at(5), 1);
+    assert_eq!(
+        summarise(&mut vr),
+        [A::Changed(
+            State::Init,
+            State::Backup,
+            StateChangeReason::Startup
+        )]
+    );
+    // 3 × 1 s + 100/256 s (not multiplied): 3.390625 s after start.
+    assert_eq!(vr.poll_timeout(), Some(at(5 + 3_390_625)));
+}
+
+#[test]
+fn counters_increase_by_one_per_advert() {
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 9);
+    drain(&mut vr);
+    vr.handle_timeout(at(3_000_000));
+    vr.handle_timeout(at(4_000_000));
+    let counters: Vec<u64> = drain(&mut vr)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert { packet, .. } => {
+                Some(Advertisement::parse(&packet).unwrap().carp.counter)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(counters.len(), 2);
+    assert_eq!(counters[1], counters[0].wrapping_add(1));
+}
+
+#[test]
+fn backup_follows_a_master_and_rearms_from_each_advert() {
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_500_000), &advert(PEER, 1, 0, 0, 10));
+    assert!(summarise(&mut vr).is_empty());
+    assert_eq!(vr.poll_timeout(), Some(at(4_500_000)));
+    vr.handle_advert(at(2_500_000), &advert(PEER, 1, 0, 0, 11));
+    assert_eq!(vr.poll_timeout(), Some(at(5_500_000)));
+    assert_eq!(vr.state(), State::Backup);
+}
+
+#[test]
+fn preemption_takes_over_from_a_slower_master_at_once() {
+    // Input: backup with --preempt, advskew 0, hears a master with advskew 50.
+    let mut b = config(ME);
+    b.preempt = true;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_000_000), &advert(PEER, 1, 50, 0, 10));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Backup, State::Master, StateChangeReason::Preemption),
+            A::Hook(HookKind::Up),
+            A::Sent(1, 0),
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(2_000_000)));
+    // Without --preempt the same advert only re-arms the timer.
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_000_000), &advert(PEER, 1, 50, 0, 10));
+    assert!(summarise(&mut vr).is_empty());
+    assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
+    // Equal timing never preempts.
+    let mut b = config(ME);
+    b.preempt = true;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_000_000), &advert(PEER, 1, 0, 0, 10));
+    assert_eq!(vr.state(), State::Backup);
+}
+
+#[test]
+fn master_steps_down_for_a_preferred_master_and_reasserts_against_a_worse_one() {
+    let mut b = config(ME);
+    b.advskew = 50;
+    let mut vr = master(b.clone());
+    // A worse master (advskew 100): GARP now, another with the second following advert.
+    vr.handle_advert(at(3_100_000), &advert(PEER, 1, 100, 0, 10));
+    assert_eq!(summarise(&mut vr), [A::Garp]);
+    let next = vr.poll_timeout().unwrap();
+    vr.handle_timeout(next);
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 50)]);
+    let next = vr.poll_timeout().unwrap();
+    vr.handle_timeout(next);
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 50), A::Garp]);
+    // A better one (advskew 0): one last advert, then BACKUP with the down hook.
+    vr.handle_advert(at(6_000_000), &advert(PEER, 1, 0, 0, 11));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(1, 50),
+            A::Changed(
+                State::Master,
+                State::Backup,
+                StateChangeReason::PreferredMaster
+            ),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(6_000_000 + 3_195_312)));
+}
+
+/// Two masters with equal timing: who stays, in ucarp's raw little-endian address order.
+fn tie(me: Ipv4Addr, peer: Ipv4Addr) -> State {
+    let mut vr = master(config(me));
+    vr.handle_advert(at(3_500_000), &advert(peer, 1, 0, 0, 99));
+    drain(&mut vr);
+    vr.state()
+}
+
+#[test]
+fn equal_timing_tie_break_in_ucarps_address_order() {
+    // Differ in the last octet: the lower address stays master.
+    assert_eq!(tie(ME, PEER), State::Master);
+    assert_eq!(tie(PEER, ME), State::Backup);
+    // Differ in the third octet: ucarp on x86 orders by the last octet first, so 10.77.1.1
+    // beats 10.77.0.2 although it is numerically higher (ucarp.md §2.3, lab-verified).
+    let high = Ipv4Addr::new(10, 77, 1, 1);
+    let low = Ipv4Addr::new(10, 77, 0, 2);
+    assert_eq!(tie(high, low), State::Master);
+    assert_eq!(tie(low, high), State::Backup);
+    // Same last octet, different second-to-last: 10.77.2.5 vs 10.77.1.5 → .1.5 wins.
+    assert_eq!(
+        tie(Ipv4Addr::new(10, 77, 1, 5), Ipv4Addr::new(10, 77, 2, 5)),
+        State::Master
+    );
+    assert_eq!(
+        tie(Ipv4Addr::new(10, 77, 2, 5), Ipv4Addr::new(10, 77, 1, 5)),
+        State::Backup
+    );
+}
+
+#[test]
+fn bow_out_is_sent_on_stop_and_demote_and_honoured_on_receive() {
+    let mut b = config(ME);
+    b.down_hook_on_stop = true;
+    let mut vr = master(b);
+    vr.handle_command(at(3_200_000), Command::Stop);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(255, 255),
+            A::Changed(State::Master, State::Init, StateChangeReason::Stopped),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), None);
+
+    // A backup hearing the bow-out takes over at once, even without --preempt.
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_000_000), &advert(PEER, 1, 0, 0, 5));
+    vr.handle_advert(at(1_400_000), &advert(PEER, 255, 255, 0, 6));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(
+                State::Backup,
+                State::Master,
+                StateChangeReason::MasterBowedOut
+            ),
+            A::Hook(HookKind::Up),
+            A::Sent(1, 0),
+        ]
+    );
+}
+
+#[test]
+fn demote_bows_out_holds_three_seconds_then_rejoins() {
+    let mut b = config(ME);
+    b.preempt = true;
+    let mut vr = master(b);
+    vr.handle_command(at(3_500_000), Command::Demote);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(255, 255),
+            A::Changed(State::Master, State::Backup, StateChangeReason::Demoted),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(6_500_000)));
+    // During the hold a slower master does not provoke preemption.
+    vr.handle_advert(at(4_000_000), &advert(PEER, 1, 50, 0, 1));
+    assert!(summarise(&mut vr).is_empty());
+    vr.handle_timeout(at(6_500_000));
+    assert!(summarise(&mut vr).is_empty());
+    assert_eq!(vr.poll_timeout(), Some(at(9_500_000)));
+    // After it, the preferred node preempts again.
+    vr.handle_advert(at(7_000_000), &advert(PEER, 1, 50, 0, 2));
+    assert_eq!(vr.state(), State::Master);
+    // Demote as backup does nothing.
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_command(at(1), Command::Demote);
+    assert!(summarise(&mut vr).is_empty());
+}
+
+#[test]
+fn advbase_zero_uses_subsecond_intervals() {
+    // advskew 13: adverts every 13/256 s = 50 781 µs; dead time 3 × that = 152 343 µs.
+    let mut b = config(ME);
+    b.advbase = 0;
+    b.advskew = 13;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    assert_eq!(vr.poll_timeout(), Some(at(152_343)));
+    vr.handle_advert(at(100_000), &advert(PEER, 0, 10, 0, 1));
+    assert_eq!(vr.poll_timeout(), Some(at(252_343)));
+    vr.handle_timeout(at(252_343));
+    assert_eq!(vr.state(), State::Master);
+    drain(&mut vr);
+    assert_eq!(vr.poll_timeout(), Some(at(252_343 + 50_781)));
+    // A master with advbase 1 would time out between its adverts at this dead time: take
+    // over at once ("going to time out").
+    let mut b = config(ME);
+    b.advbase = 0;
+    b.advskew = 13;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(10_000), &advert(PEER, 1, 0, 0, 1));
+    assert_eq!(
+        summarise(&mut vr)[0],
+        A::Changed(
+            State::Backup,
+            State::Master,
+            StateChangeReason::MasterWillTimeOut
+        )
+    );
+}
+
+#[test]
+fn demote_byte_higher_loses() {
+    // A master advertising demote 1 loses to us (demote 0) even with better timing.
+    let mut b = config(ME);
+    b.advskew = 100;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_000), &advert(PEER, 1, 0, 1, 1));
+    assert_eq!(
+        summarise(&mut vr)[0],
+        A::Changed(
+            State::Backup,
+            State::Master,
+            StateChangeReason::MasterDemoted
+        )
+    );
+    // As master with demote 2, a worse-timed peer with demote 0 wins.
+    let mut vr = master(config(ME));
+    vr.handle_command(at(3_100_000), Command::SetDemote(2));
+    vr.handle_advert(at(3_200_000), &advert(PEER, 1, 200, 0, 1));
+    let actions = summarise(&mut vr);
+    assert_eq!(
+        actions[1],
+        A::Changed(
+            State::Master,
+            State::Backup,
+            StateChangeReason::PreferredMaster
+        )
+    );
+    // And our adverts carry the demote byte.
+    let mut vr = master(config(ME));
+    vr.handle_command(at(3_100_000), Command::SetDemote(3));
+    vr.handle_timeout(at(4_000_000));
+    let sent: Vec<u8> = drain(&mut vr)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert { packet, .. } => Some(packet[20 + 4]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, [3]);
+}
+
+#[test]
+fn link_loss_makes_backup_and_return_rejoins() {
+    let mut vr = master(config(ME));
+    vr.handle_link(at(3_500_000), false);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Master, State::Backup, StateChangeReason::LinkDown),
+            A::Hook(HookKind::Down)
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), None, "no timers while the link is down");
+    vr.handle_advert(at(3_600_000), &advert(PEER, 1, 0, 0, 1));
+    assert!(summarise(&mut vr).is_empty(), "adverts ignored while down");
+    vr.handle_link(at(20_000_000), true);
+    assert!(summarise(&mut vr).is_empty());
+    assert_eq!(
+        vr.poll_timeout(),
+        Some(at(23_000_000)),
+        "no ten-second sleep"
+    );
+    vr.handle_timeout(at(23_000_000));
+    assert_eq!(vr.state(), State::Master);
+}
+
+#[test]
+fn wrong_password_and_replays_are_dropped_without_effect() {
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_000_000), &advert_with(b"wrong", PEER, 1, 0, 0, 1));
+    assert_eq!(summarise(&mut vr), [A::Dropped(DropReason::BadDigest)]);
+    assert_eq!(
+        vr.poll_timeout(),
+        Some(at(3_000_000)),
+        "a bad packet does not re-arm"
+    );
+    // A bow-out with the wrong password does not make us master either.
+    vr.handle_advert(at(1_100_000), &advert_with(b"wrong", PEER, 255, 255, 0, 2));
+    assert_eq!(summarise(&mut vr), [A::Dropped(DropReason::BadDigest)]);
+    assert_eq!(vr.state(), State::Backup);
+    // A valid advert re-arms; its exact replay is dropped and does not.
+    vr.handle_advert(at(2_000_000), &advert(PEER, 1, 0, 0, 77));
+    assert_eq!(vr.poll_timeout(), Some(at(5_000_000)));
+    vr.handle_advert(at(2_500_000), &advert(PEER, 1, 0, 0, 77));
+    assert_eq!(summarise(&mut vr), [A::Dropped(DropReason::Replay)]);
+    assert_eq!(vr.poll_timeout(), Some(at(5_000_000)));
+}
+
+#[test]
+fn node_routes_by_vhid_and_drops_the_rest() {
+    let mut node = Node::new();
+    let id = node.add_router(2, config(ME).build().unwrap(), Instant::ZERO, 1);
+    while node.poll_action().is_some() {}
+    // Own looped-back packet: silently ignored.
+    node.handle_packet(at(1), 2, &advert(ME, 1, 0, 0, 1).emit());
+    assert!(node.poll_action().is_none());
+    // Another vhid: counted.
+    let mut other = advert(PEER, 1, 0, 0, 1);
+    other.carp.vhid = 8;
+    node.handle_packet(at(2), 2, &other.emit());
+    let out = node.poll_action().unwrap();
+    assert_eq!(out.router, None);
+    assert!(matches!(
+        out.action,
+        Action::Dropped {
+            reason: DropReason::UnknownVhid(8),
+            ..
+        }
+    ));
+    // TTL 64: counted.
+    let mut hop = advert(PEER, 1, 0, 0, 2);
+    hop.ip.ttl = 64;
+    node.handle_packet(at(3), 2, &hop.emit());
+    assert!(matches!(
+        node.poll_action().unwrap().action,
+        Action::Dropped {
+            reason: DropReason::BadTtl(64),
+            source: Some(PEER)
+        }
+    ));
+    // Wrong interface: not ours.
+    node.handle_packet(at(4), 3, &advert(PEER, 1, 0, 0, 3).emit());
+    assert!(matches!(
+        node.poll_action().unwrap().action,
+        Action::Dropped {
+            reason: DropReason::UnknownVhid(7),
+            ..
+        }
+    ));
+    // A good one re-arms the right router.
+    node.handle_packet(at(1_000_000), 2, &advert(PEER, 1, 0, 0, 4).emit());
+    assert!(node.poll_action().is_none());
+    assert_eq!(node.poll_timeout(), Some(at(4_000_000)));
+    assert_eq!(node.router(id).unwrap().state(), State::Backup);
+    // Garbage: counted as malformed with the source when readable.
+    node.handle_packet(at(5), 2, &[0x45, 0, 0, 20]);
+    assert!(matches!(
+        node.poll_action().unwrap().action,
+        Action::Dropped {
+            reason: DropReason::Malformed(_),
+            source: None
+        }
+    ));
+}
