@@ -15,7 +15,7 @@ pub mod action;
 pub mod config;
 pub mod error;
 pub mod node;
-mod rng;
+pub mod rng;
 pub mod time;
 pub mod vr;
 pub mod wire;
