@@ -1,0 +1,570 @@
+//! The command line: every ucarp 1.5.2 option, short and long, with the same meaning and
+//! defaults (reference/ucarp.md §3), plus carpd's long-only additions.
+//!
+//! Where ucarp silently accepts a bad value (advbase 256 taken modulo 256, trailing junk after
+//! a number, an unknown facility), carpd refuses it with one line naming the option, the value
+//! and what is accepted.
+
+use crate::logging::Facility;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use std::ffi::OsString;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// carpd's options. Names, short letters and defaults are ucarp's.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "carpd",
+    version,
+    about = "Share a virtual IPv4 address between hosts with CARP, as ucarp 1.5.2 does (drop-in replacement)",
+    infer_long_args = true,
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Bind interface IF (default: the first interface that is up, not loopback)
+    #[arg(short = 'i', long = "interface", value_name = "IF", value_parser = parse_interface)]
+    pub interface: Option<String>,
+
+    /// Source (real) IPv4 address of this host on that interface [required]
+    #[arg(short = 's', long = "srcip", value_name = "IP", value_parser = parse_srcip)]
+    pub srcip: Option<Ipv4Addr>,
+
+    /// Multicast group for advertisements
+    #[arg(short = 'm', long = "mcast", visible_alias = "mcastip", value_name = "IP", default_value = "224.0.0.18", value_parser = parse_group)]
+    pub mcast: Ipv4Addr,
+
+    /// Virtual host id, 1-255 (decimal, 0x hex or 0 octal, as ucarp) [required]
+    #[arg(short = 'v', long = "vhid", value_name = "ID", value_parser = parse_vhid)]
+    pub vhid: Option<u8>,
+
+    /// Password, 1-19 bytes (visible in ps: prefer --passfile)
+    #[arg(short = 'p', long = "pass", value_name = "PASS")]
+    pub pass: Option<String>,
+
+    /// Read the password from the first line of FILE
+    #[arg(short = 'o', long = "passfile", value_name = "FILE")]
+    pub passfile: Option<PathBuf>,
+
+    /// Become master as soon as possible (take over from a less preferred master)
+    #[arg(short = 'P', long = "preempt")]
+    pub preempt: bool,
+
+    /// Don't run the down script at start
+    #[arg(short = 'n', long = "neutral")]
+    pub neutral: bool,
+
+    /// Virtual shared IPv4 address [required]; repeat for several addresses in one group
+    #[arg(short = 'a', long = "addr", value_name = "IP", action = ArgAction::Append, value_parser = parse_vip)]
+    pub addr: Vec<Vip>,
+
+    /// Advertisement base interval in seconds, 0-255
+    #[arg(short = 'b', long = "advbase", value_name = "SECONDS", default_value = "1", value_parser = parse_byte("advbase"))]
+    pub advbase: u8,
+
+    /// Advertisement skew in 1/256 s, 0-255 (higher is less preferred)
+    #[arg(short = 'k', long = "advskew", value_name = "SKEW", default_value = "0", value_parser = parse_byte("advskew"))]
+    pub advskew: u8,
+
+    /// Run FILE to become master (argv: interface, VIP, xparam)
+    #[arg(short = 'u', long = "upscript", value_name = "FILE")]
+    pub upscript: Option<PathBuf>,
+
+    /// Run FILE to become backup (argv: interface, VIP, xparam)
+    #[arg(short = 'd', long = "downscript", value_name = "FILE")]
+    pub downscript: Option<PathBuf>,
+
+    /// Ratio to consider a master dead (dead time = ratio × advbase + advskew/256)
+    #[arg(short = 'r', long = "deadratio", value_name = "RATIO", default_value = "3", value_parser = parse_deadratio)]
+    pub deadratio: u32,
+
+    /// Enable debug output
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+
+    /// Run the down script at exit (INT, QUIT, TERM, HUP) when master
+    #[arg(short = 'z', long = "shutdown")]
+    pub shutdown: bool,
+
+    /// Run in the background
+    #[arg(short = 'B', long = "daemonize")]
+    pub daemonize: bool,
+
+    /// Syslog facility (daemon, user, local0-local7, ...; none turns syslog off)
+    #[arg(short = 'f', long = "facility", value_name = "FACILITY", default_value = "daemon", value_parser = parse_facility)]
+    pub facility: Facility,
+
+    /// Extra parameter passed to the scripts as their third argument
+    #[arg(short = 'x', long = "xparam", value_name = "VALUE")]
+    pub xparam: Option<String>,
+
+    /// Ignore interface state (down, no carrier)
+    #[arg(short = 'S', long = "ignoreifstate")]
+    pub ignoreifstate: bool,
+
+    /// Send advertisements to the Ethernet broadcast address instead of the multicast one
+    #[arg(short = 'M', long = "nomcast")]
+    pub nomcast: bool,
+
+    /// Write the process id to FILE (carpd addition)
+    #[arg(long = "pidfile", value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+
+    /// Kill a hook script still running after this long (carpd addition)
+    #[arg(long = "hook-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub hook_timeout: Duration,
+
+    /// Print the version
+    #[arg(long = "version", action = ArgAction::Version)]
+    version: Option<bool>,
+}
+
+/// A virtual address as typed (scripts get it verbatim) and as parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vip {
+    /// the text given on the command line
+    pub typed: String,
+    /// the address
+    pub address: Ipv4Addr,
+    /// the prefix length, when given as `IP/PREFIX`
+    pub prefix: Option<u8>,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Run with these options.
+    Run(Box<Cli>, Password),
+    /// Print this (help or version) and exit 0.
+    Print(String),
+}
+
+/// The password and where it came from.
+#[derive(Clone)]
+pub struct Password(pub Vec<u8>);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<hidden>)")
+    }
+}
+
+/// A command-line error: one line for the user and the exit status (ucarp: 1 for bad values
+/// and missing options, 2 for a password it cannot use).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    /// the line to print
+    pub message: String,
+    /// the exit status
+    pub status: u8,
+}
+
+fn usage(message: impl Into<String>) -> UsageError {
+    UsageError {
+        message: message.into(),
+        status: 1,
+    }
+}
+
+impl Cli {
+    /// Parses `args` (program name first).
+    pub fn parse_from_args<I, T>(args: I) -> Result<Invocation, UsageError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let mut command = Cli::command();
+        if args.len() <= 1 {
+            // ucarp with no arguments prints its help and exits 0.
+            return Ok(Invocation::Print(command.render_help().to_string()));
+        }
+        let matches = match command.try_get_matches_from_mut(args) {
+            Ok(m) => m,
+            Err(e) => {
+                use clap::error::ErrorKind;
+                return match e.kind() {
+                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                        Ok(Invocation::Print(e.render().to_string()))
+                    }
+                    _ => {
+                        let rendered = e.render().to_string();
+                        let first = rendered.lines().next().unwrap_or("invalid arguments");
+                        Err(usage(format!(
+                            "carpd: {}",
+                            first.trim_start_matches("error: ")
+                        )))
+                    }
+                };
+            }
+        };
+        let cli = Cli::from_arg_matches(&matches).map_err(|e| usage(format!("carpd: {e}")))?;
+        if cli.srcip.is_none() {
+            return Err(usage(
+                "carpd: missing --srcip (-s): give this host's own IPv4 address on the interface",
+            ));
+        }
+        if cli.vhid.is_none() {
+            return Err(usage(
+                "carpd: missing --vhid (-v): give the virtual host id, 1 to 255",
+            ));
+        }
+        if cli.addr.is_empty() {
+            return Err(usage(
+                "carpd: missing --addr (-a): give the virtual IPv4 address to share",
+            ));
+        }
+        if cli.advbase == 0 && cli.advskew == 0 {
+            return Err(usage("carpd: --advbase 0 needs --advskew above 0 (the interval is advbase + advskew/256 s)"));
+        }
+        // ucarp: -p and -o may both be given; the later one wins.
+        let pass_at = matches.index_of("pass");
+        let file_at = matches.index_of("passfile");
+        let password = match (&cli.pass, &cli.passfile) {
+            (Some(p), Some(f)) if file_at < pass_at => {
+                let _ = f;
+                p.clone().into_bytes()
+            }
+            (_, Some(f)) => read_passfile(f)?,
+            (Some(p), None) => p.clone().into_bytes(),
+            (None, None) => {
+                return Err(usage("carpd: missing --pass (-p) or --passfile (-o): the group's shared password is required"))
+            }
+        };
+        if password.is_empty() || password.len() > carpd_proto::wire::auth::MAX_PASSWORD_LEN {
+            return Err(UsageError {
+                message: format!(
+                    "carpd: password of {} bytes: accepted 1 to 19 bytes (ucarp's limit)",
+                    password.len()
+                ),
+                status: 2,
+            });
+        }
+        Ok(Invocation::Run(Box::new(cli), Password(password)))
+    }
+}
+
+/// ucarp reads the first line of the file (at most 511 bytes) and removes only the first
+/// newline; a carriage return would stay in the key, and so it does here.
+fn read_passfile(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        usage(format!(
+            "carpd: --passfile {}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    Ok(line[..line.len().min(511)].to_vec())
+}
+
+/// ucarp reads numbers with `strtoul(s, NULL, 0)`: decimal, `0x` hex, or `0` octal.
+fn parse_c_number(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        u64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
+}
+
+fn parse_vhid(text: &str) -> Result<u8, String> {
+    match parse_c_number(text) {
+        Some(v @ 1..=255) => Ok(v as u8),
+        _ => Err("accepted 1 to 255".into()),
+    }
+}
+
+fn parse_byte(_name: &'static str) -> impl Fn(&str) -> Result<u8, String> + Clone {
+    move |text: &str| match parse_c_number(text) {
+        Some(v @ 0..=255) => Ok(v as u8),
+        _ => Err("accepted 0 to 255 (ucarp would silently take it modulo 256)".into()),
+    }
+}
+
+fn parse_deadratio(text: &str) -> Result<u32, String> {
+    match parse_c_number(text) {
+        Some(v @ 1..=1000) => Ok(v as u32),
+        _ => Err("accepted 1 to 1000".into()),
+    }
+}
+
+fn parse_ipv4(text: &str) -> Result<Ipv4Addr, String> {
+    text.trim()
+        .parse::<Ipv4Addr>()
+        .map_err(|_| "accepted a dotted IPv4 address such as 10.0.0.1".to_string())
+}
+
+fn parse_srcip(text: &str) -> Result<Ipv4Addr, String> {
+    let ip = parse_ipv4(text)?;
+    if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
+        return Err("accepted this host's own unicast IPv4 address".into());
+    }
+    Ok(ip)
+}
+
+fn parse_group(text: &str) -> Result<Ipv4Addr, String> {
+    let ip = parse_ipv4(text)?;
+    if !ip.is_multicast() {
+        return Err("accepted a multicast address, 224.0.0.0 to 239.255.255.255".into());
+    }
+    Ok(ip)
+}
+
+fn parse_vip(text: &str) -> Result<Vip, String> {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => {
+            let prefix =
+                p.parse::<u8>().ok().filter(|p| *p <= 32).ok_or_else(|| {
+                    "accepted IP or IP/PREFIX with a prefix of 0 to 32".to_string()
+                })?;
+            (a, Some(prefix))
+        }
+        None => (text, None),
+    };
+    let address = parse_ipv4(addr)?;
+    if address.is_unspecified() || address.is_multicast() || address.is_broadcast() {
+        return Err("accepted a unicast IPv4 address".into());
+    }
+    Ok(Vip {
+        typed: text.to_string(),
+        address,
+        prefix,
+    })
+}
+
+fn parse_interface(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.len() > 15 || text.contains(['/', ' ']) {
+        return Err("accepted an interface name of 1 to 15 bytes".into());
+    }
+    Ok(text.to_string())
+}
+
+fn parse_facility(text: &str) -> Result<Facility, String> {
+    Facility::from_name(text).ok_or_else(|| {
+        format!(
+            "accepted none, {}",
+            Facility::NAMES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text)
+        .map_err(|_| "accepted a duration such as 500ms, 30s or 2m".to_string())?;
+    if d.is_zero() {
+        return Err("accepted a duration above zero".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<(Cli, Vec<u8>), UsageError> {
+        let mut all = vec!["carpd"];
+        all.extend_from_slice(args);
+        match Cli::parse_from_args(all)? {
+            Invocation::Run(cli, pw) => Ok((*cli, pw.0)),
+            Invocation::Print(p) => panic!("printed {p}"),
+        }
+    }
+
+    const BASE: [&str; 8] = [
+        "-i",
+        "eth0",
+        "-s",
+        "10.0.0.1",
+        "-v",
+        "7",
+        "-a",
+        "10.0.0.100",
+    ];
+
+    fn with(extra: &[&str]) -> Result<(Cli, Vec<u8>), UsageError> {
+        let mut a = BASE.to_vec();
+        a.extend_from_slice(extra);
+        run(&a)
+    }
+
+    #[test]
+    fn ucarp_defaults() {
+        let (cli, pw) = with(&["-p", "secret"]).unwrap();
+        assert_eq!(pw, b"secret");
+        assert_eq!((cli.advbase, cli.advskew, cli.deadratio), (1, 0, 3));
+        assert_eq!(cli.mcast, Ipv4Addr::new(224, 0, 0, 18));
+        assert_eq!(cli.facility, Facility::from_name("daemon").unwrap());
+        assert!(!cli.preempt && !cli.neutral && !cli.shutdown && !cli.nomcast);
+    }
+
+    #[test]
+    fn every_short_and_long_option() {
+        let (cli, _) = run(&[
+            "-i",
+            "eth1",
+            "-s",
+            "10.0.0.2",
+            "-m",
+            "239.1.2.3",
+            "-v",
+            "0x2a",
+            "-p",
+            "pw",
+            "-P",
+            "-n",
+            "-a",
+            "10.0.0.100",
+            "-b",
+            "2",
+            "-k",
+            "100",
+            "-u",
+            "/up",
+            "-d",
+            "/down",
+            "-r",
+            "4",
+            "-D",
+            "-z",
+            "-B",
+            "-f",
+            "local7",
+            "-x",
+            "extra",
+            "-S",
+            "-M",
+        ])
+        .unwrap();
+        assert_eq!(cli.interface.as_deref(), Some("eth1"));
+        assert_eq!(cli.vhid, Some(42));
+        assert_eq!(cli.mcast, Ipv4Addr::new(239, 1, 2, 3));
+        assert!(cli.preempt && cli.neutral && cli.debug && cli.shutdown && cli.daemonize);
+        assert!(cli.ignoreifstate && cli.nomcast);
+        assert_eq!((cli.advbase, cli.advskew, cli.deadratio), (2, 100, 4));
+        assert_eq!(cli.xparam.as_deref(), Some("extra"));
+        let (cli, _) = run(&[
+            "--interface=eth1",
+            "--srcip=10.0.0.2",
+            "--mcastip=239.1.2.3",
+            "--vhid=052",
+            "--pass=pw",
+            "--preempt",
+            "--addr=10.0.0.100",
+            "--advbase=0",
+            "--advskew=30",
+            "--upscript=/up",
+            "--downscript=/down",
+            "--deadratio=5",
+            "--shutdown",
+            "--facility=none",
+            "--xparam=x",
+            "--ignoreifstate",
+            "--nomcast",
+            "--neutral",
+            "--debug",
+        ])
+        .unwrap();
+        assert_eq!(cli.vhid, Some(42), "octal like strtoul");
+        assert_eq!(cli.facility, Facility::None);
+        // getopt_long accepts unambiguous prefixes: --mcast is one of --mcastip in ucarp.
+        let (cli, _) = with(&["--pass", "pw", "--inter", "eth9", "--mcast", "239.0.0.1"]).unwrap();
+        assert_eq!(cli.interface.as_deref(), Some("eth9"));
+        assert_eq!(cli.mcast, Ipv4Addr::new(239, 0, 0, 1));
+        // An ambiguous prefix (--adv: advbase or advskew) is refused.
+        assert!(with(&["--pass", "pw", "--adv", "3"]).is_err());
+    }
+
+    #[test]
+    fn bad_values_give_one_line_naming_option_value_and_range() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["-p", "x", "-v", "300"], "'300'"),
+            (&["-p", "x", "-v", "0"], "accepted 1 to 255"),
+            (&["-p", "x", "-b", "256"], "accepted 0 to 255"),
+            (&["-p", "x", "-k", "12abc"], "'12abc'"),
+            (&["-p", "x", "-r", "0"], "accepted 1 to 1000"),
+            (&["-p", "x", "-m", "10.0.0.1"], "multicast"),
+            (&["-p", "x", "-f", "bogus"], "local7"),
+            (&["-p", "x", "-a", "10.0.0.300"], "'10.0.0.300'"),
+            (&["-p", "x", "--hook-timeout", "soon"], "duration"),
+        ];
+        for (args, needle) in cases {
+            let err = with(args).unwrap_err();
+            assert_eq!(err.status, 1, "{args:?}");
+            assert!(!err.message.contains('\n'), "one line: {}", err.message);
+            assert!(err.message.contains(needle), "{args:?}: {}", err.message);
+        }
+        let err = with(&["-p", "x", "-b", "0"]).unwrap_err();
+        assert!(err.message.contains("--advbase 0"), "{}", err.message);
+    }
+
+    #[test]
+    fn missing_required_options_are_named() {
+        assert!(run(&["-s", "10.0.0.1", "-v", "1", "-a", "10.0.0.9"])
+            .unwrap_err()
+            .message
+            .contains("--pass"));
+        assert!(run(&["-p", "x", "-v", "1", "-a", "10.0.0.9"])
+            .unwrap_err()
+            .message
+            .contains("--srcip"));
+        assert!(run(&["-p", "x", "-s", "10.0.0.1", "-a", "10.0.0.9"])
+            .unwrap_err()
+            .message
+            .contains("--vhid"));
+        assert!(run(&["-p", "x", "-s", "10.0.0.1", "-v", "1"])
+            .unwrap_err()
+            .message
+            .contains("--addr"));
+    }
+
+    #[test]
+    fn password_rules_match_ucarp() {
+        assert!(with(&["-p", "0123456789012345678"]).is_ok());
+        let e = with(&["-p", "01234567890123456789"]).unwrap_err();
+        assert_eq!(e.status, 2);
+        assert!(e.message.contains("20 bytes"));
+        let dir = std::env::temp_dir().join(format!("carpd-pw-{}", std::process::id()));
+        std::fs::write(&dir, "filepass\nsecond line\n").unwrap();
+        let f = dir.to_str().unwrap();
+        assert_eq!(with(&["-o", f]).unwrap().1, b"filepass");
+        // The later of -p and -o wins.
+        assert_eq!(with(&["-o", f, "-p", "cli"]).unwrap().1, b"cli");
+        assert_eq!(with(&["-p", "cli", "-o", f]).unwrap().1, b"filepass");
+        std::fs::remove_file(&dir).unwrap();
+        assert!(with(&["-o", "/nonexistent/pw"])
+            .unwrap_err()
+            .message
+            .contains("/nonexistent/pw"));
+    }
+
+    #[test]
+    fn several_vips_and_prefixes() {
+        let (cli, _) = with(&["-p", "x", "-a", "10.0.0.101/24"]).unwrap();
+        assert_eq!(cli.addr.len(), 2);
+        assert_eq!(
+            cli.addr[1],
+            Vip {
+                typed: "10.0.0.101/24".into(),
+                address: Ipv4Addr::new(10, 0, 0, 101),
+                prefix: Some(24)
+            }
+        );
+    }
+
+    #[test]
+    fn no_arguments_prints_help() {
+        assert!(
+            matches!(Cli::parse_from_args(["carpd"]).unwrap(), Invocation::Print(h) if h.contains("--srcip"))
+        );
+        assert!(
+            matches!(Cli::parse_from_args(["carpd", "--version"]).unwrap(), Invocation::Print(v) if v.contains("carpd"))
+        );
+    }
+}

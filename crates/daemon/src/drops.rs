@@ -1,0 +1,117 @@
+//! Dropped packets: counted per kind, logged at most once per kind every few seconds, with
+//! the last sender named. A flood of bad packets costs a counter increment each, not a log
+//! line each (ucarp writes one line per packet).
+
+use carpd_proto::DropReason;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+/// How often one kind of drop may be logged.
+pub const LOG_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Default)]
+struct Kind {
+    total: u64,
+    unlogged: u64,
+    last_source: Option<Ipv4Addr>,
+    last_reason: Option<DropReason>,
+    last_logged: Option<Instant>,
+}
+
+/// Per-kind counters and the log throttle.
+#[derive(Debug, Default)]
+pub struct DropLog {
+    kinds: BTreeMap<&'static str, Kind>,
+}
+
+impl DropLog {
+    /// Counts one drop and logs it if this kind has not been logged for [`LOG_EVERY`].
+    pub fn record(&mut self, now: Instant, reason: DropReason, source: Option<Ipv4Addr>) {
+        let kind = self.kinds.entry(reason.kind()).or_default();
+        kind.total += 1;
+        kind.unlogged += 1;
+        kind.last_source = source.or(kind.last_source);
+        kind.last_reason = Some(reason);
+        if kind
+            .last_logged
+            .is_none_or(|t| now.duration_since(t) >= LOG_EVERY)
+        {
+            Self::log(kind);
+            kind.last_logged = Some(now);
+        }
+    }
+
+    /// Logs the kinds with drops not yet logged whose throttle has expired.
+    pub fn flush(&mut self, now: Instant) {
+        for kind in self.kinds.values_mut() {
+            if kind.unlogged > 0
+                && kind
+                    .last_logged
+                    .is_none_or(|t| now.duration_since(t) >= LOG_EVERY)
+            {
+                Self::log(kind);
+                kind.last_logged = Some(now);
+            }
+        }
+    }
+
+    /// Total drops per kind.
+    pub fn totals(&self) -> Vec<(&'static str, u64)> {
+        self.kinds.iter().map(|(k, v)| (*k, v.total)).collect()
+    }
+
+    fn log(kind: &mut Kind) {
+        let Some(reason) = kind.last_reason else {
+            return;
+        };
+        let from = kind
+            .last_source
+            .map_or_else(|| "unknown".to_string(), |s| s.to_string());
+        let n = std::mem::take(&mut kind.unlogged);
+        let total = kind.total;
+        match reason {
+            DropReason::BadDigest => tracing::warn!(
+                "Bad digest from {from} ({n} packets, {total} in all) - probable wrong password, vhid or virtual IP address at that host"
+            ),
+            DropReason::BadTtl(ttl) => {
+                tracing::warn!("Bad TTL: [{ttl}] from {from} ({n} packets, {total} in all)")
+            }
+            DropReason::Replay => tracing::warn!(
+                "Replayed advertisement from {from} dropped ({n} packets, {total} in all)"
+            ),
+            DropReason::Malformed(e) => tracing::warn!(
+                "Malformed packet from {from}: {e} ({n} packets, {total} in all)"
+            ),
+            DropReason::UnknownVhid(vhid) => {
+                tracing::debug!("Ignoring vhid {vhid} from {from} ({n} packets)")
+            }
+            DropReason::WrongGroup(group) => {
+                tracing::debug!("Ignoring different multicast ip {group} from {from} ({n} packets)")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_everything_and_throttles() {
+        let mut log = DropLog::default();
+        let t0 = Instant::now();
+        for i in 0..50_000u32 {
+            let now = t0 + Duration::from_micros(u64::from(i) * 20);
+            log.record(now, DropReason::BadDigest, Some(Ipv4Addr::new(10, 0, 0, 9)));
+        }
+        assert_eq!(log.totals(), vec![("bad-digest", 50_000)]);
+        let kind = &log.kinds["bad-digest"];
+        // 1 s of packets: logged once at the start, the rest waits for the throttle.
+        assert_eq!(kind.unlogged, 49_999);
+        log.flush(t0 + Duration::from_secs(2));
+        assert_eq!(log.kinds["bad-digest"].unlogged, 49_999, "throttled");
+        log.flush(t0 + LOG_EVERY);
+        assert_eq!(log.kinds["bad-digest"].unlogged, 0);
+    }
+}

@@ -1,0 +1,65 @@
+//! carpd: a drop-in successor to ucarp 1.5.2.
+#![deny(unsafe_code)]
+
+mod cli;
+mod driver;
+mod drops;
+mod hooks;
+mod logging;
+mod sys;
+
+use cli::{Cli, Invocation};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let (cli, password) = match Cli::parse_from_args(std::env::args_os()) {
+        Ok(Invocation::Run(cli, password)) => (cli, password),
+        Ok(Invocation::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{}", e.message);
+            return ExitCode::from(e.status);
+        }
+    };
+    if cli.daemonize {
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            eprintln!("carpd: cannot daemonize: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    logging::init(logging::LogSettings {
+        stderr: !cli.daemonize,
+        facility: cli.facility,
+        debug: cli.debug,
+    });
+    if let Some(pidfile) = &cli.pidfile {
+        if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
+            tracing::error!("cannot write pidfile {}: {e}", pidfile.display());
+            return ExitCode::from(2);
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start the event loop: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let pidfile = cli.pidfile.clone();
+    let result = runtime.block_on(driver::run(*cli, password));
+    if let Some(p) = pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

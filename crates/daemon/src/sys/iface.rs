@@ -1,0 +1,82 @@
+//! Interface lookup: index, MAC and state, by name.
+
+use nix::ifaddrs::getifaddrs;
+use nix::net::if_::{if_nametoindex, InterfaceFlags};
+use std::io;
+
+/// What carpd needs to know of its interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    /// name, e.g. `eth0`
+    pub name: String,
+    /// kernel index
+    pub index: u32,
+    /// Ethernet address
+    pub mac: [u8; 6],
+    /// administratively up and with carrier
+    pub running: bool,
+}
+
+/// Looks `name` up.
+pub fn lookup(name: &str) -> io::Result<Interface> {
+    let index = if_nametoindex(name).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("interface {name} not found: {e}"),
+        )
+    })?;
+    let mut mac = None;
+    let mut running = false;
+    for addr in getifaddrs().map_err(io::Error::from)? {
+        if addr.interface_name != name {
+            continue;
+        }
+        running = addr
+            .flags
+            .contains(InterfaceFlags::IFF_UP | InterfaceFlags::IFF_RUNNING);
+        if let Some(link) = addr.address.as_ref().and_then(|a| a.as_link_addr()) {
+            if let Some(m) = link.addr() {
+                mac = Some(m);
+            }
+        }
+    }
+    let mac = mac.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("interface {name} has no Ethernet address"),
+        )
+    })?;
+    Ok(Interface {
+        name: name.to_string(),
+        index,
+        mac,
+        running,
+    })
+}
+
+/// The first interface that is up and not loopback (ucarp's `pcap_lookupdev` default).
+pub fn default_interface() -> io::Result<String> {
+    let mut names: Vec<String> = getifaddrs()
+        .map_err(io::Error::from)?
+        .filter(|a| {
+            a.flags.contains(InterfaceFlags::IFF_UP)
+                && !a.flags.contains(InterfaceFlags::IFF_LOOPBACK)
+        })
+        .map(|a| a.interface_name)
+        .collect();
+    names.dedup();
+    names.into_iter().next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "no interface is up: give one with --interface",
+        )
+    })
+}
+
+/// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}

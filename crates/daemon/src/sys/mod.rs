@@ -1,0 +1,7 @@
+//! Linux system interfaces. The only place with `unsafe`; each block says why it is sound.
+#![allow(unsafe_code)]
+
+pub mod iface;
+pub mod multicast;
+pub mod packet;
+pub mod syslog;
