@@ -1,0 +1,407 @@
+//! A throw-away LAN of network namespaces: one bridge namespace and N hosts, each with an
+//! `eth0` on the bridge and the address `10.77.<subnet>.<10 + i>/24`. Programs run inside
+//! hosts with `ip netns exec`; [`Lab`]'s `Drop` kills every process in every namespace and
+//! deletes the namespaces, also when a test panics. [`cleanup_prefix`] removes what an
+//! interrupted run left behind.
+//!
+//! Addresses are only ever used inside these namespaces.
+
+pub mod capture;
+pub mod probe;
+
+use anyhow::{bail, Context, Result};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use capture::Capture;
+pub use probe::{ProbeReport, Prober};
+
+/// One host of the LAN.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// namespace name
+    pub ns: String,
+    /// its address on eth0
+    pub ip: Ipv4Addr,
+    /// the outer (bridge-side) veth name: the host's switch port
+    pub port: String,
+}
+
+/// A running LAN.
+#[derive(Debug)]
+pub struct Lab {
+    prefix: String,
+    subnet: u8,
+    bridge_ns: String,
+    hosts: Vec<Host>,
+    dir: PathBuf,
+    children: Mutex<Vec<Child>>,
+}
+
+/// A process started in a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pid(pub i32);
+
+/// Checks that we are root and that `tools` are on PATH; the error says what is missing.
+pub fn require(tools: &[&str]) -> Result<()> {
+    if !nix::unistd::Uid::effective().is_root() {
+        bail!("needs root (network namespaces)");
+    }
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "missing tools: {} (install them: apt-get install iproute2 tcpdump ucarp)",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The full path of `tool` on PATH (or in /usr/sbin, /sbin).
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default() + ":/usr/sbin:/sbin";
+    path.split(':')
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip")?;
+    if !out.status.success() {
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Kills every process in, and deletes, every namespace whose name starts with `prefix`.
+pub fn cleanup_prefix(prefix: &str) {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        if !name.is_empty() && name.starts_with(prefix) {
+            kill_namespace(name);
+        }
+    }
+}
+
+fn kill_namespace(ns: &str) {
+    for _ in 0..20 {
+        let pids = Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        let pids: Vec<i32> = pids
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if pids.is_empty() {
+            break;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("ip").args(["netns", "del", ns]).output();
+}
+
+impl Lab {
+    /// Builds a LAN of `hosts` hosts named `<prefix>h1..`, bridge namespace `<prefix>br`,
+    /// addresses in 10.77.`subnet`.0/24. Anything left with the same prefix is removed first.
+    pub fn new(prefix: &str, subnet: u8, hosts: usize) -> Result<Lab> {
+        assert!(prefix.len() <= 6, "prefix too long for interface names");
+        cleanup_prefix(prefix);
+        let dir = std::env::temp_dir().join(format!("carpd-lab-{prefix}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let bridge_ns = format!("{prefix}br");
+        let mut lab = Lab {
+            prefix: prefix.to_string(),
+            subnet,
+            bridge_ns: bridge_ns.clone(),
+            hosts: Vec::new(),
+            dir,
+            children: Mutex::new(Vec::new()),
+        };
+        ip(&["netns", "add", &bridge_ns])?;
+        ip(&["-n", &bridge_ns, "link", "add", "br0", "type", "bridge"])?;
+        // No STP delay, no multicast snooping surprises: a plain switch.
+        ip(&[
+            "-n",
+            &bridge_ns,
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
+        ])?;
+        ip(&["-n", &bridge_ns, "link", "set", "br0", "up"])?;
+        for i in 1..=hosts {
+            let ns = format!("{prefix}h{i}");
+            let port = format!("{prefix}p{i}");
+            let addr = Ipv4Addr::new(10, 77, subnet, 10 + i as u8);
+            ip(&["netns", "add", &ns])?;
+            ip(&[
+                "-n", &bridge_ns, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                "netns", &ns,
+            ])?;
+            ip(&[
+                "-n", &bridge_ns, "link", "set", &port, "master", "br0", "up",
+            ])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ])?;
+            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+            lab.hosts.push(Host { ns, ip: addr, port });
+        }
+        Ok(lab)
+    }
+
+    /// Host `i` (1-based, as in its name).
+    pub fn host(&self, i: usize) -> &Host {
+        &self.hosts[i - 1]
+    }
+
+    /// An address `10.77.<subnet>.<last>` on the LAN (for VIPs).
+    pub fn address(&self, last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(10, 77, self.subnet, last)
+    }
+
+    /// The folder for this lab's logs, scripts and captures.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Starts `program` in `host`, its stdout and stderr appended to `<dir>/<log>.log`.
+    pub fn spawn(&self, host: &Host, program: &str, args: &[&str], log: &str) -> Result<Pid> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(log))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &host.ns, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| format!("starting {program} in {}", host.ns))?;
+        let pid = Pid(child.id() as i32);
+        self.children.lock().expect("lock").push(child);
+        Ok(pid)
+    }
+
+    /// Runs `program` in `host` to completion.
+    pub fn run(&self, host: &Host, program: &str, args: &[&str]) -> Result<Output> {
+        Command::new("ip")
+            .args(["netns", "exec", &host.ns, program])
+            .args(args)
+            .output()
+            .with_context(|| format!("running {program} in {}", host.ns))
+    }
+
+    /// The path of log `name`.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.log"))
+    }
+
+    /// The text of log `name` so far.
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+
+    /// Sends `signal` to a process started with [`Lab::spawn`].
+    pub fn signal(&self, pid: Pid, signal: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid.0), signal);
+    }
+
+    /// Waits up to `timeout` for a spawned process to exit; its exit code, if it did.
+    pub fn wait_exit(&self, pid: Pid, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let mut children = self.children.lock().expect("lock");
+                if let Some(child) = children.iter_mut().find(|c| c.id() as i32 == pid.0) {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        return Some(status.code().unwrap_or(128));
+                    }
+                } else {
+                    return None;
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether `host` has `address` on eth0.
+    pub fn has_address(&self, host: &Host, address: Ipv4Addr) -> bool {
+        self.run(host, "ip", &["-4", "-o", "addr", "show", "dev", "eth0"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {address}/")))
+            .unwrap_or(false)
+    }
+
+    /// The hosts (1-based) that have `address`.
+    pub fn holders(&self, address: Ipv4Addr) -> Vec<usize> {
+        (1..=self.hosts.len())
+            .filter(|&i| self.has_address(self.host(i), address))
+            .collect()
+    }
+
+    /// The MAC of `host`'s eth0.
+    pub fn mac(&self, host: &Host) -> String {
+        self.run(host, "cat", &["/sys/class/net/eth0/address"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The MAC `host` has in its ARP table for `address`, if any.
+    pub fn neighbour(&self, host: &Host, address: Ipv4Addr) -> Option<String> {
+        let out = self
+            .run(
+                host,
+                "ip",
+                &["neigh", "show", &address.to_string(), "dev", "eth0"],
+            )
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut words = text.split_whitespace();
+        words.find(|w| *w == "lladdr")?;
+        words.next().map(str::to_string)
+    }
+
+    /// Sets `host`'s eth0 administratively up or down (inside the host).
+    pub fn set_link(&self, host: &Host, up: bool) -> Result<()> {
+        ip(&[
+            "-n",
+            &host.ns,
+            "link",
+            "set",
+            "eth0",
+            if up { "up" } else { "down" },
+        ])
+    }
+
+    /// Sets `host`'s switch port up or down: the host sees its carrier go and come back.
+    pub fn set_port(&self, host: &Host, up: bool) -> Result<()> {
+        ip(&[
+            "-n",
+            &self.bridge_ns,
+            "link",
+            "set",
+            &host.port,
+            if up { "up" } else { "down" },
+        ])
+    }
+
+    /// Writes an executable script `<dir>/<name>` with `body` (a `#!/bin/sh` line is added).
+    pub fn script(&self, name: &str, body: &str) -> Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        Ok(path)
+    }
+
+    /// Up/down scripts as ucarp's upstream examples write them (`ip addr add|del $2/24 dev
+    /// $1`), also appending their argv and `CARPD_*` variables to `<dir>/<tag>-hooks.log`.
+    pub fn vip_scripts(&self, tag: &str) -> Result<(PathBuf, PathBuf)> {
+        let log = self.dir.join(format!("{tag}-hooks.log"));
+        let body = |verb: &str| {
+            format!(
+                "echo \"{verb} argc=$# args=$* state=$CARPD_STATE fds=$(ls /proc/$$/fd | tr '\\n' ' ')\" >> {}\nip addr {verb} \"$2\"/24 dev \"$1\" 2>/dev/null\nexit 0",
+                log.display()
+            )
+        };
+        Ok((
+            self.script(&format!("{tag}-up"), &body("add"))?,
+            self.script(&format!("{tag}-down"), &body("del"))?,
+        ))
+    }
+
+    /// Starts capturing `filter` on `host`'s eth0.
+    pub fn capture(&self, host: &Host, filter: &str, name: &str) -> Result<Capture> {
+        Capture::start(self, host, filter, name)
+    }
+
+    /// Starts probing `target` from `host` every `interval`.
+    pub fn probe(&self, host: &Host, target: Ipv4Addr, interval: Duration) -> Result<Prober> {
+        Prober::start(&host.ns, target, interval)
+    }
+
+    /// The namespace prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+/// Polls `condition` every 20 ms for up to `timeout`; whether it became true.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in self
+            .children
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+        {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for host in &self.hosts {
+            kill_namespace(&host.ns);
+        }
+        kill_namespace(&self.bridge_ns);
+        if std::thread::panicking() || std::env::var_os("CARPD_LAB_KEEP").is_some() {
+            eprintln!("lab logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! A client's view of the VIP: ICMP echo requests at a fixed interval from inside a host
+//! namespace (a thread that enters it with setns), and the replies' arrival times.
+
+use anyhow::{Context, Result};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What the client saw.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeReport {
+    /// requests sent
+    pub sent: u64,
+    /// replies received
+    pub received: u64,
+    /// arrival of each reply, since the probe started
+    pub replies: Vec<Duration>,
+    /// how long the probe ran
+    pub duration: Duration,
+}
+
+impl ProbeReport {
+    /// The longest time without a reply (counting from the start and to the end).
+    pub fn longest_gap(&self) -> Duration {
+        let mut previous = Duration::ZERO;
+        let mut longest = Duration::ZERO;
+        for &t in self.replies.iter().chain(std::iter::once(&self.duration)) {
+            longest = longest.max(t.saturating_sub(previous));
+            previous = t;
+        }
+        longest
+    }
+
+    /// The longest gap between two replies that both arrived (ignores start and end).
+    pub fn longest_inner_gap(&self) -> Duration {
+        self.replies
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The first reply at or after `t`.
+    pub fn first_reply_after(&self, t: Duration) -> Option<Duration> {
+        self.replies.iter().copied().find(|&r| r >= t)
+    }
+}
+
+/// A running probe.
+#[derive(Debug)]
+pub struct Prober {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<ProbeReport>>>,
+    /// when the probe started (reply times are relative to it)
+    pub started: Instant,
+}
+
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+impl Prober {
+    /// Starts probing `target` every `interval` from namespace `ns`.
+    pub fn start(ns: &str, target: Ipv4Addr, interval: Duration) -> Result<Prober> {
+        let netns = std::fs::File::open(format!("/run/netns/{ns}"))
+            .with_context(|| format!("namespace {ns}"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let started = Instant::now();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || -> Result<ProbeReport> {
+            // Only this thread moves into the host's namespace.
+            nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).context("setns")?;
+            let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?;
+            socket.set_read_timeout(Some(Duration::from_millis(1)))?;
+            let dest = SocketAddrV4::new(target, 0).into();
+            let ident = (std::process::id() & 0xffff) as u16;
+            let mut report = ProbeReport::default();
+            let mut seen = std::collections::HashSet::new();
+            let mut next = Instant::now();
+            let mut buf = [0u8; 1500];
+            let _ = ready_tx.send(());
+            while !flag.load(Ordering::Relaxed) {
+                if Instant::now() >= next {
+                    let seq = report.sent as u16;
+                    let mut packet = [0u8; 16];
+                    packet[0] = 8;
+                    packet[4..6].copy_from_slice(&ident.to_be_bytes());
+                    packet[6..8].copy_from_slice(&seq.to_be_bytes());
+                    let sum = checksum(&packet);
+                    packet[2..4].copy_from_slice(&sum.to_be_bytes());
+                    let _ = socket.send_to(&packet, &dest);
+                    report.sent += 1;
+                    next += interval;
+                }
+                match (&socket).read(&mut buf) {
+                    Ok(n) if n >= 28 => {
+                        let ihl = usize::from(buf[0] & 0x0f) * 4;
+                        let icmp = &buf[ihl..n];
+                        let from = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
+                        if from == target
+                            && icmp.len() >= 8
+                            && icmp[0] == 0
+                            && icmp[4..6] == ident.to_be_bytes()
+                        {
+                            let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
+                            if seen.insert(seq) {
+                                report.received += 1;
+                                report.replies.push(started.elapsed());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            report.duration = started.elapsed();
+            Ok(report)
+        });
+        let _ = ready_rx.recv_timeout(Duration::from_secs(5));
+        Ok(Prober {
+            stop,
+            thread: Some(thread),
+            started,
+        })
+    }
+
+    /// Time since the probe started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Stops the probe and returns what it saw.
+    pub fn finish(mut self) -> Result<ProbeReport> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .expect("joined once")
+            .join()
+            .map_err(|_| anyhow::anyhow!("probe thread panicked"))?
+    }
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps() {
+        let r = ProbeReport {
+            sent: 5,
+            received: 3,
+            replies: vec![
+                Duration::from_millis(10),
+                Duration::from_millis(20),
+                Duration::from_millis(520),
+            ],
+            duration: Duration::from_millis(530),
+        };
+        assert_eq!(r.longest_gap(), Duration::from_millis(500));
+        assert_eq!(r.longest_inner_gap(), Duration::from_millis(500));
+        assert_eq!(
+            r.first_reply_after(Duration::from_millis(21)),
+            Some(Duration::from_millis(520))
+        );
+    }
+}
