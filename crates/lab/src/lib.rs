@@ -337,12 +337,12 @@ impl Lab {
     }
 
     /// Up/down scripts as ucarp's upstream examples write them (`ip addr add|del $2/24 dev
-    /// $1`), also appending their argv and `CARPD_*` variables to `<dir>/<tag>-hooks.log`.
+    /// $1`), also appending their argv, `CARPD_STATE` and what each open descriptor points to, to `<dir>/<tag>-hooks.log`.
     pub fn vip_scripts(&self, tag: &str) -> Result<(PathBuf, PathBuf)> {
         let log = self.dir.join(format!("{tag}-hooks.log"));
         let body = |verb: &str| {
             format!(
-                "echo \"{verb} argc=$# args=$* state=$CARPD_STATE fds=$(ls /proc/$$/fd | tr '\\n' ' ')\" >> {}\nip addr {verb} \"$2\"/24 dev \"$1\" 2>/dev/null\nexit 0",
+                "echo \"{verb} argc=$# args=$* state=$CARPD_STATE fds=$(for f in /proc/$$/fd/*; do printf '%s ' \"$(readlink $f)\"; done)\" >> {}\nip addr {verb} \"$2\"/24 dev \"$1\" 2>/dev/null\nexit 0",
                 log.display()
             )
         };

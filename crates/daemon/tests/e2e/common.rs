@@ -1,0 +1,163 @@
+//! Shared helpers: starting carpd or ucarp in a host, waiting for the VIP to move.
+
+use carpd_lab::{wait_until, Host, Lab, Pid};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// carpd built by cargo for this test run.
+pub fn carpd() -> &'static str {
+    env!("CARGO_BIN_EXE_carpd")
+}
+
+/// A LAN for one test, or `None` (with a loud message) where prerequisites are missing and
+/// not required.
+pub fn lab(prefix: &str, subnet: u8, hosts: usize, tools: &[&str]) -> Option<Lab> {
+    let mut all = vec!["ip"];
+    all.extend_from_slice(tools);
+    if let Err(e) = carpd_lab::require(&all) {
+        if std::env::var_os("CARPD_REQUIRE_NETNS").is_some() {
+            panic!("network-namespace test cannot run: {e:#}");
+        }
+        eprintln!("SKIPPED {prefix}: {e:#} (set CARPD_REQUIRE_NETNS=1 to make this an error)");
+        return None;
+    }
+    Some(Lab::new(prefix, subnet, hosts).expect("building the lab"))
+}
+
+/// Which daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impl {
+    /// ours
+    Carpd,
+    /// Debian's ucarp 1.5.2
+    Ucarp,
+}
+
+impl Impl {
+    pub fn program(self) -> &'static str {
+        match self {
+            Impl::Carpd => carpd(),
+            Impl::Ucarp => "ucarp",
+        }
+    }
+}
+
+/// One group's settings, shared by every member.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub vhid: u8,
+    pub vip: Ipv4Addr,
+    /// password arguments (`-p x` or `-o file`)
+    pub pass: Vec<String>,
+    /// options every member gets (`-M`, `--mcast=...`, `-x ...`)
+    pub extra: Vec<String>,
+}
+
+impl Group {
+    pub fn new(lab: &Lab, vhid: u8) -> Group {
+        Group {
+            vhid,
+            vip: lab.address(100),
+            pass: vec!["-p".into(), "secret".into()],
+            extra: vec![],
+        }
+    }
+}
+
+/// A running daemon.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub pid: Pid,
+}
+
+/// Starts `which` on host `host` in `group` with `advskew`, preempt as asked, `-z`, and the
+/// lab's ip-addr scripts.
+pub fn start(
+    lab: &Lab,
+    which: Impl,
+    host: usize,
+    group: &Group,
+    advskew: u8,
+    preempt: bool,
+    log: &str,
+) -> Member {
+    let h: &Host = lab.host(host);
+    let (up, down) = lab.vip_scripts(log).expect("scripts");
+    let mut args: Vec<String> = vec![
+        "-i".into(),
+        "eth0".into(),
+        "-s".into(),
+        h.ip.to_string(),
+        "-v".into(),
+        group.vhid.to_string(),
+        "-a".into(),
+        group.vip.to_string(),
+        "-k".into(),
+        advskew.to_string(),
+        "-z".into(),
+        "-f".into(),
+        "none".into(),
+        "-u".into(),
+        up.display().to_string(),
+        "-d".into(),
+        down.display().to_string(),
+    ];
+    args.extend(group.pass.iter().cloned());
+    if preempt {
+        args.push("-P".into());
+    }
+    args.extend(group.extra.iter().cloned());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let pid = lab.spawn(h, which.program(), &refs, log).expect("spawn");
+    Member { pid }
+}
+
+/// Waits until exactly `expected` hosts hold `vip`; panics with every log otherwise.
+pub fn expect_holders(
+    lab: &Lab,
+    vip: Ipv4Addr,
+    expected: &[usize],
+    within: Duration,
+    logs: &[&str],
+) {
+    if !wait_until(within, || lab.holders(vip) == expected) {
+        let mut text = String::new();
+        for log in logs {
+            text.push_str(&format!("--- {log}\n{}\n", lab.log(log)));
+        }
+        panic!(
+            "holders of {vip}: {:?}, expected {expected:?} within {within:?}\n{text}",
+            lab.holders(vip)
+        );
+    }
+}
+
+/// Pings `vip` once from `host` so that it has an ARP entry for it.
+pub fn ping_once(lab: &Lab, host: &Host, vip: Ipv4Addr) -> bool {
+    lab.run(host, "ping", &["-c", "1", "-W", "1", &vip.to_string()])
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Waits until `client`'s ARP entry for `vip` is `host`'s MAC (after pinging it).
+pub fn expect_client_sees(lab: &Lab, client: usize, vip: Ipv4Addr, host: usize, within: Duration) {
+    let mac = lab.mac(lab.host(host));
+    let c = lab.host(client).clone();
+    let ok = wait_until(within, || {
+        ping_once(lab, &c, vip);
+        lab.neighbour(&c, vip).as_deref() == Some(mac.as_str())
+    });
+    assert!(
+        ok,
+        "client's ARP entry for {vip} is {:?}, expected host {host}'s {mac}",
+        lab.neighbour(&c, vip)
+    );
+}
+
+/// Stops a member with `signal` and waits for it to exit.
+pub fn stop(lab: &Lab, member: &Member, signal: nix::sys::signal::Signal) -> Option<i32> {
+    lab.signal(member.pid, signal);
+    lab.wait_exit(member.pid, Duration::from_secs(10))
+}
+
+pub const SETTLE: Duration = Duration::from_secs(15);

@@ -1,0 +1,13 @@
+//! End-to-end tests on throw-away LANs of network namespaces (crates/lab): carpd against
+//! carpd and against the real ucarp 1.5.2 from Debian.
+//!
+//! They need root, iproute2, tcpdump and ucarp. Without them each test says so on stderr
+//! and passes, unless `CARPD_REQUIRE_NETNS=1` (set by the test command and CI), where a
+//! missing prerequisite fails the test.
+
+mod common;
+mod hooks;
+mod pair;
+mod signals;
+mod tcpdump;
+mod ucarp_interop;
