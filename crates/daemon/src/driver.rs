@@ -11,8 +11,7 @@ use anyhow::{Context as _, Result};
 use carpd_proto::wire::arp::gratuitous_frame;
 use carpd_proto::wire::ethernet::{Frame, ETHERTYPE_ARP, ETHERTYPE_IPV4};
 use carpd_proto::{
-    Action, Command, DropReason, HookKind, Instant, Node, RouterId, State, StateChangeReason,
-    VrConfigBuilder,
+    Action, Command, DropReason, Instant, Node, RouterId, State, StateChangeReason, VrConfigBuilder,
 };
 use std::rc::Rc;
 use std::time::Duration;
@@ -293,7 +292,7 @@ impl Driver {
             Err(e) => {
                 self.send_errors += 1;
                 // ucarp's wording; repeated failures are logged once per 100.
-                if self.send_errors == 1 || self.send_errors % 100 == 0 {
+                if self.send_errors == 1 || self.send_errors.is_multiple_of(100) {
                     tracing::warn!("write() has failed: {e} ({} in a row)", self.send_errors);
                 }
             }
@@ -323,7 +322,6 @@ fn log_state_change(from: State, to: State, reason: StateChangeReason) {
     if reason == StateChangeReason::PreferredMaster {
         tracing::warn!("Preferred master advertised: going back to BACKUP state");
     }
-    let _ = HookKind::Up;
 }
 
 fn random_seed() -> u64 {

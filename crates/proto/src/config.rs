@@ -176,7 +176,8 @@ mod tests {
 
     #[test]
     fn each_bad_value_is_named() {
-        let cases: Vec<(Box<dyn Fn(&mut VrConfigBuilder)>, ConfigError)> = vec![
+        type Change = Box<dyn Fn(&mut VrConfigBuilder)>;
+        let cases: Vec<(Change, ConfigError)> = vec![
             (Box::new(|b| b.vhid = 0), ConfigError::VhidZero),
             (Box::new(|b| b.advbase = 0), ConfigError::ZeroInterval),
             (Box::new(|b| b.deadratio = 0), ConfigError::DeadratioZero),

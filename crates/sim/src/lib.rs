@@ -349,14 +349,11 @@ impl Sim {
     }
 
     fn drain(&mut self, index: usize) {
-        loop {
-            let Some(out) = self.nodes[index]
-                .node
-                .as_mut()
-                .and_then(|n| n.poll_action())
-            else {
-                break;
-            };
+        while let Some(out) = self.nodes[index]
+            .node
+            .as_mut()
+            .and_then(|n| n.poll_action())
+        {
             match out.action {
                 Action::SendAdvert { packet, .. } => {
                     self.adverts_sent += 1;
