@@ -19,6 +19,7 @@ use std::time::Duration;
     version,
     about = "Share a virtual IPv4 address between hosts with CARP, as ucarp 1.5.2 does (drop-in replacement)",
     infer_long_args = true,
+    args_override_self = true,
     disable_version_flag = true
 )]
 pub struct Cli {
@@ -280,7 +281,7 @@ fn parse_vhid(text: &str) -> Result<u8, String> {
 fn parse_byte(_name: &'static str) -> impl Fn(&str) -> Result<u8, String> + Clone {
     move |text: &str| match parse_c_number(text) {
         Some(v @ 0..=255) => Ok(v as u8),
-        _ => Err("accepted 0 to 255 (ucarp would silently take it modulo 256)".into()),
+        _ => Err("accepted a whole number from 0 to 255".into()),
     }
 }
 
@@ -477,6 +478,12 @@ mod tests {
         let (cli, _) = with(&["--pass", "pw", "--inter", "eth9", "--mcast", "239.0.0.1"]).unwrap();
         assert_eq!(cli.interface.as_deref(), Some("eth9"));
         assert_eq!(cli.mcast, Ipv4Addr::new(239, 0, 0, 1));
+        // As with getopt, a repeated option overrides the earlier one.
+        let (cli, _) = with(&["-p", "pw", "-i", "eth7", "-v", "9"]).unwrap();
+        assert_eq!(
+            (cli.interface.as_deref(), cli.vhid),
+            (Some("eth7"), Some(9))
+        );
         // An ambiguous prefix (--adv: advbase or advskew) is refused.
         assert!(with(&["--pass", "pw", "--adv", "3"]).is_err());
     }
@@ -486,7 +493,7 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&["-p", "x", "-v", "300"], "'300'"),
             (&["-p", "x", "-v", "0"], "accepted 1 to 255"),
-            (&["-p", "x", "-b", "256"], "accepted 0 to 255"),
+            (&["-p", "x", "-b", "256"], "from 0 to 255"),
             (&["-p", "x", "-k", "12abc"], "'12abc'"),
             (&["-p", "x", "-r", "0"], "accepted 1 to 1000"),
             (&["-p", "x", "-m", "10.0.0.1"], "multicast"),

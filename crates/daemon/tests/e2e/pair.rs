@@ -35,16 +35,26 @@ fn carpd_pair_elects_fails_over_and_preempts() {
 }
 
 #[test]
-fn carpd_pair_equal_timing_lower_address_stays_master() {
+fn carpd_pair_equal_timing_masters_meet_and_the_lower_address_stays() {
     let Some(lab) = lab("ttb", 11, 2, &[]) else {
         return;
     };
-    let g = Group::new(&lab, 9);
-    // Same advskew, started together: both time out at the same moment, then the tie-break
-    // (ucarp's order; the addresses differ in the last octet: .11 < .12) leaves host 1.
+    let mut g = Group::new(&lab, 9);
+    // -S: keep running while the switch port is cut, so that both become master.
+    g.extra = vec!["-S".into()];
+    lab.set_port(lab.host(2), false).unwrap();
     let _a = start(&lab, Impl::Carpd, 1, &g, 0, false, "a");
     let _b = start(&lab, Impl::Carpd, 2, &g, 0, false, "b");
-    expect_holders(&lab, g.vip, &[1], SETTLE, &["a", "b"]);
+    expect_holders(&lab, g.vip, &[1, 2], SETTLE, &["a", "b"]);
+    // The partition heals: two masters with equal timing hear each other. ucarp's tie-break
+    // (raw address order; here the last octet decides: .11 < .12) leaves host 1.
+    lab.set_port(lab.host(2), true).unwrap();
+    expect_holders(&lab, g.vip, &[1], Duration::from_secs(5), &["a", "b"]);
+    assert!(
+        lab.log("b").contains("Preferred master advertised"),
+        "{}",
+        lab.log("b")
+    );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(lab.holders(g.vip), [1], "stable");
 }
