@@ -1,11 +1,13 @@
 //! The event loop: turns the core's actions into syscalls and the world's events (frames,
-//! timers, hook completions, signals) into the core's inputs. It holds no protocol logic.
+//! timers, hook completions, link and address changes, signals) into the core's inputs. It
+//! holds no protocol logic.
 
 use crate::cli::{Cli, Password};
 use crate::drops::DropLog;
-use crate::hooks::{HookRunner, HookSpec};
+use crate::hooks::{HookRunner, HookSpec, Job, VipMode};
 use crate::sys::iface::{self, format_mac, Interface};
-use crate::sys::multicast;
+use crate::sys::multicast::{self, Membership};
+use crate::sys::netlink::{NetEvent, Netlink};
 use crate::sys::packet::{self, PacketSocket};
 use anyhow::{Context as _, Result};
 use carpd_proto::wire::arp::gratuitous_frame;
@@ -13,13 +15,24 @@ use carpd_proto::wire::ethernet::{Frame, ETHERTYPE_ARP, ETHERTYPE_IPV4};
 use carpd_proto::{
     Action, Command, DropReason, Instant, Node, RouterId, State, StateChangeReason, VrConfigBuilder,
 };
+use std::net::Ipv4Addr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-/// How the loop should end.
+/// The core's key for our one interface; stable across re-creation of the kernel interface.
+const LOCAL_IF: u32 = 0;
+
+/// The prefix length a VIP gets in native mode when none is given.
+const DEFAULT_VIP_PREFIX: u8 = 32;
+
+/// Frames read per wakeup before the loop looks at signals and timers again.
+const RECEIVE_BATCH: usize = 256;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flow {
     Continue,
@@ -31,11 +44,43 @@ struct Driver {
     node: Node,
     router: RouterId,
     interface: Interface,
+    /// Whether the kernel interface exists right now.
+    present: bool,
+    /// What the core was last told about the link.
+    link_up: bool,
+    ignore_ifstate: bool,
+    group: Option<Ipv4Addr>,
+    ifindex: Arc<AtomicU32>,
     socket: Rc<AsyncFd<PacketSocket>>,
+    membership: Option<Membership>,
     hooks: HookRunner,
+    native: bool,
+    vips: Vec<Ipv4Addr>,
     drops: DropLog,
     send_errors: u64,
-    hooks_queued: u32,
+    jobs_queued: u32,
+}
+
+fn open_socket(interface: &Interface) -> Result<Rc<AsyncFd<PacketSocket>>> {
+    let socket = PacketSocket::open(interface.index).with_context(|| {
+        format!(
+            "Unable to open interface [{}] for CARP (needs CAP_NET_RAW)",
+            interface.name
+        )
+    })?;
+    Ok(Rc::new(
+        packet::register(socket).context("registering the packet socket")?,
+    ))
+}
+
+fn join(group: Option<Ipv4Addr>, interface: &Interface) -> Result<Option<Membership>> {
+    group
+        .map(|g| {
+            multicast::join(g, interface.index).with_context(|| {
+                format!("Can't do IP_ADD_MEMBERSHIP for {g} on {}", interface.name)
+            })
+        })
+        .transpose()
 }
 
 /// Builds everything from the command line and runs until a stop signal.
@@ -55,6 +100,7 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
         format_mac(&interface.mac)
     );
 
+    let native = cli.upscript.is_none() && cli.downscript.is_none();
     let mut builder = VrConfigBuilder::new(
         cli.vhid.expect("checked by the CLI"),
         cli.srcip.expect("checked by the CLI"),
@@ -66,36 +112,55 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
     builder.deadratio = cli.deadratio;
     builder.preempt = cli.preempt;
     builder.neutral = cli.neutral;
-    builder.down_hook_on_stop = cli.shutdown;
+    // In native mode carpd added the VIPs, so it always takes them away when it stops.
+    builder.down_hook_on_stop = cli.shutdown || native;
     builder.group = cli.mcast;
     builder.broadcast = cli.nomcast;
     let config = builder.build().context("invalid configuration")?;
 
-    let socket = PacketSocket::open(interface.index).with_context(|| {
-        format!("Unable to open interface [{name}] for CARP (needs CAP_NET_RAW)")
-    })?;
-    let socket = Rc::new(packet::register(socket).context("registering the packet socket")?);
-    let _membership = if cli.nomcast {
-        None
-    } else {
-        Some(
-            multicast::join(cli.mcast, interface.index).with_context(|| {
-                format!("Can't do IP_ADD_MEMBERSHIP for {} on {name}", cli.mcast)
-            })?,
-        )
-    };
+    let netlink = Netlink::open().context("opening rtnetlink")?;
+    let mut net_events =
+        Netlink::events().context("subscribing to rtnetlink link and address events")?;
+    let socket = open_socket(&interface)?;
+    let group = (!cli.nomcast).then_some(cli.mcast);
+    let membership = join(group, &interface)?;
+    let ifindex = Arc::new(AtomicU32::new(interface.index));
+    let vips: Vec<(Ipv4Addr, u8)> = cli
+        .addr
+        .iter()
+        .map(|v| (v.address, v.prefix.unwrap_or(DEFAULT_VIP_PREFIX)))
+        .collect();
 
-    if cli.upscript.is_none() {
-        tracing::warn!("Warning: no script called when going up");
-    }
-    if cli.downscript.is_none() {
-        tracing::warn!("Warning: no script called when going down");
-    }
+    let mode = if native {
+        tracing::info!("No up/down script: carpd manages the virtual IP addresses itself");
+        // A killed instance may have left our VIP behind: take it away before the election.
+        for &(vip, _) in &vips {
+            if let Some(prefix) = netlink.address_prefix(interface.index, vip).await? {
+                netlink.remove_address(interface.index, vip, prefix).await?;
+                tracing::warn!("Removed stale virtual IP {vip}/{prefix} from {name} (left by an earlier instance)");
+            }
+        }
+        VipMode::Native {
+            netlink: netlink.clone(),
+            vips: vips.clone(),
+            ifindex: Arc::clone(&ifindex),
+        }
+    } else {
+        if cli.upscript.is_none() {
+            tracing::warn!("Warning: no script called when going up");
+        }
+        if cli.downscript.is_none() {
+            tracing::warn!("Warning: no script called when going down");
+        }
+        VipMode::Scripts {
+            up: cli.upscript.clone(),
+            down: cli.downscript.clone(),
+        }
+    };
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let hooks = HookRunner::start(
         HookSpec {
-            up: cli.upscript.clone(),
-            down: cli.downscript.clone(),
+            mode,
             interface: name.clone(),
             vip_typed: cli.addr[0].typed.clone(),
             vips: cli.addr.iter().map(|v| v.typed.clone()).collect(),
@@ -105,26 +170,32 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
         },
         done_tx,
     );
+    crate::sys::privileges::drop_to_network();
 
     let epoch = tokio::time::Instant::now();
     let mut node = Node::new();
-    let router = node.add_router(interface.index, config, Instant::ZERO, random_seed());
+    let router = node.add_router(LOCAL_IF, config, Instant::ZERO, random_seed());
     let mut driver = Driver {
         epoch,
         node,
         router,
+        link_up: true,
+        present: true,
+        ignore_ifstate: cli.ignoreifstate,
+        group,
+        ifindex,
         interface,
-        socket: Rc::clone(&socket),
+        socket,
+        membership,
         hooks,
+        native,
+        vips: cli.addr.iter().map(|v| v.address).collect(),
         drops: DropLog::default(),
         send_errors: 0,
-        hooks_queued: 0,
+        jobs_queued: 0,
     };
-    if !cli.ignoreifstate && !driver.interface.running {
-        tracing::warn!("Interface {name} is down or has no carrier: staying BACKUP until it is up");
-        let now = driver.now();
-        driver.node.handle_link(now, driver.interface.index, false);
-    }
+    let running = driver.interface.running;
+    driver.set_link(running);
     driver.drain();
 
     let mut usr1 = signal(SignalKind::user_defined1())?;
@@ -147,6 +218,10 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
                 None => std::future::pending().await,
             }
         };
+        // The socket is replaced when the interface is re-created.
+        let socket = Rc::clone(&driver.socket);
+        // Priorities: signals, then due timers and finished hooks, then events, then packets
+        // (read in bounded batches), so that a flood can delay nothing else.
         let flow = tokio::select! {
             biased;
             _ = term.recv() => driver.stop("TERM"),
@@ -159,24 +234,20 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
                 driver.node.handle_command(now, Command::Demote);
                 Flow::Continue
             }
-            ready = socket.readable() => {
-                let mut guard = ready?;
-                driver.receive(&mut guard, &mut buf);
-                Flow::Continue
-            }
-            Some(kind) = done_rx.recv() => {
-                driver.hooks_queued = driver.hooks_queued.saturating_sub(1);
-                let now = driver.now();
-                driver.node.handle_hook_done(now, driver.router, kind);
-                Flow::Continue
-            }
             _ = sleep => {
                 let now = driver.now();
                 driver.node.handle_timeout(now);
                 Flow::Continue
             }
+            Some(job) = done_rx.recv() => { driver.job_done(job); Flow::Continue }
+            Some(event) = net_events.recv() => { driver.net_event(event); Flow::Continue }
             _ = flush.tick() => {
                 driver.drops.flush(std::time::Instant::now());
+                Flow::Continue
+            }
+            ready = socket.readable() => {
+                let mut guard = ready?;
+                driver.receive(&mut guard, &mut buf);
                 Flow::Continue
             }
         };
@@ -185,7 +256,7 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
             break;
         }
     }
-    let queued = driver.hooks_queued;
+    let queued = driver.jobs_queued;
     driver.hooks.finish(queued).await;
     tracing::info!("carpd stopped");
     Ok(())
@@ -196,6 +267,12 @@ impl Driver {
         Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
 
+    fn state(&self) -> State {
+        self.node
+            .router(self.router)
+            .map_or(State::Init, |r| r.state())
+    }
+
     fn stop(&mut self, signal: &str) -> Flow {
         tracing::info!("Received SIG{signal}: leaving");
         let now = self.now();
@@ -204,14 +281,122 @@ impl Driver {
     }
 
     fn status(&self) {
-        let state = self
-            .node
-            .router(self.router)
-            .map_or(State::Init, |r| r.state());
         let vhid = self.node.router(self.router).map_or(0, |r| r.config().vhid);
-        tracing::info!("{} on {} id {}", state.as_str(), self.interface.name, vhid);
+        tracing::info!(
+            "{} on {} id {}",
+            self.state().as_str(),
+            self.interface.name,
+            vhid
+        );
         for (kind, total) in self.drops.totals() {
             tracing::info!("dropped {kind}: {total}");
+        }
+    }
+
+    /// Tells the core whether the link can carry adverts (`-S` ignores the carrier, not the
+    /// interface's absence).
+    fn set_link(&mut self, running: bool) {
+        let up = self.present && (running || self.ignore_ifstate);
+        if up == self.link_up {
+            return;
+        }
+        self.link_up = up;
+        if up {
+            tracing::warn!(
+                "Link up on {}: taking part in the election again",
+                self.interface.name
+            );
+        } else {
+            tracing::warn!(
+                "Link down on {}: BACKUP until it is back",
+                self.interface.name
+            );
+        }
+        let now = self.now();
+        self.node.handle_link(now, LOCAL_IF, up);
+    }
+
+    fn net_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Link {
+                index,
+                name,
+                running,
+                mac,
+            } if name == self.interface.name => {
+                if index != self.interface.index || !self.present {
+                    self.rebind(index, mac);
+                } else if let Some(mac) = mac.filter(|m| *m != self.interface.mac) {
+                    tracing::warn!("{} has a new Ethernet address [{}]", name, format_mac(&mac));
+                    self.interface.mac = mac;
+                }
+                self.set_link(running);
+            }
+            NetEvent::LinkRemoved { index } if index == self.interface.index && self.present => {
+                tracing::warn!(
+                    "Interface {} was removed: waiting for it to come back",
+                    self.interface.name
+                );
+                self.set_link(false);
+                self.present = false;
+                self.link_up = false;
+                self.membership = None;
+            }
+            NetEvent::AddressRemoved { index, address }
+                if index == self.interface.index
+                    && self.vips.contains(&address)
+                    && self.state() == State::Master =>
+            {
+                if self.native {
+                    tracing::warn!(
+                        "Virtual IP {address} was removed from {} while MASTER: putting it back",
+                        self.interface.name
+                    );
+                    self.jobs_queued += 1;
+                    self.hooks.request(Job::Restore);
+                } else {
+                    tracing::warn!("Virtual IP {address} was removed from {} while MASTER (the scripts manage it)", self.interface.name);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The interface exists again (new index): new socket, new membership.
+    fn rebind(&mut self, index: u32, mac: Option<[u8; 6]>) {
+        self.interface.index = index;
+        if let Some(mac) = mac {
+            self.interface.mac = mac;
+        }
+        match open_socket(&self.interface).and_then(|s| Ok((s, join(self.group, &self.interface)?)))
+        {
+            Ok((socket, membership)) => {
+                self.socket = socket;
+                self.membership = membership;
+                self.ifindex.store(index, Ordering::Relaxed);
+                self.present = true;
+                tracing::warn!(
+                    "Interface {} is back (index {index}, [{}]): listening again",
+                    self.interface.name,
+                    format_mac(&self.interface.mac)
+                );
+            }
+            Err(e) => tracing::error!("rebinding to {}: {e:#}", self.interface.name),
+        }
+    }
+
+    fn job_done(&mut self, job: Job) {
+        self.jobs_queued = self.jobs_queued.saturating_sub(1);
+        let now = self.now();
+        match job {
+            Job::Hook(kind) => self.node.handle_hook_done(now, self.router, kind),
+            Job::Restore => {
+                if self.state() == State::Master {
+                    for vip in self.vips.clone() {
+                        self.send(&gratuitous_frame(self.interface.mac, vip), ETHERTYPE_ARP);
+                    }
+                }
+            }
         }
     }
 
@@ -220,15 +405,14 @@ impl Driver {
         guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, PacketSocket>,
         buf: &mut [u8],
     ) {
-        // Read everything queued, then wait for readiness again.
-        loop {
+        // A bounded batch: under a flood the loop comes back to signals and timers.
+        for _ in 0..RECEIVE_BATCH {
             match guard.get_inner().recv(buf) {
                 Ok(len) => {
                     let now = self.now();
                     match Frame::parse(&buf[..len]) {
                         Ok(frame) if frame.ethertype == ETHERTYPE_IPV4 => {
-                            self.node
-                                .handle_packet(now, self.interface.index, frame.payload)
+                            self.node.handle_packet(now, LOCAL_IF, frame.payload)
                         }
                         Ok(_) => {}
                         Err(e) => self.drops.record(
@@ -245,13 +429,14 @@ impl Driver {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // ENETDOWN and friends: the interface went away under us.
-                    tracing::warn!("receive on {} failed: {e}", self.interface.name);
+                    // ENETDOWN: the interface went down or away; netlink tells us the rest.
+                    tracing::debug!("receive on {}: {e}", self.interface.name);
                     guard.clear_ready();
                     return;
                 }
             }
         }
+        // Batch full: the socket stays marked readable and is read again next turn.
     }
 
     fn drain(&mut self) {
@@ -275,8 +460,8 @@ impl Driver {
                     self.send(&gratuitous_frame(self.interface.mac, vip), ETHERTYPE_ARP);
                 }
                 Action::RunHook(kind) => {
-                    self.hooks_queued += 1;
-                    self.hooks.request(kind);
+                    self.jobs_queued += 1;
+                    self.hooks.request(Job::Hook(kind));
                 }
                 Action::StateChanged { from, to, reason } => log_state_change(from, to, reason),
                 Action::Dropped { reason, source } => {
@@ -287,6 +472,9 @@ impl Driver {
     }
 
     fn send(&mut self, frame: &[u8], ethertype: u16) {
+        if !self.present {
+            return;
+        }
         match self.socket.get_ref().send(frame, ethertype) {
             Ok(()) => self.send_errors = 0,
             Err(e) => {
@@ -300,7 +488,7 @@ impl Driver {
     }
 }
 
-fn log_state_change(from: State, to: State, reason: StateChangeReason) {
+fn log_state_change(_from: State, to: State, reason: StateChangeReason) {
     match reason {
         StateChangeReason::Preemption => tracing::warn!("Putting MASTER down - preemption"),
         StateChangeReason::MasterWillTimeOut => {
@@ -312,7 +500,6 @@ fn log_state_change(from: State, to: State, reason: StateChangeReason) {
         StateChangeReason::MasterDemoted => {
             tracing::warn!("Master advertises a higher demote count: taking over")
         }
-        StateChangeReason::LinkDown => tracing::warn!("Link down: leaving {}", from.as_str()),
         StateChangeReason::Demoted => {
             tracing::warn!("Demoted (SIGUSR2): bowing out, BACKUP for 3 s")
         }

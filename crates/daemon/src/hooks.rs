@@ -4,22 +4,57 @@
 //! order asked, so a down never overtakes the up before it. A script still running at the
 //! timeout is killed with its whole process group. Scripts inherit no descriptors (every
 //! descriptor carpd opens is close-on-exec) and get `CARPD_*` variables describing the event.
+//!
+//! Without scripts carpd manages the VIPs itself (native mode): up adds them through
+//! rtnetlink, down removes them, in the same ordered queue.
 
+use crate::sys::netlink::Netlink;
 use carpd_proto::HookKind;
+use std::net::Ipv4Addr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// What the scripts of one group are and get.
+/// How the VIP is brought up and down.
+#[derive(Debug, Clone)]
+pub enum VipMode {
+    /// The user's scripts (`-u`, `-d`; either may be absent).
+    Scripts {
+        /// `-u`
+        up: Option<PathBuf>,
+        /// `-d`
+        down: Option<PathBuf>,
+    },
+    /// carpd adds and removes the addresses itself.
+    Native {
+        /// request connection
+        netlink: Netlink,
+        /// address and prefix of each VIP
+        vips: Vec<(Ipv4Addr, u8)>,
+        /// the interface's current index (it changes if the interface is re-created)
+        ifindex: Arc<AtomicU32>,
+    },
+}
+
+/// One queued job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// the core asked for a hook
+    Hook(HookKind),
+    /// native mode: put back a VIP removed by someone else while master
+    Restore,
+}
+
+/// What the group's hooks are and get.
 #[derive(Debug, Clone)]
 pub struct HookSpec {
-    /// `-u`
-    pub up: Option<PathBuf>,
-    /// `-d`
-    pub down: Option<PathBuf>,
+    /// scripts or native
+    pub mode: VipMode,
     /// argv[1]
     pub interface: String,
     /// argv[2]: the first VIP exactly as typed
@@ -37,20 +72,46 @@ pub struct HookSpec {
 /// Runs the hooks of one group in order and reports each completion on a channel.
 #[derive(Debug)]
 pub struct HookRunner {
-    requests: Option<mpsc::UnboundedSender<HookKind>>,
+    requests: Option<mpsc::UnboundedSender<Job>>,
     task: JoinHandle<()>,
     timeout: Duration,
 }
 
 impl HookRunner {
     /// Starts the runner; completions are sent to `done`.
-    pub fn start(spec: HookSpec, done: mpsc::UnboundedSender<HookKind>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<HookKind>();
+    pub fn start(spec: HookSpec, done: mpsc::UnboundedSender<Job>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let timeout = spec.timeout;
         let task = tokio::spawn(async move {
-            while let Some(kind) = rx.recv().await {
-                run_one(&spec, kind).await;
-                let _ = done.send(kind);
+            while let Some(job) = rx.recv().await {
+                match (&spec.mode, job) {
+                    (VipMode::Scripts { up, down }, Job::Hook(kind)) => {
+                        let script = if kind == HookKind::Up { up } else { down };
+                        if let Some(script) = script {
+                            run_script(&spec, script, kind).await;
+                        }
+                    }
+                    (
+                        VipMode::Native {
+                            netlink,
+                            vips,
+                            ifindex,
+                        },
+                        job,
+                    ) => {
+                        let add = job != Job::Hook(HookKind::Down);
+                        native(
+                            netlink,
+                            vips,
+                            ifindex.load(Ordering::Relaxed),
+                            &spec.interface,
+                            add,
+                        )
+                        .await;
+                    }
+                    (VipMode::Scripts { .. }, Job::Restore) => {}
+                }
+                let _ = done.send(job);
             }
         });
         HookRunner {
@@ -60,10 +121,10 @@ impl HookRunner {
         }
     }
 
-    /// Queues a hook.
-    pub fn request(&self, kind: HookKind) {
+    /// Queues a job.
+    pub fn request(&self, job: Job) {
         if let Some(tx) = &self.requests {
-            let _ = tx.send(kind);
+            let _ = tx.send(job);
         }
     }
 
@@ -77,12 +138,36 @@ impl HookRunner {
     }
 }
 
-async fn run_one(spec: &HookSpec, kind: HookKind) {
-    let (script, event, state) = match kind {
-        HookKind::Up => (&spec.up, "up", "MASTER"),
-        HookKind::Down => (&spec.down, "down", "BACKUP"),
+/// Adds (or removes) every VIP on interface `ifindex`.
+async fn native(
+    netlink: &Netlink,
+    vips: &[(Ipv4Addr, u8)],
+    ifindex: u32,
+    interface: &str,
+    add: bool,
+) {
+    for &(vip, prefix) in vips {
+        let result = if add {
+            tracing::warn!("Adding virtual IP {vip}/{prefix} to {interface}");
+            netlink.add_address(ifindex, vip, prefix).await
+        } else {
+            tracing::warn!("Removing virtual IP {vip}/{prefix} from {interface}");
+            netlink.remove_address(ifindex, vip, prefix).await
+        };
+        if let Err(e) = result {
+            tracing::error!(
+                "{} virtual IP {vip}/{prefix} on {interface} failed: {e}",
+                if add { "adding" } else { "removing" }
+            );
+        }
+    }
+}
+
+async fn run_script(spec: &HookSpec, script: &std::path::Path, kind: HookKind) {
+    let (event, state) = match kind {
+        HookKind::Up => ("up", "MASTER"),
+        HookKind::Down => ("down", "BACKUP"),
     };
-    let Some(script) = script else { return };
     let mut argv = vec![spec.interface.clone(), spec.vip_typed.clone()];
     argv.extend(spec.xparam.clone());
     tracing::warn!("Spawning [{} {}]", script.display(), argv.join(" "));

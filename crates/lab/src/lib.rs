@@ -7,7 +7,9 @@
 //! Addresses are only ever used inside these namespaces.
 
 pub mod capture;
+pub mod flood;
 pub mod probe;
+mod sockaddr;
 
 use anyhow::{bail, Context, Result};
 use std::net::Ipv4Addr;
@@ -17,6 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use capture::Capture;
+pub use flood::{flood, FloodReport};
 pub use probe::{ProbeReport, Prober};
 
 /// One host of the LAN.
@@ -325,6 +328,47 @@ impl Lab {
             &host.port,
             if up { "up" } else { "down" },
         ])
+    }
+
+    /// Deletes `host`'s eth0 (and its switch port) and creates it again with the same name and
+    /// address but a new index and MAC, as a driver reload or a VM's NIC hot-plug would.
+    pub fn recreate_interface(&self, host: &Host) -> Result<()> {
+        ip(&["-n", &host.ns, "link", "del", "eth0"])?;
+        std::thread::sleep(Duration::from_millis(300));
+        ip(&[
+            "-n",
+            &self.bridge_ns,
+            "link",
+            "add",
+            &host.port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &host.ns,
+        ])?;
+        ip(&[
+            "-n",
+            &self.bridge_ns,
+            "link",
+            "set",
+            &host.port,
+            "master",
+            "br0",
+            "up",
+        ])?;
+        ip(&[
+            "-n",
+            &host.ns,
+            "addr",
+            "add",
+            &format!("{}/24", host.ip),
+            "dev",
+            "eth0",
+        ])?;
+        ip(&["-n", &host.ns, "link", "set", "eth0", "up"])
     }
 
     /// Writes an executable script `<dir>/<name>` with `body` (a `#!/bin/sh` line is added).

@@ -3,5 +3,7 @@
 
 pub mod iface;
 pub mod multicast;
+pub mod netlink;
 pub mod packet;
+pub mod privileges;
 pub mod syslog;

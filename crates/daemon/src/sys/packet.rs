@@ -80,6 +80,9 @@ impl PacketSocket {
                 io::Error::last_os_error()
             );
         }
+        // Room for bursts (a flood of bad packets must not crowd out the master's adverts
+        // while the loop catches up).
+        socket.set_recv_buffer_size(4 << 20)?;
         socket.set_nonblocking(true)?;
         Ok(PacketSocket { socket, ifindex })
     }

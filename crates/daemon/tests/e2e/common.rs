@@ -51,6 +51,8 @@ pub struct Group {
     pub pass: Vec<String>,
     /// options every member gets (`-M`, `--mcast=...`, `-x ...`)
     pub extra: Vec<String>,
+    /// no scripts: carpd manages the VIP itself
+    pub native: bool,
 }
 
 impl Group {
@@ -60,6 +62,7 @@ impl Group {
             vip: lab.address(100),
             pass: vec!["-p".into(), "secret".into()],
             extra: vec![],
+            native: false,
         }
     }
 }
@@ -97,11 +100,15 @@ pub fn start(
         "-z".into(),
         "-f".into(),
         "none".into(),
-        "-u".into(),
-        up.display().to_string(),
-        "-d".into(),
-        down.display().to_string(),
     ];
+    if !group.native {
+        args.extend([
+            "-u".into(),
+            up.display().to_string(),
+            "-d".into(),
+            down.display().to_string(),
+        ]);
+    }
     args.extend(group.pass.iter().cloned());
     if preempt {
         args.push("-P".into());

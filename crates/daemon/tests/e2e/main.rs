@@ -8,6 +8,7 @@
 mod common;
 mod hooks;
 mod pair;
+mod resilience;
 mod signals;
 mod tcpdump;
 mod ucarp_interop;

@@ -1,0 +1,188 @@
+//! rtnetlink: VIP add/remove, and link and address events as they happen (no polling).
+
+use futures::stream::{StreamExt, TryStreamExt};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{AsyncSocket, SocketAddr};
+use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_LINK};
+use rtnetlink::{AddressMessageBuilder, Handle};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use tokio::sync::mpsc;
+
+/// Something that changed on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    /// A link exists with this state (sent on every change).
+    Link {
+        /// kernel index
+        index: u32,
+        /// name
+        name: String,
+        /// administratively up and with carrier
+        running: bool,
+        /// Ethernet address
+        mac: Option<[u8; 6]>,
+    },
+    /// A link was deleted.
+    LinkRemoved {
+        /// kernel index
+        index: u32,
+    },
+    /// An IPv4 address was removed from a link.
+    AddressRemoved {
+        /// kernel index of the link
+        index: u32,
+        /// the address
+        address: Ipv4Addr,
+    },
+}
+
+/// A netlink connection for requests.
+#[derive(Debug, Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+fn to_io(e: rtnetlink::Error) -> io::Error {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => m.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+impl Netlink {
+    /// Opens a request connection (its task runs on the current runtime).
+    pub fn open() -> io::Result<Netlink> {
+        let (connection, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(connection);
+        Ok(Netlink { handle })
+    }
+
+    /// Subscribes to link and IPv4 address events; they arrive on the returned channel.
+    pub fn events() -> io::Result<mpsc::UnboundedReceiver<NetEvent>> {
+        let (mut connection, _, mut messages) = rtnetlink::new_connection()?;
+        connection
+            .socket_mut()
+            .socket_mut()
+            .bind(&SocketAddr::new(0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))?;
+        tokio::spawn(connection);
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some((message, _)) = messages.next().await {
+                let event = match message.payload {
+                    netlink_packet_core::NetlinkPayload::InnerMessage(m) => translate(m),
+                    _ => None,
+                };
+                if let Some(event) = event {
+                    if tx.send(event).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Adds `address/prefix` to link `index`; already present is fine.
+    pub async fn add_address(&self, index: u32, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        match self
+            .handle
+            .address()
+            .add(index, IpAddr::V4(address), prefix)
+            .execute()
+            .await
+        {
+            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => Ok(()),
+            other => other.map_err(to_io),
+        }
+    }
+
+    /// Removes `address/prefix` from link `index`; already absent is fine.
+    pub async fn remove_address(
+        &self,
+        index: u32,
+        address: Ipv4Addr,
+        prefix: u8,
+    ) -> io::Result<()> {
+        let message = AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(index)
+            .address(address, prefix)
+            .build();
+        match self.handle.address().del(message).execute().await {
+            Err(rtnetlink::Error::NetlinkError(m))
+                if m.raw_code() == -libc::EADDRNOTAVAIL || m.raw_code() == -libc::ENODEV =>
+            {
+                Ok(())
+            }
+            other => other.map_err(to_io),
+        }
+    }
+
+    /// Whether link `index` has `address`, with the prefix it has.
+    pub async fn address_prefix(&self, index: u32, address: Ipv4Addr) -> io::Result<Option<u8>> {
+        let mut stream = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        while let Some(message) = stream.try_next().await.map_err(to_io)? {
+            if address_of(&message) == Some(address) {
+                return Ok(Some(message.header.prefix_len));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn address_of(message: &AddressMessage) -> Option<Ipv4Addr> {
+    // IFA_LOCAL is the interface's own address; IFA_ADDRESS the peer on point-to-point links.
+    let mut found = None;
+    for attribute in &message.attributes {
+        match attribute {
+            AddressAttribute::Local(IpAddr::V4(a)) => return Some(*a),
+            AddressAttribute::Address(IpAddr::V4(a)) => found = Some(*a),
+            _ => {}
+        }
+    }
+    found
+}
+
+fn link_event(link: &LinkMessage) -> Option<NetEvent> {
+    let mut name = None;
+    let mut mac = None;
+    for attribute in &link.attributes {
+        match attribute {
+            LinkAttribute::IfName(n) => name = Some(n.clone()),
+            LinkAttribute::Address(a) if a.len() == 6 => {
+                let mut m = [0u8; 6];
+                m.copy_from_slice(a);
+                mac = Some(m);
+            }
+            _ => {}
+        }
+    }
+    let flags = link.header.flags;
+    Some(NetEvent::Link {
+        index: link.header.index,
+        name: name?,
+        running: flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp),
+        mac,
+    })
+}
+
+fn translate(message: RouteNetlinkMessage) -> Option<NetEvent> {
+    match message {
+        RouteNetlinkMessage::NewLink(link) => link_event(&link),
+        RouteNetlinkMessage::DelLink(link) => Some(NetEvent::LinkRemoved {
+            index: link.header.index,
+        }),
+        RouteNetlinkMessage::DelAddress(address) => Some(NetEvent::AddressRemoved {
+            index: address.header.index,
+            address: address_of(&address)?,
+        }),
+        _ => None,
+    }
+}
