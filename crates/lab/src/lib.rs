@@ -168,25 +168,9 @@ impl Lab {
             let port = format!("{prefix}p{i}");
             let addr = Ipv4Addr::new(10, 77, subnet, 10 + i as u8);
             ip(&["netns", "add", &ns])?;
-            ip(&[
-                "-n", &bridge_ns, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-                "netns", &ns,
-            ])?;
-            ip(&[
-                "-n", &bridge_ns, "link", "set", &port, "master", "br0", "up",
-            ])?;
-            ip(&[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{addr}/24"),
-                "dev",
-                "eth0",
-            ])?;
-            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
-            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
-            lab.hosts.push(Host { ns, ip: addr, port });
+            let host = Host { ns, ip: addr, port };
+            lab.plug(&host)?;
+            lab.hosts.push(host);
         }
         Ok(lab)
     }
@@ -335,30 +319,18 @@ impl Lab {
     pub fn recreate_interface(&self, host: &Host) -> Result<()> {
         ip(&["-n", &host.ns, "link", "del", "eth0"])?;
         std::thread::sleep(Duration::from_millis(300));
+        self.plug(host)
+    }
+
+    /// Cables `host` to the bridge: a veth pair, eth0 inside with its address, up.
+    fn plug(&self, host: &Host) -> Result<()> {
+        let bridge = self.bridge_ns.as_str();
+        let port = host.port.as_str();
         ip(&[
-            "-n",
-            &self.bridge_ns,
-            "link",
-            "add",
-            &host.port,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
+            "-n", bridge, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns",
             &host.ns,
         ])?;
-        ip(&[
-            "-n",
-            &self.bridge_ns,
-            "link",
-            "set",
-            &host.port,
-            "master",
-            "br0",
-            "up",
-        ])?;
+        ip(&["-n", bridge, "link", "set", port, "master", "br0", "up"])?;
         ip(&[
             "-n",
             &host.ns,
@@ -368,7 +340,8 @@ impl Lab {
             "dev",
             "eth0",
         ])?;
-        ip(&["-n", &host.ns, "link", "set", "eth0", "up"])
+        ip(&["-n", &host.ns, "link", "set", "eth0", "up"])?;
+        ip(&["-n", &host.ns, "link", "set", "lo", "up"])
     }
 
     /// Writes an executable script `<dir>/<name>` with `body` (a `#!/bin/sh` line is added).
