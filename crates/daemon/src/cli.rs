@@ -118,6 +118,10 @@ pub struct Cli {
     /// Print the version
     #[arg(long = "version", action = ArgAction::Version)]
     version: Option<bool>,
+
+    /// Write the man page and shell completions into DIR, then exit (packaging)
+    #[arg(long = "generate-docs", value_name = "DIR", hide = true)]
+    pub generate_docs: Option<PathBuf>,
 }
 
 /// A virtual address as typed (scripts get it verbatim) and as parsed.
@@ -138,6 +142,8 @@ pub enum Invocation {
     Run(Box<Cli>, Password),
     /// Print this (help or version) and exit 0.
     Print(String),
+    /// Write the man page and completions into this folder and exit.
+    GenerateDocs(PathBuf),
 }
 
 /// The password and where it came from.
@@ -201,6 +207,9 @@ impl Cli {
             }
         };
         let cli = Cli::from_arg_matches(&matches).map_err(|e| usage(format!("carpd: {e}")))?;
+        if let Some(dir) = cli.generate_docs {
+            return Ok(Invocation::GenerateDocs(dir));
+        }
         if cli.srcip.is_none() {
             return Err(usage(
                 "carpd: missing --srcip (-s): give this host's own IPv4 address on the interface",
@@ -374,7 +383,7 @@ mod tests {
         all.extend_from_slice(args);
         match Cli::parse_from_args(all)? {
             Invocation::Run(cli, pw) => Ok((*cli, pw.0)),
-            Invocation::Print(p) => panic!("printed {p}"),
+            other => panic!("not a run: {other:?}"),
         }
     }
 

@@ -197,6 +197,11 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
     let running = driver.interface.running;
     driver.set_link(running);
     driver.drain();
+    // systemd Type=notify: ready once the first state (BACKUP) is known.
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&driver.status_line()),
+    ]);
 
     let mut usr1 = signal(SignalKind::user_defined1())?;
     let mut usr2 = signal(SignalKind::user_defined2())?;
@@ -280,14 +285,19 @@ impl Driver {
         Flow::Stop
     }
 
-    fn status(&self) {
+    /// ucarp's SIGUSR1 line, e.g. "MASTER on eth0 id 7".
+    fn status_line(&self) -> String {
         let vhid = self.node.router(self.router).map_or(0, |r| r.config().vhid);
-        tracing::info!(
+        format!(
             "{} on {} id {}",
             self.state().as_str(),
             self.interface.name,
             vhid
-        );
+        )
+    }
+
+    fn status(&self) {
+        tracing::info!("{}", self.status_line());
         for (kind, total) in self.drops.totals() {
             tracing::info!("dropped {kind}: {total}");
         }
@@ -463,7 +473,10 @@ impl Driver {
                     self.jobs_queued += 1;
                     self.hooks.request(Job::Hook(kind));
                 }
-                Action::StateChanged { from, to, reason } => log_state_change(from, to, reason),
+                Action::StateChanged { from, to, reason } => {
+                    log_state_change(from, to, reason);
+                    notify(&[sd_notify::NotifyState::Status(&self.status_line())]);
+                }
                 Action::Dropped { reason, source } => {
                     self.drops.record(std::time::Instant::now(), reason, source)
                 }
@@ -508,6 +521,13 @@ fn log_state_change(_from: State, to: State, reason: StateChangeReason) {
     tracing::warn!("Switching to state: {}", to.as_str());
     if reason == StateChangeReason::PreferredMaster {
         tracing::warn!("Preferred master advertised: going back to BACKUP state");
+    }
+}
+
+/// Tells systemd (when it started us with Type=notify; a no-op otherwise).
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::debug!("sd_notify: {e}");
     }
 }
 

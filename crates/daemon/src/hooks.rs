@@ -180,6 +180,7 @@ async fn run_script(spec: &HookSpec, script: &std::path::Path, kind: HookKind) {
         .env("CARPD_VIP", &spec.vip_typed)
         .env("CARPD_VIPS", spec.vips.join(" "))
         .env("CARPD_INTERFACE", &spec.interface)
+        .env_remove("NOTIFY_SOCKET")
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);

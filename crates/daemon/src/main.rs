@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 mod cli;
+mod docs;
 mod driver;
 mod drops;
 mod hooks;
@@ -17,6 +18,15 @@ fn main() -> ExitCode {
         Ok(Invocation::Print(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::GenerateDocs(dir)) => {
+            return match docs::generate(&dir) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("carpd: writing docs to {}: {e}", dir.display());
+                    ExitCode::from(2)
+                }
+            };
         }
         Err(e) => {
             eprintln!("{}", e.message);

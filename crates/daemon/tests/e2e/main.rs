@@ -7,6 +7,7 @@
 
 mod common;
 mod hooks;
+mod ifupdown;
 mod pair;
 mod resilience;
 mod signals;

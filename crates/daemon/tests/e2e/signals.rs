@@ -62,3 +62,56 @@ fn sigterm_bow_out_makes_a_ucarp_backup_take_over_at_once() {
         lab.log("u")
     );
 }
+
+#[test]
+fn systemd_notify_ready_then_status_on_each_state() {
+    let Some(lab) = lab("tsn", 42, 1, &[]) else {
+        return;
+    };
+    let path = lab.dir().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let ip = lab.host(1).ip.to_string();
+    let vip = lab.address(100).to_string();
+    let notify = format!("NOTIFY_SOCKET={}", path.display());
+    lab.spawn(
+        lab.host(1),
+        "env",
+        &[
+            &notify,
+            carpd(),
+            "-i",
+            "eth0",
+            "-s",
+            &ip,
+            "-v",
+            "2",
+            "-p",
+            "pw",
+            "-a",
+            &vip,
+            "-f",
+            "none",
+        ],
+        "a",
+    )
+    .unwrap();
+    let mut buf = [0u8; 512];
+    let mut received = |what: &str| {
+        let n = socket
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no {what}: {e}\n{}", lab.log("a")));
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    // READY=1 and the first state (BACKUP), then MASTER once elected.
+    let mut seen = String::new();
+    while !(seen.contains("READY=1") && seen.contains("STATUS=BACKUP on eth0 id 2")) {
+        seen.push_str(&received("READY and BACKUP"));
+        seen.push('\n');
+    }
+    assert!(!seen.contains("MASTER"), "{seen}");
+    let next = received("MASTER status");
+    assert!(next.contains("STATUS=MASTER on eth0 id 2"), "{next}");
+}
