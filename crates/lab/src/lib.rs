@@ -6,6 +6,7 @@
 //!
 //! Addresses are only ever used inside these namespaces.
 
+pub mod bench;
 pub mod capture;
 pub mod flood;
 pub mod probe;

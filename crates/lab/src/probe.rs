@@ -21,9 +21,23 @@ pub struct ProbeReport {
     pub replies: Vec<Duration>,
     /// how long the probe ran
     pub duration: Duration,
+    /// wall-clock time of the start, to line replies up with logs and captures
+    pub started_at: Option<std::time::SystemTime>,
 }
 
 impl ProbeReport {
+    /// Reply arrival times as seconds since the Unix epoch.
+    pub fn reply_epochs(&self) -> Vec<f64> {
+        let base = self
+            .started_at
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.replies
+            .iter()
+            .map(|r| base + r.as_secs_f64())
+            .collect()
+    }
+
     /// The longest time without a reply (counting from the start and to the end).
     pub fn longest_gap(&self) -> Duration {
         let mut previous = Duration::ZERO;
@@ -78,6 +92,7 @@ impl Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let started = Instant::now();
+        let started_at = std::time::SystemTime::now();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || -> Result<ProbeReport> {
             // Only this thread moves into the host's namespace.
@@ -86,7 +101,10 @@ impl Prober {
             socket.set_read_timeout(Some(Duration::from_millis(1)))?;
             let dest = SocketAddrV4::new(target, 0).into();
             let ident = (std::process::id() & 0xffff) as u16;
-            let mut report = ProbeReport::default();
+            let mut report = ProbeReport {
+                started_at: Some(started_at),
+                ..ProbeReport::default()
+            };
             let mut seen = std::collections::HashSet::new();
             let mut next = Instant::now();
             let mut buf = [0u8; 1500];
@@ -175,6 +193,7 @@ mod tests {
                 Duration::from_millis(520),
             ],
             duration: Duration::from_millis(530),
+            started_at: None,
         };
         assert_eq!(r.longest_gap(), Duration::from_millis(500));
         assert_eq!(r.longest_inner_gap(), Duration::from_millis(500));

@@ -1,0 +1,141 @@
+//! Starting carpd, ucarp and keepalived in a lab host with equivalent settings.
+
+use crate::{Lab, Pid};
+use anyhow::Result;
+use std::path::Path;
+
+/// Which implementation, and how it brings the VIP up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    /// carpd with ucarp-style up/down scripts (`ip addr add|del`)
+    Carpd,
+    /// carpd managing the VIP itself
+    CarpdNative,
+    /// Debian's ucarp 1.5.2 with the same scripts
+    Ucarp,
+    /// keepalived, VRRPv3
+    Keepalived,
+}
+
+impl Daemon {
+    /// A short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::Carpd => "carpd",
+            Daemon::CarpdNative => "carpd (native VIP)",
+            Daemon::Ucarp => "ucarp",
+            Daemon::Keepalived => "keepalived",
+        }
+    }
+
+    /// The process name, to find it in a namespace.
+    pub fn comm(self) -> &'static str {
+        match self {
+            Daemon::Carpd | Daemon::CarpdNative => "carpd",
+            Daemon::Ucarp => "ucarp",
+            Daemon::Keepalived => "keepalived",
+        }
+    }
+}
+
+/// One member's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Member {
+    /// CARP advbase (keepalived: advert_int is advbase + advskew/256 s)
+    pub advbase: u8,
+    /// CARP advskew (lower is preferred)
+    pub advskew: u8,
+    /// take over from a less preferred master
+    pub preempt: bool,
+    /// keepalived only: VRRP priority (higher wins); its advert_int is advbase + advskew/256,
+    /// which must be the same on every member
+    pub priority: u8,
+}
+
+/// Starts `daemon` on host `host` (1-based) for VIP `.100` with `member`'s settings; the
+/// log goes to `<log>.log`.
+pub fn start(
+    lab: &Lab,
+    carpd: &Path,
+    daemon: Daemon,
+    host: usize,
+    member: Member,
+    log: &str,
+) -> Result<Pid> {
+    let h = lab.host(host).clone();
+    let vip = lab.address(100);
+    let ip = h.ip.to_string();
+    match daemon {
+        Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp => {
+            let program = if daemon == Daemon::Ucarp {
+                "ucarp".to_string()
+            } else {
+                carpd.display().to_string()
+            };
+            let mut args: Vec<String> = [
+                "-i", "eth0", "-s", &ip, "-v", "7", "-p", "bench", "-z", "-f", "none",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            args.extend([
+                "-b".into(),
+                member.advbase.to_string(),
+                "-k".into(),
+                member.advskew.to_string(),
+            ]);
+            if member.preempt {
+                args.push("-P".into());
+            }
+            if daemon == Daemon::CarpdNative {
+                args.extend(["-a".into(), format!("{vip}/24")]);
+            } else {
+                let (up, down) = lab.vip_scripts(log)?;
+                args.extend(["-a".into(), vip.to_string()]);
+                args.extend([
+                    "-u".into(),
+                    up.display().to_string(),
+                    "-d".into(),
+                    down.display().to_string(),
+                ]);
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            lab.spawn(&h, &program, &refs, log)
+        }
+        Daemon::Keepalived => {
+            let interval = f64::from(member.advbase) + f64::from(member.advskew) / 256.0;
+            let priority = member.priority;
+            let dir = lab.dir();
+            let conf = dir.join(format!("{log}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "global_defs {{\n  router_id {log}\n  vrrp_version 3\n  script_user root\n  enable_script_security\n  \
+                     vrrp_garp_master_repeat 1\n  vrrp_garp_master_delay 0\n}}\n\
+                     vrrp_instance bench {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 7\n  \
+                     priority {priority}\n  advert_int {interval:.2}\n  {}\n  virtual_ipaddress {{\n    {vip}/24 dev eth0\n  }}\n}}\n",
+                    if member.preempt { "" } else { "nopreempt" }
+                ),
+            )?;
+            let pid = dir.join(format!("{log}.pid"));
+            let vrrp_pid = dir.join(format!("{log}.vrrp.pid"));
+            lab.spawn(
+                &h,
+                "keepalived",
+                &[
+                    "-n",
+                    "-l",
+                    "-G",
+                    "-P",
+                    "-f",
+                    &conf.display().to_string(),
+                    "-p",
+                    &pid.display().to_string(),
+                    "-r",
+                    &vrrp_pid.display().to_string(),
+                ],
+                log,
+            )
+        }
+    }
+}

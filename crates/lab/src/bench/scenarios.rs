@@ -1,0 +1,862 @@
+//! The scenarios. Each builds fresh LANs, runs carpd and the peer alternately, and returns a
+//! section of the report.
+
+use super::observe::{
+    address_events, adverts_from, cpu_seconds, log_times, now, pids_named, rss_kib,
+};
+use super::peers::{self, Daemon, Member};
+use super::stats::{ratio, Goal, Samples};
+use super::svg::Panel;
+use super::{Options, Row, Section};
+use crate::{wait_until, Lab, Pid};
+use anyhow::{bail, Result};
+use carpd_proto::wire::auth::Authenticator;
+use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
+use carpd_proto::wire::ethernet::{multicast_mac, Frame, ETHERTYPE_IPV4};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+const PREFIX: &str = "bn";
+/// How often the client pings the VIP: the resolution of every outage figure.
+const PROBE: Duration = Duration::from_millis(2);
+const SUBNET: u8 = 90;
+
+fn member(advbase: u8, advskew: u8, preempt: bool, priority: u8) -> Member {
+    Member {
+        advbase,
+        advskew,
+        preempt,
+        priority,
+    }
+}
+
+/// The usual pair: host 1 preferred (advskew 0), host 2 backup (advskew 50), advbase 1.
+fn usual(daemon: Daemon) -> (Member, Member) {
+    let _ = daemon;
+    (member(1, 0, false, 200), member(1, 50, false, 100))
+}
+
+/// Starts master (host 1) and backup (host 2) and waits until host 1 holds the VIP.
+fn pair(
+    o: &Options,
+    lab: &Lab,
+    daemon: (Daemon, Daemon),
+    m: Member,
+    b: Member,
+) -> Result<(Pid, Pid)> {
+    let mp = peers::start(lab, &o.carpd, daemon.0, 1, m, "m")?;
+    let bp = peers::start(lab, &o.carpd, daemon.1, 2, b, "b")?;
+    let vip = lab.address(100);
+    if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [1]) {
+        bail!(
+            "{:?}: no master on host 1 (holders {:?}):\n{}\n{}",
+            daemon,
+            lab.holders(vip),
+            lab.log("m"),
+            lab.log("b")
+        );
+    }
+    Ok((mp, bp))
+}
+
+fn monitor(lab: &Lab, host: usize) -> Result<()> {
+    lab.spawn(
+        lab.host(host),
+        "ip",
+        &["-ts", "monitor", "address", "dev", "eth0"],
+        &format!("mon{host}"),
+    )?;
+    Ok(())
+}
+
+fn adverts_dump(lab: &Lab) -> Result<()> {
+    lab.spawn(
+        lab.host(3),
+        "tcpdump",
+        &["-l", "-tt", "-n", "-i", "eth0", "ip proto 112"],
+        "dump",
+    )?;
+    if !wait_until(Duration::from_secs(10), || {
+        lab.log("dump").contains("listening on")
+    }) {
+        bail!("tcpdump did not start: {}", lab.log("dump"));
+    }
+    Ok(())
+}
+
+/// The outage: the longest time between two replies where the later arrives after `from`,
+/// as (last reply before it, first reply after it), in seconds.
+fn outage_after(replies: &[f64], from: f64) -> Option<(f64, f64)> {
+    replies
+        .windows(2)
+        .filter(|w| w[1] > from)
+        .map(|w| (w[0], w[1]))
+        .reduce(|a, b| if b.1 - b.0 > a.1 - a.0 { b } else { a })
+}
+
+/// The outage's length (seconds).
+fn gap_after(replies: &[f64], from: f64) -> Option<f64> {
+    outage_after(replies, from).map(|(a, b)| b - a)
+}
+
+fn holder_intervals(lab: &Lab, initial: usize, start: f64, end: f64) -> Vec<(usize, f64, f64)> {
+    let vip = lab.address(100);
+    let mut out = Vec::new();
+    for host in [1, 2] {
+        let mut since = (host == initial).then_some(start);
+        for (t, added) in address_events(&lab.log(&format!("mon{host}")), vip) {
+            match (added, since) {
+                (true, None) => since = Some(t),
+                (false, Some(s)) => {
+                    out.push((host, s, t));
+                    since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = since {
+            out.push((host, s, end));
+        }
+    }
+    out
+}
+
+fn row(
+    metric: &str,
+    unit: &'static str,
+    carpd: Samples,
+    peer_name: &str,
+    peer: Samples,
+    goal: Goal,
+    digits: usize,
+) -> Row {
+    Row {
+        metric: metric.into(),
+        unit,
+        carpd,
+        peer_name: peer_name.into(),
+        peer,
+        goal,
+        digits,
+    }
+}
+
+fn jitter(rep: usize) -> Duration {
+    // Spread the moment of the fault over the advert interval.
+    Duration::from_millis(1500 + (rep as u64 * 173) % 1000)
+}
+
+/// Scenarios 1 and 5: the master's switch port is cut at advbase 1.
+pub fn crash_failover(o: &Options) -> Result<(Section, Section, Vec<Panel>)> {
+    let dead = 3.0 + 50.0 / 256.0;
+    let mut gap: BTreeMap<&str, Samples> = BTreeMap::new();
+    let mut excess: BTreeMap<&str, Samples> = BTreeMap::new();
+    let mut takeover: BTreeMap<&str, Samples> = BTreeMap::new();
+    let mut panels = Vec::new();
+    for rep in 0..o.reps {
+        for daemon in [Daemon::Carpd, Daemon::Ucarp, Daemon::CarpdNative] {
+            let lab = Lab::new(PREFIX, SUBNET, 3)?;
+            let (m, b) = usual(daemon);
+            pair(o, &lab, (daemon, daemon), m, b)?;
+            monitor(&lab, 1)?;
+            monitor(&lab, 2)?;
+            adverts_dump(&lab)?;
+            let vip = lab.address(100);
+            let probe = lab.probe(lab.host(3), vip, PROBE)?;
+            std::thread::sleep(jitter(rep));
+            lab.set_port(lab.host(1), false)?;
+            // Stamped once `ip link set down` has returned: the port is down from here on.
+            let cut = now();
+            if !wait_until(Duration::from_secs(12), || lab.holders(vip).contains(&2)) {
+                bail!("{daemon:?}: no takeover:\n{}", lab.log("b"));
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            let report = probe.finish()?;
+            let replies = report.reply_epochs();
+            let Some((last_before, first)) = outage_after(&replies, cut) else {
+                bail!("{daemon:?}: no reply after the cut")
+            };
+            gap.entry(daemon.name())
+                .or_default()
+                .push((first - last_before) * 1000.0);
+            if let Some(last_advert) = adverts_from(&lab.log("dump"), lab.host(1).ip)
+                .into_iter()
+                .filter(|&t| t < cut)
+                .reduce(f64::max)
+            {
+                excess
+                    .entry(daemon.name())
+                    .or_default()
+                    .push((first - last_advert - dead) * 1000.0);
+            }
+            if let Some(decision) = log_times(&lab.log("b"), "Switching to state: MASTER")
+                .into_iter()
+                .find(|&t| t > cut - 0.5)
+            {
+                takeover
+                    .entry(daemon.name())
+                    .or_default()
+                    .push((first - decision) * 1000.0);
+            }
+            if rep == 0 && daemon != Daemon::CarpdNative {
+                panels.push(Panel {
+                    title: format!(
+                        "{}: master's port cut at advbase 1 (backup advskew 50, dead time 3.195 s)",
+                        daemon.name()
+                    ),
+                    cut,
+                    replies: replies.clone(),
+                    holders: holder_intervals(&lab, 1, cut - 2.0, cut + 6.0),
+                });
+            }
+            println!(
+                "crash {} rep {rep}: gap {:.0} ms",
+                daemon.name(),
+                (first - last_before) * 1000.0
+            );
+        }
+    }
+    let get = |m: &BTreeMap<&str, Samples>, d: Daemon| m.get(d.name()).cloned().unwrap_or_default();
+    let crash = Section {
+        title: "1. Crash failover at advbase 1".into(),
+        method: "Two hosts (advskew 0 and 50, advbase 1, the same `ip addr add|del` scripts), a client \
+                 pinging the VIP every 2 ms. The master's switch port is cut at a moment spread over \
+                 the advert interval. Excess = first reply after the cut − the master's last advert \
+                 (captured on the client) − the backup's dead time (3 × 1 s + 50/256 s)."
+            .into(),
+        rows: vec![
+            row("client's longest gap", "ms", get(&gap, Daemon::Carpd), "ucarp", get(&gap, Daemon::Ucarp), Goal::None, 0),
+            row("excess over the dead time", "ms", get(&excess, Daemon::Carpd), "ucarp", get(&excess, Daemon::Ucarp), Goal::AtMost(20.0), 1),
+        ],
+        notes: vec![
+            "The longest gap is mostly the protocol's dead time, which both implement alike; the excess is what an implementation adds to it.".into(),
+            "ucarp's excess comes from its receive path and loop: adverts reach it through a libpcap ring without immediate mode (~1 s late), and the master-down check runs only when poll() returns, so detection is quantised by a poll period of advbase + advskew/256.".into(),
+        ],
+    };
+    let takeover_section = Section {
+        title: "5. Takeover latency: decision to first client reply".into(),
+        method:
+            "Same runs as scenario 1 (and the same with carpd managing the VIP itself): from the \
+                 backup's \"Switching to state: MASTER\" log line to the client's first reply."
+                .into(),
+        rows: vec![
+            row(
+                "script path (`ip addr add` script, then GARP)",
+                "ms",
+                get(&takeover, Daemon::Carpd),
+                "ucarp",
+                get(&takeover, Daemon::Ucarp),
+                Goal::None,
+                1,
+            ),
+            row(
+                "native path (rtnetlink, then GARP)",
+                "ms",
+                get(&takeover, Daemon::CarpdNative),
+                "ucarp",
+                get(&takeover, Daemon::Ucarp),
+                Goal::None,
+                1,
+            ),
+            row(
+                "native path vs carpd's script path",
+                "ms",
+                get(&takeover, Daemon::CarpdNative),
+                "carpd (scripts)",
+                get(&takeover, Daemon::Carpd),
+                Goal::NoWorseThanPeer,
+                1,
+            ),
+        ],
+        notes: vec![
+            "The client probes every 2 ms, so each figure includes up to 2 ms of probe phase."
+                .into(),
+        ],
+    };
+    Ok((crash, takeover_section, panels))
+}
+
+/// Scenario 2: SIGTERM (with -z) and SIGUSR2 on the master.
+pub fn planned_handover(o: &Options) -> Result<Section> {
+    // (name, signal, carpd side (master, backup), peer side (master, backup))
+    type Variant = (
+        &'static str,
+        nix::sys::signal::Signal,
+        (Daemon, Daemon),
+        (Daemon, Daemon),
+    );
+    let variants: [Variant; 3] = [
+        (
+            "SIGTERM (-z)",
+            nix::sys::signal::Signal::SIGTERM,
+            (Daemon::Carpd, Daemon::Carpd),
+            (Daemon::Ucarp, Daemon::Ucarp),
+        ),
+        (
+            "SIGUSR2 (demote)",
+            nix::sys::signal::Signal::SIGUSR2,
+            (Daemon::Carpd, Daemon::Carpd),
+            (Daemon::Ucarp, Daemon::Ucarp),
+        ),
+        (
+            "SIGTERM, carpd master → ucarp backup",
+            nix::sys::signal::Signal::SIGTERM,
+            (Daemon::Carpd, Daemon::Ucarp),
+            (Daemon::Ucarp, Daemon::Ucarp),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, signal, ours, theirs) in variants {
+        let mut carpd = Samples::default();
+        let mut peer = Samples::default();
+        for rep in 0..o.reps {
+            for (side, daemons) in [(0, ours), (1, theirs)] {
+                let lab = Lab::new(PREFIX, SUBNET, 3)?;
+                let (m, b) = usual(daemons.0);
+                let (master, _) = pair(o, &lab, daemons, m, b)?;
+                let vip = lab.address(100);
+                let probe = lab.probe(lab.host(3), vip, PROBE)?;
+                std::thread::sleep(jitter(rep));
+                let at = now();
+                lab.signal(master, signal);
+                if !wait_until(Duration::from_secs(10), || lab.holders(vip) == [2]) {
+                    bail!("{name}: no handover:\n{}\n{}", lab.log("m"), lab.log("b"));
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                let replies = probe.finish()?.reply_epochs();
+                let g = gap_after(&replies, at).unwrap_or(f64::NAN) * 1000.0;
+                if side == 0 {
+                    carpd.push(g)
+                } else {
+                    peer.push(g)
+                }
+                println!("handover {name} side {side} rep {rep}: {g:.0} ms");
+            }
+        }
+        let goal = if ours.1 == Daemon::Carpd {
+            Goal::AtMost(20.0)
+        } else {
+            Goal::None
+        };
+        rows.push(row(
+            &format!("{name}: client's longest gap"),
+            "ms",
+            carpd,
+            "ucarp pair",
+            peer,
+            goal,
+            0,
+        ));
+    }
+    Ok(Section {
+        title: "2. Planned handover".into(),
+        method: "Master (advskew 0) and backup (advskew 50) at advbase 1 with the same scripts, client \
+                 pinging every 2 ms; the master gets the signal."
+            .into(),
+        rows,
+        notes: vec![
+            "carpd bows out (advbase 255, advskew 255) before it runs its down script; the backup takes over on receipt. ucarp goes silent, so its backup waits the whole dead time.".into(),
+            "With a ucarp backup the bow-out is honoured through ucarp's \"going to time out\" rule, but only when ucarp reads the packet, up to ~1 s late (libpcap ring).".into(),
+        ],
+    })
+}
+
+/// Scenario 3: sub-second failover, carpd at advbase 0 against keepalived VRRPv3.
+pub fn subsecond(o: &Options) -> Result<Section> {
+    let mut rows = Vec::new();
+    for (skew, backup_skew, label) in [(13u8, 16u8, "0.05"), (26, 32, "0.1")] {
+        let mut carpd = Samples::default();
+        let mut keep = Samples::default();
+        for rep in 0..o.reps {
+            for daemon in [Daemon::Carpd, Daemon::Keepalived] {
+                let lab = Lab::new(PREFIX, SUBNET, 3)?;
+                let (m, b) = match daemon {
+                    Daemon::Keepalived => {
+                        (member(0, skew, false, 200), member(0, skew, false, 100))
+                    }
+                    _ => (member(0, skew, false, 0), member(0, backup_skew, false, 0)),
+                };
+                pair(o, &lab, (daemon, daemon), m, b)?;
+                let vip = lab.address(100);
+                let probe = lab.probe(lab.host(3), vip, PROBE)?;
+                std::thread::sleep(Duration::from_millis(1000 + (rep as u64 * 37) % 100));
+                lab.set_port(lab.host(1), false)?;
+                let cut = now();
+                if !wait_until(Duration::from_secs(10), || lab.holders(vip).contains(&2)) {
+                    bail!("{daemon:?}: no takeover:\n{}", lab.log("b"));
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                let replies = probe.finish()?.reply_epochs();
+                let g = gap_after(&replies, cut).unwrap_or(f64::NAN) * 1000.0;
+                if daemon == Daemon::Keepalived {
+                    keep.push(g)
+                } else {
+                    carpd.push(g)
+                }
+                println!("subsecond {label} {} rep {rep}: {g:.0} ms", daemon.name());
+            }
+        }
+        rows.push(row(
+            &format!("adverts every {label} s (carpd advskew {skew}/{backup_skew}): client's longest gap"),
+            "ms",
+            carpd,
+            "keepalived",
+            keep,
+            Goal::AtMostAndNoWorse(200.0),
+            0,
+        ));
+    }
+    Ok(Section {
+        title: "3. Sub-second failover".into(),
+        method: "carpd with advbase 0: master advskew 13 (adverts every 50.8 ms) and backup 16 (dead time \
+                 3 × 16/256 s = 187.5 ms), or 26 and 32 (101.6 ms, 375 ms); keepalived VRRPv3 with \
+                 advert_int 0.05 or 0.1 and priorities 200/100 (dead time 3 × interval + (256 − 100)/256 × \
+                 interval: 180 ms or 361 ms). The master's port is cut; the client pings every 2 ms."
+            .into(),
+        rows,
+        notes: vec!["The dead times differ by design (carpd's backup must have a larger skew, VRRP's a lower priority); the figure a user sees is the gap.".into()],
+    })
+}
+
+/// Scenario 4: how long both hold the VIP when a better node with --preempt joins.
+pub fn preemption(o: &Options) -> Result<Section> {
+    let mut overlap: BTreeMap<&str, Samples> = BTreeMap::new();
+    for _ in 0..o.reps {
+        for daemon in [Daemon::Carpd, Daemon::Ucarp, Daemon::CarpdNative] {
+            let lab = Lab::new(PREFIX, SUBNET, 3)?;
+            let vip = lab.address(100);
+            peers::start(&lab, &o.carpd, daemon, 2, member(1, 50, false, 0), "b")?;
+            if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [2]) {
+                bail!("{daemon:?}: host 2 never master");
+            }
+            monitor(&lab, 1)?;
+            monitor(&lab, 2)?;
+            std::thread::sleep(Duration::from_millis(300));
+            peers::start(&lab, &o.carpd, daemon, 1, member(1, 0, true, 0), "m")?;
+            if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [1]) {
+                bail!("{daemon:?}: no preemption:\n{}", lab.log("m"));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            let added = address_events(&lab.log("mon1"), vip)
+                .into_iter()
+                .find(|e| e.1)
+                .map(|e| e.0);
+            let removed = address_events(&lab.log("mon2"), vip)
+                .into_iter()
+                .find(|e| !e.1)
+                .map(|e| e.0);
+            if let (Some(a), Some(r)) = (added, removed) {
+                // Positive: both held it; negative: nobody did for that long.
+                overlap
+                    .entry(daemon.name())
+                    .or_default()
+                    .push((r - a) * 1000.0);
+                println!("preempt {}: {:.1} ms", daemon.name(), (r - a) * 1000.0);
+            }
+        }
+    }
+    let get = |d: Daemon| overlap.get(d.name()).cloned().unwrap_or_default();
+    let clamp = |s: Samples| Samples(s.0.into_iter().map(|v| v.max(0.0)).collect());
+    Ok(Section {
+        title: "4. Preemption overlap".into(),
+        method: "Host 2 (advskew 50) is master alone; host 1 (advskew 0, --preempt) starts. `ip -ts \
+                 monitor address` on both hosts times the VIP's arrival on host 1 and its removal from \
+                 host 2. Overlap = removal − arrival, counted as 0 when the removal came first; the \
+                 signed value shows which came first (negative: a gap with no holder)."
+            .into(),
+        rows: vec![
+            row("both hold the VIP (scripts)", "ms", clamp(get(Daemon::Carpd)), "ucarp", clamp(get(Daemon::Ucarp)), Goal::AtMost(10.0), 1),
+            row("both hold the VIP (carpd native)", "ms", clamp(get(Daemon::CarpdNative)), "ucarp", clamp(get(Daemon::Ucarp)), Goal::AtMost(10.0), 1),
+            row("removal − arrival, signed (scripts)", "ms", get(Daemon::Carpd), "ucarp", get(Daemon::Ucarp), Goal::None, 1),
+            row("removal − arrival, signed (carpd native)", "ms", get(Daemon::CarpdNative), "ucarp", get(Daemon::Ucarp), Goal::None, 1),
+        ],
+        notes: vec![
+            "carpd sends its first advert as it decides, before its up script runs; the old master steps down on receipt, so the old VIP usually goes before the new one arrives.".into(),
+            "ucarp's old master sees the new master's advert through the libpcap ring, up to ~1 s late: both hold the VIP meanwhile.".into(),
+        ],
+    })
+}
+
+/// Scenario 6: memory and CPU of master and backup.
+pub fn footprint(o: &Options) -> Result<Section> {
+    let daemons = [Daemon::Carpd, Daemon::Ucarp, Daemon::Keepalived];
+    let results: Vec<Result<(Daemon, [Samples; 4])>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = daemons
+            .iter()
+            .enumerate()
+            .map(|(i, &daemon)| {
+                scope.spawn(move || -> Result<(Daemon, [Samples; 4])> {
+                    let mut s: [Samples; 4] = Default::default();
+                    for _ in 0..o.reps.min(3) {
+                        let lab = Lab::new(&format!("{PREFIX}f{i}"), SUBNET + 1 + i as u8, 3)?;
+                        pair(
+                            o,
+                            &lab,
+                            (daemon, daemon),
+                            member(1, 0, false, 200),
+                            member(1, 50, false, 100),
+                        )?;
+                        let procs = |host: usize| pids_named(&lab.host(host).ns, daemon.comm());
+                        let cpu = |host: usize| {
+                            procs(host)
+                                .iter()
+                                .filter_map(|&p| cpu_seconds(p))
+                                .sum::<f64>()
+                        };
+                        let (m0, b0) = (cpu(1), cpu(2));
+                        std::thread::sleep(o.footprint);
+                        let secs = o.footprint.as_secs_f64();
+                        s[0].push(procs(1).iter().filter_map(|&p| rss_kib(p)).sum());
+                        s[1].push(procs(2).iter().filter_map(|&p| rss_kib(p)).sum());
+                        s[2].push((cpu(1) - m0) / secs * 3600.0);
+                        s[3].push((cpu(2) - b0) / secs * 3600.0);
+                    }
+                    Ok((daemon, s))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("thread panicked")))
+            })
+            .collect()
+    });
+    let mut by: BTreeMap<&str, [Samples; 4]> = BTreeMap::new();
+    for r in results {
+        let (d, s) = r?;
+        by.insert(d.name(), s);
+    }
+    let get = |d: Daemon, i: usize| by.get(d.name()).map(|s| s[i].clone()).unwrap_or_default();
+    let mut rows = Vec::new();
+    for peer in [Daemon::Ucarp, Daemon::Keepalived] {
+        for (i, (metric, unit, digits)) in [
+            ("master RSS", "KiB", 0),
+            ("backup RSS", "KiB", 0),
+            ("master CPU", "s/hour", 2),
+            ("backup CPU", "s/hour", 2),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            rows.push(row(
+                metric,
+                unit,
+                get(Daemon::Carpd, i),
+                peer.name(),
+                get(peer, i),
+                Goal::None,
+                digits,
+            ));
+        }
+    }
+    Ok(Section {
+        title: "6. Footprint".into(),
+        method: format!(
+            "A pair at advbase 1 (keepalived: advert_int 1), idle, the three implementations at once on \
+             separate LANs; RSS at the end and CPU (user + system, all of a daemon's processes) over {} s, \
+             scaled to an hour.",
+            o.footprint.as_secs()
+        ),
+        rows,
+        notes: vec!["keepalived runs a parent and a VRRP child process; both are counted.".into()],
+    })
+}
+
+/// Wrong-password adverts from host 3, as a hostile host would send them.
+fn hostile(lab: &Lab) -> Vec<Vec<u8>> {
+    let vip = lab.address(100);
+    let wrong = match Authenticator::new(b"guess", 7, &[vip]) {
+        Ok(a) => a,
+        Err(_) => return Vec::new(),
+    };
+    (0..256u64)
+        .map(|counter| {
+            let carp = CarpRepr {
+                vhid: 7,
+                advskew: 0,
+                demote: 0,
+                advbase: 1,
+                counter,
+                digest: wrong.digest(counter),
+            };
+            let packet = Advertisement::outgoing(lab.host(3).ip, DEFAULT_GROUP, 1, carp).emit();
+            Frame {
+                destination: multicast_mac(DEFAULT_GROUP),
+                source: [2, 0, 0, 0, 0, 3],
+                ethertype: ETHERTYPE_IPV4,
+                payload: &packet,
+            }
+            .emit()
+        })
+        .collect()
+}
+
+/// Scenario 7: a hostile flood at the backup.
+pub fn flood(o: &Options) -> Result<Section> {
+    let mut rows = Vec::new();
+    let seconds = 5u64;
+    for rate in [10_000u64, 50_000, 100_000] {
+        let mut s: [[Samples; 3]; 2] = Default::default();
+        for _ in 0..o.reps.min(2) {
+            for (side, daemon) in [(0, Daemon::Carpd), (1, Daemon::Ucarp)] {
+                let lab = Lab::new(PREFIX, SUBNET, 3)?;
+                let (m, b) = usual(daemon);
+                let (_, backup) = pair(o, &lab, (daemon, daemon), m, b)?;
+                let cpu0 = cpu_seconds(backup.0).unwrap_or(0.0);
+                let lines0 = lab.log("b").lines().count();
+                let takeovers0 = lab.log("b").matches("Switching to state: MASTER").count();
+                let sent = crate::flood(
+                    &lab.host(3).ns,
+                    hostile(&lab),
+                    rate,
+                    Duration::from_secs(seconds),
+                )?;
+                std::thread::sleep(Duration::from_secs(1));
+                let cpu = (cpu_seconds(backup.0).unwrap_or(0.0) - cpu0)
+                    / sent.elapsed.as_secs_f64()
+                    * 100.0;
+                let log = lab.log("b");
+                let takeovers = log.matches("Switching to state: MASTER").count() - takeovers0
+                    + usize::from(lab.holders(lab.address(100)) != [1]);
+                s[side][0].push(cpu);
+                s[side][1].push((log.lines().count() - lines0) as f64);
+                s[side][2].push(takeovers as f64);
+                println!(
+                    "flood {rate}/s {}: cpu {cpu:.0} %, {} lines, {takeovers} takeovers",
+                    daemon.name(),
+                    log.lines().count() - lines0
+                );
+            }
+        }
+        let [c, u] = s;
+        let [c_cpu, c_lines, c_take] = c;
+        let [u_cpu, u_lines, u_take] = u;
+        rows.push(row(
+            &format!("{rate}/s: backup CPU"),
+            "%",
+            c_cpu,
+            "ucarp",
+            u_cpu,
+            Goal::None,
+            0,
+        ));
+        rows.push(row(
+            &format!("{rate}/s: log lines"),
+            "lines",
+            c_lines,
+            "ucarp",
+            u_lines,
+            Goal::None,
+            0,
+        ));
+        rows.push(row(
+            &format!("{rate}/s: false takeovers"),
+            "count",
+            c_take,
+            "ucarp",
+            u_take,
+            Goal::AtMost(0.0),
+            0,
+        ));
+    }
+    Ok(Section {
+        title: "7. Hostile flood at a backup".into(),
+        method: format!(
+            "A pair at advbase 1; a third host sends adverts for the group with a wrong password (and a \
+             bow-out timing, which would make a backup take over if it were believed) for {seconds} s at each \
+             rate. CPU is the backup's over the flood; log lines are what the backup wrote meanwhile; a false \
+             takeover is a backup that became master or a VIP no longer on the master only."
+        ),
+        rows,
+        notes: vec!["ucarp logs one \"Bad digest\" line per packet; carpd counts drops per kind and logs at most one line per kind every 5 s, naming the sender.".into()],
+    })
+}
+
+/// Scenario 3b: a sub-second soak with no spurious transition, carpd and keepalived at once.
+pub fn soak(o: &Options) -> Result<Section> {
+    let results: Vec<Result<(Daemon, f64)>> = std::thread::scope(|scope| {
+        [Daemon::Carpd, Daemon::Keepalived]
+            .into_iter()
+            .enumerate()
+            .map(|(i, daemon)| {
+                scope.spawn(move || -> Result<(Daemon, f64)> {
+                    let lab = Lab::new(&format!("{PREFIX}s{i}"), SUBNET + 5 + i as u8, 3)?;
+                    let (m, b) = match daemon {
+                        Daemon::Keepalived => {
+                            (member(0, 13, false, 200), member(0, 13, false, 100))
+                        }
+                        _ => (member(0, 13, false, 0), member(0, 16, false, 0)),
+                    };
+                    pair(o, &lab, (daemon, daemon), m, b)?;
+                    std::thread::sleep(Duration::from_secs(1));
+                    let count = |log: &str| {
+                        let l = lab.log(log);
+                        l.matches("Switching to state").count() + l.matches("Entering ").count()
+                    };
+                    let before = count("m") + count("b");
+                    std::thread::sleep(o.soak);
+                    let spurious = count("m") + count("b") - before
+                        + usize::from(lab.holders(lab.address(100)) != [1]);
+                    Ok((daemon, spurious as f64))
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("thread panicked")))
+            })
+            .collect()
+    });
+    let mut c = Samples::default();
+    let mut k = Samples::default();
+    for r in results {
+        let (d, v) = r?;
+        if d == Daemon::Keepalived {
+            k.push(v)
+        } else {
+            c.push(v)
+        }
+    }
+    Ok(Section {
+        title: "3b. Sub-second soak".into(),
+        method: format!(
+            "carpd at advbase 0, advskew 13/16 (50.8 ms adverts) and keepalived at advert_int 0.05, side by \
+             side on the same machine for {} s while nothing fails; every state change after the first \
+             election is spurious.",
+            o.soak.as_secs()
+        ),
+        rows: vec![row("spurious transitions", "count", c, "keepalived", k, Goal::AtMost(0.0), 0)],
+        notes: vec![],
+    })
+}
+
+fn version(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            text.lines().next().unwrap_or("").trim().to_string()
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The Markdown report.
+pub fn report(o: &Options, sections: &[Section], took: Duration, svg: bool) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let mut s = String::new();
+    let _ = writeln!(s, "# carpd benchmarks\n");
+    let _ = writeln!(
+        s,
+        "Generated by `scripts/bench` (carpd-lab bench) in {:.0} min. Every scenario runs carpd and its peer \
+         alternately, in the same run, on fresh LANs of network namespaces (a bridge and three hosts). \
+         Figures are median (min–max) over the repetitions; ratio = carpd's median / the peer's (below 1: \
+         carpd lower). Timings live here, never in the tests.\n",
+        took.as_secs_f64() / 60.0
+    );
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(
+        s,
+        "| machine | {} CPUs, {cpu}, kernel {} |",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        version("uname", &["-r"])
+    );
+    let _ = writeln!(
+        s,
+        "| carpd | {} (release build) |",
+        version(&o.carpd.display().to_string(), &["--version"])
+    );
+    let _ = writeln!(
+        s,
+        "| ucarp | {} |",
+        version("dpkg-query", &["-W", "-f", "${Version}", "ucarp"])
+    );
+    let _ = writeln!(
+        s,
+        "| keepalived | {} |",
+        version("keepalived", &["--version"])
+    );
+    let _ = writeln!(
+        s,
+        "| repetitions | {} per timed scenario (footprint 3, flood 2) |\n",
+        o.reps
+    );
+    let _ = writeln!(s, "## Goals\n");
+    let mut missed = Vec::new();
+    let _ = writeln!(
+        s,
+        "| scenario | figure | goal | carpd | met |\n|---|---|---|---|---|"
+    );
+    for section in sections {
+        for r in &section.rows {
+            if let Some(met) = r.goal.met(&r.carpd, &r.peer) {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} {} | {} |",
+                    section.title,
+                    r.metric,
+                    r.goal.describe(r.unit),
+                    r.carpd.summary(r.digits),
+                    r.unit,
+                    if met { "yes" } else { "**no**" }
+                );
+                if !met {
+                    missed.push(format!("{}: {}", section.title, r.metric));
+                }
+            }
+        }
+    }
+    if missed.is_empty() {
+        let _ = writeln!(s, "\nEvery goal is met in this run.\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "\nMissed in this run: {}. See the notes of those sections.\n",
+            missed.join("; ")
+        );
+    }
+    if svg {
+        let _ = writeln!(s, "The client's view of one crash failover, carpd above, ucarp below:\n\n![failover](failover.svg)\n");
+    }
+    for section in sections {
+        let _ = writeln!(s, "## {}\n\n{}\n", section.title, section.method);
+        let _ = writeln!(
+            s,
+            "| figure | carpd | peer | peer's figure | ratio | goal |\n|---|---|---|---|---|---|"
+        );
+        for r in &section.rows {
+            let _ = writeln!(
+                s,
+                "| {} ({}) | {} | {} | {} | {} | {} |",
+                r.metric,
+                r.unit,
+                r.carpd.summary(r.digits),
+                r.peer_name,
+                r.peer.summary(r.digits),
+                ratio(&r.carpd, &r.peer),
+                r.goal.describe(r.unit)
+            );
+        }
+        s.push('\n');
+        for note in &section.notes {
+            let _ = writeln!(s, "- {note}");
+        }
+        s.push('\n');
+    }
+    s
+}
