@@ -2,9 +2,12 @@
 //! namespace (a thread that enters it with setns), and the replies' arrival times.
 
 use anyhow::{Context, Result};
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::time::TimeSpec;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -98,7 +101,7 @@ impl Prober {
             // Only this thread moves into the host's namespace.
             nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).context("setns")?;
             let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?;
-            socket.set_read_timeout(Some(Duration::from_millis(1)))?;
+            socket.set_nonblocking(true)?;
             let dest = SocketAddrV4::new(target, 0).into();
             let ident = (std::process::id() & 0xffff) as u16;
             let mut report = ProbeReport {
@@ -110,7 +113,8 @@ impl Prober {
             let mut buf = [0u8; 1500];
             let _ = ready_tx.send(());
             while !flag.load(Ordering::Relaxed) {
-                if Instant::now() >= next {
+                let now = Instant::now();
+                if now >= next {
                     let seq = report.sent as u16;
                     let mut packet = [0u8; 16];
                     packet[0] = 8;
@@ -119,27 +123,36 @@ impl Prober {
                     let sum = checksum(&packet);
                     packet[2..4].copy_from_slice(&sum.to_be_bytes());
                     let _ = socket.send_to(&packet, &dest);
+                    // Sequence numbers wrap: one half a cycle old cannot be a duplicate.
+                    seen.remove(&seq.wrapping_add(32768));
                     report.sent += 1;
                     next += interval;
+                    continue;
                 }
-                match (&socket).read(&mut buf) {
-                    Ok(n) if n >= 28 => {
-                        let ihl = usize::from(buf[0] & 0x0f) * 4;
-                        let icmp = &buf[ihl..n];
-                        let from = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
-                        if from == target
-                            && icmp.len() >= 8
-                            && icmp[0] == 0
-                            && icmp[4..6] == ident.to_be_bytes()
-                        {
-                            let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
-                            if seen.insert(seq) {
-                                report.received += 1;
-                                report.replies.push(started.elapsed());
-                            }
+                // Sleep until a reply arrives or the next probe is due, with a high-resolution
+                // timeout (a socket receive timeout would round up to scheduler ticks).
+                let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+                let _ = ppoll(&mut fds, Some(TimeSpec::from_duration(next - now)), None);
+                while let Ok(n) = (&socket).read(&mut buf) {
+                    if n < 28 {
+                        continue;
+                    }
+                    let ihl = usize::from(buf[0] & 0x0f) * 4;
+                    let Some(icmp) = buf.get(ihl..n) else {
+                        continue;
+                    };
+                    let from = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
+                    if from == target
+                        && icmp.len() >= 8
+                        && icmp[0] == 0
+                        && icmp[4..6] == ident.to_be_bytes()
+                    {
+                        let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
+                        if seen.insert(seq) {
+                            report.received += 1;
+                            report.replies.push(started.elapsed());
                         }
                     }
-                    _ => {}
                 }
             }
             report.duration = started.elapsed();

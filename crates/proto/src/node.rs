@@ -55,14 +55,6 @@ impl Node {
         self.routers.get(id.0).map(|(_, vr)| vr)
     }
 
-    /// Every router with its id and interface.
-    pub fn routers(&self) -> impl Iterator<Item = (RouterId, u32, &VirtualRouter)> {
-        self.routers
-            .iter()
-            .enumerate()
-            .map(|(i, (ifindex, vr))| (RouterId(i), *ifindex, vr))
-    }
-
     /// An IPv4 packet (from the IP header on) arrived on `ifindex`.
     ///
     /// Checks in ucarp's order where it has one (ucarp.md §1.7): own packets are ignored, then
@@ -174,12 +166,5 @@ impl Node {
             .iter()
             .filter_map(|(_, vr)| vr.poll_timeout())
             .min()
-    }
-
-    /// Applies `command` to one router only.
-    pub fn handle_router_command(&mut self, now: Instant, router: RouterId, command: Command) {
-        if let Some((_, vr)) = self.routers.get_mut(router.0) {
-            vr.handle_command(now, command);
-        }
     }
 }

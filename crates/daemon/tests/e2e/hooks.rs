@@ -10,8 +10,23 @@ fn scripts_get_ucarps_argv_carpd_env_and_no_descriptors() {
         return;
     };
     let g = Group::new(&lab, 5);
-    let _a = start(&lab, Impl::Carpd, 1, &g, 0, false, "a");
+    let a = start(&lab, Impl::Carpd, 1, &g, 0, false, "a");
     expect_holders(&lab, g.vip, &[1], SETTLE, &["a"]);
+    // After start-up carpd keeps only CAP_NET_ADMIN (bit 12) and CAP_NET_RAW (bit 13).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", a.pid.0)).unwrap();
+    let effective = status.lines().find(|l| l.starts_with("CapEff:")).unwrap();
+    assert_eq!(
+        effective.split_whitespace().nth(1),
+        Some("0000000000003000"),
+        "{effective}"
+    );
+    // The password ("secret") is never logged, not even in the status output.
+    lab.signal(a.pid, nix::sys::signal::Signal::SIGUSR1);
+    assert!(carpd_lab::wait_until(
+        std::time::Duration::from_secs(3),
+        || lab.log("a").contains("MASTER on eth0")
+    ));
+    assert!(!lab.log("a").contains("secret"), "{}", lab.log("a"));
     let hooks = std::fs::read_to_string(lab.dir().join("a-hooks.log")).unwrap();
     let lines: Vec<&str> = hooks.lines().collect();
     // Startup down script (no --neutral), then the up script.

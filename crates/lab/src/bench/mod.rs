@@ -68,7 +68,7 @@ fn parse(args: &[String]) -> Result<Options> {
         carpd: std::env::current_exe()?.with_file_name("carpd"),
         reps: 5,
         soak: Duration::from_secs(600),
-        footprint: Duration::from_secs(20),
+        footprint: Duration::from_secs(60),
         out: PathBuf::from("docs/benchmarks.md"),
         only: None,
     };

@@ -50,15 +50,31 @@ pub fn log_times(log: &str, needle: &str) -> Vec<f64> {
         .collect()
 }
 
-/// CPU seconds (user + system) used so far by process `pid`.
+/// CPU seconds used so far by process `pid`, all threads: the scheduler's
+/// `se.sum_exec_runtime` (microsecond precision), or user + system clock ticks (10 ms) where
+/// the kernel does not show it.
 pub fn cpu_seconds(pid: i32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
-    Some(ticks / hz as f64)
+    let precise: Option<f64> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .filter_map(|task| {
+            let sched = std::fs::read_to_string(task.ok()?.path().join("sched")).ok()?;
+            let line = sched
+                .lines()
+                .find(|l| l.starts_with("se.sum_exec_runtime"))?;
+            line.split(':').nth(1)?.trim().parse::<f64>().ok()
+        })
+        .map(|ms| ms / 1000.0)
+        .reduce(|a, b| a + b);
+    precise.or_else(|| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+        Some(ticks / hz as f64)
+    })
 }
 
 /// Resident memory of process `pid`, in KiB.
