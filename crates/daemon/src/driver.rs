@@ -473,8 +473,8 @@ impl Driver {
                     self.jobs_queued += 1;
                     self.hooks.request(Job::Hook(kind));
                 }
-                Action::StateChanged { from, to, reason } => {
-                    log_state_change(from, to, reason);
+                Action::StateChanged { to, reason, .. } => {
+                    log_state_change(to, reason);
                     notify(&[sd_notify::NotifyState::Status(&self.status_line())]);
                 }
                 Action::Dropped { reason, source } => {
@@ -501,7 +501,7 @@ impl Driver {
     }
 }
 
-fn log_state_change(_from: State, to: State, reason: StateChangeReason) {
+fn log_state_change(to: State, reason: StateChangeReason) {
     match reason {
         StateChangeReason::Preemption => tracing::warn!("Putting MASTER down - preemption"),
         StateChangeReason::MasterWillTimeOut => {

@@ -45,11 +45,6 @@ impl Capture {
         lab.wait_exit(self.pid, Duration::from_secs(5));
     }
 
-    /// The capture file.
-    pub fn file(&self) -> &PathBuf {
-        &self.file
-    }
-
     /// What `tcpdump -r FILE -n <flags>` prints, one line per packet.
     pub fn text(&self, flags: &[&str]) -> Result<String> {
         let out = Command::new("tcpdump")

@@ -85,7 +85,7 @@ pub fn run(args: &[String]) -> Result<()> {
             log,
         )
     };
-    let mut p1 = start(&h1, "0", "host1")?;
+    let p1 = start(&h1, "0", "host1")?;
     let _p2 = start(&h2, "50", "host2")?;
     clock.say("carpd started on host1 (advskew 0, --preempt) and host2 (advskew 50); advbase 1 s");
     if !wait_until(Duration::from_secs(10), || lab.holders(vip) == [1]) {
@@ -107,7 +107,7 @@ pub fn run(args: &[String]) -> Result<()> {
     std::thread::sleep(Duration::from_secs(2));
     let back_at = probe.elapsed();
     lab.set_port(&h1, true)?;
-    p1 = start(&h1, "0", "host1")?;
+    start(&h1, "0", "host1")?;
     clock.say("host1 comes back: port up, carpd restarted (its startup down-script removes the stale VIP)");
     if !wait_until(Duration::from_secs(10), || lab.holders(vip) == [1]) {
         bail!("host1 did not preempt: log:\n{}", lab.log("host1"));
@@ -115,16 +115,11 @@ pub fn run(args: &[String]) -> Result<()> {
     clock.say("host1 preempted host2: MASTER again, host2 back to BACKUP");
     std::thread::sleep(Duration::from_secs(2));
     let report = probe.finish()?;
-    let _ = p1;
 
-    let gap = |from: std::time::Duration, to: std::time::Duration| {
+    let gap = |at: Duration| {
         report
-            .replies
-            .windows(2)
-            .filter(|w| w[1] >= from && w[0] <= to + Duration::from_secs(5))
-            .map(|w| w[1] - w[0])
-            .max()
-            .unwrap_or_default()
+            .outage_after(at)
+            .map_or(Duration::ZERO, |(a, b)| b - a)
     };
     println!();
     println!(
@@ -133,11 +128,11 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     println!(
         "  outage at the crash:      {:>7.0} ms  (dead time 3 s + 50/256 s, then takeover and GARP)",
-        gap(crash_at, crash_at).as_secs_f64() * 1000.0
+        gap(crash_at).as_secs_f64() * 1000.0
     );
     println!(
         "  outage at the preemption: {:>7.0} ms",
-        gap(back_at, back_at).as_secs_f64() * 1000.0
+        gap(back_at).as_secs_f64() * 1000.0
     );
     println!("\nhost2's log:");
     for line in lab

@@ -37,7 +37,6 @@ pub struct Host {
 /// A running LAN.
 #[derive(Debug)]
 pub struct Lab {
-    prefix: String,
     subnet: u8,
     bridge_ns: String,
     hosts: Vec<Host>,
@@ -140,7 +139,6 @@ impl Lab {
         std::fs::create_dir_all(&dir)?;
         let bridge_ns = format!("{prefix}br");
         let mut lab = Lab {
-            prefix: prefix.to_string(),
             subnet,
             bridge_ns: bridge_ns.clone(),
             hosts: Vec::new(),
@@ -378,11 +376,6 @@ impl Lab {
     /// Starts probing `target` from `host` every `interval`.
     pub fn probe(&self, host: &Host, target: Ipv4Addr, interval: Duration) -> Result<Prober> {
         Prober::start(&host.ns, target, interval)
-    }
-
-    /// The namespace prefix.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
     }
 }
 

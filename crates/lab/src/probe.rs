@@ -31,39 +31,28 @@ pub struct ProbeReport {
 impl ProbeReport {
     /// Reply arrival times as seconds since the Unix epoch.
     pub fn reply_epochs(&self) -> Vec<f64> {
-        let base = self
-            .started_at
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0.0, |d| d.as_secs_f64());
+        let base = self.started_epoch();
         self.replies
             .iter()
             .map(|r| base + r.as_secs_f64())
             .collect()
     }
 
-    /// The longest time without a reply (counting from the start and to the end).
-    pub fn longest_gap(&self) -> Duration {
-        let mut previous = Duration::ZERO;
-        let mut longest = Duration::ZERO;
-        for &t in self.replies.iter().chain(std::iter::once(&self.duration)) {
-            longest = longest.max(t.saturating_sub(previous));
-            previous = t;
-        }
-        longest
+    /// When the probe started, in seconds since the Unix epoch.
+    pub fn started_epoch(&self) -> f64 {
+        self.started_at
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0.0, |d| d.as_secs_f64())
     }
 
-    /// The longest gap between two replies that both arrived (ignores start and end).
-    pub fn longest_inner_gap(&self) -> Duration {
+    /// The outage after `from` (time since the start): the longest time between two replies
+    /// where the later one arrives after `from`, as (last reply before it, first reply after).
+    pub fn outage_after(&self, from: Duration) -> Option<(Duration, Duration)> {
         self.replies
             .windows(2)
-            .map(|w| w[1] - w[0])
-            .max()
-            .unwrap_or_default()
-    }
-
-    /// The first reply at or after `t`.
-    pub fn first_reply_after(&self, t: Duration) -> Option<Duration> {
-        self.replies.iter().copied().find(|&r| r >= t)
+            .filter(|w| w[1] > from)
+            .map(|w| (w[0], w[1]))
+            .reduce(|a, b| if b.1 - b.0 > a.1 - a.0 { b } else { a })
     }
 }
 
@@ -74,17 +63,6 @@ pub struct Prober {
     thread: Option<JoinHandle<Result<ProbeReport>>>,
     /// when the probe started (reply times are relative to it)
     pub started: Instant,
-}
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 impl Prober {
@@ -120,7 +98,7 @@ impl Prober {
                     packet[0] = 8;
                     packet[4..6].copy_from_slice(&ident.to_be_bytes());
                     packet[6..8].copy_from_slice(&seq.to_be_bytes());
-                    let sum = checksum(&packet);
+                    let sum = carpd_proto::wire::checksum(&packet);
                     packet[2..4].copy_from_slice(&sum.to_be_bytes());
                     let _ = socket.send_to(&packet, &dest);
                     // Sequence numbers wrap: one half a cycle old cannot be a duplicate.
@@ -208,11 +186,19 @@ mod tests {
             duration: Duration::from_millis(530),
             started_at: None,
         };
-        assert_eq!(r.longest_gap(), Duration::from_millis(500));
-        assert_eq!(r.longest_inner_gap(), Duration::from_millis(500));
-        assert_eq!(
-            r.first_reply_after(Duration::from_millis(21)),
-            Some(Duration::from_millis(520))
-        );
+        let ms = Duration::from_millis;
+        // The 500 ms outage, whether asked from the start or from inside it.
+        assert_eq!(r.outage_after(ms(0)), Some((ms(20), ms(520))));
+        assert_eq!(r.outage_after(ms(21)), Some((ms(20), ms(520))));
+        // Only gaps that end after `from` count: the short one before it does not.
+        assert_eq!(r.outage_after(ms(15)), Some((ms(20), ms(520))));
+        assert_eq!(r.outage_after(ms(520)), None);
+        // Epoch times are relative times shifted by the start.
+        let started = ProbeReport {
+            started_at: Some(std::time::UNIX_EPOCH + Duration::from_secs(100)),
+            ..r
+        };
+        assert_eq!(started.started_epoch(), 100.0);
+        assert_eq!(started.reply_epochs()[2], 100.52);
     }
 }

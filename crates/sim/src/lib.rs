@@ -91,7 +91,6 @@ pub struct Sim {
     transitions: Vec<Transition>,
     violation: Option<String>,
     overlap_bound: Duration,
-    adverts_sent: u64,
     /// Last arrival time per (sender, receiver): one segment never reorders a sender's frames.
     last_arrival: Vec<Instant>,
 }
@@ -110,7 +109,6 @@ impl Sim {
             transitions: Vec::new(),
             violation: None,
             overlap_bound: Duration::ZERO,
-            adverts_sent: 0,
             last_arrival: Vec::new(),
         }
     }
@@ -152,11 +150,6 @@ impl Sim {
             .max()
             .unwrap_or_default();
         self.overlap_bound = worst + self.segment.delay_max + self.segment.hook_time * 2;
-    }
-
-    /// The bound the overlap invariant uses.
-    pub fn overlap_bound(&self) -> Duration {
-        self.overlap_bound
     }
 
     /// Crashes node `index`: it stops at once, sends nothing, and its VIP goes with it.
@@ -245,11 +238,6 @@ impl Sim {
     /// Every state change so far.
     pub fn transitions(&self) -> &[Transition] {
         &self.transitions
-    }
-
-    /// Adverts sent so far (all nodes).
-    pub fn adverts_sent(&self) -> u64 {
-        self.adverts_sent
     }
 
     /// The first invariant violation, if any.
@@ -356,7 +344,6 @@ impl Sim {
         {
             match out.action {
                 Action::SendAdvert { packet, .. } => {
-                    self.adverts_sent += 1;
                     for to in 0..self.nodes.len() {
                         if to == index
                             || self.nodes[to].node.is_none()

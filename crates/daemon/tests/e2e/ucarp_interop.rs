@@ -110,12 +110,8 @@ fn interop(mode: Mode) {
     };
     direction(&lab, &mode, Impl::Carpd, Impl::Ucarp, "cu");
     drop(lab);
-    let lab = lab_again(&mode);
+    let lab = Lab::new(mode.prefix, mode.subnet, 3).expect("lab");
     direction(&lab, &mode, Impl::Ucarp, Impl::Carpd, "uc");
-}
-
-fn lab_again(mode: &Mode) -> Lab {
-    Lab::new(mode.prefix, mode.subnet, 3).expect("lab")
 }
 
 #[test]

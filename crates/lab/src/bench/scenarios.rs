@@ -8,7 +8,7 @@ use super::peers::{self, Daemon, Member};
 use super::stats::{ratio, Goal, Samples};
 use super::svg::Panel;
 use super::{Options, Row, Section};
-use crate::{wait_until, Lab, Pid};
+use crate::{wait_until, Lab, Pid, ProbeReport};
 use anyhow::{bail, Result};
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
@@ -95,19 +95,19 @@ fn adverts_dump(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
-/// The outage: the longest time between two replies where the later arrives after `from`,
-/// as (last reply before it, first reply after it), in seconds.
-fn outage_after(replies: &[f64], from: f64) -> Option<(f64, f64)> {
-    replies
-        .windows(2)
-        .filter(|w| w[1] > from)
-        .map(|w| (w[0], w[1]))
-        .reduce(|a, b| if b.1 - b.0 > a.1 - a.0 { b } else { a })
+/// The outage after `at` (epoch seconds) in `report`, as epoch seconds (last reply before
+/// it, first reply after it).
+fn outage(report: &ProbeReport, at: f64) -> Option<(f64, f64)> {
+    let base = report.started_epoch();
+    let from = Duration::from_secs_f64((at - base).max(0.0));
+    report
+        .outage_after(from)
+        .map(|(a, b)| (base + a.as_secs_f64(), base + b.as_secs_f64()))
 }
 
-/// The outage's length (seconds).
-fn gap_after(replies: &[f64], from: f64) -> Option<f64> {
-    outage_after(replies, from).map(|(a, b)| b - a)
+/// The outage's length after `at`, in milliseconds (NaN when there was no reply after it).
+fn outage_ms(report: &ProbeReport, at: f64) -> f64 {
+    outage(report, at).map_or(f64::NAN, |(a, b)| (b - a) * 1000.0)
 }
 
 fn holder_intervals(lab: &Lab, initial: usize, start: f64, end: f64) -> Vec<(usize, f64, f64)> {
@@ -184,7 +184,7 @@ pub fn crash_failover(o: &Options) -> Result<(Section, Section, Vec<Panel>)> {
             std::thread::sleep(Duration::from_secs(1));
             let report = probe.finish()?;
             let replies = report.reply_epochs();
-            let Some((last_before, first)) = outage_after(&replies, cut) else {
+            let Some((last_before, first)) = outage(&report, cut) else {
                 bail!("{daemon:?}: no reply after the cut")
             };
             gap.entry(daemon.name())
@@ -335,8 +335,7 @@ pub fn planned_handover(o: &Options) -> Result<Section> {
                     bail!("{name}: no handover:\n{}\n{}", lab.log("m"), lab.log("b"));
                 }
                 std::thread::sleep(Duration::from_millis(500));
-                let replies = probe.finish()?.reply_epochs();
-                let g = gap_after(&replies, at).unwrap_or(f64::NAN) * 1000.0;
+                let g = outage_ms(&probe.finish()?, at);
                 if side == 0 {
                     carpd.push(g)
                 } else {
@@ -406,8 +405,7 @@ pub fn subsecond(o: &Options) -> Result<Section> {
                     bail!("{daemon:?}: no takeover:\n{}", lab.log("b"));
                 }
                 std::thread::sleep(Duration::from_millis(500));
-                let replies = probe.finish()?.reply_epochs();
-                let g = gap_after(&replies, cut).unwrap_or(f64::NAN) * 1000.0;
+                let g = outage_ms(&probe.finish()?, cut);
                 if daemon == Daemon::Keepalived {
                     keep.push(g)
                 } else {
