@@ -5,7 +5,7 @@
 
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
-use carpd_proto::{Command, HookKind, Instant, Node, RouterId, VrConfigBuilder};
+use carpd_proto::{Command, HookId, Instant, Node, RouterId, VrConfigBuilder};
 use libfuzzer_sys::fuzz_target;
 use std::net::Ipv4Addr;
 
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
             3 => node.handle_link(t, 1, b & 1 == 1),
             4 => node.handle_command(t, Command::Demote),
             5 => node.handle_command(t, Command::SetDemote(b)),
-            6 => node.handle_hook_done(t, RouterId(0), if b & 1 == 1 { HookKind::Up } else { HookKind::Down }),
+            6 => node.handle_hook_done(t, RouterId(0), HookId(u64::from(b % 8))),
             _ => {
                 if let Some(deadline) = node.poll_timeout() {
                     now = now.max(deadline.as_micros());

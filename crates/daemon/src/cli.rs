@@ -225,6 +225,13 @@ impl Cli {
                 "carpd: missing --addr (-a): give the virtual IPv4 address to share",
             ));
         }
+        let srcip = cli.srcip.expect("checked above");
+        if let Some(vip) = cli.addr.iter().find(|v| v.address == srcip) {
+            return Err(usage(format!(
+                "carpd: --addr {} is this host's own --srcip: accepted a virtual address other than the host's own (carpd would take it away when it leaves MASTER)",
+                vip.typed
+            )));
+        }
         if cli.advbase == 0 && cli.advskew == 0 {
             return Err(usage("carpd: --advbase 0 needs --advskew above 0 (the interval is advbase + advskew/256 s)"));
         }
@@ -255,17 +262,29 @@ impl Cli {
     }
 }
 
+/// The most ucarp reads of a passfile's first line (its `fgets` buffer less the NUL).
+const PASSFILE_LINE_MAX: u64 = 511;
+
 /// ucarp reads the first line of the file (at most 511 bytes) and removes only the first
-/// newline; a carriage return would stay in the key, and so it does here.
+/// newline; a carriage return would stay in the key, and so it does here. Only those bytes
+/// are read, so `/dev/zero` or a huge file costs nothing.
 fn read_passfile(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    use std::io::{BufRead, Read};
+    let cannot = |e: std::io::Error| {
         usage(format!(
             "carpd: --passfile {}: cannot read it: {e}",
             path.display()
         ))
-    })?;
-    let line = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    Ok(line[..line.len().min(511)].to_vec())
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(file.take(PASSFILE_LINE_MAX))
+        .read_until(b'\n', &mut line)
+        .map_err(cannot)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Ok(line)
 }
 
 /// ucarp reads numbers with `strtoul(s, NULL, 0)`: decimal, `0x` hex, or `0` octal.
@@ -326,10 +345,12 @@ fn parse_group(text: &str) -> Result<Ipv4Addr, String> {
 fn parse_vip(text: &str) -> Result<Vip, String> {
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => {
-            let prefix =
-                p.parse::<u8>().ok().filter(|p| *p <= 32).ok_or_else(|| {
-                    "accepted IP or IP/PREFIX with a prefix of 0 to 32".to_string()
-                })?;
+            // /0 would make the VIP a default route's worth of on-link addresses.
+            let prefix = p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| (1..=32).contains(p))
+                .ok_or_else(|| "accepted IP or IP/PREFIX with a prefix of 1 to 32".to_string())?;
             (a, Some(prefix))
         }
         None => (text, None),
@@ -509,6 +530,13 @@ mod tests {
             (&["-p", "x", "-f", "bogus"], "local7"),
             (&["-p", "x", "-a", "10.0.0.300"], "'10.0.0.300'"),
             (&["-p", "x", "--hook-timeout", "soon"], "duration"),
+            (&["-p", "x", "-a", "10.0.0.101/0"], "prefix of 1 to 32"),
+            (&["-p", "x", "-a", "10.0.0.101/33"], "'10.0.0.101/33'"),
+            (
+                &["-p", "x", "-a", "10.0.0.1"],
+                "--addr 10.0.0.1 is this host's own --srcip",
+            ),
+            (&["-p", "x", "-a", "10.0.0.1/24"], "--addr 10.0.0.1/24"),
         ];
         for (args, needle) in cases {
             let err = with(args).unwrap_err();
@@ -553,6 +581,19 @@ mod tests {
         // The later of -p and -o wins.
         assert_eq!(with(&["-o", f, "-p", "cli"]).unwrap().1, b"cli");
         assert_eq!(with(&["-p", "cli", "-o", f]).unwrap().1, b"filepass");
+        // At most ucarp's one line of 511 bytes is read, whatever the file's size: /dev/zero
+        // gives 511 NUL bytes, refused as too long (exit 2, as ucarp), at once.
+        let e = with(&["-o", "/dev/zero"]).unwrap_err();
+        assert_eq!(e.status, 2);
+        assert!(e.message.contains("511 bytes"), "{}", e.message);
+        std::fs::write(&dir, "abc\r\n").unwrap();
+        assert_eq!(
+            with(&["-o", f]).unwrap().1,
+            b"abc\r",
+            "CR stays, as in ucarp"
+        );
+        std::fs::write(&dir, "nonewline").unwrap();
+        assert_eq!(with(&["-o", f]).unwrap().1, b"nonewline");
         std::fs::remove_file(&dir).unwrap();
         assert!(with(&["-o", "/nonexistent/pw"])
             .unwrap_err()

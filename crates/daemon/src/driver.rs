@@ -5,7 +5,9 @@
 use crate::cli::{Cli, Password};
 use crate::drops::DropLog;
 use crate::hooks::{HookRunner, HookSpec, Job, VipMode};
+use crate::startup::{self, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
+use crate::sys::lock::{self, LockError, Pidfile};
 use crate::sys::multicast::{self, Membership};
 use crate::sys::netlink::{NetEvent, Netlink};
 use crate::sys::packet::{self, PacketSocket};
@@ -61,12 +63,24 @@ struct Driver {
     jobs_queued: u32,
 }
 
+/// What a failed socket call most likely means, for the error message.
+fn socket_error_hint(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => " (needs CAP_NET_RAW)",
+        Some(libc::EMFILE | libc::ENFILE) => {
+            ": too many open files (raise the limit: ulimit -n, or LimitNOFILE= in the unit)"
+        }
+        _ => "",
+    }
+}
+
 fn open_socket(interface: &Interface) -> Result<Rc<AsyncFd<PacketSocket>>> {
-    let socket = PacketSocket::open(interface.index).with_context(|| {
-        format!(
-            "Unable to open interface [{}] for CARP (needs CAP_NET_RAW)",
+    let socket = PacketSocket::open(interface.index).map_err(|e| {
+        let hint = socket_error_hint(&e);
+        anyhow::Error::new(e).context(format!(
+            "Unable to open interface [{}] for CARP{hint}",
             interface.name
-        )
+        ))
     })?;
     Ok(Rc::new(
         packet::register(socket).context("registering the packet socket")?,
@@ -95,6 +109,44 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
     };
     let interface =
         iface::lookup(&name).with_context(|| format!("Unable to open interface [{name}]"))?;
+    let vhid = cli.vhid.expect("checked by the CLI");
+    // One carpd per interface and vhid: two would both stay MASTER, silently.
+    let _instance = match lock::lock_instance(&name, vhid) {
+        Ok(lock) => Some(lock),
+        Err((path, LockError::Held { pid })) => {
+            return Err(Refusal(format!(
+                "carpd: another carpd (pid {}) already serves {name} vhid {vhid} on this host (lock {}): accepted one carpd per interface and vhid; stop that one first",
+                pid.map_or_else(|| "unknown".into(), |p| p.to_string()),
+                path.display()
+            ))
+            .into())
+        }
+        Err((path, LockError::Io(e))) => {
+            tracing::warn!(
+                "cannot take the instance lock {}: {e}: a second carpd for {name} vhid {vhid} would not be noticed",
+                path.display()
+            );
+            None
+        }
+    };
+    let _pidfile = match &cli.pidfile {
+        None => None,
+        Some(path) => match Pidfile::create(path) {
+            Ok(p) => Some(p),
+            Err(LockError::Held { pid }) => {
+                return Err(Refusal(format!(
+                    "carpd: --pidfile {} belongs to running process {}: accepted a pidfile that no live process holds",
+                    path.display(),
+                    pid.map_or_else(|| "(pid unknown)".into(), |p| p.to_string())
+                ))
+                .into())
+            }
+            Err(LockError::Io(e)) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("cannot write pidfile {}", path.display())))
+            }
+        },
+    };
     tracing::info!(
         "Local advertised ethernet address is [{}]",
         format_mac(&interface.mac)
@@ -102,7 +154,7 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
 
     let native = cli.upscript.is_none() && cli.downscript.is_none();
     let mut builder = VrConfigBuilder::new(
-        cli.vhid.expect("checked by the CLI"),
+        vhid,
         cli.srcip.expect("checked by the CLI"),
         cli.addr.iter().map(|v| v.address).collect(),
         &password.0,
@@ -119,26 +171,42 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
     let config = builder.build().context("invalid configuration")?;
 
     let netlink = Netlink::open().context("opening rtnetlink")?;
+    let vips: Vec<(Ipv4Addr, u8)> = cli
+        .addr
+        .iter()
+        .map(|v| (v.address, v.prefix.unwrap_or(DEFAULT_VIP_PREFIX)))
+        .collect();
+    let addresses = netlink
+        .addresses(interface.index)
+        .await
+        .with_context(|| format!("listing the addresses of {name}"))?;
+    let findings = startup::check(&HostView {
+        interface: &name,
+        addresses: &addresses,
+        srcip: cli.srcip.expect("checked by the CLI"),
+        vips: &vips,
+        native,
+        ignore_ifstate: cli.ignoreifstate,
+    })?;
+    for warning in &findings.warnings {
+        tracing::warn!("{warning}");
+    }
     let mut net_events =
         Netlink::events().context("subscribing to rtnetlink link and address events")?;
     let socket = open_socket(&interface)?;
     let group = (!cli.nomcast).then_some(cli.mcast);
     let membership = join(group, &interface)?;
     let ifindex = Arc::new(AtomicU32::new(interface.index));
-    let vips: Vec<(Ipv4Addr, u8)> = cli
-        .addr
-        .iter()
-        .map(|v| (v.address, v.prefix.unwrap_or(DEFAULT_VIP_PREFIX)))
-        .collect();
 
     let mode = if native {
         tracing::info!("No up/down script: carpd manages the virtual IP addresses itself");
-        // A killed instance may have left our VIP behind: take it away before the election.
-        for &(vip, _) in &vips {
-            if let Some(prefix) = netlink.address_prefix(interface.index, vip).await? {
-                netlink.remove_address(interface.index, vip, prefix).await?;
-                tracing::warn!("Removed stale virtual IP {vip}/{prefix} from {name} (left by an earlier instance)");
-            }
+        // A killed instance may have left our VIP behind: take it away before the election
+        // (only what carpd added; startup::check refused anything else).
+        for &(vip, prefix) in &findings.stale_vips {
+            netlink.remove_address(interface.index, vip, prefix).await?;
+            tracing::warn!(
+                "Removed stale virtual IP {vip}/{prefix} from {name} (left by an earlier instance)"
+            );
         }
         VipMode::Native {
             netlink: netlink.clone(),
@@ -342,15 +410,12 @@ impl Driver {
                 }
                 self.set_link(running);
             }
+            NetEvent::Link { index, name, .. } if index == self.interface.index && self.present => {
+                // Renamed: the name carpd was told to use is gone, as if the interface were.
+                self.interface_gone(&format!("was renamed to {name}"));
+            }
             NetEvent::LinkRemoved { index } if index == self.interface.index && self.present => {
-                tracing::warn!(
-                    "Interface {} was removed: waiting for it to come back",
-                    self.interface.name
-                );
-                self.set_link(false);
-                self.present = false;
-                self.link_up = false;
-                self.membership = None;
+                self.interface_gone("was removed");
             }
             NetEvent::AddressRemoved { index, address }
                 if index == self.interface.index
@@ -372,7 +437,21 @@ impl Driver {
         }
     }
 
-    /// The interface exists again (new index): new socket, new membership.
+    /// Our interface no longer exists under its name: BACKUP until it is back (logged once
+    /// each way; see [`Driver::rebind`]).
+    fn interface_gone(&mut self, what: &str) {
+        tracing::warn!(
+            "Interface {} {what}: BACKUP until an interface named {} exists again",
+            self.interface.name,
+            self.interface.name
+        );
+        self.set_link(false);
+        self.present = false;
+        self.link_up = false;
+        self.membership = None;
+    }
+
+    /// The interface exists again (new index, or renamed back): new socket, new membership.
     fn rebind(&mut self, index: u32, mac: Option<[u8; 6]>) {
         self.interface.index = index;
         if let Some(mac) = mac {
@@ -399,7 +478,7 @@ impl Driver {
         self.jobs_queued = self.jobs_queued.saturating_sub(1);
         let now = self.now();
         match job {
-            Job::Hook(kind) => self.node.handle_hook_done(now, self.router, kind),
+            Job::Hook { id, .. } => self.node.handle_hook_done(now, self.router, id),
             Job::Restore => {
                 if self.state() == State::Master {
                     for vip in self.vips.clone() {
@@ -469,10 +548,11 @@ impl Driver {
                     tracing::debug!("Sending gratuitous ARP for {vip}");
                     self.send(&gratuitous_frame(self.interface.mac, vip), ETHERTYPE_ARP);
                 }
-                Action::RunHook(kind) => {
+                Action::RunHook { id, kind } => {
                     self.jobs_queued += 1;
-                    self.hooks.request(Job::Hook(kind));
+                    self.hooks.request(Job::Hook { id, kind });
                 }
+                Action::CancelHook { id } => self.hooks.cancel(id),
                 Action::StateChanged { to, reason, .. } => {
                     log_state_change(to, reason);
                     notify(&[sd_notify::NotifyState::Status(&self.status_line())]);

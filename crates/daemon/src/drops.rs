@@ -80,6 +80,9 @@ impl DropLog {
             DropReason::Replay => tracing::warn!(
                 "Replayed advertisement from {from} dropped ({n} packets, {total} in all)"
             ),
+            DropReason::Fragment => tracing::warn!(
+                "IP fragment of protocol 112 from {from} dropped: adverts are never fragmented ({n} packets, {total} in all)"
+            ),
             DropReason::Malformed(e) => tracing::warn!(
                 "Malformed packet from {from}: {e} ({n} packets, {total} in all)"
             ),

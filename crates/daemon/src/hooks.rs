@@ -1,15 +1,19 @@
 //! Up/down scripts, called exactly as ucarp calls them (argv: interface, the VIP as typed,
 //! and the xparam when given; no shell, no PATH search) but asynchronously: adverts and
 //! packets are handled while a script runs. Scripts of one group run one at a time, in the
-//! order asked, so a down never overtakes the up before it. A script still running at the
-//! timeout is killed with its whole process group. Scripts inherit no descriptors (every
-//! descriptor carpd opens is close-on-exec) and get `CARPD_*` variables describing the event.
+//! order asked, so a down never overtakes the up before it. The core cancels an up hook it
+//! no longer wants (it left MASTER while the hook was queued or running): a queued one is
+//! skipped, a running one is killed at once with its whole process group, and the down
+//! script runs next. A script still running at the timeout is killed the same way. Scripts
+//! inherit no descriptors (see `sys::descriptors`) and get `CARPD_*` variables describing the
+//! event.
 //!
 //! Without scripts carpd manages the VIPs itself (native mode): up adds them through
 //! rtnetlink, down removes them, in the same ordered queue.
 
 use crate::sys::netlink::Netlink;
-use carpd_proto::HookKind;
+use carpd_proto::{HookId, HookKind};
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -17,7 +21,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// How the VIP is brought up and down.
@@ -45,7 +49,12 @@ pub enum VipMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     /// the core asked for a hook
-    Hook(HookKind),
+    Hook {
+        /// the core's id for it
+        id: HookId,
+        /// up or down
+        kind: HookKind,
+    },
     /// native mode: put back a VIP removed by someone else while master
     Restore,
 }
@@ -69,10 +78,17 @@ pub struct HookSpec {
     pub timeout: Duration,
 }
 
-/// Runs the hooks of one group in order and reports each completion on a channel.
+#[derive(Debug)]
+enum Request {
+    Run(Job),
+    Cancel(HookId),
+}
+
+/// Runs the hooks of one group in order and reports each completion on a channel (also for
+/// a hook that was cancelled, skipped or killed).
 #[derive(Debug)]
 pub struct HookRunner {
-    requests: Option<mpsc::UnboundedSender<Job>>,
+    requests: Option<mpsc::UnboundedSender<Request>>,
     task: JoinHandle<()>,
     timeout: Duration,
 }
@@ -80,40 +96,9 @@ pub struct HookRunner {
 impl HookRunner {
     /// Starts the runner; completions are sent to `done`.
     pub fn start(spec: HookSpec, done: mpsc::UnboundedSender<Job>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let (tx, rx) = mpsc::unbounded_channel::<Request>();
         let timeout = spec.timeout;
-        let task = tokio::spawn(async move {
-            while let Some(job) = rx.recv().await {
-                match (&spec.mode, job) {
-                    (VipMode::Scripts { up, down }, Job::Hook(kind)) => {
-                        let script = if kind == HookKind::Up { up } else { down };
-                        if let Some(script) = script {
-                            run_script(&spec, script, kind).await;
-                        }
-                    }
-                    (
-                        VipMode::Native {
-                            netlink,
-                            vips,
-                            ifindex,
-                        },
-                        job,
-                    ) => {
-                        let add = job != Job::Hook(HookKind::Down);
-                        native(
-                            netlink,
-                            vips,
-                            ifindex.load(Ordering::Relaxed),
-                            &spec.interface,
-                            add,
-                        )
-                        .await;
-                    }
-                    (VipMode::Scripts { .. }, Job::Restore) => {}
-                }
-                let _ = done.send(job);
-            }
-        });
+        let task = tokio::spawn(serve(spec, rx, done));
         HookRunner {
             requests: Some(tx),
             task,
@@ -123,8 +108,18 @@ impl HookRunner {
 
     /// Queues a job.
     pub fn request(&self, job: Job) {
+        self.send(Request::Run(job));
+    }
+
+    /// Cancels hook `id`: skipped if queued, killed with its process group if running,
+    /// nothing if it has finished.
+    pub fn cancel(&self, id: HookId) {
+        self.send(Request::Cancel(id));
+    }
+
+    fn send(&self, request: Request) {
         if let Some(tx) = &self.requests {
-            let _ = tx.send(job);
+            let _ = tx.send(request);
         }
     }
 
@@ -135,6 +130,95 @@ impl HookRunner {
         if tokio::time::timeout(limit, &mut self.task).await.is_err() {
             self.task.abort();
         }
+    }
+}
+
+/// The runner's task: one job at a time, taking requests while a job runs.
+async fn serve(
+    spec: HookSpec,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+    done: mpsc::UnboundedSender<Job>,
+) {
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut open = true;
+    loop {
+        let job = match queue.pop_front() {
+            Some(job) => job,
+            None if open => match requests.recv().await {
+                Some(Request::Run(job)) => job,
+                // Nothing queued or running: that hook has finished already.
+                Some(Request::Cancel(_)) => continue,
+                None => break,
+            },
+            None => break,
+        };
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        let mut cancel_tx = Some(cancel_tx);
+        let run = run_job(&spec, job, cancel_rx);
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                () = &mut run => break,
+                request = requests.recv(), if open => match request {
+                    Some(Request::Run(next)) => queue.push_back(next),
+                    Some(Request::Cancel(id)) => {
+                        if matches!(job, Job::Hook { id: running, .. } if running == id) {
+                            if let Some(tx) = cancel_tx.take() {
+                                let _ = tx.send(());
+                            }
+                        } else if let Some(at) = queue
+                            .iter()
+                            .position(|j| matches!(j, Job::Hook { id: queued, .. } if *queued == id))
+                        {
+                            let skipped = queue.remove(at).expect("position is in range");
+                            tracing::debug!("Skipping cancelled hook {skipped:?}");
+                            let _ = done.send(skipped);
+                        }
+                    }
+                    None => open = false,
+                },
+            }
+        }
+        let _ = done.send(job);
+    }
+}
+
+/// Runs one job; a script stops early when `cancel` fires.
+async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) {
+    match (&spec.mode, job) {
+        (VipMode::Scripts { up, down }, Job::Hook { kind, .. }) => {
+            let script = if kind == HookKind::Up { up } else { down };
+            if let Some(script) = script {
+                run_script(spec, script, kind, cancel).await;
+            }
+        }
+        (
+            VipMode::Native {
+                netlink,
+                vips,
+                ifindex,
+            },
+            job,
+        ) => {
+            // Native changes take milliseconds: a cancelled add completes and the down hook
+            // queued behind it removes the addresses again.
+            let add = !matches!(
+                job,
+                Job::Hook {
+                    kind: HookKind::Down,
+                    ..
+                }
+            );
+            native(
+                netlink,
+                vips,
+                ifindex.load(Ordering::Relaxed),
+                &spec.interface,
+                add,
+            )
+            .await;
+        }
+        (VipMode::Scripts { .. }, Job::Restore) => {}
     }
 }
 
@@ -163,7 +247,12 @@ async fn native(
     }
 }
 
-async fn run_script(spec: &HookSpec, script: &std::path::Path, kind: HookKind) {
+async fn run_script(
+    spec: &HookSpec,
+    script: &std::path::Path,
+    kind: HookKind,
+    cancel: oneshot::Receiver<()>,
+) {
     let (event, state) = match kind {
         HookKind::Up => ("up", "MASTER"),
         HookKind::Down => ("down", "BACKUP"),
@@ -191,30 +280,37 @@ async fn run_script(spec: &HookSpec, script: &std::path::Path, kind: HookKind) {
             return;
         }
     };
-    match tokio::time::timeout(spec.timeout, child.wait()).await {
-        Ok(Ok(status)) if status.success() => {}
-        Ok(Ok(status)) => match status.code() {
-            Some(code) => tracing::warn!("{} exited with status {code}", script.display()),
-            None => tracing::warn!(
-                "{} was killed by signal {}",
-                script.display(),
-                status.signal().unwrap_or(0)
-            ),
-        },
-        Ok(Err(e)) => tracing::error!("waiting for {}: {e}", script.display()),
-        Err(_) => {
-            tracing::warn!(
-                "{} still running after {}: killing it and its process group",
-                script.display(),
-                humantime::format_duration(spec.timeout)
-            );
-            if let Some(pid) = child.id() {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+    let why_killed = tokio::select! {
+        status = child.wait() => {
+            match status {
+                Ok(status) if status.success() => {}
+                Ok(status) => match status.code() {
+                    Some(code) => tracing::warn!("{} exited with status {code}", script.display()),
+                    None => tracing::warn!(
+                        "{} was killed by signal {}",
+                        script.display(),
+                        status.signal().unwrap_or(0)
+                    ),
+                },
+                Err(e) => tracing::error!("waiting for {}: {e}", script.display()),
             }
-            let _ = child.wait().await;
+            return;
         }
+        () = tokio::time::sleep(spec.timeout) => format!(
+            "still running after {}",
+            humantime::format_duration(spec.timeout)
+        ),
+        Ok(()) = cancel => "no longer wanted: the group left MASTER".to_string(),
+    };
+    tracing::warn!(
+        "{} {why_killed}: killing it and its process group",
+        script.display()
+    );
+    if let Some(pid) = child.id() {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
+    let _ = child.wait().await;
 }

@@ -7,12 +7,14 @@ mod driver;
 mod drops;
 mod hooks;
 mod logging;
+mod startup;
 mod sys;
 
 use cli::{Cli, Invocation};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    sys::descriptors::close_inherited_on_exec();
     let (cli, password) = match Cli::parse_from_args(std::env::args_os()) {
         Ok(Invocation::Run(cli, password)) => (cli, password),
         Ok(Invocation::Print(text)) => {
@@ -44,12 +46,6 @@ fn main() -> ExitCode {
         facility: cli.facility,
         debug: cli.debug,
     });
-    if let Some(pidfile) = &cli.pidfile {
-        if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
-            tracing::error!("cannot write pidfile {}: {e}", pidfile.display());
-            return ExitCode::from(2);
-        }
-    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -60,13 +56,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let pidfile = cli.pidfile.clone();
-    let result = runtime.block_on(driver::run(*cli, password));
-    if let Some(p) = pidfile {
-        let _ = std::fs::remove_file(p);
-    }
-    match result {
+    match runtime.block_on(driver::run(*cli, password)) {
         Ok(()) => ExitCode::SUCCESS,
+        // Refused before anything on the host changed: a usage error, as ucarp's exit 1.
+        Err(e) if e.downcast_ref::<startup::Refusal>().is_some() => {
+            tracing::error!("{e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::from(2)

@@ -35,6 +35,11 @@ pub enum HookKind {
     Down,
 }
 
+/// A hook request's id, unique within its router. Completions and cancellations name it, so
+/// a late completion of a cancelled hook is never taken for the completion of a newer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HookId(pub u64);
+
 /// Why the state changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StateChangeReason {
@@ -76,6 +81,9 @@ pub enum DropReason {
     BadDigest,
     /// The exact counter was already received recently.
     Replay,
+    /// An IP fragment (more-fragments flag or a fragment offset): adverts are never
+    /// fragmented, so a fragment is not taken as a whole advert.
+    Fragment,
 }
 
 impl DropReason {
@@ -100,6 +108,7 @@ impl DropReason {
             DropReason::WrongGroup(_) => "other-group",
             DropReason::BadDigest => "bad-digest",
             DropReason::Replay => "replay",
+            DropReason::Fragment => "fragment",
         }
     }
 }
@@ -120,8 +129,20 @@ pub enum Action {
         /// the virtual address
         vip: Ipv4Addr,
     },
-    /// Run the up or down hook; report completion with `handle_hook_done`.
-    RunHook(HookKind),
+    /// Run the up or down hook after the hooks queued before it; report its completion
+    /// (also when it was cancelled or killed) with `handle_hook_done`.
+    RunHook {
+        /// names this request in completions and cancellations
+        id: HookId,
+        /// up or down
+        kind: HookKind,
+    },
+    /// The hook is no longer wanted (the router left MASTER while its up hook was queued or
+    /// running): kill it with its process group at once if it runs, skip it if it is queued.
+    CancelHook {
+        /// the request to cancel
+        id: HookId,
+    },
     /// The state changed.
     StateChanged {
         /// old state

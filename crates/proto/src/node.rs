@@ -5,8 +5,8 @@ use crate::config::VrConfig;
 use crate::time::Instant;
 use crate::vr::{Command, VirtualRouter};
 use crate::wire::carp::Advertisement;
-use crate::wire::ipv4::CARP_TTL;
-use crate::HookKind;
+use crate::wire::ipv4::{is_fragment, CARP_TTL};
+use crate::HookId;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
@@ -57,18 +57,30 @@ impl Node {
 
     /// An IPv4 packet (from the IP header on) arrived on `ifindex`.
     ///
-    /// Checks in ucarp's order where it has one (ucarp.md §1.7): own packets are ignored, then
-    /// TTL 255, then the header (codec), then vhid; the router checks group, HMAC and replay.
+    /// Checks in ucarp's order where it has one (ucarp.md §1.7): fragments are dropped (ucarp
+    /// does not look), then own packets are ignored, then TTL 255, then the header (codec),
+    /// then vhid; the router checks group, HMAC and replay.
     pub fn handle_packet(&mut self, now: Instant, ifindex: u32, bytes: &[u8]) {
+        let source = || {
+            bytes
+                .get(12..16)
+                .map(|s| Ipv4Addr::new(s[0], s[1], s[2], s[3]))
+        };
+        // Adverts are never fragmented: a fragment that happens to hold a whole advert's
+        // bytes must not count as one (ucarp takes it as one).
+        if is_fragment(bytes) {
+            self.unclaimed.push_back(Action::Dropped {
+                reason: DropReason::Fragment,
+                source: source(),
+            });
+            return;
+        }
         let advert = match Advertisement::parse(bytes) {
             Ok(a) => a,
             Err(e) => {
-                let source = bytes
-                    .get(12..16)
-                    .map(|s| Ipv4Addr::new(s[0], s[1], s[2], s[3]));
                 self.unclaimed.push_back(Action::Dropped {
                     reason: DropReason::Malformed(e),
-                    source,
+                    source: source(),
                 });
                 return;
             }
@@ -130,10 +142,10 @@ impl Node {
         }
     }
 
-    /// A hook of `router` finished.
-    pub fn handle_hook_done(&mut self, now: Instant, router: RouterId, kind: HookKind) {
+    /// A hook of `router` finished (or was cancelled or killed).
+    pub fn handle_hook_done(&mut self, now: Instant, router: RouterId, hook: HookId) {
         if let Some((_, vr)) = self.routers.get_mut(router.0) {
-            vr.handle_hook_done(now, kind);
+            vr.handle_hook_done(now, hook);
         }
     }
 

@@ -6,7 +6,7 @@
 //! [`VirtualRouter::poll_action`] (drain it to empty after every input) and
 //! [`VirtualRouter::poll_timeout`] (read it after draining).
 
-use crate::action::{Action, DropReason, HookKind, State, StateChangeReason};
+use crate::action::{Action, DropReason, HookId, HookKind, State, StateChangeReason};
 use crate::config::{VrConfig, DEMOTE_HOLD};
 use crate::rng::SplitMix64;
 use crate::time::Instant;
@@ -29,23 +29,55 @@ pub enum Command {
     SetDemote(u8),
 }
 
+/// Where a router is, with the timers that belong to that place (an impossible combination,
+/// such as an advert timer in BACKUP, cannot be written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not taking part.
+    Init,
+    /// Listening for the master.
+    Backup {
+        /// When the master is declared dead (None while the link is down or on hold).
+        master_down_at: Option<Instant>,
+        /// After a demote: adverts do not count for the election until then.
+        hold_until: Option<Instant>,
+    },
+    /// Taking over from a live master that we beat (preemption, a demoted master, a master
+    /// whose interval exceeds our dead time): MASTER for the hooks and the logs, but silent on
+    /// the wire until the up hook is done, so that the old master keeps serving until we can.
+    TakingOver {
+        /// the up hook we wait for
+        up_hook: HookId,
+        /// When the old master is declared dead: then advertise without waiting for the hook.
+        master_down_at: Instant,
+    },
+    /// Advertising.
+    Master {
+        /// When the next advert is due.
+        advert_at: Instant,
+        /// The up hook until it has finished: the VIP is announced then, not before.
+        up_hook: Option<HookId>,
+        /// Adverts left before the delayed gratuitous ARP (ucarp `sc_delayed_arp`); 0 = none.
+        delayed_arp: u8,
+    },
+}
+
 /// A CARP virtual router.
+///
+/// Hooks and the holder of the VIP: a router asks for the up hook when it becomes MASTER and
+/// for the down hook when it leaves (and at start-up unless `neutral`); hooks run in order.
+/// Leaving MASTER while the up hook is queued or running cancels it first
+/// ([`Action::CancelHook`]), so a slow up script cannot finish after the down script and leave
+/// two holders. Taking over from a live master waits for the up hook before the first advert
+/// (see [`Phase::TakingOver`]), so a slow script cannot leave the VIP without a holder.
+/// Taking over from a dead or departed master advertises at once.
 #[derive(Debug)]
 pub struct VirtualRouter {
     config: VrConfig,
-    state: State,
+    phase: Phase,
     link_up: bool,
     demote: u8,
-    /// BACKUP: when the master is declared dead (None while the link is down or on hold).
-    master_down_at: Option<Instant>,
-    /// MASTER: when the next advert is due.
-    advert_at: Option<Instant>,
-    /// BACKUP after a demote: adverts do not count for the election until then.
-    hold_until: Option<Instant>,
-    /// Adverts left before the delayed gratuitous ARP (ucarp `sc_delayed_arp`); 0 = none.
-    delayed_arp: u8,
-    /// The up hook is running; announce the VIP when it is done.
-    announce_after_up_hook: bool,
+    next_hook: u64,
     counter: u64,
     recent_counters: [Option<u64>; REPLAY_WINDOW],
     recent_next: usize,
@@ -62,14 +94,10 @@ impl VirtualRouter {
         let counter = rng.next_u64();
         let mut vr = VirtualRouter {
             config,
-            state: State::Init,
+            phase: Phase::Init,
             link_up: true,
             demote: 0,
-            master_down_at: None,
-            advert_at: None,
-            hold_until: None,
-            delayed_arp: 0,
-            announce_after_up_hook: false,
+            next_hook: 0,
             counter,
             recent_counters: [None; REPLAY_WINDOW],
             recent_next: 0,
@@ -78,9 +106,12 @@ impl VirtualRouter {
         };
         vr.set_state(State::Backup, StateChangeReason::Startup);
         if !vr.config.neutral {
-            vr.actions.push_back(Action::RunHook(HookKind::Down));
+            vr.run_hook(HookKind::Down);
         }
-        vr.master_down_at = Some(now + vr.config.master_down_interval());
+        vr.phase = Phase::Backup {
+            master_down_at: Some(now + vr.config.master_down_interval()),
+            hold_until: None,
+        };
         vr
     }
 
@@ -89,9 +120,19 @@ impl VirtualRouter {
         &self.config
     }
 
-    /// The current state.
+    /// The current state (MASTER also while taking over and not yet advertising).
     pub fn state(&self) -> State {
-        self.state
+        match self.phase {
+            Phase::Init => State::Init,
+            Phase::Backup { .. } => State::Backup,
+            Phase::TakingOver { .. } | Phase::Master { .. } => State::Master,
+        }
+    }
+
+    /// Whether the router sends adverts: MASTER and not waiting for its up hook to take over
+    /// from a live master.
+    pub fn is_advertising(&self) -> bool {
+        matches!(self.phase, Phase::Master { .. })
     }
 
     /// The next action, in order.
@@ -101,27 +142,48 @@ impl VirtualRouter {
 
     /// The earliest instant at which [`VirtualRouter::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.master_down_at, self.advert_at, self.hold_until]
-            .into_iter()
-            .flatten()
-            .min()
+        match self.phase {
+            Phase::Init => None,
+            Phase::Backup {
+                master_down_at,
+                hold_until,
+            } => [master_down_at, hold_until].into_iter().flatten().min(),
+            Phase::TakingOver { master_down_at, .. } => Some(master_down_at),
+            Phase::Master { advert_at, .. } => Some(advert_at),
+        }
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.hold_until.is_some_and(|t| t <= now) {
-            self.hold_until = None;
-            if self.state == State::Backup && self.link_up {
-                self.master_down_at = Some(now + self.config.master_down_interval());
+        match self.phase {
+            Phase::Backup {
+                hold_until: Some(hold),
+                ..
+            } if hold <= now => {
+                self.phase = Phase::Backup {
+                    master_down_at: self
+                        .link_up
+                        .then(|| now + self.config.master_down_interval()),
+                    hold_until: None,
+                };
             }
-        }
-        match self.state {
-            State::Backup if self.master_down_at.is_some_and(|t| t <= now) => {
-                self.become_master(now, StateChangeReason::MasterDown);
+            Phase::Backup {
+                master_down_at: Some(down),
+                ..
+            } if down <= now => self.become_master(now, StateChangeReason::MasterDown),
+            Phase::TakingOver {
+                up_hook,
+                master_down_at,
+            } if master_down_at <= now => {
+                // The master we were taking over from went silent: nobody serves, so claim
+                // the group now and announce the VIP when the hook is done.
+                self.start_advertising(now, Some(up_hook));
             }
-            State::Master if self.advert_at.is_some_and(|t| t <= now) => {
+            Phase::Master { advert_at, .. } if advert_at <= now => {
                 self.send_advert(self.config.advbase, self.config.advskew);
-                self.advert_at = Some(now + self.config.advert_interval());
+                if let Phase::Master { advert_at, .. } = &mut self.phase {
+                    *advert_at = now + self.config.advert_interval();
+                }
             }
             _ => {}
         }
@@ -130,7 +192,7 @@ impl VirtualRouter {
     /// A well-formed advertisement for this vhid arrived (TTL and source already checked by
     /// the caller, see [`crate::Node::handle_packet`]).
     pub fn handle_advert(&mut self, now: Instant, advert: &Advertisement) {
-        if self.state == State::Init || !self.link_up {
+        if self.phase == Phase::Init || !self.link_up {
             return;
         }
         let carp = &advert.carp;
@@ -149,37 +211,70 @@ impl VirtualRouter {
         self.recent_counters[self.recent_next] = Some(carp.counter);
         self.recent_next = (self.recent_next + 1) % REPLAY_WINDOW;
 
-        match self.state {
-            State::Master => self.master_heard(now, carp, source),
-            State::Backup => self.backup_heard(now, carp),
-            State::Init => {}
+        match self.phase {
+            Phase::Master { up_hook, .. } => self.master_heard(now, carp, source, up_hook),
+            Phase::TakingOver { up_hook, .. } => self.taking_over_heard(now, carp, source, up_hook),
+            Phase::Backup { hold_until, .. } => {
+                if hold_until.is_none() {
+                    self.backup_heard(now, carp);
+                }
+            }
+            Phase::Init => {}
         }
     }
 
-    fn master_heard(&mut self, now: Instant, carp: &CarpRepr, source: Ipv4Addr) {
+    fn master_heard(
+        &mut self,
+        now: Instant,
+        carp: &CarpRepr,
+        source: Ipv4Addr,
+        up_hook: Option<HookId>,
+    ) {
         if self.peer_is_preferred(carp, source) {
             // ucarp packethandler: one more advert "to be really sure the new master knows",
             // then BACKUP.
             self.send_advert(self.config.advbase, self.config.advskew);
             self.become_backup(StateChangeReason::PreferredMaster);
-            self.master_down_at = Some(now + self.config.master_down_interval());
-        } else {
+            self.arm_master_down(now);
+        } else if up_hook.is_none() {
             // ucarp packethandler: reassert with a GARP now and another with the second
-            // following advert.
+            // following advert (once the VIP is up: before, the up hook will announce it).
             self.announce();
-            self.delayed_arp = 2;
+            self.set_delayed_arp(2);
+        }
+    }
+
+    fn taking_over_heard(
+        &mut self,
+        now: Instant,
+        carp: &CarpRepr,
+        source: Ipv4Addr,
+        up_hook: HookId,
+    ) {
+        if carp.is_bow_out() {
+            // The master we were waiting to replace has left: claim the group at once.
+            self.start_advertising(now, Some(up_hook));
+        } else if self.peer_is_preferred(carp, source) {
+            // A master we do not beat (a third router, or the old one got better): give up.
+            self.become_backup(StateChangeReason::PreferredMaster);
+            self.arm_master_down(now);
+        } else {
+            // The old master still serves: keep waiting for our up hook.
+            self.phase = Phase::TakingOver {
+                up_hook,
+                master_down_at: now + self.config.master_down_interval(),
+            };
         }
     }
 
     fn backup_heard(&mut self, now: Instant, carp: &CarpRepr) {
-        if self.hold_until.is_some() {
-            return;
-        }
         let local = self.timing();
         let remote = timing(carp.advbase, carp.advskew);
-        let reason = if carp.is_bow_out() {
-            Some(StateChangeReason::MasterBowedOut)
-        } else if carp.demote > self.demote {
+        if carp.is_bow_out() {
+            return self.become_master(now, StateChangeReason::MasterBowedOut);
+        }
+        // Every other reason to take over is about a master that is alive and serving.
+        let reason = if carp.demote > self.demote {
             // OpenBSD carp_proto_input_c: a master with a higher demote count loses.
             Some(StateChangeReason::MasterDemoted)
         } else if self.config.preempt && carp.demote == self.demote && local < remote {
@@ -194,8 +289,8 @@ impl VirtualRouter {
             None
         };
         match reason {
-            Some(reason) => self.become_master(now, reason),
-            None => self.master_down_at = Some(now + self.config.master_down_interval()),
+            Some(reason) => self.take_over(now, reason),
+            None => self.arm_master_down(now),
         }
     }
 
@@ -223,17 +318,16 @@ impl VirtualRouter {
             return;
         }
         self.link_up = up;
-        if up {
-            if self.state == State::Backup {
-                self.hold_until = None;
-                self.master_down_at = Some(now + self.config.master_down_interval());
+        match (up, self.state()) {
+            (true, State::Backup) => self.arm_master_down(now),
+            (false, State::Master) => self.become_backup(StateChangeReason::LinkDown),
+            (false, State::Backup) => {
+                self.phase = Phase::Backup {
+                    master_down_at: None,
+                    hold_until: None,
+                }
             }
-        } else {
-            if self.state == State::Master {
-                self.become_backup(StateChangeReason::LinkDown);
-            }
-            self.master_down_at = None;
-            self.hold_until = None;
+            _ => {}
         }
     }
 
@@ -241,39 +335,61 @@ impl VirtualRouter {
     pub fn handle_command(&mut self, now: Instant, command: Command) {
         match command {
             Command::Demote => {
-                if self.state == State::Master {
-                    self.bow_out();
+                if self.state() == State::Master {
+                    if self.is_advertising() {
+                        self.bow_out();
+                    }
                     self.become_backup(StateChangeReason::Demoted);
-                    self.hold_until = Some(now + DEMOTE_HOLD);
+                    self.phase = Phase::Backup {
+                        master_down_at: None,
+                        hold_until: Some(now + DEMOTE_HOLD),
+                    };
                 }
             }
             Command::Stop => {
-                let was_master = self.state == State::Master;
-                if was_master && self.link_up {
+                let was_master = self.state() == State::Master;
+                if self.is_advertising() && self.link_up {
                     self.bow_out();
                 }
-                if self.state != State::Init {
+                let up_hook = self.pending_up_hook();
+                if self.phase != Phase::Init {
                     self.set_state(State::Init, StateChangeReason::Stopped);
                 }
-                if was_master && self.config.down_hook_on_stop {
-                    self.actions.push_back(Action::RunHook(HookKind::Down));
+                self.phase = Phase::Init;
+                // Even without the down hook, an up hook finishing after we left would put
+                // the VIP on a host that no longer answers for it.
+                if let Some(id) = up_hook {
+                    self.actions.push_back(Action::CancelHook { id });
                 }
-                self.master_down_at = None;
-                self.advert_at = None;
-                self.hold_until = None;
-                self.announce_after_up_hook = false;
+                if was_master && self.config.down_hook_on_stop {
+                    self.run_hook(HookKind::Down);
+                }
             }
             Command::SetDemote(demote) => self.demote = demote,
         }
     }
 
-    /// A hook the router asked for has finished (or was killed at its timeout).
-    pub fn handle_hook_done(&mut self, _now: Instant, kind: HookKind) {
-        if kind == HookKind::Up && self.announce_after_up_hook {
-            self.announce_after_up_hook = false;
-            if self.state == State::Master {
+    /// A hook the router asked for has finished (or was cancelled, or killed at its timeout).
+    pub fn handle_hook_done(&mut self, now: Instant, id: HookId) {
+        match self.phase {
+            Phase::TakingOver { up_hook, .. } if up_hook == id => {
+                // Ready: only now does the better timing go on the wire, and the old master
+                // steps down when it hears it.
+                self.start_advertising(now, None);
+            }
+            Phase::Master {
+                advert_at,
+                up_hook: Some(up_hook),
+                delayed_arp,
+            } if up_hook == id => {
+                self.phase = Phase::Master {
+                    advert_at,
+                    up_hook: None,
+                    delayed_arp,
+                };
                 self.announce();
             }
+            _ => {}
         }
     }
 
@@ -281,38 +397,96 @@ impl VirtualRouter {
         timing(self.config.advbase, self.config.advskew)
     }
 
+    fn arm_master_down(&mut self, now: Instant) {
+        self.phase = Phase::Backup {
+            master_down_at: Some(now + self.config.master_down_interval()),
+            hold_until: None,
+        };
+    }
+
+    /// The up hook asked for and not finished yet, if any.
+    fn pending_up_hook(&self) -> Option<HookId> {
+        match self.phase {
+            Phase::TakingOver { up_hook, .. } => Some(up_hook),
+            Phase::Master { up_hook, .. } => up_hook,
+            Phase::Init | Phase::Backup { .. } => None,
+        }
+    }
+
+    /// Nobody serves (the master is dead or bowed out): MASTER, the up hook, and the advert at
+    /// once so that no other backup takes over too.
     fn become_master(&mut self, now: Instant, reason: StateChangeReason) {
         self.set_state(State::Master, reason);
-        self.master_down_at = None;
-        self.hold_until = None;
-        self.actions.push_back(Action::RunHook(HookKind::Up));
-        // The first GARP waits for the up hook (the VIP must be on the interface when
-        // clients switch); the advert goes out at once so that the old master steps down.
-        self.announce_after_up_hook = true;
+        let up_hook = self.run_hook(HookKind::Up);
+        self.start_advertising(now, Some(up_hook));
+    }
+
+    /// A live master serves and we beat it: MASTER and the up hook, but no advert until the
+    /// hook is done (or the old master goes silent or bows out).
+    fn take_over(&mut self, now: Instant, reason: StateChangeReason) {
+        self.set_state(State::Master, reason);
+        let up_hook = self.run_hook(HookKind::Up);
+        self.phase = Phase::TakingOver {
+            up_hook,
+            master_down_at: now + self.config.master_down_interval(),
+        };
+    }
+
+    /// Starts advertising; `up_hook` is the up hook still running (the VIP is announced when
+    /// it is done) or `None` when the VIP is up already.
+    fn start_advertising(&mut self, now: Instant, up_hook: Option<HookId>) {
+        self.phase = Phase::Master {
+            advert_at: now + self.config.advert_interval(),
+            up_hook,
+            delayed_arp: 0,
+        };
+        // ucarp carp_master_down: script, GARP, advert.
+        if up_hook.is_none() {
+            self.announce();
+        }
         self.send_advert(self.config.advbase, self.config.advskew);
         // ucarp carp_master_down: a second GARP with the third advert.
-        self.delayed_arp = 2;
-        self.advert_at = Some(now + self.config.advert_interval());
+        self.set_delayed_arp(2);
     }
 
     fn become_backup(&mut self, reason: StateChangeReason) {
+        let up_hook = self.pending_up_hook();
         self.set_state(State::Backup, reason);
-        self.advert_at = None;
-        self.delayed_arp = 0;
-        self.announce_after_up_hook = false;
-        self.actions.push_back(Action::RunHook(HookKind::Down));
+        self.phase = Phase::Backup {
+            master_down_at: None,
+            hold_until: None,
+        };
+        if let Some(id) = up_hook {
+            self.actions.push_back(Action::CancelHook { id });
+        }
+        self.run_hook(HookKind::Down);
+    }
+
+    fn run_hook(&mut self, kind: HookKind) -> HookId {
+        self.next_hook += 1;
+        let id = HookId(self.next_hook);
+        self.actions.push_back(Action::RunHook { id, kind });
+        id
     }
 
     fn set_state(&mut self, to: State, reason: StateChangeReason) {
-        let from = self.state;
-        self.state = to;
+        let from = self.state();
         self.actions
             .push_back(Action::StateChanged { from, to, reason });
     }
 
+    fn set_delayed_arp(&mut self, adverts: u8) {
+        if let Phase::Master { delayed_arp, .. } = &mut self.phase {
+            *delayed_arp = adverts;
+        }
+    }
+
+    /// Gratuitous ARP for every VIP, but only while the VIP is up (no up hook pending).
     fn announce(&mut self) {
-        for &vip in &self.config.vips {
-            self.actions.push_back(Action::Garp { vip });
+        if let Phase::Master { up_hook: None, .. } = self.phase {
+            for &vip in &self.config.vips {
+                self.actions.push_back(Action::Garp { vip });
+            }
         }
     }
 
@@ -337,18 +511,22 @@ impl VirtualRouter {
             packet: advert.emit(),
             link_destination,
         });
-        if self.delayed_arp > 0 {
-            self.delayed_arp -= 1;
-            if self.delayed_arp == 0 {
-                self.announce();
+        let mut due = false;
+        if let Phase::Master { delayed_arp, .. } = &mut self.phase {
+            if *delayed_arp > 0 {
+                *delayed_arp -= 1;
+                due = *delayed_arp == 0;
             }
+        }
+        if due {
+            self.announce();
         }
     }
 
     /// The bow-out advert (OpenBSD carp_send_ad: advbase 255, advskew 255): every backup,
     /// ucarp's included, takes over on receipt instead of waiting for the dead time.
     fn bow_out(&mut self) {
-        self.delayed_arp = 0;
+        self.set_delayed_arp(0);
         self.send_advert(255, 255);
     }
 

@@ -3,8 +3,8 @@
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
 use carpd_proto::{
-    Action, Command, DropReason, HookKind, Instant, Node, State, StateChangeReason, VirtualRouter,
-    VrConfigBuilder,
+    Action, Command, DropReason, HookId, HookKind, Instant, Node, State, StateChangeReason,
+    VirtualRouter, VrConfigBuilder,
 };
 use std::net::Ipv4Addr;
 
@@ -30,6 +30,8 @@ fn drain(vr: &mut VirtualRouter) -> Vec<Action> {
 enum A {
     Changed(State, State, StateChangeReason),
     Hook(HookKind),
+    /// cancel this hook request
+    Cancel(u64),
     Sent(u8, u8),
     Garp,
     Dropped(DropReason),
@@ -41,7 +43,8 @@ fn summarise(vr: &mut VirtualRouter) -> Vec<A> {
         .into_iter()
         .map(|a| match a {
             Action::StateChanged { from, to, reason } => A::Changed(from, to, reason),
-            Action::RunHook(k) => A::Hook(k),
+            Action::RunHook { kind, .. } => A::Hook(kind),
+            Action::CancelHook { id } => A::Cancel(id.0),
             Action::SendAdvert {
                 packet,
                 link_destination,
@@ -90,7 +93,8 @@ fn master(b: VrConfigBuilder) -> VirtualRouter {
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
     let md = vr.poll_timeout().unwrap();
     vr.handle_timeout(md);
-    vr.handle_hook_done(md, HookKind::Up);
+    // Hook ids count from 1 per router: the start-up down hook, then this up hook.
+    vr.handle_hook_done(md, HookId(2));
     drain(&mut vr);
     assert_eq!(vr.state(), State::Master);
     vr
@@ -122,7 +126,12 @@ fn first_election_on_an_empty_segment() {
         ]
     );
     assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
-    vr.handle_hook_done(at(3_010_000), HookKind::Up);
+    vr.handle_hook_done(at(3_010_000), HookId(1));
+    assert!(
+        summarise(&mut vr).is_empty(),
+        "the down hook's end changes nothing"
+    );
+    vr.handle_hook_done(at(3_010_000), HookId(2));
     assert_eq!(summarise(&mut vr), [A::Garp]);
     vr.handle_timeout(at(4_000_000));
     assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
@@ -183,8 +192,10 @@ fn backup_follows_a_master_and_rearms_from_each_advert() {
 }
 
 #[test]
-fn preemption_takes_over_from_a_slower_master_at_once() {
-    // Input: backup with --preempt, advskew 0, hears a master with advskew 50.
+fn preemption_waits_for_the_up_hook_before_the_first_advert() {
+    // Input: backup with --preempt, advskew 0, hears a master with advskew 50. Output: MASTER
+    // and the up hook at once, but no advert until the hook is done (the old master serves
+    // until then); the old master's adverts meanwhile only re-arm the wait.
     let mut b = config(ME);
     b.preempt = true;
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
@@ -195,10 +206,28 @@ fn preemption_takes_over_from_a_slower_master_at_once() {
         [
             A::Changed(State::Backup, State::Master, StateChangeReason::Preemption),
             A::Hook(HookKind::Up),
-            A::Sent(1, 0),
         ]
     );
-    assert_eq!(vr.poll_timeout(), Some(at(2_000_000)));
+    assert!(!vr.is_advertising());
+    assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
+    vr.handle_advert(at(2_195_312), &advert(PEER, 1, 50, 0, 11));
+    assert!(
+        summarise(&mut vr).is_empty(),
+        "no reassertion before the VIP is up"
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(5_195_312)));
+    // The start-up down hook (id 1) ending changes nothing; the up hook (id 2) does: GARP,
+    // then the first advert with the better timing, then adverts every second.
+    vr.handle_hook_done(at(2_500_000), HookId(1));
+    assert!(summarise(&mut vr).is_empty());
+    vr.handle_hook_done(at(5_000_000), HookId(2));
+    assert_eq!(summarise(&mut vr), [A::Garp, A::Sent(1, 0)]);
+    assert!(vr.is_advertising());
+    assert_eq!(vr.poll_timeout(), Some(at(6_000_000)));
+    vr.handle_timeout(at(6_000_000));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
+    vr.handle_timeout(at(7_000_000));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0), A::Garp]);
     // Without --preempt the same advert only re-arms the timer.
     let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
     drain(&mut vr);
@@ -520,4 +549,253 @@ fn node_routes_by_vhid_and_drops_the_rest() {
             source: None
         }
     ));
+}
+
+/// A router that became master at 3 s from a dead master and whose up hook (id 2) still runs.
+fn master_with_up_hook_running(b: VrConfigBuilder) -> VirtualRouter {
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    vr.handle_timeout(at(3_000_000));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Init, State::Backup, StateChangeReason::Startup),
+            A::Hook(HookKind::Down),
+            A::Changed(State::Backup, State::Master, StateChangeReason::MasterDown),
+            A::Hook(HookKind::Up),
+            A::Sent(1, 0),
+        ]
+    );
+    vr
+}
+
+#[test]
+fn leaving_master_cancels_a_running_up_hook_before_the_down_hook() {
+    // Stop (with -z): bow-out, INIT, the up hook cancelled, then the down hook.
+    let mut b = config(ME);
+    b.down_hook_on_stop = true;
+    let mut vr = master_with_up_hook_running(b);
+    vr.handle_command(at(3_500_000), Command::Stop);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(255, 255),
+            A::Changed(State::Master, State::Init, StateChangeReason::Stopped),
+            A::Cancel(2),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    // Stop without -z: no down hook, but the up hook is cancelled all the same.
+    let mut vr = master_with_up_hook_running(config(ME));
+    vr.handle_command(at(3_500_000), Command::Stop);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(255, 255),
+            A::Changed(State::Master, State::Init, StateChangeReason::Stopped),
+            A::Cancel(2),
+        ]
+    );
+    // Preempted by a better master.
+    let mut b = config(ME);
+    b.advskew = 50;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    vr.handle_timeout(vr.poll_timeout().unwrap());
+    drain(&mut vr);
+    vr.handle_advert(at(3_400_000), &advert(PEER, 1, 0, 0, 9));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(1, 50),
+            A::Changed(
+                State::Master,
+                State::Backup,
+                StateChangeReason::PreferredMaster
+            ),
+            A::Cancel(2),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    // The cancelled hook's completion arrives late: nothing happens, in BACKUP or later.
+    vr.handle_hook_done(at(3_450_000), HookId(2));
+    assert!(summarise(&mut vr).is_empty());
+    // Demoted, and link lost.
+    let mut vr = master_with_up_hook_running(config(ME));
+    vr.handle_command(at(3_500_000), Command::Demote);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(255, 255),
+            A::Changed(State::Master, State::Backup, StateChangeReason::Demoted),
+            A::Cancel(2),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    let mut vr = master_with_up_hook_running(config(ME));
+    vr.handle_link(at(3_500_000), false);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Master, State::Backup, StateChangeReason::LinkDown),
+            A::Cancel(2),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    // Once the up hook is done there is nothing to cancel.
+    let mut vr = master_with_up_hook_running(config(ME));
+    vr.handle_hook_done(at(3_100_000), HookId(2));
+    assert_eq!(summarise(&mut vr), [A::Garp]);
+    vr.handle_command(at(3_500_000), Command::Demote);
+    assert!(!summarise(&mut vr).contains(&A::Cancel(2)));
+}
+
+#[test]
+fn no_gratuitous_arp_before_the_up_hook_is_done() {
+    // A slow up hook: the delayed GARP (third advert) and a reassertion against a worse
+    // master wait for it; the hook's end announces.
+    let mut vr = master_with_up_hook_running(config(ME));
+    vr.handle_timeout(at(4_000_000));
+    vr.handle_timeout(at(5_000_000));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0), A::Sent(1, 0)]);
+    vr.handle_advert(at(5_100_000), &advert(PEER, 1, 100, 0, 3));
+    assert!(summarise(&mut vr).is_empty());
+    vr.handle_hook_done(at(5_200_000), HookId(2));
+    assert_eq!(summarise(&mut vr), [A::Garp]);
+}
+
+/// A backup with --preempt taking over at 1 s from PEER (advskew 50); its up hook is id 2.
+fn taking_over() -> VirtualRouter {
+    let mut b = config(ME);
+    b.preempt = true;
+    b.down_hook_on_stop = true;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_000_000), &advert(PEER, 1, 50, 0, 10));
+    drain(&mut vr);
+    assert_eq!((vr.state(), vr.is_advertising()), (State::Master, false));
+    vr
+}
+
+#[test]
+fn taking_over_from_a_live_master_ends_in_every_way_it_can() {
+    // The old master bows out while our hook runs: nobody serves, so advertise at once; the
+    // GARP follows the hook.
+    let mut vr = taking_over();
+    vr.handle_advert(at(1_500_000), &advert(PEER, 255, 255, 0, 11));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
+    assert_eq!(vr.poll_timeout(), Some(at(2_500_000)));
+    vr.handle_hook_done(at(1_600_000), HookId(2));
+    assert_eq!(summarise(&mut vr), [A::Garp]);
+
+    // The old master goes silent for the dead time: advertise without waiting for the hook.
+    let mut vr = taking_over();
+    assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
+    vr.handle_timeout(at(4_000_000));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
+    assert!(vr.is_advertising());
+
+    // A master we do not beat appears (a third router with timing 0·256 + 200 against our
+    // 1·256 + 0): give up, cancel our hook, run the down hook.
+    let mut vr = taking_over();
+    vr.handle_advert(
+        at(1_500_000),
+        &advert(Ipv4Addr::new(10, 77, 0, 13), 0, 200, 0, 1),
+    );
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(
+                State::Master,
+                State::Backup,
+                StateChangeReason::PreferredMaster
+            ),
+            A::Cancel(2),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(4_500_000)));
+
+    // Stopped or demoted before the first advert: no bow-out (we never claimed the group),
+    // the hook cancelled, the down hook run.
+    let mut vr = taking_over();
+    vr.handle_command(at(1_500_000), Command::Stop);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Master, State::Init, StateChangeReason::Stopped),
+            A::Cancel(2),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    let mut vr = taking_over();
+    vr.handle_command(at(1_500_000), Command::Demote);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Master, State::Backup, StateChangeReason::Demoted),
+            A::Cancel(2),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(4_500_000)));
+}
+
+#[test]
+fn a_demoted_live_master_is_also_replaced_only_when_ready() {
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(1_000_000), &advert(PEER, 1, 0, 3, 10));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(
+                State::Backup,
+                State::Master,
+                StateChangeReason::MasterDemoted
+            ),
+            A::Hook(HookKind::Up),
+        ]
+    );
+    vr.handle_hook_done(at(1_200_000), HookId(2));
+    assert_eq!(summarise(&mut vr), [A::Garp, A::Sent(1, 0)]);
+}
+
+#[test]
+fn fragments_are_dropped_with_their_own_reason() {
+    let mut node = Node::new();
+    node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 1);
+    while node.poll_action().is_some() {}
+    // A whole advert from a better master, but marked as a fragment (offset 0, MF set): it
+    // must not make anything happen.
+    let bow_out = advert(PEER, 255, 255, 0, 1).emit();
+    for (high, low) in [(0x20u8, 0u8), (0x00, 0x08)] {
+        let mut bytes = bow_out;
+        bytes[6] = high;
+        bytes[7] = low;
+        // Recompute the header checksum so that only the fragment bits are wrong.
+        bytes[10] = 0;
+        bytes[11] = 0;
+        let sum = carpd_proto::wire::checksum(&bytes[..20]);
+        bytes[10..12].copy_from_slice(&sum.to_be_bytes());
+        node.handle_packet(at(500_000), 1, &bytes);
+        let out: Vec<Action> = std::iter::from_fn(|| node.poll_action())
+            .map(|o| o.action)
+            .collect();
+        assert_eq!(
+            out,
+            [Action::Dropped {
+                reason: DropReason::Fragment,
+                source: Some(PEER)
+            }]
+        );
+    }
+    assert_eq!(
+        node.router(carpd_proto::RouterId(0)).unwrap().state(),
+        State::Backup
+    );
+    // The same advert whole is taken (the bow-out makes us master).
+    node.handle_packet(at(600_000), 1, &bow_out);
+    assert_eq!(
+        node.router(carpd_proto::RouterId(0)).unwrap().state(),
+        State::Master
+    );
 }

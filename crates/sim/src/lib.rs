@@ -1,17 +1,20 @@
 //! A deterministic simulator: many carpd nodes on one Ethernet segment, in virtual time.
 //!
 //! The segment delivers each advert to every other live node in the same partition, after a
-//! seeded random delay, unless seeded random loss drops it. Hooks take a fixed time, in
-//! order; the VIP counts as held from the end of the up hook to the end of the down hook
-//! (or a crash). Time jumps from deadline to deadline; after every step the invariants are
-//! checked and the first violation is kept with the time it happened.
+//! seeded random delay, unless seeded random loss drops it. Each node's hooks run one at a
+//! time, in order, for the time its [`Hooks`] say; the VIP is held from the end of the up hook
+//! (or its start, for an up script that adds the VIP first and then works on) to the end of
+//! the down hook (or a crash). A cancelled hook is killed at once, its end effect never
+//! happens. Time jumps from deadline to deadline; after every step the invariants are checked
+//! and the first violation is kept with the time it happened, and the longest stretches with
+//! no holder and with two holders are measured.
 
 use carpd_proto::rng::SplitMix64;
 use carpd_proto::{
-    Action, HookKind, Instant, Node, RouterId, State, StateChangeReason, VrConfigBuilder,
+    Action, HookId, HookKind, Instant, Node, RouterId, State, StateChangeReason, VrConfigBuilder,
 };
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -27,8 +30,30 @@ pub struct SegmentConfig {
     pub delay_min: Duration,
     /// Largest delivery delay.
     pub delay_max: Duration,
-    /// How long every hook runs.
+    /// How long every hook runs, unless a node has its own [`Hooks`].
     pub hook_time: Duration,
+}
+
+/// How one node's hooks behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hooks {
+    /// how long the up hook runs
+    pub up: Duration,
+    /// how long the down hook runs (the VIP goes at its end)
+    pub down: Duration,
+    /// the up hook adds the VIP at its start and then works on (else: at its end)
+    pub up_adds_first: bool,
+}
+
+impl Hooks {
+    /// Both hooks take `time`; the VIP comes with the end of the up hook.
+    pub fn uniform(time: Duration) -> Self {
+        Hooks {
+            up: time,
+            down: time,
+            up_adds_first: false,
+        }
+    }
 }
 
 impl Default for SegmentConfig {
@@ -65,7 +90,7 @@ enum Event {
     HookDone {
         node: usize,
         incarnation: u32,
-        up: bool,
+        id: HookId,
     },
 }
 
@@ -75,7 +100,18 @@ struct SimNode {
     incarnation: u32,
     holds_vip: bool,
     partition: u32,
-    hooks_busy_until: Instant,
+    hooks: Hooks,
+    running_hook: Option<(HookId, HookKind)>,
+    queued_hooks: VecDeque<(HookId, HookKind)>,
+}
+
+/// Stretches of time measured since the last [`Sim::reset_measures`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Measures {
+    /// the longest time with no node holding the VIP
+    pub longest_without_holder: Duration,
+    /// the longest time with two or more nodes holding the VIP
+    pub longest_with_two_holders: Duration,
 }
 
 /// The simulated segment and its nodes.
@@ -93,6 +129,9 @@ pub struct Sim {
     overlap_bound: Duration,
     /// Last arrival time per (sender, receiver): one segment never reorders a sender's frames.
     last_arrival: Vec<Instant>,
+    measures: Measures,
+    without_holder_since: Option<Instant>,
+    two_holders_since: Option<Instant>,
 }
 
 impl Sim {
@@ -110,19 +149,30 @@ impl Sim {
             violation: None,
             overlap_bound: Duration::ZERO,
             last_arrival: Vec::new(),
+            measures: Measures::default(),
+            without_holder_since: Some(Instant::ZERO),
+            two_holders_since: None,
         }
     }
 
-    /// A node config for vhid 7 with address `10.77.0.<host>`, the given skew and preempt.
+    /// A node config for vhid 7 with address `10.77.0.<host>`, the given skew and preempt,
+    /// and the down hook on stop (`-z`, as native mode always does).
     pub fn config(host: u8, advskew: u8, preempt: bool) -> VrConfigBuilder {
         let mut b = VrConfigBuilder::new(7, Ipv4Addr::new(10, 77, 0, host), vec![VIP], b"secret");
         b.advskew = advskew;
         b.preempt = preempt;
+        b.down_hook_on_stop = true;
         b
     }
 
     /// Adds a node and starts it now. Returns its index.
     pub fn add_node(&mut self, config: VrConfigBuilder) -> usize {
+        let hooks = Hooks::uniform(self.segment.hook_time);
+        self.add_node_with_hooks(config, hooks)
+    }
+
+    /// Adds a node whose hooks behave as `hooks` and starts it now. Returns its index.
+    pub fn add_node_with_hooks(&mut self, config: VrConfigBuilder, hooks: Hooks) -> usize {
         let index = self.nodes.len();
         self.nodes.push(SimNode {
             config,
@@ -130,7 +180,9 @@ impl Sim {
             incarnation: 0,
             holds_vip: false,
             partition: 0,
-            hooks_busy_until: self.now,
+            hooks,
+            running_hook: None,
+            queued_hooks: VecDeque::new(),
         });
         self.overlap_since = vec![None; self.nodes.len() * self.nodes.len()];
         self.last_arrival = vec![Instant::ZERO; self.nodes.len() * self.nodes.len()];
@@ -141,7 +193,7 @@ impl Sim {
 
     fn refresh_bound(&mut self) {
         // The longest time two connected nodes may both hold the VIP: one master-down
-        // interval of the slowest node, plus delivery and hook time.
+        // interval of the slowest node, plus delivery and the slowest hooks.
         let worst = self
             .nodes
             .iter()
@@ -149,7 +201,13 @@ impl Sim {
             .map(|c| c.master_down_interval())
             .max()
             .unwrap_or_default();
-        self.overlap_bound = worst + self.segment.delay_max + self.segment.hook_time * 2;
+        let hooks = self
+            .nodes
+            .iter()
+            .map(|n| n.hooks.up + n.hooks.down)
+            .max()
+            .unwrap_or_default();
+        self.overlap_bound = worst + self.segment.delay_max + hooks;
     }
 
     /// Crashes node `index`: it stops at once, sends nothing, and its VIP goes with it.
@@ -158,6 +216,8 @@ impl Sim {
         n.node = None;
         n.holds_vip = false;
         n.incarnation += 1;
+        n.running_hook = None;
+        n.queued_hooks.clear();
     }
 
     /// Starts (or restarts) node `index` with a fresh process.
@@ -167,7 +227,8 @@ impl Sim {
         let n = &mut self.nodes[index];
         n.incarnation += 1;
         n.holds_vip = false;
-        n.hooks_busy_until = now;
+        n.running_hook = None;
+        n.queued_hooks.clear();
         let config = n
             .config
             .clone()
@@ -179,15 +240,15 @@ impl Sim {
         self.drain(index);
     }
 
-    /// Stops node `index` gracefully (bow-out advert, down hook as with `-z`), then removes it.
+    /// Stops node `index` gracefully (bow-out advert, a running up hook cancelled, the down
+    /// hook with `-z`): it leaves the segment at once, and its hooks play out as carpd lets
+    /// them before it exits.
     pub fn stop(&mut self, index: usize) {
         if let Some(node) = self.nodes[index].node.as_mut() {
             node.handle_command(self.now, carpd_proto::Command::Stop);
         }
         self.drain(index);
         self.nodes[index].node = None;
-        self.nodes[index].holds_vip = false;
-        self.nodes[index].incarnation += 1;
     }
 
     /// Puts node `index` in partition `partition`; nodes hear each other only within one.
@@ -210,6 +271,29 @@ impl Sim {
     /// The current virtual time.
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// The longest stretches without a holder and with two holders since the start or the
+    /// last [`Sim::reset_measures`].
+    pub fn measures(&self) -> Measures {
+        self.measures
+    }
+
+    /// Starts measuring afresh from now.
+    pub fn reset_measures(&mut self) {
+        let holders = self.holders().len();
+        self.measures = Measures::default();
+        self.without_holder_since = (holders == 0).then_some(self.now);
+        self.two_holders_since = (holders >= 2).then_some(self.now);
+    }
+
+    /// Whether node `index` sends adverts (MASTER and not waiting for its up hook).
+    pub fn advertising(&self, index: usize) -> bool {
+        self.nodes[index]
+            .node
+            .as_ref()
+            .and_then(|n| n.router(RouterId(0)))
+            .is_some_and(|vr| vr.is_advertising())
     }
 
     /// The state of node `index` (INIT when crashed).
@@ -314,21 +398,70 @@ impl Sim {
             Event::HookDone {
                 node,
                 incarnation,
-                up,
+                id,
             } => {
-                let now = self.now;
                 let n = &mut self.nodes[node];
-                if n.incarnation != incarnation {
+                if n.incarnation != incarnation || n.running_hook.map(|(h, _)| h) != Some(id) {
                     return;
                 }
-                n.holds_vip = up;
-                let kind = if up { HookKind::Up } else { HookKind::Down };
-                if let Some(core) = n.node.as_mut() {
-                    core.handle_hook_done(now, RouterId(0), kind);
-                    self.drain(node);
-                }
+                let (_, kind) = n.running_hook.take().expect("checked");
+                n.holds_vip = kind == HookKind::Up;
+                self.hook_finished(node, id);
             }
         }
+    }
+
+    /// Tells node `index` that hook `id` is over (done, killed or skipped), then starts the
+    /// next queued one.
+    fn hook_finished(&mut self, index: usize, id: HookId) {
+        let now = self.now;
+        if let Some(core) = self.nodes[index].node.as_mut() {
+            core.handle_hook_done(now, RouterId(0), id);
+        }
+        self.start_next_hook(index);
+        self.drain(index);
+    }
+
+    fn start_next_hook(&mut self, index: usize) {
+        let n = &mut self.nodes[index];
+        if n.running_hook.is_some() {
+            return;
+        }
+        let Some((id, kind)) = n.queued_hooks.pop_front() else {
+            return;
+        };
+        n.running_hook = Some((id, kind));
+        let duration = match kind {
+            HookKind::Up => {
+                if n.hooks.up_adds_first {
+                    n.holds_vip = true;
+                }
+                n.hooks.up
+            }
+            HookKind::Down => n.hooks.down,
+        };
+        let incarnation = n.incarnation;
+        self.schedule(
+            self.now + duration,
+            Event::HookDone {
+                node: index,
+                incarnation,
+                id,
+            },
+        );
+    }
+
+    fn cancel_hook(&mut self, index: usize, id: HookId) {
+        let n = &mut self.nodes[index];
+        if n.running_hook.map(|(h, _)| h) == Some(id) {
+            // Killed: what it did so far stays, its end never comes.
+            n.running_hook = None;
+        } else if let Some(at) = n.queued_hooks.iter().position(|(h, _)| *h == id) {
+            n.queued_hooks.remove(at);
+        } else {
+            return;
+        }
+        self.hook_finished(index, id);
     }
 
     fn schedule(&mut self, at: Instant, event: Event) {
@@ -372,22 +505,12 @@ impl Sim {
                         );
                     }
                 }
-                Action::RunHook(kind) => {
+                Action::RunHook { id, kind } => {
                     // Hooks of one node run one after another, in order.
-                    let n = &mut self.nodes[index];
-                    let start = n.hooks_busy_until.max(self.now);
-                    let done = start + self.segment.hook_time;
-                    n.hooks_busy_until = done;
-                    let incarnation = n.incarnation;
-                    self.schedule(
-                        done,
-                        Event::HookDone {
-                            node: index,
-                            incarnation,
-                            up: kind == HookKind::Up,
-                        },
-                    );
+                    self.nodes[index].queued_hooks.push_back((id, kind));
+                    self.start_next_hook(index);
                 }
+                Action::CancelHook { id } => self.cancel_hook(index, id),
                 Action::StateChanged { to, reason, .. } => self.transitions.push(Transition {
                     at: self.now,
                     node: index,
@@ -400,12 +523,31 @@ impl Sim {
     }
 
     fn check_invariants(&mut self, at: Instant) {
+        let holders = self.nodes.iter().filter(|n| n.holds_vip).count();
+        let longest = |since: &mut Option<Instant>, now_true: bool, longest: &mut Duration| {
+            if now_true {
+                let start = *since.get_or_insert(at);
+                *longest = (*longest).max(at - start);
+            } else {
+                *since = None;
+            }
+        };
+        longest(
+            &mut self.without_holder_since,
+            holders == 0,
+            &mut self.measures.longest_without_holder,
+        );
+        longest(
+            &mut self.two_holders_since,
+            holders >= 2,
+            &mut self.measures.longest_with_two_holders,
+        );
         let n = self.nodes.len();
         for a in 0..n {
             for b in (a + 1)..n {
                 let connected = self.nodes[a].partition == self.nodes[b].partition;
                 let both = (self.nodes[a].holds_vip && self.nodes[b].holds_vip)
-                    || (self.state(a) == State::Master && self.state(b) == State::Master);
+                    || (self.advertising(a) && self.advertising(b));
                 let slot = &mut self.overlap_since[a * n + b];
                 if connected && both {
                     let since = *slot.get_or_insert(at);

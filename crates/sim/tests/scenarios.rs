@@ -3,7 +3,7 @@
 //! than one master-down interval plus delivery and hook time.
 
 use carpd_proto::{Instant, State, StateChangeReason};
-use carpd_sim::{SegmentConfig, Sim};
+use carpd_sim::{Hooks, SegmentConfig, Sim};
 use std::time::Duration;
 
 const SEEDS: u64 = 1000;
@@ -256,4 +256,153 @@ fn simulator_catches_a_dual_master() {
         sim.violation().is_some(),
         "total loss must show up as a violation"
     );
+}
+
+/// Slow scripts (issue 14): whatever the scripts take, one holder. Bounds: no holder for at
+/// most `GAP`, two holders for at most the old holder's down hook plus `SLACK`.
+const GAP: Duration = Duration::from_millis(500);
+const SLACK: Duration = Duration::from_millis(20);
+const FAST: Duration = Duration::from_millis(10);
+
+fn slow(up: u64, down: u64, up_adds_first: bool) -> Hooks {
+    Hooks {
+        up: Duration::from_millis(up),
+        down: Duration::from_millis(down),
+        up_adds_first,
+    }
+}
+
+fn within(sim: &Sim, down_hook: Duration) -> Result<(), String> {
+    let m = sim.measures();
+    expect(m.longest_without_holder <= GAP, || {
+        format!("no holder for {:?}", m.longest_without_holder)
+    })?;
+    expect(m.longest_with_two_holders <= down_hook + SLACK, || {
+        format!(
+            "two holders for {:?} (old holder's down hook {down_hook:?})",
+            m.longest_with_two_holders
+        )
+    })?;
+    invariants(sim)
+}
+
+#[test]
+fn stopped_while_a_slow_up_script_runs_hands_over_without_split_brain() {
+    // A's up script adds the VIP, then works for 12 s; A is stopped (with -z) at a random
+    // moment during it. The up script is killed and the down script runs at once.
+    for_seeds("stop during slow up", |seed| {
+        let mut sim = Sim::new(seed, SegmentConfig::default());
+        let a = sim.add_node_with_hooks(Sim::config(11, 0, false), slow(12_000, 10, true));
+        let b = sim.add_node(Sim::config(12, 50, false));
+        sim.run_for(Duration::from_millis(3_200 + seed % 11_000));
+        expect(sim.holders() == [a], || {
+            format!("holders {:?}", sim.holders())
+        })?;
+        sim.reset_measures();
+        sim.stop(a);
+        sim.run_for(secs(5));
+        expect(sim.holders() == [b], || {
+            format!("holders {:?}", sim.holders())
+        })?;
+        within(&sim, FAST)
+    });
+}
+
+#[test]
+fn preempted_while_a_slow_up_script_runs_steps_down_without_split_brain() {
+    // B is master alone, its up script (adds first, 12 s) still running, when the preferred A
+    // (fast scripts) starts and preempts: B's up script is killed and its down script runs.
+    for_seeds("preempted during slow up", |seed| {
+        let mut sim = Sim::new(seed, SegmentConfig::default());
+        let b = sim.add_node_with_hooks(Sim::config(12, 50, false), slow(12_000, 10, true));
+        sim.run_for(Duration::from_millis(3_300 + seed % 8_000));
+        expect(sim.holders() == [b], || {
+            format!("holders {:?}", sim.holders())
+        })?;
+        sim.reset_measures();
+        let a = sim.add_node(Sim::config(11, 0, true));
+        sim.run_for(secs(5));
+        expect(sim.holders() == [a], || {
+            format!("holders {:?}", sim.holders())
+        })?;
+        within(&sim, FAST)
+    });
+}
+
+#[test]
+fn preempting_with_a_slow_startup_down_script_leaves_no_gap() {
+    // A (preferred, -P) starts while B serves; A's start-up down script takes 8 s. B keeps
+    // serving until A's down and up scripts are done.
+    for_seeds("preempt after slow down", |seed| {
+        let mut sim = Sim::new(seed, SegmentConfig::default());
+        let b = sim.add_node(Sim::config(12, 50, false));
+        sim.run_for(Duration::from_millis(4_000 + seed % 1_000));
+        sim.reset_measures();
+        let a = sim.add_node_with_hooks(Sim::config(11, 0, true), slow(10, 8_000, false));
+        sim.run_for(secs(5));
+        expect(sim.holders() == [b], || {
+            format!(
+                "A took over before its down script ended: {:?}",
+                sim.holders()
+            )
+        })?;
+        sim.run_for(secs(6));
+        expect(sim.holders() == [a], || {
+            format!("holders {:?}", sim.holders())
+        })?;
+        within(&sim, FAST)
+    });
+}
+
+#[test]
+fn preempting_with_a_slow_up_script_leaves_no_gap() {
+    // A's up script works for 5 s before it adds the VIP.
+    for_seeds("preempt with slow up", |seed| {
+        let mut sim = Sim::new(seed, SegmentConfig::default());
+        let b = sim.add_node(Sim::config(12, 50, false));
+        sim.run_for(Duration::from_millis(4_000 + seed % 1_000));
+        sim.reset_measures();
+        let a = sim.add_node_with_hooks(Sim::config(11, 0, true), slow(5_000, 10, false));
+        sim.run_for(secs(3));
+        expect(sim.holders() == [b], || {
+            format!("holders {:?}", sim.holders())
+        })?;
+        sim.run_for(secs(5));
+        expect(sim.holders() == [a], || {
+            format!("holders {:?}", sim.holders())
+        })?;
+        // And the old master's own slow down script (3 s) is the only overlap.
+        let mut sim = Sim::new(seed, SegmentConfig::default());
+        let b = sim.add_node_with_hooks(Sim::config(12, 50, false), slow(10, 3_000, false));
+        sim.run_for(Duration::from_millis(4_000 + seed % 1_000));
+        sim.reset_measures();
+        let a = sim.add_node_with_hooks(Sim::config(11, 0, true), slow(5_000, 10, false));
+        sim.run_for(secs(10));
+        expect(sim.holders() == [a], || {
+            format!("holders {:?}", sim.holders())
+        })?;
+        let _ = b;
+        within(&sim, Duration::from_millis(3_000))
+    });
+}
+
+#[test]
+fn the_measures_can_fail() {
+    // Two nodes that never hear each other both hold the VIP: the two-holder measure must
+    // show it, so the bounds above are not vacuous.
+    let mut sim = Sim::new(
+        1,
+        SegmentConfig {
+            loss: 1.0,
+            ..SegmentConfig::default()
+        },
+    );
+    sim.add_node(Sim::config(11, 0, false));
+    sim.add_node(Sim::config(12, 50, false));
+    sim.run_for(secs(10));
+    assert!(sim.measures().longest_with_two_holders > secs(5));
+    let mut sim = Sim::new(1, SegmentConfig::default());
+    sim.add_node(Sim::config(11, 0, false));
+    sim.run_for(secs(2));
+    assert!(sim.measures().longest_without_holder >= secs(2));
 }

@@ -1,7 +1,7 @@
 //! rtnetlink: VIP add/remove, and link and address events as they happen (no polling).
 
 use futures::stream::{StreamExt, TryStreamExt};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressProtocol};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{AsyncSocket, SocketAddr};
@@ -37,6 +37,23 @@ pub enum NetEvent {
         /// the address
         address: Ipv4Addr,
     },
+}
+
+/// The address protocol (`IFA_PROTO`, Linux 6.1 and later) carpd puts on every address it
+/// adds: 112, CARP's IP protocol number. `ip -d address` shows it as `proto 0x70`. Start-up
+/// removes a VIP left on the interface only when it carries this mark, so an address carpd
+/// did not add (the host's own, an administrator's) is never taken away.
+pub const CARPD_ADDRESS_PROTOCOL: u8 = 112;
+
+/// An IPv4 address on a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkAddress {
+    /// the address
+    pub address: Ipv4Addr,
+    /// its prefix length
+    pub prefix: u8,
+    /// whether carpd added it (it carries [`CARPD_ADDRESS_PROTOCOL`])
+    pub added_by_carpd: bool,
 }
 
 /// A netlink connection for requests.
@@ -85,15 +102,19 @@ impl Netlink {
         Ok(rx)
     }
 
-    /// Adds `address/prefix` to link `index`; already present is fine.
+    /// Adds `address/prefix` to link `index`, marked as carpd's; already present is fine.
     pub async fn add_address(&self, index: u32, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
-        match self
+        let mut request = self
             .handle
             .address()
-            .add(index, IpAddr::V4(address), prefix)
-            .execute()
-            .await
-        {
+            .add(index, IpAddr::V4(address), prefix);
+        request
+            .message_mut()
+            .attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::Other(
+                CARPD_ADDRESS_PROTOCOL,
+            )));
+        match request.execute().await {
             Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => Ok(()),
             other => other.map_err(to_io),
         }
@@ -120,20 +141,28 @@ impl Netlink {
         }
     }
 
-    /// Whether link `index` has `address`, with the prefix it has.
-    pub async fn address_prefix(&self, index: u32, address: Ipv4Addr) -> io::Result<Option<u8>> {
+    /// The IPv4 addresses of link `index`.
+    pub async fn addresses(&self, index: u32) -> io::Result<Vec<LinkAddress>> {
         let mut stream = self
             .handle
             .address()
             .get()
             .set_link_index_filter(index)
             .execute();
+        let mut found = Vec::new();
         while let Some(message) = stream.try_next().await.map_err(to_io)? {
-            if address_of(&message) == Some(address) {
-                return Ok(Some(message.header.prefix_len));
+            if let Some(address) = address_of(&message) {
+                let added_by_carpd = message.attributes.iter().any(|a| {
+                    matches!(a, AddressAttribute::Protocol(p) if u8::from(*p) == CARPD_ADDRESS_PROTOCOL)
+                });
+                found.push(LinkAddress {
+                    address,
+                    prefix: message.header.prefix_len,
+                    added_by_carpd,
+                });
             }
         }
-        Ok(None)
+        Ok(found)
     }
 }
 

@@ -168,3 +168,67 @@ pub fn stop(lab: &Lab, member: &Member, signal: nix::sys::signal::Signal) -> Opt
 }
 
 pub const SETTLE: Duration = Duration::from_secs(15);
+
+/// The longest stretches seen while watching `vip` for `duration`: with two or more holders,
+/// and with none. Polls every host's addresses as fast as `ip` answers (about every 10 ms).
+pub fn watch_holders(lab: &Lab, vip: Ipv4Addr, duration: Duration) -> (Duration, Duration) {
+    let start = std::time::Instant::now();
+    let (mut two_since, mut none_since) = (None, None);
+    let (mut longest_two, mut longest_none) = (Duration::ZERO, Duration::ZERO);
+    while start.elapsed() < duration {
+        let now = std::time::Instant::now();
+        let holders = lab.holders(vip).len();
+        for (since, active, longest) in [
+            (&mut two_since, holders >= 2, &mut longest_two),
+            (&mut none_since, holders == 0, &mut longest_none),
+        ] {
+            if active {
+                let s: &mut std::time::Instant = since.get_or_insert(now);
+                *longest = (*longest).max(now - *s);
+            } else {
+                *since = None;
+            }
+        }
+    }
+    (longest_two, longest_none)
+}
+
+/// Starts carpd on `host` for `vhid` with these (up, down) scripts and extra options (`-z`,
+/// no syslog).
+pub fn start_with_scripts(
+    lab: &Lab,
+    host: usize,
+    vhid: u8,
+    vip: Ipv4Addr,
+    (up, down): (&std::path::Path, &std::path::Path),
+    extra: &[&str],
+    log: &str,
+) -> Member {
+    let ip = lab.host(host).ip.to_string();
+    let vhid = vhid.to_string();
+    let vip = vip.to_string();
+    let mut args = vec![
+        "-i",
+        "eth0",
+        "-s",
+        &ip,
+        "-v",
+        &vhid,
+        "-p",
+        "secret",
+        "-a",
+        &vip,
+        "-z",
+        "-f",
+        "none",
+        "-u",
+        up.to_str().expect("utf-8 path"),
+        "-d",
+        down.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let pid = lab
+        .spawn(lab.host(host), carpd(), &args, log)
+        .expect("spawn");
+    Member { pid }
+}

@@ -126,6 +126,9 @@ pub fn run(args: &[String]) -> Result<()> {
     if wanted("preempt") {
         sections.push(scenarios::preemption(&options)?);
     }
+    if wanted("preempt") || wanted("slow") {
+        sections.push(scenarios::slow_scripts(&options)?);
+    }
     if wanted("footprint") {
         sections.push(scenarios::footprint(&options)?);
     }

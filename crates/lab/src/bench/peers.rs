@@ -2,7 +2,7 @@
 
 use crate::{Lab, Pid};
 use anyhow::Result;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Which implementation, and how it brings the VIP up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,23 @@ pub fn start(
     member: Member,
     log: &str,
 ) -> Result<Pid> {
+    let scripts = match daemon {
+        Daemon::Carpd | Daemon::Ucarp => Some(lab.vip_scripts(log)?),
+        Daemon::CarpdNative | Daemon::Keepalived => None,
+    };
+    start_with(lab, carpd, daemon, host, member, log, scripts)
+}
+
+/// As [`start`], with these up and down scripts for carpd or ucarp.
+pub fn start_with(
+    lab: &Lab,
+    carpd: &Path,
+    daemon: Daemon,
+    host: usize,
+    member: Member,
+    log: &str,
+    scripts: Option<(PathBuf, PathBuf)>,
+) -> Result<Pid> {
     let h = lab.host(host).clone();
     let vip = lab.address(100);
     let ip = h.ip.to_string();
@@ -87,10 +104,7 @@ pub fn start(
             if member.preempt {
                 args.push("-P".into());
             }
-            if daemon == Daemon::CarpdNative {
-                args.extend(["-a".into(), format!("{vip}/24")]);
-            } else {
-                let (up, down) = lab.vip_scripts(log)?;
+            if let Some((up, down)) = scripts {
                 args.extend(["-a".into(), vip.to_string()]);
                 args.extend([
                     "-u".into(),
@@ -98,6 +112,8 @@ pub fn start(
                     "-d".into(),
                     down.display().to_string(),
                 ]);
+            } else {
+                args.extend(["-a".into(), format!("{vip}/24")]);
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             lab.spawn(&h, &program, &refs, log)

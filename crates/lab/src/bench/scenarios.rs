@@ -498,8 +498,130 @@ pub fn preemption(o: &Options) -> Result<Section> {
             row("removal − arrival, signed (carpd native)", "ms", get(Daemon::CarpdNative), "ucarp", get(Daemon::Ucarp), Goal::None, 1),
         ],
         notes: vec![
-            "carpd sends its first advert as it decides, before its up script runs; the old master steps down on receipt, so the old VIP usually goes before the new one arrives.".into(),
+            "carpd takes over from a live master only once its up script (or native add) is done, then sends its first advert; the old master steps down on receipt. Both hold the VIP from the new master's add until the old master's removal: one advert's trip plus the old master's down script (a fork and exec of `ip` with scripts, a netlink request natively). A gap with no holder is the alternative, and the worse one.".into(),
             "ucarp's new master runs its up script (and sends a GARP) before its first advert, so the old master keeps the VIP for the script's run time plus its own reaction: both hold it for tens of milliseconds, and up to a second when the old master reads the advert late through its libpcap ring.".into(),
+        ],
+    })
+}
+
+/// The longest stretches between `from` and `to` with no holder and with two or more, from
+/// holder intervals `(host, start, end)`, in milliseconds.
+fn holder_stretches(intervals: &[(usize, f64, f64)], from: f64, to: f64) -> (f64, f64) {
+    let mut edges: Vec<(f64, i32)> = intervals
+        .iter()
+        .flat_map(|&(_, s, e)| [(s.max(from), 1), (e.min(to), -1)])
+        .filter(|&(t, _)| t <= to)
+        .collect();
+    // At equal times, ends before starts: a hand-over in the same instant is no overlap.
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut count, mut at, mut none, mut two) = (0, from, 0.0f64, 0.0f64);
+    for (t, delta) in edges.into_iter().chain([(to, 0)]) {
+        match count {
+            0 => none = none.max(t - at),
+            c if c >= 2 => two = two.max(t - at),
+            _ => {}
+        }
+        count += delta;
+        at = t;
+    }
+    (none * 1000.0, two * 1000.0)
+}
+
+/// Scenario 4b: preemption when the preempting host's scripts are slow.
+pub fn slow_scripts(o: &Options) -> Result<Section> {
+    let cases = [
+        (
+            "up script sleeps 5 s, then adds the VIP",
+            "sleep 5\nip addr add \"$2\"/24 dev \"$1\"\nexit 0",
+            None,
+        ),
+        (
+            "start-up down script sleeps 8 s",
+            "ip addr add \"$2\"/24 dev \"$1\"\nexit 0",
+            Some("sleep 8\nip addr del \"$2\"/24 dev \"$1\" 2>/dev/null\nexit 0"),
+        ),
+    ];
+    let reps = o.reps.min(3);
+    let mut rows = Vec::new();
+    for (name, up_body, down_body) in cases {
+        let mut none: BTreeMap<&str, Samples> = BTreeMap::new();
+        let mut two: BTreeMap<&str, Samples> = BTreeMap::new();
+        for _ in 0..reps {
+            for daemon in [Daemon::Carpd, Daemon::Ucarp] {
+                let lab = Lab::new(PREFIX, SUBNET, 3)?;
+                let vip = lab.address(100);
+                peers::start(&lab, &o.carpd, daemon, 2, member(1, 50, false, 0), "b")?;
+                if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [2]) {
+                    bail!("{daemon:?}: host 2 never master");
+                }
+                monitor(&lab, 1)?;
+                monitor(&lab, 2)?;
+                std::thread::sleep(Duration::from_millis(300));
+                let up = lab.script("slow-up", up_body)?;
+                let down = match down_body {
+                    Some(body) => lab.script("slow-down", body)?,
+                    None => lab.vip_scripts("m")?.1,
+                };
+                let start = now();
+                peers::start_with(
+                    &lab,
+                    &o.carpd,
+                    daemon,
+                    1,
+                    member(1, 0, true, 0),
+                    "m",
+                    Some((up, down)),
+                )?;
+                if !wait_until(Duration::from_secs(30), || lab.holders(vip) == [1]) {
+                    bail!(
+                        "{daemon:?}: no preemption with slow scripts:\n{}",
+                        lab.log("m")
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                let end = now();
+                let (n, t) = holder_stretches(&holder_intervals(&lab, 2, start, end), start, end);
+                println!(
+                    "slow scripts, {name}, {}: no holder {n:.1} ms, two holders {t:.1} ms",
+                    daemon.name()
+                );
+                none.entry(daemon.name()).or_default().push(n);
+                two.entry(daemon.name()).or_default().push(t);
+            }
+        }
+        let get =
+            |m: &BTreeMap<&str, Samples>, d: Daemon| m.get(d.name()).cloned().unwrap_or_default();
+        rows.push(row(
+            &format!("{name}: longest time without a holder"),
+            "ms",
+            get(&none, Daemon::Carpd),
+            "ucarp",
+            get(&none, Daemon::Ucarp),
+            Goal::AtMost(500.0),
+            1,
+        ));
+        rows.push(row(
+            &format!("{name}: longest time with two holders"),
+            "ms",
+            get(&two, Daemon::Carpd),
+            "ucarp",
+            get(&two, Daemon::Ucarp),
+            Goal::None,
+            1,
+        ));
+    }
+    Ok(Section {
+        title: "4b. Preemption with slow scripts".into(),
+        method: format!(
+            "As scenario 4 (host 2 master alone, host 1 with --preempt starts), but host 1's scripts are slow: \
+             an up script that works for 5 s before it adds the VIP, or a start-up down script that takes 8 s. \
+             `ip -ts monitor address` on both hosts gives who held the VIP when, from host 1's start until \
+             0.5 s after it holds the VIP alone. {reps} repetitions."
+        ),
+        rows,
+        notes: vec![
+            "carpd takes over from a live master only when its queued scripts are done: until then it says MASTER but sends no advert, so the old master serves; its first advert follows the up script, and the old master steps down on it. The overlap is then the old master's own down script.".into(),
+            "ucarp gets the same order because its scripts block the whole process: the start-up down script delays everything, and the up script runs before the first advert.".into(),
         ],
     })
 }
@@ -890,4 +1012,23 @@ pub fn report(o: &Options, sections: &[Section], took: Duration, svg: bool) -> S
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_stretches;
+
+    #[test]
+    fn stretches_without_and_with_two_holders() {
+        // Host 2 holds 0–5 s, host 1 from 4.9 s: 100 ms of two holders, no gap.
+        let (none, two) = holder_stretches(&[(2, 0.0, 5.0), (1, 4.9, 9.0)], 1.0, 9.0);
+        assert_eq!(none, 0.0);
+        assert!((two - 100.0).abs() < 1e-6, "{two}");
+        // Host 2 leaves at 5 s, host 1 arrives at 5.25 s: a 250 ms gap.
+        let (none, two) = holder_stretches(&[(2, 0.0, 5.0), (1, 5.25, 9.0)], 1.0, 9.0);
+        assert!((none - 250.0).abs() < 1e-6, "{none}");
+        assert_eq!(two, 0.0);
+        // Nobody at all between the bounds.
+        assert_eq!(holder_stretches(&[], 1.0, 2.0).0, 1000.0);
+    }
 }

@@ -23,6 +23,21 @@ pub const CARP_TTL: u8 = 255;
 /// `IPTOS_LOWDELAY`, the TOS ucarp sets.
 pub const TOS_LOWDELAY: u8 = 0x10;
 const FLAG_DONT_FRAGMENT: u16 = 0x4000;
+const FLAG_MORE_FRAGMENTS: u16 = 0x2000;
+const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
+
+/// Whether `bytes` (an IPv4 packet from its header on) is a fragment: the more-fragments
+/// flag set or a non-zero fragment offset. Too short to tell: not a fragment (the parser
+/// then names what is wrong).
+pub fn is_fragment(bytes: &[u8]) -> bool {
+    match bytes.get(6..8) {
+        Some(&[high, low]) => {
+            let flags = u16::from_be_bytes([high, low]);
+            flags & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK) != 0
+        }
+        _ => false,
+    }
+}
 
 /// The fields of an IPv4 header that matter to CARP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +142,24 @@ mod tests {
             protocol: 112,
             payload_len: 4,
         }
+    }
+
+    #[test]
+    fn fragments_are_recognised() {
+        let whole = sample().emit();
+        assert!(!is_fragment(&whole), "DF alone is no fragment");
+        for (high, low) in [
+            (0x20, 0x00),
+            (0x00, 0x01),
+            (0x40 | 0x1f, 0xff),
+            (0x20, 0x10),
+        ] {
+            let mut h = whole;
+            h[6] = high;
+            h[7] = low;
+            assert!(is_fragment(&h), "{high:02x}{low:02x}");
+        }
+        assert!(!is_fragment(&whole[..7]));
     }
 
     #[test]

@@ -1,0 +1,179 @@
+//! Start-up checks against the host as it is: they run before carpd changes anything (no
+//! script, no address removed), and a failed one ends carpd with exit status 1 and a message
+//! naming the value and what is accepted.
+
+use crate::sys::netlink::LinkAddress;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+/// carpd refuses to start: nothing on the host was changed. Exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+/// What the checks look at.
+#[derive(Debug)]
+pub struct HostView<'a> {
+    /// the interface's name
+    pub interface: &'a str,
+    /// the interface's IPv4 addresses now
+    pub addresses: &'a [LinkAddress],
+    /// `-s`
+    pub srcip: Ipv4Addr,
+    /// `-a`: address and prefix
+    pub vips: &'a [(Ipv4Addr, u8)],
+    /// carpd adds and removes the VIPs itself (no scripts)
+    pub native: bool,
+    /// `-S`: the interface may not be ready yet
+    pub ignore_ifstate: bool,
+}
+
+/// What the checks found that start-up must act on.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// VIPs left on the interface by an earlier carpd (they carry its mark): remove them
+    /// before the election.
+    pub stale_vips: Vec<(Ipv4Addr, u8)>,
+    /// warnings to log
+    pub warnings: Vec<String>,
+}
+
+fn list(addresses: &[LinkAddress]) -> String {
+    if addresses.is_empty() {
+        return "none".into();
+    }
+    let mut text = String::new();
+    for (i, a) in addresses.iter().enumerate() {
+        let _ = write!(
+            text,
+            "{}{}/{}",
+            if i > 0 { ", " } else { "" },
+            a.address,
+            a.prefix
+        );
+    }
+    text
+}
+
+/// Checks `-s` and `-a` against the interface's addresses.
+///
+/// - `-s` must be an address of the interface; with `-S` (the interface may be configured
+///   later) a missing one is only a warning.
+/// - In native mode, a VIP already on the interface is removed at start-up only when carpd
+///   added it (a killed instance left it); any other address is refused, since taking it away
+///   could cut the host off (a VIP equal to the host's own address, an administrator's).
+pub fn check(view: &HostView<'_>) -> Result<Findings, Refusal> {
+    let mut findings = Findings::default();
+    if !view.addresses.iter().any(|a| a.address == view.srcip) {
+        let message = format!(
+            "--srcip {} is not an address of {} (its IPv4 addresses: {}): accepted this host's own address on the interface",
+            view.srcip,
+            view.interface,
+            list(view.addresses)
+        );
+        if view.ignore_ifstate {
+            findings.warnings.push(format!(
+                "{message}; going on because of --ignoreifstate (the interface may be configured later)"
+            ));
+        } else {
+            return Err(Refusal(format!(
+                "carpd: {message} (or --ignoreifstate when it is configured later)"
+            )));
+        }
+    }
+    if !view.native {
+        return Ok(findings);
+    }
+    for &(vip, _) in view.vips {
+        let Some(present) = view.addresses.iter().find(|a| a.address == vip) else {
+            continue;
+        };
+        if present.added_by_carpd {
+            findings.stale_vips.push((vip, present.prefix));
+        } else {
+            return Err(Refusal(format!(
+                "carpd: --addr {vip} is already on {} and carpd did not add it (the host's own or an administrator's address): accepted an address carpd may add and remove; remove it first (ip address del {vip}/{} dev {}) or choose another virtual address",
+                view.interface, present.prefix, view.interface
+            )));
+        }
+    }
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 11);
+    const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+
+    fn at(address: Ipv4Addr, added_by_carpd: bool) -> LinkAddress {
+        LinkAddress {
+            address,
+            prefix: 24,
+            added_by_carpd,
+        }
+    }
+
+    fn view<'a>(addresses: &'a [LinkAddress], native: bool, ignore: bool) -> HostView<'a> {
+        HostView {
+            interface: "eth0",
+            addresses,
+            srcip: SRC,
+            vips: &[(VIP, 32)],
+            native,
+            ignore_ifstate: ignore,
+        }
+    }
+
+    #[test]
+    fn srcip_must_be_on_the_interface_unless_ignoreifstate() {
+        let other = [at(Ipv4Addr::new(10, 0, 0, 12), false)];
+        let e = check(&view(&other, true, false)).unwrap_err().0;
+        assert!(e.contains("--srcip 10.0.0.11"), "{e}");
+        assert!(
+            e.contains("10.0.0.12/24"),
+            "names what the interface has: {e}"
+        );
+        assert!(e.contains("accepted"), "{e}");
+        let f = check(&view(&other, true, true)).unwrap();
+        assert_eq!(f.warnings.len(), 1);
+        assert!(f.warnings[0].contains("--ignoreifstate"));
+        assert!(check(&view(&[], false, false))
+            .unwrap_err()
+            .0
+            .contains("addresses: none"));
+    }
+
+    #[test]
+    fn only_vips_carpd_added_are_stale() {
+        let mine = [at(SRC, false), at(VIP, true)];
+        assert_eq!(
+            check(&view(&mine, true, false)).unwrap().stale_vips,
+            [(VIP, 24)]
+        );
+        let foreign = [at(SRC, false), at(VIP, false)];
+        let e = check(&view(&foreign, true, false)).unwrap_err().0;
+        assert!(e.contains("--addr 10.0.0.100"), "{e}");
+        assert!(e.contains("did not add it"), "{e}");
+        // Scripts mode never removes anything at start-up, so a present VIP is fine there.
+        assert_eq!(
+            check(&view(&foreign, false, false)).unwrap(),
+            Findings::default()
+        );
+        assert_eq!(
+            check(&view(&[at(SRC, false)], true, false)).unwrap(),
+            Findings::default()
+        );
+    }
+
+    #[test]
+    fn a_vip_equal_to_the_source_address_is_refused_in_native_mode() {
+        let addresses = [at(SRC, false)];
+        let v = HostView {
+            vips: &[(SRC, 32)],
+            ..view(&addresses, true, false)
+        };
+        assert!(check(&v).unwrap_err().0.contains("--addr 10.0.0.11"));
+    }
+}
