@@ -66,9 +66,9 @@ on ifup and stop it on ifdown. They read Debian's ucarp directives: \fBucarp\-vi
 Yes/no directives are on unless the value starts with no, off, false or 0.
 .SH FILES
 .TP
-.I /run/carpd/IF\-VHID.lock
-Held (flock) by the carpd serving interface IF and vhid VHID, with its pid: a second one is
-refused. Outside the host's network namespace the name also carries the namespace's inode.
+.I /run/carpd/IF\-VHID.netns\-INODE.lock
+Held (flock) by the carpd serving interface IF and vhid VHID in the network namespace whose
+inode is INODE (\fBstat \-L \-c %i /proc/self/ns/net\fR), with its pid: a second one is refused.
 .TP
 .I /etc/default/carpd
 Read by the ifupdown hooks (CARPD, CARPD_SHARE).

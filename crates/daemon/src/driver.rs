@@ -113,10 +113,9 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
     // One carpd per interface and vhid: two would both stay MASTER, silently.
     let _instance = match lock::lock_instance(&name, vhid) {
         Ok(lock) => Some(lock),
-        Err((path, LockError::Held { pid })) => {
+        Err((path, held @ LockError::Held { .. })) => {
             return Err(Refusal(format!(
-                "carpd: another carpd (pid {}) already serves {name} vhid {vhid} on this host (lock {}): accepted one carpd per interface and vhid; stop that one first",
-                pid.map_or_else(|| "unknown".into(), |p| p.to_string()),
+                "carpd: another carpd already serves {name} vhid {vhid} on this host (lock {}, {held}): accepted one carpd per interface and vhid; stop that one first",
                 path.display()
             ))
             .into())
@@ -133,11 +132,10 @@ pub async fn run(cli: Cli, password: Password) -> Result<()> {
         None => None,
         Some(path) => match Pidfile::create(path) {
             Ok(p) => Some(p),
-            Err(LockError::Held { pid }) => {
+            Err(held @ LockError::Held { .. }) => {
                 return Err(Refusal(format!(
-                    "carpd: --pidfile {} belongs to running process {}: accepted a pidfile that no live process holds",
-                    path.display(),
-                    pid.map_or_else(|| "(pid unknown)".into(), |p| p.to_string())
+                    "carpd: --pidfile {} is {held}: accepted a pidfile that no live process holds",
+                    path.display()
                 ))
                 .into())
             }
@@ -618,4 +616,18 @@ fn random_seed() -> u64 {
         let _ = f.read_exact(&mut bytes);
     }
     u64::from_ne_bytes(bytes) ^ u64::from(std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Error;
+
+    #[test]
+    fn socket_errors_name_their_cause() {
+        let hint = |errno| super::socket_error_hint(&Error::from_raw_os_error(errno));
+        assert!(hint(libc::EMFILE).contains("too many open files"));
+        assert!(hint(libc::ENFILE).contains("too many open files"));
+        assert!(hint(libc::EPERM).contains("CAP_NET_RAW"));
+        assert_eq!(hint(libc::ENODEV), "");
+    }
 }

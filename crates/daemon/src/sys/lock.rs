@@ -88,17 +88,17 @@ impl Drop for Pidfile {
     }
 }
 
-/// The instance lock's path for `interface` and `vhid`: `/run/carpd/<interface>-<vhid>.lock`,
-/// with the network namespace's inode added when carpd does not run in the host's (pid 1's)
-/// namespace, since `eth0` in two namespaces is two interfaces.
+/// The instance lock's path for `interface` and `vhid`:
+/// `/run/carpd/<interface>-<vhid>.netns-<inode>.lock`. The network namespace's inode is part of
+/// the name because `eth0` in two namespaces is two interfaces; it is read from `/proc/self`,
+/// which every carpd may read however it was started (systemd's sandbox, ifupdown, a shell), so
+/// all of them name the same lock for the same interface.
 pub fn instance_lock_path(interface: &str, vhid: u8) -> PathBuf {
-    let namespace = |pid: &str| std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino());
-    let suffix = match (namespace("self"), namespace("1")) {
-        (Ok(ours), Ok(host)) if ours == host => String::new(),
-        (Ok(ours), _) => format!(".netns-{ours}"),
-        (Err(_), _) => String::new(),
+    let name = match std::fs::metadata("/proc/self/ns/net") {
+        Ok(namespace) => format!("{interface}-{vhid}.netns-{}.lock", namespace.ino()),
+        Err(_) => format!("{interface}-{vhid}.lock"),
     };
-    Path::new(RUN_DIR).join(format!("{interface}-{vhid}{suffix}.lock"))
+    Path::new(RUN_DIR).join(name)
 }
 
 /// Takes the instance lock for `interface` and `vhid`, creating [`RUN_DIR`] if needed.

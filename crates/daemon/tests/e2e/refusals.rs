@@ -147,7 +147,7 @@ fn a_second_instance_and_a_live_pidfile_are_refused() {
     expect_holders(&lab, g.vip, &[1], SETTLE, &["a"]);
     let out = carpd_once(&lab, 1, &["-p", "secret", "-v", "44", "-a", &vip]);
     refused(&out, "already serves eth0 vhid 44 on this host");
-    refused(&out, &format!("pid {}", first.0));
+    refused(&out, &format!("held by running process {}", first.0));
     let out = carpd_once(
         &lab,
         1,
@@ -164,7 +164,7 @@ fn a_second_instance_and_a_live_pidfile_are_refused() {
     );
     refused(
         &out,
-        &format!("--pidfile {pidfile} belongs to running process {}", first.0),
+        &format!("--pidfile {pidfile} is held by running process {}", first.0),
     );
     assert_eq!(
         std::fs::read_to_string(pidfile).unwrap().trim(),
@@ -361,5 +361,57 @@ fn a_renamed_interface_is_logged_once_each_way() {
         lab.wait_exit(a.pid, Duration::ZERO),
         None,
         "carpd exited:\n{log}"
+    );
+}
+
+#[test]
+fn too_many_open_files_is_said_plainly() {
+    let Some(lab) = lab("rmf", 89, 2, &["prlimit"]) else {
+        return;
+    };
+    let ip = lab.host(1).ip.to_string();
+    let vip = lab.address(100).to_string();
+    // Walk the descriptor limit up: each start-up step fails in turn for lack of descriptors,
+    // and the packet socket's step must say so, not blame a missing capability.
+    let mut named = false;
+    for limit in 3..24 {
+        let nofile = format!("--nofile={limit}:{limit}");
+        let out = lab
+            .run(
+                lab.host(1),
+                "timeout",
+                &[
+                    "5",
+                    "prlimit",
+                    &nofile,
+                    carpd(),
+                    "-i",
+                    "eth0",
+                    "-s",
+                    &ip,
+                    "-v",
+                    "49",
+                    "-p",
+                    "x",
+                    "-a",
+                    &vip,
+                    "-f",
+                    "none",
+                    "-n",
+                ],
+            )
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() == Some(124) {
+            break; // enough descriptors: it runs
+        }
+        if stderr.contains("os error 24") {
+            assert!(!stderr.contains("CAP_NET_RAW"), "limit {limit}: {stderr}");
+        }
+        named |= stderr.contains("for CARP: too many open files");
+    }
+    assert!(
+        named,
+        "no limit made the packet socket fail for lack of descriptors"
     );
 }
