@@ -87,34 +87,50 @@ fn preempted_while_the_up_script_runs_no_split_brain() {
     );
 }
 
+/// Host 2 (fast scripts, advskew 50) is master alone; host 1 (--preempt, `a_extra`) starts
+/// with scripts `a_scripts`. Watches for `watch`: host 1 ends as the one holder, with no
+/// moment without a holder and no long overlap.
+fn preempt_and_watch(
+    lab: &carpd_lab::Lab,
+    vhid: u8,
+    a_scripts: (&std::path::Path, &std::path::Path),
+    a_extra: &[&str],
+    watch: Duration,
+) {
+    let vip = lab.address(100);
+    let (up, down) = lab.vip_scripts("fast").unwrap();
+    let _b = start_with_scripts(lab, 2, vhid, vip, (&up, &down), &["-k", "50"], "b");
+    expect_holders(lab, vip, &[2], SETTLE, &["b"]);
+    let mut extra = vec!["-P"];
+    extra.extend_from_slice(a_extra);
+    let _a = start_with_scripts(lab, 1, vhid, vip, a_scripts, &extra, "a");
+    let (two, none) = watch_holders(lab, vip, watch);
+    assert_eq!(lab.holders(vip), [1], "{}", report(lab));
+    assert!(
+        none <= NO_HOLDER_AT_MOST,
+        "no holder for {none:?}\n{}",
+        report(lab)
+    );
+    assert!(
+        two <= TWO_HOLDERS_AT_MOST,
+        "both held {vip} for {two:?}\n{}",
+        report(lab)
+    );
+}
+
 #[test]
 fn preempting_with_a_slow_startup_down_script_leaves_no_gap() {
     let Some(lab) = lab("ssd", 82, 2, &[]) else {
         return;
     };
-    let vip = lab.address(100);
     let slow_down = lab
         .script(
             "slow-down",
             "sleep 8\nip addr del \"$2\"/24 dev \"$1\" 2>/dev/null\nexit 0",
         )
         .unwrap();
-    let (up, down) = lab.vip_scripts("fast").unwrap();
-    let _b = start_with_scripts(&lab, 2, 42, vip, (&up, &down), &["-k", "50"], "b");
-    expect_holders(&lab, vip, &[2], SETTLE, &["b"]);
-    let _a = start_with_scripts(&lab, 1, 42, vip, (&up, &slow_down), &["-P"], "a");
-    let (two, none) = watch_holders(&lab, vip, Duration::from_secs(11));
-    assert_eq!(lab.holders(vip), [1], "{}", report(&lab));
-    assert!(
-        none <= NO_HOLDER_AT_MOST,
-        "no holder for {none:?}\n{}",
-        report(&lab)
-    );
-    assert!(
-        two <= TWO_HOLDERS_AT_MOST,
-        "both held {vip} for {two:?}\n{}",
-        report(&lab)
-    );
+    let (up, _) = lab.vip_scripts("a").unwrap();
+    preempt_and_watch(&lab, 42, (&up, &slow_down), &[], Duration::from_secs(11));
     // A stayed silent until its scripts were done: B switched to BACKUP only after 8 s.
     assert_eq!(
         lab.log("b").matches("Switching to state: BACKUP").count(),
@@ -129,7 +145,6 @@ fn preempting_with_a_slow_up_script_leaves_no_gap() {
     let Some(lab) = lab("ssp", 83, 2, &[]) else {
         return;
     };
-    let vip = lab.address(100);
     // Starts a service for 5 s, then adds the VIP.
     let slow_up = lab
         .script(
@@ -137,20 +152,6 @@ fn preempting_with_a_slow_up_script_leaves_no_gap() {
             "sleep 5\nip addr add \"$2\"/24 dev \"$1\"\nexit 0",
         )
         .unwrap();
-    let (up, down) = lab.vip_scripts("fast").unwrap();
-    let _b = start_with_scripts(&lab, 2, 43, vip, (&up, &down), &["-k", "50"], "b");
-    expect_holders(&lab, vip, &[2], SETTLE, &["b"]);
-    let _a = start_with_scripts(&lab, 1, 43, vip, (&slow_up, &down), &["-P", "-n"], "a");
-    let (two, none) = watch_holders(&lab, vip, Duration::from_secs(8));
-    assert_eq!(lab.holders(vip), [1], "{}", report(&lab));
-    assert!(
-        none <= NO_HOLDER_AT_MOST,
-        "no holder for {none:?}\n{}",
-        report(&lab)
-    );
-    assert!(
-        two <= TWO_HOLDERS_AT_MOST,
-        "both held {vip} for {two:?}\n{}",
-        report(&lab)
-    );
+    let (_, down) = lab.vip_scripts("a").unwrap();
+    preempt_and_watch(&lab, 43, (&slow_up, &down), &["-n"], Duration::from_secs(8));
 }

@@ -445,20 +445,28 @@ pub fn subsecond(o: &Options) -> Result<Section> {
     })
 }
 
+/// A fresh LAN where host 2 (advskew 50, no preempt) is master alone, with `ip monitor
+/// address` running on hosts 1 and 2: the start of both preemption scenarios.
+fn host2_master_alone(o: &Options, daemon: Daemon) -> Result<Lab> {
+    let lab = Lab::new(PREFIX, SUBNET, 3)?;
+    let vip = lab.address(100);
+    peers::start(&lab, &o.carpd, daemon, 2, member(1, 50, false, 0), "b")?;
+    if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [2]) {
+        bail!("{daemon:?}: host 2 never master");
+    }
+    monitor(&lab, 1)?;
+    monitor(&lab, 2)?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(lab)
+}
+
 /// Scenario 4: how long both hold the VIP when a better node with --preempt joins.
 pub fn preemption(o: &Options) -> Result<Section> {
     let mut overlap: BTreeMap<&str, Samples> = BTreeMap::new();
     for _ in 0..o.reps {
         for daemon in [Daemon::Carpd, Daemon::Ucarp, Daemon::CarpdNative] {
-            let lab = Lab::new(PREFIX, SUBNET, 3)?;
+            let lab = host2_master_alone(o, daemon)?;
             let vip = lab.address(100);
-            peers::start(&lab, &o.carpd, daemon, 2, member(1, 50, false, 0), "b")?;
-            if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [2]) {
-                bail!("{daemon:?}: host 2 never master");
-            }
-            monitor(&lab, 1)?;
-            monitor(&lab, 2)?;
-            std::thread::sleep(Duration::from_millis(300));
             peers::start(&lab, &o.carpd, daemon, 1, member(1, 0, true, 0), "m")?;
             if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [1]) {
                 bail!("{daemon:?}: no preemption:\n{}", lab.log("m"));
@@ -549,15 +557,8 @@ pub fn slow_scripts(o: &Options) -> Result<Section> {
         let mut two: BTreeMap<&str, Samples> = BTreeMap::new();
         for _ in 0..reps {
             for daemon in [Daemon::Carpd, Daemon::Ucarp] {
-                let lab = Lab::new(PREFIX, SUBNET, 3)?;
+                let lab = host2_master_alone(o, daemon)?;
                 let vip = lab.address(100);
-                peers::start(&lab, &o.carpd, daemon, 2, member(1, 50, false, 0), "b")?;
-                if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [2]) {
-                    bail!("{daemon:?}: host 2 never master");
-                }
-                monitor(&lab, 1)?;
-                monitor(&lab, 2)?;
-                std::thread::sleep(Duration::from_millis(300));
                 let up = lab.script("slow-up", up_body)?;
                 let down = match down_body {
                     Some(body) => lab.script("slow-down", body)?,
