@@ -62,6 +62,14 @@ enum Phase {
     },
 }
 
+impl Phase {
+    /// BACKUP with no timer: the link is down, or the caller arms one next.
+    const IDLE_BACKUP: Phase = Phase::Backup {
+        master_down_at: None,
+        hold_until: None,
+    };
+}
+
 /// A CARP virtual router.
 ///
 /// Hooks and the holder of the VIP: a router asks for the up hook when it becomes MASTER and
@@ -268,11 +276,11 @@ impl VirtualRouter {
     }
 
     fn backup_heard(&mut self, now: Instant, carp: &CarpRepr) {
-        let local = self.timing();
-        let remote = timing(carp.advbase, carp.advskew);
         if carp.is_bow_out() {
             return self.become_master(now, StateChangeReason::MasterBowedOut);
         }
+        let local = self.timing();
+        let remote = timing(carp.advbase, carp.advskew);
         // Every other reason to take over is about a master that is alive and serving.
         let reason = if carp.demote > self.demote {
             // OpenBSD carp_proto_input_c: a master with a higher demote count loses.
@@ -321,12 +329,7 @@ impl VirtualRouter {
         match (up, self.state()) {
             (true, State::Backup) => self.arm_master_down(now),
             (false, State::Master) => self.become_backup(StateChangeReason::LinkDown),
-            (false, State::Backup) => {
-                self.phase = Phase::Backup {
-                    master_down_at: None,
-                    hold_until: None,
-                }
-            }
+            (false, State::Backup) => self.phase = Phase::IDLE_BACKUP,
             _ => {}
         }
     }
@@ -452,10 +455,7 @@ impl VirtualRouter {
     fn become_backup(&mut self, reason: StateChangeReason) {
         let up_hook = self.pending_up_hook();
         self.set_state(State::Backup, reason);
-        self.phase = Phase::Backup {
-            master_down_at: None,
-            hold_until: None,
-        };
+        self.phase = Phase::IDLE_BACKUP;
         if let Some(id) = up_hook {
             self.actions.push_back(Action::CancelHook { id });
         }
