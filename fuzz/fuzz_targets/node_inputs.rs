@@ -5,7 +5,7 @@
 
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
-use carpd_proto::{Command, HookId, Instant, Node, RouterId, VrConfigBuilder};
+use carpd_proto::{Command, HookId, Instant, Node, VrConfigBuilder};
 use libfuzzer_sys::fuzz_target;
 use std::net::Ipv4Addr;
 
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     cfg.advbase = data.get(1).map_or(1, |b| b % 3);
     cfg.advskew = data.get(2).copied().unwrap_or(1).max(1);
     let Ok(config) = cfg.build() else { return };
-    node.add_router(1, config, Instant::ZERO, 1);
+    let router = node.add_router(1, config, Instant::ZERO, 1);
     let auth = Authenticator::new(b"pw", 7, &[vip]).unwrap();
     let mut now = 0u64;
     let mut ops = data.get(3..).unwrap_or(&[]).chunks(4);
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
             3 => node.handle_link(t, 1, b & 1 == 1),
             4 => node.handle_command(t, Command::Demote),
             5 => node.handle_command(t, Command::SetDemote(b)),
-            6 => node.handle_hook_done(t, RouterId(0), HookId(u64::from(b % 8))),
+            6 => node.handle_hook_done(t, router, HookId(u64::from(b % 8))),
             _ => {
                 if let Some(deadline) = node.poll_timeout() {
                     now = now.max(deadline.as_micros());

@@ -6,6 +6,7 @@
 //! and what is accepted.
 
 use crate::logging::Facility;
+use crate::settings::{rules, DEFAULT_CONFIG};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
 use std::net::Ipv4Addr;
@@ -115,6 +116,21 @@ pub struct Cli {
     #[arg(long = "hook-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub hook_timeout: Duration,
 
+    /// Serve every group of a config file (TOML) instead of one group from these options
+    /// (carpd addition; FILE defaults to /etc/carpd/carpd.toml)
+    #[arg(long = "config", value_name = "FILE", num_args = 0..=1, default_missing_value = DEFAULT_CONFIG)]
+    pub config: Option<PathBuf>,
+
+    /// Check a config file and exit: 0 when it is valid, 1 with every error otherwise
+    /// (carpd addition; FILE defaults to /etc/carpd/carpd.toml)
+    #[arg(long = "check-config", value_name = "FILE", num_args = 0..=1, default_missing_value = DEFAULT_CONFIG)]
+    pub check_config: Option<PathBuf>,
+
+    /// Where carpctl connects (carpd addition; default /run/carpd/<interface>-<vhid>.sock, or
+    /// the config file's control_socket)
+    #[arg(long = "control-socket", value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+
     /// Print the version
     #[arg(long = "version", action = ArgAction::Version)]
     version: Option<bool>,
@@ -124,22 +140,17 @@ pub struct Cli {
     pub generate_docs: Option<PathBuf>,
 }
 
-/// A virtual address as typed (scripts get it verbatim) and as parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vip {
-    /// the text given on the command line
-    pub typed: String,
-    /// the address
-    pub address: Ipv4Addr,
-    /// the prefix length, when given as `IP/PREFIX`
-    pub prefix: Option<u8>,
-}
+pub use crate::settings::rules::Vip;
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Invocation {
-    /// Run with these options.
+    /// Run one group with these options (ucarp mode).
     Run(Box<Cli>, Password),
+    /// Run every group of the config file `cli.config`.
+    RunConfig(Box<Cli>),
+    /// Check this config file and exit.
+    CheckConfig(PathBuf),
     /// Print this (help or version) and exit 0.
     Print(String),
     /// Write the man page and completions into this folder and exit.
@@ -210,6 +221,26 @@ impl Cli {
         if let Some(dir) = cli.generate_docs {
             return Ok(Invocation::GenerateDocs(dir));
         }
+        if let Some(path) = &cli.check_config {
+            return Ok(Invocation::CheckConfig(path.clone()));
+        }
+        if cli.config.is_some() {
+            // A group's options belong in the file: given here too, which would win?
+            let given: Vec<String> = GROUP_OPTIONS
+                .iter()
+                .filter(|id| {
+                    matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+                })
+                .map(|id| format!("--{}", id.replace('_', "-")))
+                .collect();
+            if !given.is_empty() {
+                return Err(usage(format!(
+                    "carpd: --config with {}: accepted with --config only --debug, --daemonize, --facility, --pidfile and --control-socket (a group's settings belong in the file)",
+                    given.join(", ")
+                )));
+            }
+            return Ok(Invocation::RunConfig(Box::new(cli)));
+        }
         if cli.srcip.is_none() {
             return Err(usage(
                 "carpd: missing --srcip (-s): give this host's own IPv4 address on the interface",
@@ -232,7 +263,7 @@ impl Cli {
                 vip.typed
             )));
         }
-        if cli.advbase == 0 && cli.advskew == 0 {
+        if rules::interval(cli.advbase, cli.advskew).is_err() {
             return Err(usage("carpd: --advbase 0 needs --advskew above 0 (the interval is advbase + advskew/256 s)"));
         }
         // ucarp: -p and -o may both be given; the later one wins.
@@ -249,12 +280,9 @@ impl Cli {
                 return Err(usage("carpd: missing --pass (-p) or --passfile (-o): the group's shared password is required"))
             }
         };
-        if password.is_empty() || password.len() > carpd_proto::wire::auth::MAX_PASSWORD_LEN {
+        if let Err(accepted) = rules::password(&password) {
             return Err(UsageError {
-                message: format!(
-                    "carpd: password of {} bytes: accepted 1 to 19 bytes (ucarp's limit)",
-                    password.len()
-                ),
+                message: format!("carpd: {accepted}"),
                 status: 2,
             });
         }
@@ -262,29 +290,37 @@ impl Cli {
     }
 }
 
-/// The most ucarp reads of a passfile's first line (its `fgets` buffer less the NUL).
-const PASSFILE_LINE_MAX: u64 = 511;
+/// The options that describe a group (clap ids: the field names): refused with `--config`.
+const GROUP_OPTIONS: [&str; 19] = [
+    "interface",
+    "srcip",
+    "mcast",
+    "vhid",
+    "pass",
+    "passfile",
+    "preempt",
+    "neutral",
+    "addr",
+    "advbase",
+    "advskew",
+    "upscript",
+    "downscript",
+    "deadratio",
+    "shutdown",
+    "xparam",
+    "ignoreifstate",
+    "nomcast",
+    "hook_timeout",
+];
 
-/// ucarp reads the first line of the file (at most 511 bytes) and removes only the first
-/// newline; a carriage return would stay in the key, and so it does here. Only those bytes
-/// are read, so `/dev/zero` or a huge file costs nothing.
+/// The passfile's first line (see [`rules::read_passfile`]).
 fn read_passfile(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
-    use std::io::{BufRead, Read};
-    let cannot = |e: std::io::Error| {
+    rules::read_passfile(path).map_err(|e| {
         usage(format!(
             "carpd: --passfile {}: cannot read it: {e}",
             path.display()
         ))
-    };
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    let mut line = Vec::new();
-    std::io::BufReader::new(file.take(PASSFILE_LINE_MAX))
-        .read_until(b'\n', &mut line)
-        .map_err(cannot)?;
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
-    Ok(line)
+    })
 }
 
 /// ucarp reads numbers with `strtoul(s, NULL, 0)`: decimal, `0x` hex, or `0` octal.
@@ -300,77 +336,31 @@ fn parse_c_number(text: &str) -> Option<u64> {
 }
 
 fn parse_vhid(text: &str) -> Result<u8, String> {
-    match parse_c_number(text) {
-        Some(v @ 1..=255) => Ok(v as u8),
-        _ => Err("accepted 1 to 255".into()),
-    }
+    rules::vhid(parse_c_number(text).unwrap_or(u64::MAX))
 }
 
 fn parse_byte(_name: &'static str) -> impl Fn(&str) -> Result<u8, String> + Clone {
-    move |text: &str| match parse_c_number(text) {
-        Some(v @ 0..=255) => Ok(v as u8),
-        _ => Err("accepted a whole number from 0 to 255".into()),
-    }
+    move |text: &str| rules::byte(parse_c_number(text).unwrap_or(u64::MAX))
 }
 
 fn parse_deadratio(text: &str) -> Result<u32, String> {
-    match parse_c_number(text) {
-        Some(v @ 1..=1000) => Ok(v as u32),
-        _ => Err("accepted 1 to 1000".into()),
-    }
-}
-
-fn parse_ipv4(text: &str) -> Result<Ipv4Addr, String> {
-    text.trim()
-        .parse::<Ipv4Addr>()
-        .map_err(|_| "accepted a dotted IPv4 address such as 10.0.0.1".to_string())
+    rules::deadratio(parse_c_number(text).unwrap_or(u64::MAX))
 }
 
 fn parse_srcip(text: &str) -> Result<Ipv4Addr, String> {
-    let ip = parse_ipv4(text)?;
-    if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
-        return Err("accepted this host's own unicast IPv4 address".into());
-    }
-    Ok(ip)
+    rules::srcip(text)
 }
 
 fn parse_group(text: &str) -> Result<Ipv4Addr, String> {
-    let ip = parse_ipv4(text)?;
-    if !ip.is_multicast() {
-        return Err("accepted a multicast address, 224.0.0.0 to 239.255.255.255".into());
-    }
-    Ok(ip)
+    rules::multicast_group(text)
 }
 
 fn parse_vip(text: &str) -> Result<Vip, String> {
-    let (addr, prefix) = match text.split_once('/') {
-        Some((a, p)) => {
-            // /0 would make the VIP a default route's worth of on-link addresses.
-            let prefix = p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| (1..=32).contains(p))
-                .ok_or_else(|| "accepted IP or IP/PREFIX with a prefix of 1 to 32".to_string())?;
-            (a, Some(prefix))
-        }
-        None => (text, None),
-    };
-    let address = parse_ipv4(addr)?;
-    if address.is_unspecified() || address.is_multicast() || address.is_broadcast() {
-        return Err("accepted a unicast IPv4 address".into());
-    }
-    Ok(Vip {
-        typed: text.to_string(),
-        address,
-        prefix,
-    })
+    rules::vip(text)
 }
 
 fn parse_interface(text: &str) -> Result<String, String> {
-    if text.is_empty() || text.len() > 15 || text.contains(['/', ' ']) {
-        return Err("accepted an interface name of 1 to 15 bytes".into());
-    }
-    Ok(text.to_string())
+    rules::interface(text)
 }
 
 fn parse_facility(text: &str) -> Result<Facility, String> {
@@ -389,10 +379,7 @@ fn parse_facility(text: &str) -> Result<Facility, String> {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text)
         .map_err(|_| "accepted a duration such as 500ms, 30s or 2m".to_string())?;
-    if d.is_zero() {
-        return Err("accepted a duration above zero".into());
-    }
-    Ok(d)
+    rules::hook_timeout(d)
 }
 
 #[cfg(test)]
@@ -612,6 +599,43 @@ mod tests {
                 address: Ipv4Addr::new(10, 0, 0, 101),
                 prefix: Some(24)
             }
+        );
+    }
+
+    #[test]
+    fn config_mode_takes_a_file_and_refuses_group_options() {
+        let parse = |args: &[&str]| {
+            Cli::parse_from_args(std::iter::once("carpd").chain(args.iter().copied()))
+        };
+        assert!(
+            matches!(parse(&["--config"]).unwrap(), Invocation::RunConfig(c) if c.config.as_deref() == Some(std::path::Path::new(DEFAULT_CONFIG)))
+        );
+        assert!(
+            matches!(parse(&["--config", "/x.toml", "-f", "none", "-D", "--pidfile", "/p"]).unwrap(), Invocation::RunConfig(c) if c.config.as_deref() == Some(std::path::Path::new("/x.toml")))
+        );
+        assert!(
+            matches!(parse(&["--check-config"]).unwrap(), Invocation::CheckConfig(p) if p == std::path::Path::new(DEFAULT_CONFIG))
+        );
+        assert!(
+            matches!(parse(&["--check-config", "/y.toml"]).unwrap(), Invocation::CheckConfig(p) if p == std::path::Path::new("/y.toml"))
+        );
+        let e = parse(&[
+            "--config",
+            "/x.toml",
+            "-i",
+            "eth0",
+            "--hook-timeout",
+            "3s",
+            "-a",
+            "10.0.0.1",
+        ])
+        .unwrap_err();
+        assert_eq!(e.status, 1);
+        assert!(
+            e.message
+                .contains("--config with --interface, --addr, --hook-timeout"),
+            "{}",
+            e.message
         );
     }
 

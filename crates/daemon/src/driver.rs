@@ -1,67 +1,37 @@
-//! The event loop: turns the core's actions into syscalls and the world's events (frames,
-//! timers, hook completions, link and address changes, signals) into the core's inputs. It
-//! holds no protocol logic.
+//! The event loop: per-link I/O (packet socket, multicast memberships, interface events)
+//! shared by every group on the link, one hook runner per group, and the [`Engine`] that
+//! holds the protocol. The loop is `next_input()` (the one `select!`) then the engine's
+//! synchronous `handle(now, input)`, then the engine's effects carried out. It holds no
+//! protocol logic.
 
-use crate::cli::{Cli, Password};
-use crate::drops::DropLog;
+use crate::engine::{Effect, Engine, Flow, HookRequest, Input, LinkId};
 use crate::hooks::{HookRunner, HookSpec, Job, VipMode};
+use crate::settings::{GroupSettings, Origin, Settings};
 use crate::startup::{self, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
-use crate::sys::lock::{self, LockError, Pidfile};
+use crate::sys::lock::{self, LockError, PidLock, Pidfile};
 use crate::sys::multicast::{self, Membership};
-use crate::sys::netlink::{NetEvent, Netlink};
+use crate::sys::netlink::{LinkAddress, NetEvent, Netlink};
 use crate::sys::packet::{self, PacketSocket};
 use anyhow::{Context as _, Result};
-use carpd_proto::wire::arp::gratuitous_frame;
-use carpd_proto::wire::ethernet::{Frame, ETHERTYPE_ARP, ETHERTYPE_IPV4};
-use carpd_proto::{
-    Action, Command, DropReason, Instant, Node, RouterId, State, StateChangeReason, VrConfigBuilder,
-};
+use carpd_proto::{Instant, RouterId};
+use futures::future::FutureExt as _;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
-/// The core's key for our one interface; stable across re-creation of the kernel interface.
-const LOCAL_IF: u32 = 0;
-
-/// The prefix length a VIP gets in native mode when none is given.
-const DEFAULT_VIP_PREFIX: u8 = 32;
-
-/// Frames read per wakeup before the loop looks at signals and timers again.
+/// Frames read in a row from one link before the loop looks at signals and timers again.
 const RECEIVE_BATCH: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flow {
-    Continue,
-    Stop,
-}
-
-struct Driver {
-    epoch: tokio::time::Instant,
-    node: Node,
-    router: RouterId,
-    interface: Interface,
-    /// Whether the kernel interface exists right now.
-    present: bool,
-    /// What the core was last told about the link.
-    link_up: bool,
-    ignore_ifstate: bool,
-    group: Option<Ipv4Addr>,
-    ifindex: Arc<AtomicU32>,
-    socket: Rc<AsyncFd<PacketSocket>>,
-    membership: Option<Membership>,
-    hooks: HookRunner,
-    native: bool,
-    vips: Vec<Ipv4Addr>,
-    drops: DropLog,
-    send_errors: u64,
-    jobs_queued: u32,
-}
+/// The largest frame read (adverts are 70 bytes; anything longer is cut and dropped).
+const FRAME_BUFFER: usize = 2048;
 
 /// What a failed socket call most likely means, for the error message.
 fn socket_error_hint(e: &std::io::Error) -> &'static str {
@@ -87,519 +57,599 @@ fn open_socket(interface: &Interface) -> Result<Rc<AsyncFd<PacketSocket>>> {
     ))
 }
 
-fn join(group: Option<Ipv4Addr>, interface: &Interface) -> Result<Option<Membership>> {
-    group
+fn join(groups: &[Ipv4Addr], interface: &Interface) -> Result<Vec<Membership>> {
+    groups
+        .iter()
         .map(|g| {
-            multicast::join(g, interface.index).with_context(|| {
+            multicast::join(*g, interface.index).with_context(|| {
                 format!("Can't do IP_ADD_MEMBERSHIP for {g} on {}", interface.name)
             })
         })
-        .transpose()
+        .collect()
 }
 
-/// Builds everything from the command line and runs until a stop signal.
-pub async fn run(cli: Cli, password: Password) -> Result<()> {
-    let name = match &cli.interface {
-        Some(n) => n.clone(),
-        None => {
-            let n = iface::default_interface()?;
-            tracing::info!("Using [{n}] as a network interface");
-            n
-        }
-    };
-    let interface =
-        iface::lookup(&name).with_context(|| format!("Unable to open interface [{name}]"))?;
-    let vhid = cli.vhid.expect("checked by the CLI");
-    // One carpd per interface and vhid: two would both stay MASTER, silently.
-    let _instance = match lock::lock_instance(&name, vhid) {
-        Ok(lock) => Some(lock),
-        Err((path, held @ LockError::Held { .. })) => {
-            return Err(Refusal(format!(
-                "carpd: another carpd already serves {name} vhid {vhid} on this host (lock {}, {held}): accepted one carpd per interface and vhid; stop that one first",
-                path.display()
-            ))
-            .into())
-        }
-        Err((path, LockError::Io(e))) => {
-            tracing::warn!(
-                "cannot take the instance lock {}: {e}: a second carpd for {name} vhid {vhid} would not be noticed",
-                path.display()
-            );
-            None
-        }
-    };
-    let _pidfile = match &cli.pidfile {
-        None => None,
-        Some(path) => match Pidfile::create(path) {
-            Ok(p) => Some(p),
-            Err(held @ LockError::Held { .. }) => {
-                return Err(Refusal(format!(
-                    "carpd: --pidfile {} is {held}: accepted a pidfile that no live process holds",
-                    path.display()
-                ))
-                .into())
-            }
-            Err(LockError::Io(e)) => {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("cannot write pidfile {}", path.display())))
-            }
-        },
-    };
-    tracing::info!(
-        "Local advertised ethernet address is [{}]",
-        format_mac(&interface.mac)
-    );
+/// One link's I/O, shared by every group on it.
+struct LinkIo {
+    interface: Interface,
+    /// `None` while the interface does not exist.
+    socket: Option<Rc<AsyncFd<PacketSocket>>>,
+    /// The multicast groups its groups advertise to, joined once each.
+    groups: Vec<Ipv4Addr>,
+    memberships: Vec<Membership>,
+    /// The current kernel index, shared with native VIP management.
+    ifindex: Arc<AtomicU32>,
+}
 
-    let native = cli.upscript.is_none() && cli.downscript.is_none();
-    let mut builder = VrConfigBuilder::new(
-        vhid,
-        cli.srcip.expect("checked by the CLI"),
-        cli.addr.iter().map(|v| v.address).collect(),
-        &password.0,
-    );
-    builder.advbase = cli.advbase;
-    builder.advskew = cli.advskew;
-    builder.deadratio = cli.deadratio;
-    builder.preempt = cli.preempt;
-    builder.neutral = cli.neutral;
-    // In native mode carpd added the VIPs, so it always takes them away when it stops.
-    builder.down_hook_on_stop = cli.shutdown || native;
-    builder.group = cli.mcast;
-    builder.broadcast = cli.nomcast;
-    let config = builder.build().context("invalid configuration")?;
-
-    let netlink = Netlink::open().context("opening rtnetlink")?;
-    let vips: Vec<(Ipv4Addr, u8)> = cli
-        .addr
-        .iter()
-        .map(|v| (v.address, v.prefix.unwrap_or(DEFAULT_VIP_PREFIX)))
-        .collect();
-    let addresses = netlink
-        .addresses(interface.index)
-        .await
-        .with_context(|| format!("listing the addresses of {name}"))?;
-    let findings = startup::check(&HostView {
-        interface: &name,
-        addresses: &addresses,
-        srcip: cli.srcip.expect("checked by the CLI"),
-        vips: &vips,
-        native,
-        ignore_ifstate: cli.ignoreifstate,
-    })?;
-    for warning in &findings.warnings {
-        tracing::warn!("{warning}");
+impl LinkIo {
+    /// The interface exists again (new index, or renamed back): new socket, new memberships.
+    fn rebind(&mut self, index: u32, mac: Option<[u8; 6]>) -> bool {
+        self.interface.index = index;
+        if let Some(mac) = mac {
+            self.interface.mac = mac;
+        }
+        match open_socket(&self.interface)
+            .and_then(|s| Ok((s, join(&self.groups, &self.interface)?)))
+        {
+            Ok((socket, memberships)) => {
+                self.socket = Some(socket);
+                self.memberships = memberships;
+                self.ifindex.store(index, Ordering::Relaxed);
+                tracing::warn!(
+                    "Interface {} is back (index {index}, [{}]): listening again",
+                    self.interface.name,
+                    format_mac(&self.interface.mac)
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!("rebinding to {}: {e:#}", self.interface.name);
+                false
+            }
+        }
     }
-    let mut net_events =
-        Netlink::events().context("subscribing to rtnetlink link and address events")?;
-    let socket = open_socket(&interface)?;
-    let group = (!cli.nomcast).then_some(cli.mcast);
-    let membership = join(group, &interface)?;
-    let ifindex = Arc::new(AtomicU32::new(interface.index));
 
-    let mode = if native {
-        tracing::info!("No up/down script: carpd manages the virtual IP addresses itself");
-        // A killed instance may have left our VIP behind: take it away before the election
-        // (only what carpd added; startup::check refused anything else).
-        for &(vip, prefix) in &findings.stale_vips {
-            netlink.remove_address(interface.index, vip, prefix).await?;
-            tracing::warn!(
-                "Removed stale virtual IP {vip}/{prefix} from {name} (left by an earlier instance)"
-            );
-        }
-        VipMode::Native {
-            netlink: netlink.clone(),
-            vips: vips.clone(),
-            ifindex: Arc::clone(&ifindex),
-        }
-    } else {
-        if cli.upscript.is_none() {
-            tracing::warn!("Warning: no script called when going up");
-        }
-        if cli.downscript.is_none() {
-            tracing::warn!("Warning: no script called when going down");
-        }
-        VipMode::Scripts {
-            up: cli.upscript.clone(),
-            down: cli.downscript.clone(),
-        }
-    };
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let hooks = HookRunner::start(
-        HookSpec {
-            mode,
-            interface: name.clone(),
-            vip_typed: cli.addr[0].typed.clone(),
-            vips: cli.addr.iter().map(|v| v.typed.clone()).collect(),
-            xparam: cli.xparam.clone(),
-            vhid: config.vhid,
-            timeout: cli.hook_timeout,
-        },
-        done_tx,
-    );
-    crate::sys::privileges::drop_to_network();
+    /// Our interface no longer exists under its name: BACKUP until it is back.
+    fn gone(&mut self, what: &str) {
+        tracing::warn!(
+            "Interface {} {what}: BACKUP until an interface named {} exists again",
+            self.interface.name,
+            self.interface.name
+        );
+        self.socket = None;
+        self.memberships.clear();
+    }
 
-    let epoch = tokio::time::Instant::now();
-    let mut node = Node::new();
-    let router = node.add_router(LOCAL_IF, config, Instant::ZERO, random_seed());
-    let mut driver = Driver {
-        epoch,
-        node,
-        router,
-        link_up: true,
-        present: true,
-        ignore_ifstate: cli.ignoreifstate,
-        group,
-        ifindex,
-        interface,
-        socket,
-        membership,
-        hooks,
-        native,
-        vips: cli.addr.iter().map(|v| v.address).collect(),
-        drops: DropLog::default(),
-        send_errors: 0,
-        jobs_queued: 0,
-    };
-    let running = driver.interface.running;
-    driver.set_link(running);
-    driver.drain();
-    // systemd Type=notify: ready once the first state (BACKUP) is known.
-    notify(&[
-        sd_notify::NotifyState::Ready,
-        sd_notify::NotifyState::Status(&driver.status_line()),
-    ]);
+    fn input(&self, link: LinkId) -> Input {
+        Input::Link {
+            link,
+            present: self.socket.is_some(),
+            running: self.interface.running,
+            mac: self.interface.mac,
+        }
+    }
+}
 
-    let mut usr1 = signal(SignalKind::user_defined1())?;
-    let mut usr2 = signal(SignalKind::user_defined2())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut quit = signal(SignalKind::quit())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut flush = tokio::time::interval(crate::drops::LOG_EVERY);
-    let mut buf = vec![0u8; 2048];
+/// A group's hook runner and how many of its jobs are not done yet.
+struct Runner {
+    runner: HookRunner,
+    queued: u32,
+}
 
+/// Everything the loop waits on.
+struct Io {
+    epoch: tokio::time::Instant,
+    signals: Signals,
+    done: mpsc::UnboundedReceiver<(RouterId, Job)>,
+    net_events: mpsc::UnboundedReceiver<NetEvent>,
+    flush: tokio::time::Interval,
+    links: BTreeMap<LinkId, LinkIo>,
+    runners: BTreeMap<RouterId, Runner>,
+    /// The link a receive batch is reading, and how many frames it has read.
+    batch: Option<(LinkId, usize)>,
+    /// Config mode: SIGHUP is for reloading, not for stopping as in ucarp.
+    hangup_reloads: bool,
+}
+
+struct Signals {
+    usr1: Signal,
+    usr2: Signal,
+    term: Signal,
+    int: Signal,
+    quit: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        Ok(Signals {
+            usr1: signal(SignalKind::user_defined1())?,
+            usr2: signal(SignalKind::user_defined2())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+/// Reads one frame if one is queued; `None` when none is (or the read failed).
+fn try_receive(socket: &AsyncFd<PacketSocket>, name: &str) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; FRAME_BUFFER];
     loop {
-        let deadline = driver
-            .node
-            .poll_timeout()
-            .map(|t| driver.epoch + Duration::from_micros(t.as_micros()));
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
+        match socket.get_ref().recv(&mut buf) {
+            Ok(len) => {
+                buf.truncate(len);
+                return Some(buf);
             }
-        };
-        // The socket is replaced when the interface is re-created.
-        let socket = Rc::clone(&driver.socket);
-        // Priorities: signals, then due timers and finished hooks, then events, then packets
-        // (read in bounded batches), so that a flood can delay nothing else.
-        let flow = tokio::select! {
-            biased;
-            _ = term.recv() => driver.stop("TERM"),
-            _ = int.recv() => driver.stop("INT"),
-            _ = quit.recv() => driver.stop("QUIT"),
-            _ = hup.recv() => driver.stop("HUP"),
-            _ = usr1.recv() => { driver.status(); Flow::Continue }
-            _ = usr2.recv() => {
-                let now = driver.now();
-                driver.node.handle_command(now, Command::Demote);
-                Flow::Continue
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+            Err(e) => {
+                // ENETDOWN: the interface went down or away; netlink tells us the rest.
+                tracing::debug!("receive on {name}: {e}");
+                return None;
             }
-            _ = sleep => {
-                let now = driver.now();
-                driver.node.handle_timeout(now);
-                Flow::Continue
-            }
-            Some(job) = done_rx.recv() => { driver.job_done(job); Flow::Continue }
-            Some(event) = net_events.recv() => { driver.net_event(event); Flow::Continue }
-            _ = flush.tick() => {
-                driver.drops.flush(std::time::Instant::now());
-                Flow::Continue
-            }
-            ready = socket.readable() => {
-                let mut guard = ready?;
-                driver.receive(&mut guard, &mut buf);
-                Flow::Continue
-            }
-        };
-        driver.drain();
-        if flow == Flow::Stop {
-            break;
         }
     }
-    let queued = driver.jobs_queued;
-    driver.hooks.finish(queued).await;
-    tracing::info!("carpd stopped");
-    Ok(())
 }
 
-impl Driver {
+/// Waits until one of the links' sockets is readable and reads a frame from it.
+async fn receive_any(links: Vec<(LinkId, Rc<AsyncFd<PacketSocket>>, String)>) -> (LinkId, Vec<u8>) {
+    if links.is_empty() {
+        return std::future::pending().await;
+    }
+    let waits = links.into_iter().map(|(id, socket, name)| {
+        async move {
+            loop {
+                let Ok(mut guard) = socket.readable().await else {
+                    return std::future::pending().await;
+                };
+                match try_receive(&socket, &name) {
+                    Some(frame) => return (id, frame),
+                    // Nothing queued (or an error): wait for the next readiness.
+                    None => guard.clear_ready(),
+                }
+            }
+        }
+        .boxed_local()
+    });
+    futures::future::select_all(waits).await.0
+}
+
+impl Io {
     fn now(&self) -> Instant {
         Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
 
-    fn state(&self) -> State {
-        self.node
-            .router(self.router)
-            .map_or(State::Init, |r| r.state())
-    }
-
-    fn stop(&mut self, signal: &str) -> Flow {
-        tracing::info!("Received SIG{signal}: leaving");
-        let now = self.now();
-        self.node.handle_command(now, Command::Stop);
-        Flow::Stop
-    }
-
-    /// ucarp's SIGUSR1 line, e.g. "MASTER on eth0 id 7".
-    fn status_line(&self) -> String {
-        let vhid = self.node.router(self.router).map_or(0, |r| r.config().vhid);
-        format!(
-            "{} on {} id {}",
-            self.state().as_str(),
-            self.interface.name,
-            vhid
-        )
-    }
-
-    fn status(&self) {
-        tracing::info!("{}", self.status_line());
-        for (kind, total) in self.drops.totals() {
-            tracing::info!("dropped {kind}: {total}");
+    /// The next input, by priority: signals, then a due deadline and finished hooks, then
+    /// interface events, then frames (read in bounded batches per link), so that a flood
+    /// can delay nothing else.
+    async fn next_input(&mut self, deadline: Option<Instant>) -> Input {
+        loop {
+            if let Some((link, read)) = self.batch.take() {
+                if read < RECEIVE_BATCH {
+                    let frame = self.links.get(&link).and_then(|l| {
+                        l.socket
+                            .as_ref()
+                            .and_then(|s| try_receive(s, &l.interface.name))
+                    });
+                    if let Some(bytes) = frame {
+                        self.batch = Some((link, read + 1));
+                        return Input::Frame { link, bytes };
+                    }
+                }
+            }
+            let deadline = deadline.map(|t| self.epoch + Duration::from_micros(t.as_micros()));
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let sockets: Vec<_> = self
+                .links
+                .iter()
+                .filter_map(|(id, l)| {
+                    l.socket
+                        .as_ref()
+                        .map(|s| (*id, Rc::clone(s), l.interface.name.clone()))
+                })
+                .collect();
+            let s = &mut self.signals;
+            let input = tokio::select! {
+                biased;
+                _ = s.term.recv() => Some(Input::Stop("TERM")),
+                _ = s.int.recv() => Some(Input::Stop("INT")),
+                _ = s.quit.recv() => Some(Input::Stop("QUIT")),
+                _ = s.hup.recv() => {
+                    if self.hangup_reloads {
+                        tracing::warn!("Received SIGHUP: reloading the config file is not built yet; nothing changed");
+                        None
+                    } else {
+                        Some(Input::Hangup)
+                    }
+                }
+                _ = s.usr1.recv() => Some(Input::Status),
+                _ = s.usr2.recv() => Some(Input::Demote),
+                _ = sleep => Some(Input::Timer),
+                Some((router, job)) = self.done.recv() => {
+                    if let Some(r) = self.runners.get_mut(&router) {
+                        r.queued = r.queued.saturating_sub(1);
+                    }
+                    Some(Input::HookDone { router, job })
+                }
+                Some(event) = self.net_events.recv() => self.net_event(event),
+                _ = self.flush.tick() => Some(Input::FlushDrops),
+                (link, bytes) = receive_any(sockets) => {
+                    self.batch = Some((link, 1));
+                    Some(Input::Frame { link, bytes })
+                }
+            };
+            if let Some(input) = input {
+                return input;
+            }
         }
     }
 
-    /// Tells the core whether the link can carry adverts (`-S` ignores the carrier, not the
-    /// interface's absence).
-    fn set_link(&mut self, running: bool) {
-        let up = self.present && (running || self.ignore_ifstate);
-        if up == self.link_up {
-            return;
-        }
-        self.link_up = up;
-        if up {
-            tracing::warn!(
-                "Link up on {}: taking part in the election again",
-                self.interface.name
-            );
-        } else {
-            tracing::warn!(
-                "Link down on {}: BACKUP until it is back",
-                self.interface.name
-            );
-        }
-        let now = self.now();
-        self.node.handle_link(now, LOCAL_IF, up);
-    }
-
-    fn net_event(&mut self, event: NetEvent) {
+    /// Interface events: rebinding happens here; the engine is told what the link is now.
+    fn net_event(&mut self, event: NetEvent) -> Option<Input> {
         match event {
             NetEvent::Link {
                 index,
                 name,
                 running,
                 mac,
-            } if name == self.interface.name => {
-                if index != self.interface.index || !self.present {
-                    self.rebind(index, mac);
-                } else if let Some(mac) = mac.filter(|m| *m != self.interface.mac) {
-                    tracing::warn!("{} has a new Ethernet address [{}]", name, format_mac(&mac));
-                    self.interface.mac = mac;
+            } => {
+                if let Some((id, link)) = self
+                    .links
+                    .iter_mut()
+                    .find(|(_, l)| l.interface.name == name)
+                {
+                    if index != link.interface.index || link.socket.is_none() {
+                        link.rebind(index, mac);
+                    } else if let Some(mac) = mac {
+                        link.interface.mac = mac;
+                    }
+                    link.interface.running = running;
+                    return Some(link.input(*id));
                 }
-                self.set_link(running);
-            }
-            NetEvent::Link { index, name, .. } if index == self.interface.index && self.present => {
+                let (id, link) = self
+                    .links
+                    .iter_mut()
+                    .find(|(_, l)| l.interface.index == index && l.socket.is_some())?;
                 // Renamed: the name carpd was told to use is gone, as if the interface were.
-                self.interface_gone(&format!("was renamed to {name}"));
+                link.gone(&format!("was renamed to {name}"));
+                Some(link.input(*id))
             }
-            NetEvent::LinkRemoved { index } if index == self.interface.index && self.present => {
-                self.interface_gone("was removed");
+            NetEvent::LinkRemoved { index } => {
+                let (id, link) = self
+                    .links
+                    .iter_mut()
+                    .find(|(_, l)| l.interface.index == index && l.socket.is_some())?;
+                link.gone("was removed");
+                Some(link.input(*id))
             }
-            NetEvent::AddressRemoved { index, address }
-                if index == self.interface.index
-                    && self.vips.contains(&address)
-                    && self.state() == State::Master =>
-            {
-                if self.native {
-                    tracing::warn!(
-                        "Virtual IP {address} was removed from {} while MASTER: putting it back",
-                        self.interface.name
-                    );
-                    self.jobs_queued += 1;
-                    self.hooks.request(Job::Restore);
-                } else {
-                    tracing::warn!("Virtual IP {address} was removed from {} while MASTER (the scripts manage it)", self.interface.name);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Our interface no longer exists under its name: BACKUP until it is back (logged once
-    /// each way; see [`Driver::rebind`]).
-    fn interface_gone(&mut self, what: &str) {
-        tracing::warn!(
-            "Interface {} {what}: BACKUP until an interface named {} exists again",
-            self.interface.name,
-            self.interface.name
-        );
-        self.set_link(false);
-        self.present = false;
-        self.link_up = false;
-        self.membership = None;
-    }
-
-    /// The interface exists again (new index, or renamed back): new socket, new membership.
-    fn rebind(&mut self, index: u32, mac: Option<[u8; 6]>) {
-        self.interface.index = index;
-        if let Some(mac) = mac {
-            self.interface.mac = mac;
-        }
-        match open_socket(&self.interface).and_then(|s| Ok((s, join(self.group, &self.interface)?)))
-        {
-            Ok((socket, membership)) => {
-                self.socket = socket;
-                self.membership = membership;
-                self.ifindex.store(index, Ordering::Relaxed);
-                self.present = true;
-                tracing::warn!(
-                    "Interface {} is back (index {index}, [{}]): listening again",
-                    self.interface.name,
-                    format_mac(&self.interface.mac)
-                );
-            }
-            Err(e) => tracing::error!("rebinding to {}: {e:#}", self.interface.name),
-        }
-    }
-
-    fn job_done(&mut self, job: Job) {
-        self.jobs_queued = self.jobs_queued.saturating_sub(1);
-        let now = self.now();
-        match job {
-            Job::Hook { id, .. } => self.node.handle_hook_done(now, self.router, id),
-            Job::Restore => {
-                if self.state() == State::Master {
-                    for vip in self.vips.clone() {
-                        self.send(&gratuitous_frame(self.interface.mac, vip), ETHERTYPE_ARP);
-                    }
-                }
+            NetEvent::AddressRemoved { index, address } => {
+                let (id, _) = self
+                    .links
+                    .iter()
+                    .find(|(_, l)| l.interface.index == index && l.socket.is_some())?;
+                Some(Input::AddressRemoved { link: *id, address })
             }
         }
     }
 
-    fn receive(
-        &mut self,
-        guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, PacketSocket>,
-        buf: &mut [u8],
-    ) {
-        // A bounded batch: under a flood the loop comes back to signals and timers.
-        for _ in 0..RECEIVE_BATCH {
-            match guard.get_inner().recv(buf) {
-                Ok(len) => {
-                    let now = self.now();
-                    match Frame::parse(&buf[..len]) {
-                        Ok(frame) if frame.ethertype == ETHERTYPE_IPV4 => {
-                            self.node.handle_packet(now, LOCAL_IF, frame.payload)
-                        }
-                        Ok(_) => {}
-                        Err(e) => self.drops.record(
-                            std::time::Instant::now(),
-                            DropReason::Malformed(e),
-                            None,
-                        ),
-                    }
-                    self.drain();
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    guard.clear_ready();
-                    return;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // ENETDOWN: the interface went down or away; netlink tells us the rest.
-                    tracing::debug!("receive on {}: {e}", self.interface.name);
-                    guard.clear_ready();
-                    return;
-                }
-            }
-        }
-        // Batch full: the socket stays marked readable and is read again next turn.
-    }
-
-    fn drain(&mut self) {
-        while let Some(out) = self.node.poll_action() {
-            match out.action {
-                Action::SendAdvert {
-                    packet,
-                    link_destination,
+    /// Carries out the engine's effects.
+    fn apply(&mut self, engine: &mut Engine) {
+        for effect in engine.take_effects() {
+            match effect {
+                Effect::Transmit {
+                    link,
+                    frame,
+                    ethertype,
                 } => {
-                    let frame = Frame {
-                        destination: link_destination,
-                        source: self.interface.mac,
-                        ethertype: ETHERTYPE_IPV4,
-                        payload: &packet,
+                    let Some(socket) = self.links.get(&link).and_then(|l| l.socket.as_ref()) else {
+                        continue;
+                    };
+                    match socket.get_ref().send(&frame, ethertype) {
+                        Ok(()) => engine.send_succeeded(),
+                        Err(e) => engine.send_failed(&e),
                     }
-                    .emit();
-                    self.send(&frame, ETHERTYPE_IPV4);
                 }
-                Action::Garp { vip } => {
-                    tracing::debug!("Sending gratuitous ARP for {vip}");
-                    self.send(&gratuitous_frame(self.interface.mac, vip), ETHERTYPE_ARP);
+                Effect::Hook { router, request } => {
+                    let Some(r) = self.runners.get_mut(&router) else {
+                        continue;
+                    };
+                    match request {
+                        HookRequest::Run(job) => {
+                            r.queued += 1;
+                            r.runner.request(job);
+                        }
+                        HookRequest::Cancel(id) => r.runner.cancel(id),
+                    }
                 }
-                Action::RunHook { id, kind } => {
-                    self.jobs_queued += 1;
-                    self.hooks.request(Job::Hook { id, kind });
-                }
-                Action::CancelHook { id } => self.hooks.cancel(id),
-                Action::StateChanged { to, reason, .. } => {
-                    log_state_change(to, reason);
-                    notify(&[sd_notify::NotifyState::Status(&self.status_line())]);
-                }
-                Action::Dropped { reason, source } => {
-                    self.drops.record(std::time::Instant::now(), reason, source)
-                }
-            }
-        }
-    }
-
-    fn send(&mut self, frame: &[u8], ethertype: u16) {
-        if !self.present {
-            return;
-        }
-        match self.socket.get_ref().send(frame, ethertype) {
-            Ok(()) => self.send_errors = 0,
-            Err(e) => {
-                self.send_errors += 1;
-                // ucarp's wording; repeated failures are logged once per 100.
-                if self.send_errors == 1 || self.send_errors.is_multiple_of(100) {
-                    tracing::warn!("write() has failed: {e} ({} in a row)", self.send_errors);
-                }
+                Effect::Status(line) => notify(&[sd_notify::NotifyState::Status(&line)]),
             }
         }
     }
 }
 
-fn log_state_change(to: State, reason: StateChangeReason) {
-    match reason {
-        StateChangeReason::Preemption => tracing::warn!("Putting MASTER down - preemption"),
-        StateChangeReason::MasterWillTimeOut => {
-            tracing::warn!("Putting MASTER DOWN (going to time out)")
+/// Takes the lock of every group: one carpd per interface and vhid, whatever its mode (two
+/// would both stay MASTER, silently).
+fn lock_groups(groups: &[GroupSettings]) -> Result<Vec<PidLock>> {
+    let mut locks = Vec::new();
+    for g in groups {
+        match lock::lock_instance(&g.interface, g.vhid) {
+            Ok(lock) => locks.push(lock),
+            Err((path, held @ LockError::Held { .. })) => {
+                return Err(Refusal(format!(
+                    "carpd: another carpd already serves {} vhid {} on this host (lock {}, {held}): accepted one carpd per interface and vhid; stop that one first",
+                    g.interface,
+                    g.vhid,
+                    path.display()
+                ))
+                .into())
+            }
+            Err((path, LockError::Io(e))) => tracing::warn!(
+                "cannot take the instance lock {}: {e}: a second carpd for {} vhid {} would not be noticed",
+                path.display(),
+                g.interface,
+                g.vhid
+            ),
         }
-        StateChangeReason::MasterBowedOut => {
-            tracing::warn!("Master bowed out: taking over at once")
-        }
-        StateChangeReason::MasterDemoted => {
-            tracing::warn!("Master advertises a higher demote count: taking over")
-        }
-        StateChangeReason::Demoted => {
-            tracing::warn!("Demoted (SIGUSR2): bowing out, BACKUP for 3 s")
-        }
-        _ => {}
     }
-    tracing::warn!("Switching to state: {}", to.as_str());
-    if reason == StateChangeReason::PreferredMaster {
-        tracing::warn!("Preferred master advertised: going back to BACKUP state");
+    Ok(locks)
+}
+
+fn create_pidfile(path: Option<&Path>) -> Result<Option<Pidfile>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    match Pidfile::create(path) {
+        Ok(p) => Ok(Some(p)),
+        Err(held @ LockError::Held { .. }) => Err(Refusal(format!(
+            "carpd: --pidfile {} is {held}: accepted a pidfile that no live process holds",
+            path.display()
+        ))
+        .into()),
+        Err(LockError::Io(e)) => {
+            Err(anyhow::Error::new(e).context(format!("cannot write pidfile {}", path.display())))
+        }
     }
+}
+
+/// The source address of a group: `srcip`, or the interface's first IPv4 address that is no
+/// VIP of any group and was not added by carpd.
+fn source_address(
+    group: &GroupSettings,
+    addresses: &[LinkAddress],
+    settings: &Settings,
+) -> Result<Ipv4Addr, Refusal> {
+    if let Some(ip) = group.srcip {
+        return Ok(ip);
+    }
+    let vip = |a: Ipv4Addr| {
+        settings
+            .groups
+            .iter()
+            .any(|g| g.vips.iter().any(|v| v.address == a))
+    };
+    addresses
+        .iter()
+        .find(|a| !a.added_by_carpd && !vip(a.address))
+        .map(|a| a.address)
+        .ok_or_else(|| {
+            Refusal(format!(
+                "carpd: group \"{}\": {} has no IPv4 address of its own to send adverts from: accepted an interface with an address, or srcip in the group",
+                group.name, group.interface
+            ))
+        })
+}
+
+/// Runs every group of `settings` until a stop signal.
+pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
+    let named_logs = matches!(settings.origin, Origin::File(_));
+    let _locks = lock_groups(&settings.groups)?;
+    let _pidfile = create_pidfile(pidfile)?;
+
+    // One link per interface, in the order the groups name them.
+    let mut interfaces: Vec<Interface> = Vec::new();
+    for g in &settings.groups {
+        if interfaces.iter().any(|i| i.name == g.interface) {
+            continue;
+        }
+        let interface = iface::lookup(&g.interface)
+            .with_context(|| format!("Unable to open interface [{}]", g.interface))?;
+        if named_logs {
+            tracing::info!(
+                "Local advertised ethernet address on {} is [{}]",
+                interface.name,
+                format_mac(&interface.mac)
+            );
+        } else {
+            tracing::info!(
+                "Local advertised ethernet address is [{}]",
+                format_mac(&interface.mac)
+            );
+        }
+        interfaces.push(interface);
+    }
+
+    let netlink = Netlink::open().context("opening rtnetlink")?;
+    let mut addresses = Vec::new();
+    for interface in &interfaces {
+        addresses.push(
+            netlink
+                .addresses(interface.index)
+                .await
+                .with_context(|| format!("listing the addresses of {}", interface.name))?,
+        );
+    }
+    let link_of = |g: &GroupSettings| {
+        interfaces
+            .iter()
+            .position(|i| i.name == g.interface)
+            .expect("every group's interface was looked up")
+    };
+    // Every check before anything on the host changes.
+    let mut plans = Vec::new();
+    for g in &settings.groups {
+        let at = link_of(g);
+        let srcip = source_address(g, &addresses[at], &settings)?;
+        let vips: Vec<(Ipv4Addr, u8)> = g
+            .vips
+            .iter()
+            .map(|v| (v.address, v.prefix_or_default()))
+            .collect();
+        let findings = startup::check(&HostView {
+            interface: &g.interface,
+            addresses: &addresses[at],
+            srcip,
+            vips: &vips,
+            native: g.native(),
+            ignore_ifstate: g.ignore_ifstate,
+        })?;
+        for warning in &findings.warnings {
+            tracing::warn!("{warning}");
+        }
+        let config = g
+            .router_config(srcip)
+            .with_context(|| format!("invalid configuration of group \"{}\"", g.name))?;
+        plans.push((g, at, vips, findings, config));
+    }
+    let net_events =
+        Netlink::events().context("subscribing to rtnetlink link and address events")?;
+
+    let mut links = BTreeMap::new();
+    for (at, interface) in interfaces.iter().enumerate() {
+        let mut groups: Vec<Ipv4Addr> = settings
+            .groups
+            .iter()
+            .filter(|g| g.interface == interface.name && !g.broadcast)
+            .map(|g| g.multicast_group)
+            .collect();
+        groups.sort();
+        groups.dedup();
+        let socket = open_socket(interface)?;
+        let memberships = join(&groups, interface)?;
+        links.insert(
+            LinkId(at as u32),
+            LinkIo {
+                interface: interface.clone(),
+                socket: Some(socket),
+                groups,
+                memberships,
+                ifindex: Arc::new(AtomicU32::new(interface.index)),
+            },
+        );
+    }
+
+    let epoch = tokio::time::Instant::now();
+    let mut engine = Engine::new(named_logs);
+    for (id, link) in &links {
+        engine.add_link(
+            *id,
+            &link.interface.name,
+            link.interface.mac,
+            link.interface.running,
+        );
+    }
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let mut runners = BTreeMap::new();
+    for (g, at, vips, findings, config) in plans {
+        let link = &links[&LinkId(at as u32)];
+        let tag = if named_logs {
+            format!("[{}] ", g.name)
+        } else {
+            String::new()
+        };
+        let mode = if g.native() {
+            tracing::info!("{tag}No up/down script: carpd manages the virtual IP addresses itself");
+            // A killed instance may have left our VIP behind: take it away before the
+            // election (only what carpd added; startup::check refused anything else).
+            for &(vip, prefix) in &findings.stale_vips {
+                netlink
+                    .remove_address(link.interface.index, vip, prefix)
+                    .await?;
+                tracing::warn!(
+                    "{tag}Removed stale virtual IP {vip}/{prefix} from {} (left by an earlier instance)",
+                    g.interface
+                );
+            }
+            VipMode::Native {
+                netlink: netlink.clone(),
+                vips,
+                ifindex: Arc::clone(&link.ifindex),
+            }
+        } else {
+            if g.up_script.is_none() {
+                tracing::warn!("{tag}Warning: no script called when going up");
+            }
+            if g.down_script.is_none() {
+                tracing::warn!("{tag}Warning: no script called when going down");
+            }
+            VipMode::Scripts {
+                up: g.up_script.clone(),
+                down: g.down_script.clone(),
+            }
+        };
+        let router = engine.add_group(
+            Instant::from_micros(epoch.elapsed().as_micros() as u64),
+            g,
+            config,
+            LinkId(at as u32),
+            random_seed(),
+        );
+        let runner = HookRunner::start(
+            HookSpec {
+                mode,
+                interface: g.interface.clone(),
+                vip_typed: g.vips[0].typed.clone(),
+                vips: g.vips.iter().map(|v| v.typed.clone()).collect(),
+                xparam: g.xparam.clone(),
+                vhid: g.vhid,
+                timeout: g.hook_timeout,
+            },
+            router,
+            done_tx.clone(),
+        );
+        runners.insert(router, Runner { runner, queued: 0 });
+    }
+    drop(done_tx);
+    crate::sys::privileges::drop_to_network();
+
+    let mut io = Io {
+        epoch,
+        signals: Signals::new()?,
+        done: done_rx,
+        net_events,
+        flush: tokio::time::interval(crate::drops::LOG_EVERY),
+        links,
+        runners,
+        batch: None,
+        hangup_reloads: named_logs,
+    };
+    io.apply(&mut engine);
+    // systemd Type=notify: ready once the first state (BACKUP) is known.
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&engine.summary()),
+    ]);
+
+    loop {
+        let input = io.next_input(engine.poll_timeout()).await;
+        let now = io.now();
+        let flow = engine.handle(now, input);
+        io.apply(&mut engine);
+        if flow == Flow::Stop {
+            break;
+        }
+    }
+    let finishing = std::mem::take(&mut io.runners)
+        .into_values()
+        .map(|r| r.runner.finish(r.queued));
+    futures::future::join_all(finishing).await;
+    tracing::info!("carpd stopped");
+    Ok(())
 }
 
 /// Tells systemd (when it started us with Type=notify; a no-op otherwise).

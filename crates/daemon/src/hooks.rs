@@ -12,7 +12,7 @@
 //! rtnetlink, down removes them, in the same ordered queue.
 
 use crate::sys::netlink::Netlink;
-use carpd_proto::{HookId, HookKind};
+use carpd_proto::{HookId, HookKind, RouterId};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::os::unix::process::ExitStatusExt;
@@ -94,11 +94,15 @@ pub struct HookRunner {
 }
 
 impl HookRunner {
-    /// Starts the runner; completions are sent to `done`.
-    pub fn start(spec: HookSpec, done: mpsc::UnboundedSender<Job>) -> Self {
+    /// Starts the runner of group `router`; completions are sent to `done` with `router`.
+    pub fn start(
+        spec: HookSpec,
+        router: RouterId,
+        done: mpsc::UnboundedSender<(RouterId, Job)>,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel::<Request>();
         let timeout = spec.timeout;
-        let task = tokio::spawn(serve(spec, rx, done));
+        let task = tokio::spawn(serve(spec, rx, router, done));
         HookRunner {
             requests: Some(tx),
             task,
@@ -137,7 +141,8 @@ impl HookRunner {
 async fn serve(
     spec: HookSpec,
     mut requests: mpsc::UnboundedReceiver<Request>,
-    done: mpsc::UnboundedSender<Job>,
+    router: RouterId,
+    done: mpsc::UnboundedSender<(RouterId, Job)>,
 ) {
     let mut queue: VecDeque<Job> = VecDeque::new();
     let mut open = true;
@@ -172,14 +177,14 @@ async fn serve(
                         {
                             let skipped = queue.remove(at).expect("position is in range");
                             tracing::debug!("Skipping cancelled hook {skipped:?}");
-                            let _ = done.send(skipped);
+                            let _ = done.send((router, skipped));
                         }
                     }
                     None => open = false,
                 },
             }
         }
-        let _ = done.send(job);
+        let _ = done.send((router, job));
     }
 }
 

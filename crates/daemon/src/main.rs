@@ -5,18 +5,55 @@ mod cli;
 mod docs;
 mod driver;
 mod drops;
+mod engine;
 mod hooks;
 mod logging;
+mod settings;
 mod startup;
 mod sys;
 
 use cli::{Cli, Invocation};
+use settings::Settings;
 use std::process::ExitCode;
+
+/// What to run: the ucarp command line's one group, or a config file's groups.
+enum Source {
+    CommandLine(Box<Cli>, cli::Password),
+    File(Box<Cli>, Settings),
+}
 
 fn main() -> ExitCode {
     sys::descriptors::close_inherited_on_exec();
-    let (cli, password) = match Cli::parse_from_args(std::env::args_os()) {
-        Ok(Invocation::Run(cli, password)) => (cli, password),
+    let source = match Cli::parse_from_args(std::env::args_os()) {
+        Ok(Invocation::Run(cli, password)) => Source::CommandLine(cli, password),
+        Ok(Invocation::RunConfig(cli)) => {
+            let path = cli.config.clone().expect("config mode");
+            match settings::file::load(&path) {
+                Ok(settings) => Source::File(cli, settings),
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    eprintln!("carpd: {} is not valid: nothing started", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        Ok(Invocation::CheckConfig(path)) => {
+            return match settings::file::load(&path) {
+                Ok(settings) => {
+                    println!(
+                        "{}: valid, {} group{}",
+                        path.display(),
+                        settings.groups.len(),
+                        if settings.groups.len() == 1 { "" } else { "s" }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Ok(Invocation::Print(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
@@ -34,6 +71,9 @@ fn main() -> ExitCode {
             eprintln!("{}", e.message);
             return ExitCode::from(e.status);
         }
+    };
+    let cli = match &source {
+        Source::CommandLine(cli, _) | Source::File(cli, _) => cli.clone(),
     };
     if cli.daemonize {
         if let Err(e) = nix::unistd::daemon(false, false) {
@@ -56,7 +96,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(driver::run(*cli, password)) {
+    let settings = match source {
+        Source::File(_, settings) => settings,
+        Source::CommandLine(cli, password) => {
+            let interface = match &cli.interface {
+                Some(name) => name.clone(),
+                None => match sys::iface::default_interface() {
+                    Ok(name) => {
+                        tracing::info!("Using [{name}] as a network interface");
+                        name
+                    }
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            Settings::from_cli(&cli, &password, interface)
+        }
+    };
+    match runtime.block_on(driver::run(settings, cli.pidfile.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         // Refused before anything on the host changed: a usage error, as ucarp's exit 1.
         Err(e) if e.downcast_ref::<startup::Refusal>().is_some() => {

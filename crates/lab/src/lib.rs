@@ -343,6 +343,54 @@ impl Lab {
         ip(&["-n", &host.ns, "link", "set", "lo", "up"])
     }
 
+    /// Adds a second LAN on its own bridge: each host gets `eth1` with `10.77.<subnet>.<10+i>/24`.
+    pub fn add_second_lan(&self, subnet: u8) -> Result<()> {
+        let bridge = self.bridge_ns.as_str();
+        ip(&["-n", bridge, "link", "add", "br1", "type", "bridge"])?;
+        ip(&[
+            "-n",
+            bridge,
+            "link",
+            "set",
+            "br1",
+            "type",
+            "bridge",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
+        ])?;
+        ip(&["-n", bridge, "link", "set", "br1", "up"])?;
+        for (i, host) in self.hosts.iter().enumerate() {
+            let port = format!("{}q", host.port);
+            ip(&[
+                "-n", bridge, "link", "add", &port, "type", "veth", "peer", "name", "eth1",
+                "netns", &host.ns,
+            ])?;
+            ip(&["-n", bridge, "link", "set", &port, "master", "br1", "up"])?;
+            let address = format!("10.77.{subnet}.{}/24", 11 + i);
+            ip(&["-n", &host.ns, "addr", "add", &address, "dev", "eth1"])?;
+            ip(&["-n", &host.ns, "link", "set", "eth1", "up"])?;
+        }
+        Ok(())
+    }
+
+    /// Every IPv4 address of `host`, on any interface.
+    pub fn all_addresses(&self, host: &Host) -> Vec<Ipv4Addr> {
+        self.run(host, "ip", &["-4", "-o", "addr", "show"])
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter_map(|l| {
+                        let mut words = l.split_whitespace();
+                        words.find(|w| *w == "inet")?;
+                        words.next()?.split('/').next()?.parse().ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Writes an executable script `<dir>/<name>` with `body` (a `#!/bin/sh` line is added).
     pub fn script(&self, name: &str, body: &str) -> Result<PathBuf> {
         use std::os::unix::fs::PermissionsExt;

@@ -1,8 +1,7 @@
 //! What the core asks the driver to do, and why packets were dropped.
 
-use crate::wire::carp::IPV4_PACKET_LEN;
 use crate::wire::DecodeError;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// A virtual router's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,21 +112,33 @@ impl DropReason {
     }
 }
 
+/// Where a packet goes on the link. The IP destination inside the packet is the core's; this
+/// tells the driver which link-layer destination to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Destination {
+    /// The group's multicast address (link destination derived from it, 01:00:5e:.. for IPv4).
+    Multicast(IpAddr),
+    /// The link's broadcast address, with the group address inside (ucarp `--nomcast`).
+    Broadcast,
+    /// One peer's unicast address (the driver resolves its link-layer address).
+    Unicast(IpAddr),
+}
+
 /// One thing for the driver to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Send this IPv4 packet (header included) in an Ethernet frame to `link_destination`,
-    /// from the interface's own MAC.
-    SendAdvert {
-        /// the 56-byte IPv4 packet
-        packet: [u8; IPV4_PACKET_LEN],
-        /// the Ethernet destination (the group's multicast MAC, or broadcast with `-M`)
-        link_destination: [u8; 6],
+    /// Send this IP packet (header included) on the router's link, from the interface's own
+    /// link-layer address.
+    Send {
+        /// where the packet goes on the link
+        destination: Destination,
+        /// the whole IP packet (56 bytes for a CARP advert over IPv4)
+        packet: Vec<u8>,
     },
-    /// Send a gratuitous ARP for this VIP.
-    Garp {
+    /// Tell the link that this VIP is here (a gratuitous ARP for IPv4).
+    Announce {
         /// the virtual address
-        vip: Ipv4Addr,
+        vip: IpAddr,
     },
     /// Run the up or down hook after the hooks queued before it; report its completion
     /// (also when it was cancelled or killed) with `handle_hook_done`.

@@ -20,7 +20,7 @@ pub mod time;
 pub mod vr;
 pub mod wire;
 
-pub use action::{Action, DropReason, HookId, HookKind, State, StateChangeReason};
+pub use action::{Action, Destination, DropReason, HookId, HookKind, State, StateChangeReason};
 pub use config::{VrConfig, VrConfigBuilder};
 pub use error::ConfigError;
 pub use node::{Node, RouterId};

@@ -7,12 +7,13 @@ use crate::vr::{Command, VirtualRouter};
 use crate::wire::carp::Advertisement;
 use crate::wire::ipv4::{is_fragment, CARP_TTL};
 use crate::HookId;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 
-/// Index of a router in its node, in the order they were added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RouterId(pub usize);
+/// A router's id in its node: given once, never reused, so it stays valid (and never names
+/// another router) when other routers are added or removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouterId(pub u64);
 
 /// An action with the router it comes from (`None` for packets no router claimed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +24,24 @@ pub struct Output {
     pub action: Action,
 }
 
-/// All virtual routers of a host.
+/// A router and the link it serves.
+#[derive(Debug)]
+struct Entry {
+    link: u32,
+    router: VirtualRouter,
+}
+
+/// All virtual routers of a host, keyed by [`RouterId`]; packets are routed to them by
+/// (link, vhid). `link` is the driver's key for an interface, stable across re-creation of the
+/// kernel interface.
 #[derive(Debug, Default)]
 pub struct Node {
-    routers: Vec<(u32, VirtualRouter)>,
-    unclaimed: VecDeque<Action>,
-    next_router: usize,
+    routers: BTreeMap<RouterId, Entry>,
+    /// Actions of no router (unclaimed packets) and the last actions of removed routers.
+    pending: VecDeque<Output>,
+    /// Where [`Node::poll_action`] looks first, so that no router starves the others.
+    next_router: RouterId,
+    next_id: u64,
 }
 
 impl Node {
@@ -37,22 +50,57 @@ impl Node {
         Node::default()
     }
 
-    /// Adds a router on interface `ifindex`; it starts at `now` (see [`VirtualRouter::new`]).
-    pub fn add_router(
-        &mut self,
-        ifindex: u32,
-        config: VrConfig,
-        now: Instant,
-        seed: u64,
-    ) -> RouterId {
-        self.routers
-            .push((ifindex, VirtualRouter::new(config, now, seed)));
-        RouterId(self.routers.len() - 1)
+    /// Adds a router on `link`; it starts at `now` (see [`VirtualRouter::new`]).
+    pub fn add_router(&mut self, link: u32, config: VrConfig, now: Instant, seed: u64) -> RouterId {
+        let id = RouterId(self.next_id);
+        self.next_id += 1;
+        let router = VirtualRouter::new(config, now, seed);
+        self.routers.insert(id, Entry { link, router });
+        id
+    }
+
+    /// Stops router `id` (a master bows out, and runs its down hook when its configuration
+    /// says so) and removes it. Its last actions are still returned by
+    /// [`Node::poll_action`]; later completions of its hooks are ignored. False if there was
+    /// no such router.
+    pub fn remove_router(&mut self, now: Instant, id: RouterId) -> bool {
+        let Some(mut entry) = self.routers.remove(&id) else {
+            return false;
+        };
+        entry.router.handle_command(now, Command::Stop);
+        while let Some(action) = entry.router.poll_action() {
+            self.pending.push_back(Output {
+                router: Some(id),
+                action,
+            });
+        }
+        true
     }
 
     /// A router by id.
     pub fn router(&self, id: RouterId) -> Option<&VirtualRouter> {
-        self.routers.get(id.0).map(|(_, vr)| vr)
+        self.routers.get(&id).map(|e| &e.router)
+    }
+
+    /// The link a router serves.
+    pub fn link_of(&self, id: RouterId) -> Option<u32> {
+        self.routers.get(&id).map(|e| e.link)
+    }
+
+    /// Every router with its id, in id order.
+    pub fn routers(&self) -> impl Iterator<Item = (RouterId, &VirtualRouter)> {
+        self.routers.iter().map(|(id, e)| (*id, &e.router))
+    }
+
+    /// A command for one router; false if there is no such router.
+    pub fn handle_router_command(&mut self, now: Instant, id: RouterId, command: Command) -> bool {
+        match self.routers.get_mut(&id) {
+            Some(e) => {
+                e.router.handle_command(now, command);
+                true
+            }
+            None => false,
+        }
     }
 
     /// An IPv4 packet (from the IP header on) arrived on `ifindex`.
@@ -60,7 +108,7 @@ impl Node {
     /// Checks in ucarp's order where it has one (ucarp.md §1.7): fragments are dropped (ucarp
     /// does not look), then own packets are ignored, then TTL 255, then the header (codec),
     /// then vhid; the router checks group, HMAC and replay.
-    pub fn handle_packet(&mut self, now: Instant, ifindex: u32, bytes: &[u8]) {
+    pub fn handle_packet(&mut self, now: Instant, link: u32, bytes: &[u8]) {
         let source = || {
             bytes
                 .get(12..16)
@@ -69,19 +117,13 @@ impl Node {
         // Adverts are never fragmented: a fragment that happens to hold a whole advert's
         // bytes must not count as one (ucarp takes it as one).
         if is_fragment(bytes) {
-            self.unclaimed.push_back(Action::Dropped {
-                reason: DropReason::Fragment,
-                source: source(),
-            });
+            self.drop_unclaimed(DropReason::Fragment, source());
             return;
         }
         let advert = match Advertisement::parse(bytes) {
             Ok(a) => a,
             Err(e) => {
-                self.unclaimed.push_back(Action::Dropped {
-                    reason: DropReason::Malformed(e),
-                    source: source(),
-                });
+                self.drop_unclaimed(DropReason::Malformed(e), source());
                 return;
             }
         };
@@ -89,94 +131,103 @@ impl Node {
         // Our own multicast looped back (ucarp's filter: `src host not <srcip>`).
         if self
             .routers
-            .iter()
-            .any(|(i, vr)| *i == ifindex && vr.config().source == source)
+            .values()
+            .any(|e| e.link == link && e.router.config().source == source)
         {
             return;
         }
         if advert.ip.ttl != CARP_TTL {
-            self.unclaimed.push_back(Action::Dropped {
-                reason: DropReason::BadTtl(advert.ip.ttl),
-                source: Some(source),
-            });
+            self.drop_unclaimed(DropReason::BadTtl(advert.ip.ttl), Some(source));
             return;
         }
         let vhid = advert.carp.vhid;
         let mut claimed = false;
-        for (i, vr) in self.routers.iter_mut() {
-            if *i == ifindex && vr.config().vhid == vhid {
-                vr.handle_advert(now, &advert);
+        for e in self.routers.values_mut() {
+            if e.link == link && e.router.config().vhid == vhid {
+                e.router.handle_advert(now, &advert);
                 claimed = true;
             }
         }
         if !claimed {
-            self.unclaimed.push_back(Action::Dropped {
-                reason: DropReason::UnknownVhid(vhid),
-                source: Some(source),
-            });
+            self.drop_unclaimed(DropReason::UnknownVhid(vhid), Some(source));
         }
+    }
+
+    fn drop_unclaimed(&mut self, reason: DropReason, source: Option<Ipv4Addr>) {
+        self.pending.push_back(Output {
+            router: None,
+            action: Action::Dropped { reason, source },
+        });
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for (_, vr) in self.routers.iter_mut() {
-            if vr.poll_timeout().is_some_and(|t| t <= now) {
-                vr.handle_timeout(now);
+        for e in self.routers.values_mut() {
+            if e.router.poll_timeout().is_some_and(|t| t <= now) {
+                e.router.handle_timeout(now);
             }
         }
     }
 
-    /// The link of `ifindex` came up or went down.
-    pub fn handle_link(&mut self, now: Instant, ifindex: u32, up: bool) {
-        for (i, vr) in self.routers.iter_mut() {
-            if *i == ifindex {
-                vr.handle_link(now, up);
+    /// `link` came up or went down.
+    pub fn handle_link(&mut self, now: Instant, link: u32, up: bool) {
+        for e in self.routers.values_mut() {
+            if e.link == link {
+                e.router.handle_link(now, up);
             }
+        }
+    }
+
+    /// `link` came up or went down, for router `id` alone (a router that ignores the
+    /// interface's state is told it is up).
+    pub fn handle_router_link(&mut self, now: Instant, id: RouterId, up: bool) {
+        if let Some(e) = self.routers.get_mut(&id) {
+            e.router.handle_link(now, up);
         }
     }
 
     /// A command for every router.
     pub fn handle_command(&mut self, now: Instant, command: Command) {
-        for (_, vr) in self.routers.iter_mut() {
-            vr.handle_command(now, command);
+        for e in self.routers.values_mut() {
+            e.router.handle_command(now, command);
         }
     }
 
     /// A hook of `router` finished (or was cancelled or killed).
     pub fn handle_hook_done(&mut self, now: Instant, router: RouterId, hook: HookId) {
-        if let Some((_, vr)) = self.routers.get_mut(router.0) {
-            vr.handle_hook_done(now, hook);
+        if let Some(e) = self.routers.get_mut(&router) {
+            e.router.handle_hook_done(now, hook);
         }
     }
 
     /// The next action of any router (routers in turn, each in its own order).
     pub fn poll_action(&mut self) -> Option<Output> {
-        if let Some(action) = self.unclaimed.pop_front() {
-            return Some(Output {
-                router: None,
-                action,
-            });
+        if let Some(output) = self.pending.pop_front() {
+            return Some(output);
         }
         let start = self.next_router;
-        let n = self.routers.len();
-        for k in 0..n {
-            let i = (start + k) % n;
-            if let Some(action) = self.routers[i].1.poll_action() {
-                self.next_router = i;
-                return Some(Output {
-                    router: Some(RouterId(i)),
-                    action,
-                });
-            }
-        }
-        None
+        let found = self
+            .routers
+            .range_mut(start..)
+            .find_map(|(id, e)| Some((*id, e.router.poll_action()?)))
+            .or_else(|| {
+                self.routers
+                    .range_mut(..start)
+                    .find_map(|(id, e)| Some((*id, e.router.poll_action()?)))
+            });
+        let (id, action) = found?;
+        self.next_router = id;
+        Some(Output {
+            router: Some(id),
+            action,
+        })
     }
 
     /// The earliest deadline of any router.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.routers
-            .iter()
-            .filter_map(|(_, vr)| vr.poll_timeout())
+            .values()
+            .filter_map(|e| e.router.poll_timeout())
             .min()
     }
 }

@@ -6,14 +6,13 @@
 //! [`VirtualRouter::poll_action`] (drain it to empty after every input) and
 //! [`VirtualRouter::poll_timeout`] (read it after draining).
 
-use crate::action::{Action, DropReason, HookId, HookKind, State, StateChangeReason};
+use crate::action::{Action, Destination, DropReason, HookId, HookKind, State, StateChangeReason};
 use crate::config::{VrConfig, DEMOTE_HOLD};
 use crate::rng::SplitMix64;
 use crate::time::Instant;
 use crate::wire::carp::{Advertisement, CarpRepr};
-use crate::wire::ethernet::{multicast_mac, BROADCAST};
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// How many recent counters a router remembers to drop exact replays.
 const REPLAY_WINDOW: usize = 32;
@@ -485,7 +484,9 @@ impl VirtualRouter {
     fn announce(&mut self) {
         if let Phase::Master { up_hook: None, .. } = self.phase {
             for &vip in &self.config.vips {
-                self.actions.push_back(Action::Garp { vip });
+                self.actions.push_back(Action::Announce {
+                    vip: IpAddr::V4(vip),
+                });
             }
         }
     }
@@ -502,14 +503,14 @@ impl VirtualRouter {
         };
         let ident = self.rng.next_u64() as u16;
         let advert = Advertisement::outgoing(self.config.source, self.config.group, ident, carp);
-        let link_destination = if self.config.broadcast {
-            BROADCAST
+        let destination = if self.config.broadcast {
+            Destination::Broadcast
         } else {
-            multicast_mac(self.config.group)
+            Destination::Multicast(IpAddr::V4(self.config.group))
         };
-        self.actions.push_back(Action::SendAdvert {
-            packet: advert.emit(),
-            link_destination,
+        self.actions.push_back(Action::Send {
+            destination,
+            packet: advert.emit().to_vec(),
         });
         let mut due = false;
         if let Phase::Master { delayed_arp, .. } = &mut self.phase {

@@ -3,8 +3,8 @@
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
 use carpd_proto::{
-    Action, Command, DropReason, HookId, HookKind, Instant, Node, State, StateChangeReason,
-    VirtualRouter, VrConfigBuilder,
+    Action, Command, Destination, DropReason, HookId, HookKind, Instant, Node, State,
+    StateChangeReason, VirtualRouter, VrConfigBuilder,
 };
 use std::net::Ipv4Addr;
 
@@ -45,17 +45,20 @@ fn summarise(vr: &mut VirtualRouter) -> Vec<A> {
             Action::StateChanged { from, to, reason } => A::Changed(from, to, reason),
             Action::RunHook { kind, .. } => A::Hook(kind),
             Action::CancelHook { id } => A::Cancel(id.0),
-            Action::SendAdvert {
+            Action::Send {
                 packet,
-                link_destination,
+                destination,
             } => {
                 let adv = Advertisement::parse(&packet).expect("own advert parses");
                 assert!(auth.verify(adv.carp.counter, &adv.carp.digest));
-                assert_eq!(link_destination, [1, 0, 0x5e, 0, 0, 0x12]);
+                assert_eq!(
+                    destination,
+                    Destination::Multicast(Ipv4Addr::new(224, 0, 0, 18).into())
+                );
                 A::Sent(adv.carp.advbase, adv.carp.advskew)
             }
-            Action::Garp { vip } => {
-                assert_eq!(vip, VIP);
+            Action::Announce { vip } => {
+                assert_eq!(vip, std::net::IpAddr::V4(VIP));
                 A::Garp
             }
             Action::Dropped { reason, .. } => A::Dropped(reason),
@@ -169,7 +172,7 @@ fn counters_increase_by_one_per_advert() {
     let counters: Vec<u64> = drain(&mut vr)
         .into_iter()
         .filter_map(|a| match a {
-            Action::SendAdvert { packet, .. } => {
+            Action::Send { packet, .. } => {
                 Some(Advertisement::parse(&packet).unwrap().carp.counter)
             }
             _ => None,
@@ -439,7 +442,7 @@ fn demote_byte_higher_loses() {
     let sent: Vec<u8> = drain(&mut vr)
         .into_iter()
         .filter_map(|a| match a {
-            Action::SendAdvert { packet, .. } => Some(packet[20 + 4]),
+            Action::Send { packet, .. } => Some(packet[20 + 4]),
             _ => None,
         })
         .collect();
@@ -762,7 +765,7 @@ fn a_demoted_live_master_is_also_replaced_only_when_ready() {
 #[test]
 fn fragments_are_dropped_with_their_own_reason() {
     let mut node = Node::new();
-    node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 1);
+    let id = node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 1);
     while node.poll_action().is_some() {}
     // A whole advert from a better master, but marked as a fragment (offset 0, MF set): it
     // must not make anything happen.
@@ -788,14 +791,92 @@ fn fragments_are_dropped_with_their_own_reason() {
             }]
         );
     }
-    assert_eq!(
-        node.router(carpd_proto::RouterId(0)).unwrap().state(),
-        State::Backup
-    );
+    assert_eq!(node.router(id).unwrap().state(), State::Backup);
     // The same advert whole is taken (the bow-out makes us master).
     node.handle_packet(at(600_000), 1, &bow_out);
+    assert_eq!(node.router(id).unwrap().state(), State::Master);
+}
+
+/// Drains a node, keeping which router each action came from.
+fn drain_node(node: &mut Node) -> Vec<(Option<carpd_proto::RouterId>, Action)> {
+    std::iter::from_fn(|| node.poll_action())
+        .map(|o| (o.router, o.action))
+        .collect()
+}
+
+#[test]
+fn node_routes_by_link_and_vhid_and_keeps_ids_across_removal() {
+    let mut node = Node::new();
+    // The same vhid on two links, and a second vhid on the first link.
+    let a = node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 1);
+    let b = node.add_router(2, config(ME).build().unwrap(), Instant::ZERO, 2);
+    let mut other = config(ME);
+    other.vhid = 8;
+    let c = node.add_router(1, other.build().unwrap(), Instant::ZERO, 3);
+    let startup = drain_node(&mut node);
+    for id in [a, b, c] {
+        assert!(
+            startup.iter().any(|(r, action)| *r == Some(id)
+                && matches!(
+                    action,
+                    Action::RunHook {
+                        kind: HookKind::Down,
+                        ..
+                    }
+                )),
+            "{id:?} starts with its down hook: {startup:?}"
+        );
+    }
+    // A better master on link 2 for vhid 7 moves only router b.
+    node.handle_packet(at(100_000), 2, &advert(PEER, 255, 255, 0, 1).emit());
+    let out = drain_node(&mut node);
+    assert!(out.iter().all(|(r, _)| *r == Some(b)), "{out:?}");
+    assert_eq!(node.router(b).unwrap().state(), State::Master);
+    assert_eq!(node.router(a).unwrap().state(), State::Backup);
+    assert_eq!(node.router(c).unwrap().state(), State::Backup);
+
+    // Removing b (a master) bows out on its behalf; a and c keep their ids and their state.
+    assert!(node.remove_router(at(200_000), b));
+    let out = drain_node(&mut node);
+    assert!(out.iter().all(|(r, _)| *r == Some(b)), "{out:?}");
+    assert!(out.iter().any(|(_, action)| matches!(action,
+        Action::Send { packet, .. } if Advertisement::parse(packet).unwrap().carp.advbase == 255)));
+    assert!(out.iter().any(|(_, action)| matches!(
+        action,
+        Action::StateChanged {
+            to: State::Init,
+            ..
+        }
+    )));
+    assert!(node.router(b).is_none() && node.link_of(b).is_none());
+    assert!(!node.remove_router(at(200_000), b), "gone already");
+    // A late hook completion for the removed router is ignored.
+    node.handle_hook_done(at(210_000), b, HookId(1));
+    assert!(node.poll_action().is_none());
+    assert_eq!(node.link_of(c), Some(1));
+    let d = node.add_router(2, config(ME).build().unwrap(), at(300_000), 4);
+    assert!(d != a && d != b && d != c, "ids are never reused");
     assert_eq!(
-        node.router(carpd_proto::RouterId(0)).unwrap().state(),
-        State::Master
+        node.routers().map(|(id, _)| id).collect::<Vec<_>>(),
+        [a, c, d]
     );
+    // Packets for vhid 7 on link 2 now reach d.
+    drain_node(&mut node);
+    node.handle_packet(at(400_000), 2, &advert(PEER, 1, 0, 0, 2).emit());
+    assert!(drain_node(&mut node).iter().all(|(r, _)| *r == Some(d)));
+}
+
+#[test]
+fn node_deadline_is_the_earliest_router_deadline() {
+    let mut node = Node::new();
+    let mut slow = config(ME);
+    slow.advbase = 3;
+    slow.vhid = 9;
+    node.add_router(1, slow.build().unwrap(), Instant::ZERO, 1);
+    let fast = node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 2);
+    drain_node(&mut node);
+    assert_eq!(node.poll_timeout(), Some(at(3_000_000)));
+    node.remove_router(at(1), fast);
+    drain_node(&mut node);
+    assert_eq!(node.poll_timeout(), Some(at(9_000_000)));
 }

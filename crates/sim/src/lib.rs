@@ -14,7 +14,7 @@ use carpd_proto::{
     Action, HookId, HookKind, Instant, Node, RouterId, State, StateChangeReason, VrConfigBuilder,
 };
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -94,9 +94,26 @@ enum Event {
     },
 }
 
+/// A state change of one of the extra groups added with [`Sim::add_group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupTransition {
+    /// when
+    pub at: Instant,
+    /// which node (index)
+    pub node: usize,
+    /// the group's vhid
+    pub vhid: u8,
+    /// new state
+    pub to: State,
+}
+
 struct SimNode {
     config: VrConfigBuilder,
     node: Option<Node>,
+    /// The router of the group under test (vhid 7) in `node`.
+    main: Option<RouterId>,
+    /// Extra groups added mid-run, by router, with their vhid; their hooks complete at once.
+    extra: BTreeMap<RouterId, u8>,
     incarnation: u32,
     holds_vip: bool,
     partition: u32,
@@ -125,6 +142,7 @@ pub struct Sim {
     /// Both holding the VIP (or both MASTER) while connected, since when; per pair.
     overlap_since: Vec<Option<Instant>>,
     transitions: Vec<Transition>,
+    group_transitions: Vec<GroupTransition>,
     violation: Option<String>,
     overlap_bound: Duration,
     /// Last arrival time per (sender, receiver): one segment never reorders a sender's frames.
@@ -146,6 +164,7 @@ impl Sim {
             sequence: 0,
             overlap_since: Vec::new(),
             transitions: Vec::new(),
+            group_transitions: Vec::new(),
             violation: None,
             overlap_bound: Duration::ZERO,
             last_arrival: Vec::new(),
@@ -177,6 +196,8 @@ impl Sim {
         self.nodes.push(SimNode {
             config,
             node: None,
+            main: None,
+            extra: BTreeMap::new(),
             incarnation: 0,
             holds_vip: false,
             partition: 0,
@@ -235,9 +256,65 @@ impl Sim {
             .build()
             .expect("simulated configs are valid");
         let mut node = Node::new();
-        node.add_router(1, config, now, seed);
+        n.main = Some(node.add_router(1, config, now, seed));
+        n.extra.clear();
         n.node = Some(node);
         self.drain(index);
+    }
+
+    /// Adds another group (`config`, a vhid other than 7) to the running node `index`, as a
+    /// reload would; its hooks complete at once and it has its own VIP. Returns its router.
+    pub fn add_group(&mut self, index: usize, config: VrConfigBuilder) -> RouterId {
+        let seed = self.rng.next_u64();
+        let now = self.now;
+        let vhid = config.vhid;
+        let config = config.build().expect("simulated configs are valid");
+        let n = &mut self.nodes[index];
+        let id = n
+            .node
+            .as_mut()
+            .expect("a running node")
+            .add_router(1, config, now, seed);
+        n.extra.insert(id, vhid);
+        self.drain(index);
+        id
+    }
+
+    /// Removes group `router` from the running node `index`, as a reload would: it bows out
+    /// and its hooks play out. The group under test is removed with
+    /// [`Sim::remove_main_group`].
+    pub fn remove_group(&mut self, index: usize, router: RouterId) {
+        if let Some(node) = self.nodes[index].node.as_mut() {
+            node.remove_router(self.now, router);
+        }
+        self.drain(index);
+    }
+
+    /// Removes the group under test from node `index` (the node keeps running its other
+    /// groups); its down hook still plays out.
+    pub fn remove_main_group(&mut self, index: usize) {
+        if let Some(main) = self.nodes[index].main {
+            self.remove_group(index, main);
+        }
+    }
+
+    /// State changes of the extra groups.
+    pub fn group_transitions(&self) -> &[GroupTransition] {
+        &self.group_transitions
+    }
+
+    /// The state of extra group `router` on node `index` (INIT once removed).
+    pub fn group_state(&self, index: usize, router: RouterId) -> State {
+        self.nodes[index]
+            .node
+            .as_ref()
+            .and_then(|n| n.router(router))
+            .map_or(State::Init, |vr| vr.state())
+    }
+
+    fn main_router(&self, index: usize) -> Option<&carpd_proto::VirtualRouter> {
+        let n = &self.nodes[index];
+        n.node.as_ref().and_then(|node| node.router(n.main?))
     }
 
     /// Stops node `index` gracefully (bow-out advert, a running up hook cancelled, the down
@@ -289,20 +366,13 @@ impl Sim {
 
     /// Whether node `index` sends adverts (MASTER and not waiting for its up hook).
     pub fn advertising(&self, index: usize) -> bool {
-        self.nodes[index]
-            .node
-            .as_ref()
-            .and_then(|n| n.router(RouterId(0)))
+        self.main_router(index)
             .is_some_and(|vr| vr.is_advertising())
     }
 
     /// The state of node `index` (INIT when crashed).
     pub fn state(&self, index: usize) -> State {
-        self.nodes[index]
-            .node
-            .as_ref()
-            .and_then(|n| n.router(RouterId(0)))
-            .map_or(State::Init, |vr| vr.state())
+        self.main_router(index).map_or(State::Init, |vr| vr.state())
     }
 
     /// Indices of the nodes in MASTER state.
@@ -415,8 +485,9 @@ impl Sim {
     /// next queued one.
     fn hook_finished(&mut self, index: usize, id: HookId) {
         let now = self.now;
-        if let Some(core) = self.nodes[index].node.as_mut() {
-            core.handle_hook_done(now, RouterId(0), id);
+        let main = self.nodes[index].main;
+        if let (Some(core), Some(main)) = (self.nodes[index].node.as_mut(), main) {
+            core.handle_hook_done(now, main, id);
         }
         self.start_next_hook(index);
         self.drain(index);
@@ -475,36 +546,13 @@ impl Sim {
             .as_mut()
             .and_then(|n| n.poll_action())
         {
+            if let Some(vhid) = out.router.and_then(|r| self.nodes[index].extra.get(&r)) {
+                let (vhid, router) = (*vhid, out.router.expect("an extra group's"));
+                self.extra_group_action(index, router, vhid, out.action);
+                continue;
+            }
             match out.action {
-                Action::SendAdvert { packet, .. } => {
-                    for to in 0..self.nodes.len() {
-                        if to == index
-                            || self.nodes[to].node.is_none()
-                            || self.nodes[to].partition != self.nodes[index].partition
-                            || self.rng.chance(self.segment.loss)
-                        {
-                            continue;
-                        }
-                        let spread = self
-                            .segment
-                            .delay_max
-                            .saturating_sub(self.segment.delay_min);
-                        let delay = self.segment.delay_min
-                            + Duration::from_micros(self.rng.below(spread.as_micros() as u64 + 1));
-                        let incarnation = self.nodes[to].incarnation;
-                        let link = index * self.nodes.len() + to;
-                        let arrival = (self.now + delay).max(self.last_arrival[link]);
-                        self.last_arrival[link] = arrival;
-                        self.schedule(
-                            arrival,
-                            Event::Deliver {
-                                to,
-                                incarnation,
-                                packet: packet.to_vec(),
-                            },
-                        );
-                    }
-                }
+                Action::Send { packet, .. } => self.transmit(index, packet),
                 Action::RunHook { id, kind } => {
                     // Hooks of one node run one after another, in order.
                     self.nodes[index].queued_hooks.push_back((id, kind));
@@ -517,8 +565,60 @@ impl Sim {
                     to,
                     reason,
                 }),
-                Action::Garp { .. } | Action::Dropped { .. } => {}
+                Action::Announce { .. } | Action::Dropped { .. } => {}
             }
+        }
+    }
+
+    /// An extra group's action: adverts go on the segment, hooks complete at once.
+    fn extra_group_action(&mut self, index: usize, router: RouterId, vhid: u8, action: Action) {
+        let now = self.now;
+        match action {
+            Action::Send { packet, .. } => self.transmit(index, packet),
+            Action::RunHook { id, .. } => {
+                if let Some(core) = self.nodes[index].node.as_mut() {
+                    core.handle_hook_done(now, router, id);
+                }
+            }
+            Action::StateChanged { to, .. } => self.group_transitions.push(GroupTransition {
+                at: now,
+                node: index,
+                vhid,
+                to,
+            }),
+            Action::CancelHook { .. } | Action::Announce { .. } | Action::Dropped { .. } => {}
+        }
+    }
+
+    /// Puts one advert on the segment: each other live node in the partition gets it after a
+    /// random delay, unless it is lost.
+    fn transmit(&mut self, index: usize, packet: Vec<u8>) {
+        for to in 0..self.nodes.len() {
+            if to == index
+                || self.nodes[to].node.is_none()
+                || self.nodes[to].partition != self.nodes[index].partition
+                || self.rng.chance(self.segment.loss)
+            {
+                continue;
+            }
+            let spread = self
+                .segment
+                .delay_max
+                .saturating_sub(self.segment.delay_min);
+            let delay = self.segment.delay_min
+                + Duration::from_micros(self.rng.below(spread.as_micros() as u64 + 1));
+            let incarnation = self.nodes[to].incarnation;
+            let link = index * self.nodes.len() + to;
+            let arrival = (self.now + delay).max(self.last_arrival[link]);
+            self.last_arrival[link] = arrival;
+            self.schedule(
+                arrival,
+                Event::Deliver {
+                    to,
+                    incarnation,
+                    packet: packet.clone(),
+                },
+            );
         }
     }
 

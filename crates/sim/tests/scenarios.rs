@@ -406,3 +406,91 @@ fn the_measures_can_fail() {
     sim.run_for(secs(2));
     assert!(sim.measures().longest_without_holder >= secs(2));
 }
+
+/// A config for an extra group `vhid` with its own VIP.
+fn extra_group(host: u8, vhid: u8, advskew: u8) -> carpd_proto::VrConfigBuilder {
+    let mut b = Sim::config(host, advskew, false);
+    b.vhid = vhid;
+    b.vips = vec![std::net::Ipv4Addr::new(10, 77, 0, 100 + vhid)];
+    b
+}
+
+#[test]
+fn groups_added_and_removed_mid_run_disturb_no_other_group() {
+    for_seeds("groups added and removed", |seed| {
+        let mut sim = Sim::new(seed, SegmentConfig::default());
+        let a = sim.add_node(Sim::config(11, 0, false));
+        let b = sim.add_node(Sim::config(12, 50, false));
+        sim.run_for(secs(10));
+        expect(sim.masters() == [a], || {
+            format!("masters {:?}", sim.masters())
+        })?;
+        let settled = sim.transitions().len();
+
+        // A reload adds vhid 8 on both nodes (b preferred) and vhid 9 on a alone.
+        let a8 = sim.add_group(a, extra_group(11, 8, 100));
+        let b8 = sim.add_group(b, extra_group(12, 8, 0));
+        let a9 = sim.add_group(a, extra_group(11, 9, 0));
+        sim.run_for(secs(10));
+        expect(sim.transitions().len() == settled, || {
+            format!(
+                "vhid 7 changed when groups were added: {:?}",
+                &sim.transitions()[settled..]
+            )
+        })?;
+        expect(
+            sim.group_state(b, b8) == State::Master && sim.group_state(a, a8) == State::Backup,
+            || {
+                format!(
+                    "vhid 8: a {:?}, b {:?}",
+                    sim.group_state(a, a8),
+                    sim.group_state(b, b8)
+                )
+            },
+        )?;
+        expect(sim.group_state(a, a9) == State::Master, || {
+            "vhid 9 alone on a".into()
+        })?;
+
+        // A reload on b removes vhid 8: it bows out and a takes vhid 8 at once.
+        let removed_at = sim.now();
+        sim.remove_group(b, b8);
+        sim.run_for(secs(1));
+        let took = sim
+            .group_transitions()
+            .iter()
+            .find(|t| t.node == a && t.vhid == 8 && t.to == State::Master && t.at >= removed_at)
+            .map(|t| t.at - removed_at);
+        expect(took.is_some_and(|d| d <= Duration::from_millis(10)), || {
+            format!("a took vhid 8 after {took:?}, expected within the delivery delay")
+        })?;
+        expect(sim.transitions().len() == settled, || {
+            "vhid 7 changed on a removal".into()
+        })?;
+
+        // A reload on a removes vhid 7 (a is its master): b takes over at once; a keeps
+        // serving vhid 8 and 9.
+        sim.reset_measures();
+        let before = sim.group_transitions().len();
+        sim.remove_main_group(a);
+        sim.run_for(secs(5));
+        expect(sim.masters() == [b] && sim.holders() == [b], || {
+            format!("masters {:?}, holders {:?}", sim.masters(), sim.holders())
+        })?;
+        let gap = sim.measures().longest_without_holder;
+        expect(gap <= Duration::from_millis(100), || {
+            format!("vhid 7 had no holder for {gap:?} after its master's group was removed")
+        })?;
+        expect(sim.group_transitions().len() == before, || {
+            format!(
+                "other groups moved: {:?}",
+                &sim.group_transitions()[before..]
+            )
+        })?;
+        expect(
+            sim.group_state(a, a8) == State::Master && sim.group_state(a, a9) == State::Master,
+            || "a stopped serving vhid 8 or 9".into(),
+        )?;
+        invariants(&sim)
+    });
+}

@@ -6,6 +6,7 @@
 //! missing prerequisite fails the test.
 
 mod common;
+mod config_mode;
 mod hooks;
 mod ifupdown;
 mod pair;

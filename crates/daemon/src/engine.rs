@@ -1,0 +1,733 @@
+//! The engine: every group of this host, with no I/O. The driver feeds it one [`Input`] at a
+//! time with [`Engine::handle`] and carries out the [`Effect`]s it leaves (frames to send,
+//! hooks to run or cancel, systemd status); tests drive it the same way, without sockets.
+//!
+//! It owns the core's [`Node`] (one router per group, keyed by a stable [`RouterId`]), the
+//! state of each link as the core should see it, and each group's runtime (its name, link,
+//! VIPs and how they are managed). Log lines keep ucarp's wording; in config mode each line
+//! about a group starts with `[name]`.
+
+use crate::drops::DropLog;
+use crate::hooks::Job;
+use crate::settings::GroupSettings;
+use carpd_proto::wire::arp::gratuitous_frame;
+use carpd_proto::wire::ethernet::{multicast_mac, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use carpd_proto::{
+    Action, Command, Destination, DropReason, HookId, Instant, Node, RouterId, State,
+    StateChangeReason, VrConfig,
+};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The ethertype of IPv6.
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+
+/// A link's key: stable while carpd runs, across re-creation of the kernel interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkId(pub u32);
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// SIGTERM, SIGINT or SIGQUIT (the name, without SIG): every group leaves, carpd exits.
+    Stop(&'static str),
+    /// SIGHUP: stop, as ucarp does (command-line mode).
+    Hangup,
+    /// SIGUSR1: log each group's state.
+    Status,
+    /// SIGUSR2: every master bows out and stays backup for 3 s (ucarp's demote).
+    Demote,
+    /// A deadline of the core has come.
+    Timer,
+    /// A hook job of `router` is over (done, killed, skipped).
+    HookDone {
+        /// the group
+        router: RouterId,
+        /// the job
+        job: Job,
+    },
+    /// What is known of a link now: whether the interface exists, whether it is up with
+    /// carrier, and its Ethernet address.
+    Link {
+        /// the link
+        link: LinkId,
+        /// the interface exists under its name
+        present: bool,
+        /// administratively up and with carrier
+        running: bool,
+        /// its Ethernet address
+        mac: [u8; 6],
+    },
+    /// Someone removed this address from the link.
+    AddressRemoved {
+        /// the link
+        link: LinkId,
+        /// the address
+        address: Ipv4Addr,
+    },
+    /// An Ethernet frame arrived on the link.
+    Frame {
+        /// the link
+        link: LinkId,
+        /// the whole frame
+        bytes: Vec<u8>,
+    },
+    /// Time to log the drop counts still unlogged.
+    FlushDrops,
+}
+
+/// What a hook runner is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookRequest {
+    /// queue this job
+    Run(Job),
+    /// cancel this hook (skip it if queued, kill it if running)
+    Cancel(HookId),
+}
+
+/// Something for the driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send this Ethernet frame on the link.
+    Transmit {
+        /// the link
+        link: LinkId,
+        /// the whole frame
+        frame: Vec<u8>,
+        /// its ethertype (the packet socket wants it)
+        ethertype: u16,
+    },
+    /// A request for a group's hook runner.
+    Hook {
+        /// the group
+        router: RouterId,
+        /// what to do
+        request: HookRequest,
+    },
+    /// The one-line status for systemd changed.
+    Status(String),
+}
+
+/// Whether the loop goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// keep going
+    Continue,
+    /// every group has been told to stop: finish the hooks and exit
+    Stop,
+}
+
+#[derive(Debug)]
+struct LinkState {
+    name: String,
+    mac: [u8; 6],
+    present: bool,
+    running: bool,
+}
+
+#[derive(Debug)]
+struct Group {
+    name: String,
+    link: LinkId,
+    vhid: u8,
+    vips: Vec<Ipv4Addr>,
+    native: bool,
+    ignore_ifstate: bool,
+    /// What the core was last told about the link, for this group.
+    link_up: bool,
+}
+
+/// Every group of the host and the links they use.
+#[derive(Debug)]
+pub struct Engine {
+    node: Node,
+    /// Config mode: log lines about a group start with its name.
+    named_logs: bool,
+    links: BTreeMap<LinkId, LinkState>,
+    groups: BTreeMap<RouterId, Group>,
+    drops: DropLog,
+    effects: Vec<Effect>,
+    send_errors: u64,
+}
+
+impl Engine {
+    /// An engine with no group; `named_logs` prefixes group log lines with `[name]`.
+    pub fn new(named_logs: bool) -> Self {
+        Engine {
+            node: Node::new(),
+            named_logs,
+            links: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            drops: DropLog::default(),
+            effects: Vec::new(),
+            send_errors: 0,
+        }
+    }
+
+    /// Adds a link, up or not as `running` says.
+    pub fn add_link(&mut self, id: LinkId, name: &str, mac: [u8; 6], running: bool) {
+        self.links.insert(
+            id,
+            LinkState {
+                name: name.to_string(),
+                mac,
+                present: true,
+                running,
+            },
+        );
+    }
+
+    /// Starts a group on `link` (INIT to BACKUP, the down hook unless neutral) with the
+    /// core's `config`.
+    pub fn add_group(
+        &mut self,
+        now: Instant,
+        settings: &GroupSettings,
+        config: VrConfig,
+        link: LinkId,
+        seed: u64,
+    ) -> RouterId {
+        let router = self.node.add_router(link.0, config, now, seed);
+        self.groups.insert(
+            router,
+            Group {
+                name: settings.name.clone(),
+                link,
+                vhid: settings.vhid,
+                vips: settings.vips.iter().map(|v| v.address).collect(),
+                native: settings.native(),
+                ignore_ifstate: settings.ignore_ifstate,
+                link_up: true,
+            },
+        );
+        self.refresh_link(now, link);
+        self.drain();
+        router
+    }
+
+    /// The effects left by the last inputs, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The core's next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.node.poll_timeout()
+    }
+
+    /// The state of a group.
+    pub fn state(&self, router: RouterId) -> State {
+        self.node.router(router).map_or(State::Init, |r| r.state())
+    }
+
+    /// Handles one input; [`Flow::Stop`] once every group has been told to stop.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Flow {
+        let flow = match input {
+            Input::Stop(signal) => self.stop(now, signal),
+            Input::Hangup => self.stop(now, "HUP"),
+            Input::Status => {
+                self.status();
+                Flow::Continue
+            }
+            Input::Demote => {
+                self.node.handle_command(now, Command::Demote);
+                Flow::Continue
+            }
+            Input::Timer => {
+                self.node.handle_timeout(now);
+                Flow::Continue
+            }
+            Input::HookDone { router, job } => {
+                self.hook_done(now, router, job);
+                Flow::Continue
+            }
+            Input::Link {
+                link,
+                present,
+                running,
+                mac,
+            } => {
+                if let Some(l) = self.links.get_mut(&link) {
+                    if l.present && present && mac != l.mac {
+                        tracing::warn!(
+                            "{} has a new Ethernet address [{}]",
+                            l.name,
+                            crate::sys::iface::format_mac(&mac)
+                        );
+                    }
+                    l.mac = mac;
+                    l.present = present;
+                    l.running = running;
+                }
+                self.refresh_link(now, link);
+                Flow::Continue
+            }
+            Input::AddressRemoved { link, address } => {
+                self.address_removed(link, address);
+                Flow::Continue
+            }
+            Input::Frame { link, bytes } => {
+                match Frame::parse(&bytes) {
+                    Ok(frame) if frame.ethertype == ETHERTYPE_IPV4 => {
+                        self.node.handle_packet(now, link.0, frame.payload)
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.drops
+                            .record(std::time::Instant::now(), DropReason::Malformed(e), None)
+                    }
+                }
+                Flow::Continue
+            }
+            Input::FlushDrops => {
+                self.drops.flush(std::time::Instant::now());
+                Flow::Continue
+            }
+        };
+        self.drain();
+        flow
+    }
+
+    /// `[name] ` in config mode, nothing in command-line mode (ucarp's exact lines).
+    fn tag(&self, router: RouterId) -> String {
+        match self.groups.get(&router) {
+            Some(g) if self.named_logs => format!("[{}] ", g.name),
+            _ => String::new(),
+        }
+    }
+
+    fn stop(&mut self, now: Instant, signal: &str) -> Flow {
+        tracing::info!("Received SIG{signal}: leaving");
+        self.node.handle_command(now, Command::Stop);
+        Flow::Stop
+    }
+
+    /// ucarp's SIGUSR1 line for one group, e.g. "MASTER on eth0 id 7".
+    fn status_line(&self, router: RouterId, group: &Group) -> String {
+        let interface = self.links.get(&group.link).map_or("?", |l| l.name.as_str());
+        format!(
+            "{}{} on {interface} id {}",
+            self.tag(router),
+            self.state(router).as_str(),
+            group.vhid
+        )
+    }
+
+    /// The one line systemd shows: the group's ucarp status line, or counts per state.
+    pub fn summary(&self) -> String {
+        if !self.named_logs {
+            if let Some((router, group)) = self.groups.iter().next() {
+                return self.status_line(*router, group);
+            }
+        }
+        let count = |s: State| self.groups.keys().filter(|r| self.state(**r) == s).count();
+        format!(
+            "{} groups: {} MASTER, {} BACKUP",
+            self.groups.len(),
+            count(State::Master),
+            count(State::Backup)
+        )
+    }
+
+    fn status(&self) {
+        for (router, group) in &self.groups {
+            tracing::info!("{}", self.status_line(*router, group));
+        }
+        for (kind, total) in self.drops.totals() {
+            tracing::info!("dropped {kind}: {total}");
+        }
+    }
+
+    /// Tells the core, group by group, whether the link can carry adverts (a group with
+    /// ignore_ifstate ignores the carrier and the admin state, not the interface's absence).
+    fn refresh_link(&mut self, now: Instant, link: LinkId) {
+        let Some(state) = self.links.get(&link) else {
+            return;
+        };
+        let (present, running, name) = (state.present, state.running, state.name.clone());
+        let routers: Vec<RouterId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.link == link)
+            .map(|(r, _)| *r)
+            .collect();
+        for router in routers {
+            let tag = self.tag(router);
+            let group = self.groups.get_mut(&router).expect("listed above");
+            let up = present && (running || group.ignore_ifstate);
+            if up == group.link_up {
+                continue;
+            }
+            group.link_up = up;
+            if up {
+                tracing::warn!("{tag}Link up on {name}: taking part in the election again");
+            } else {
+                tracing::warn!("{tag}Link down on {name}: BACKUP until it is back");
+            }
+            self.node.handle_router_link(now, router, up);
+        }
+    }
+
+    fn address_removed(&mut self, link: LinkId, address: Ipv4Addr) {
+        let found = self.groups.iter().find(|(r, g)| {
+            g.link == link && g.vips.contains(&address) && self.state(**r) == State::Master
+        });
+        let Some((router, group)) = found else {
+            return;
+        };
+        let (router, native) = (*router, group.native);
+        let tag = self.tag(router);
+        let name = &self.links[&link].name;
+        if native {
+            tracing::warn!(
+                "{tag}Virtual IP {address} was removed from {name} while MASTER: putting it back"
+            );
+            self.effects.push(Effect::Hook {
+                router,
+                request: HookRequest::Run(Job::Restore),
+            });
+        } else {
+            tracing::warn!(
+                "{tag}Virtual IP {address} was removed from {name} while MASTER (the scripts manage it)"
+            );
+        }
+    }
+
+    fn hook_done(&mut self, now: Instant, router: RouterId, job: Job) {
+        match job {
+            Job::Hook { id, .. } => self.node.handle_hook_done(now, router, id),
+            Job::Restore => {
+                if self.state(router) == State::Master {
+                    let vips = self
+                        .groups
+                        .get(&router)
+                        .map(|g| g.vips.clone())
+                        .unwrap_or_default();
+                    for vip in vips {
+                        self.announce(router, IpAddr::V4(vip));
+                    }
+                }
+            }
+        }
+    }
+
+    fn link_of(&self, router: RouterId) -> Option<(LinkId, [u8; 6])> {
+        let link = self.groups.get(&router)?.link;
+        Some((link, self.links.get(&link)?.mac))
+    }
+
+    fn announce(&mut self, router: RouterId, vip: IpAddr) {
+        let Some((link, mac)) = self.link_of(router) else {
+            return;
+        };
+        match vip {
+            IpAddr::V4(vip) => {
+                tracing::debug!("Sending gratuitous ARP for {vip}");
+                self.effects.push(Effect::Transmit {
+                    link,
+                    frame: gratuitous_frame(mac, vip).to_vec(),
+                    ethertype: ETHERTYPE_ARP,
+                });
+            }
+            IpAddr::V6(vip) => {
+                tracing::error!("cannot announce {vip}: IPv6 announcements are not built yet")
+            }
+        }
+    }
+
+    fn transmit(&mut self, router: RouterId, destination: Destination, packet: Vec<u8>) {
+        let Some((link, mac)) = self.link_of(router) else {
+            return;
+        };
+        let (link_destination, ethertype) = match destination {
+            Destination::Multicast(IpAddr::V4(group)) => (multicast_mac(group), ETHERTYPE_IPV4),
+            Destination::Multicast(IpAddr::V6(group)) => {
+                // RFC 2464 §7: 33:33 and the group's last four bytes.
+                let o = group.octets();
+                ([0x33, 0x33, o[12], o[13], o[14], o[15]], ETHERTYPE_IPV6)
+            }
+            Destination::Broadcast => (BROADCAST, ETHERTYPE_IPV4),
+            Destination::Unicast(peer) => {
+                tracing::error!("cannot send to {peer}: unicast peers are not built yet");
+                return;
+            }
+        };
+        let frame = Frame {
+            destination: link_destination,
+            source: mac,
+            ethertype,
+            payload: &packet,
+        }
+        .emit();
+        self.effects.push(Effect::Transmit {
+            link,
+            frame,
+            ethertype,
+        });
+    }
+
+    /// Turns the core's actions into effects and log lines.
+    fn drain(&mut self) {
+        let mut changed = false;
+        while let Some(out) = self.node.poll_action() {
+            let Some(router) = out.router else {
+                if let Action::Dropped { reason, source } = out.action {
+                    self.drops.record(std::time::Instant::now(), reason, source);
+                }
+                continue;
+            };
+            match out.action {
+                Action::Send {
+                    destination,
+                    packet,
+                } => self.transmit(router, destination, packet),
+                Action::Announce { vip } => self.announce(router, vip),
+                Action::RunHook { id, kind } => self.effects.push(Effect::Hook {
+                    router,
+                    request: HookRequest::Run(Job::Hook { id, kind }),
+                }),
+                Action::CancelHook { id } => self.effects.push(Effect::Hook {
+                    router,
+                    request: HookRequest::Cancel(id),
+                }),
+                Action::StateChanged { to, reason, .. } => {
+                    log_state_change(&self.tag(router), to, reason);
+                    changed = true;
+                }
+                Action::Dropped { reason, source } => {
+                    self.drops.record(std::time::Instant::now(), reason, source)
+                }
+            }
+        }
+        if changed {
+            self.effects.push(Effect::Status(self.summary()));
+        }
+    }
+
+    /// Counts a failed send; ucarp's wording, repeated failures logged once per 100.
+    pub fn send_failed(&mut self, error: &std::io::Error) {
+        self.send_errors += 1;
+        if self.send_errors == 1 || self.send_errors.is_multiple_of(100) {
+            tracing::warn!(
+                "write() has failed: {error} ({} in a row)",
+                self.send_errors
+            );
+        }
+    }
+
+    /// A send went through.
+    pub fn send_succeeded(&mut self) {
+        self.send_errors = 0;
+    }
+}
+
+fn log_state_change(tag: &str, to: State, reason: StateChangeReason) {
+    match reason {
+        StateChangeReason::Preemption => tracing::warn!("{tag}Putting MASTER down - preemption"),
+        StateChangeReason::MasterWillTimeOut => {
+            tracing::warn!("{tag}Putting MASTER DOWN (going to time out)")
+        }
+        StateChangeReason::MasterBowedOut => {
+            tracing::warn!("{tag}Master bowed out: taking over at once")
+        }
+        StateChangeReason::MasterDemoted => {
+            tracing::warn!("{tag}Master advertises a higher demote count: taking over")
+        }
+        StateChangeReason::Demoted => {
+            tracing::warn!("{tag}Demoted (SIGUSR2): bowing out, BACKUP for 3 s")
+        }
+        _ => {}
+    }
+    tracing::warn!("{tag}Switching to state: {}", to.as_str());
+    if reason == StateChangeReason::PreferredMaster {
+        tracing::warn!("{tag}Preferred master advertised: going back to BACKUP state");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carpd_proto::wire::auth::Authenticator;
+    use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
+    use carpd_proto::wire::ethernet::multicast_mac;
+    use carpd_proto::HookKind;
+    use std::path::Path;
+
+    const MAC0: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const MAC1: [u8; 6] = [2, 0, 0, 0, 1, 1];
+
+    /// The same vhid 7 on eth0 and eth1, each with its own VIP.
+    fn engine() -> (Engine, RouterId, RouterId) {
+        let text = r#"
+[[group]]
+interface = "eth0"
+vhid = 7
+vips = ["10.0.0.100"]
+password = "secret"
+srcip = "10.0.0.11"
+[[group]]
+interface = "eth1"
+vhid = 7
+vips = ["10.0.1.100"]
+password = "secret"
+srcip = "10.0.1.11"
+"#;
+        let settings = crate::settings::file::parse(Path::new("t.toml"), text).unwrap();
+        let mut engine = Engine::new(true);
+        engine.add_link(LinkId(0), "eth0", MAC0, true);
+        engine.add_link(LinkId(1), "eth1", MAC1, true);
+        let mut ids = Vec::new();
+        for (i, g) in settings.groups.iter().enumerate() {
+            let config = g.router_config(g.srcip.unwrap()).unwrap();
+            ids.push(engine.add_group(Instant::ZERO, g, config, LinkId(i as u32), i as u64));
+        }
+        (engine, ids[0], ids[1])
+    }
+
+    /// An Ethernet frame with a bow-out advert from 10.0.<net>.12 for vhid 7.
+    fn bow_out_frame(net: u8) -> Vec<u8> {
+        let vip = Ipv4Addr::new(10, 0, net, 100);
+        let auth = Authenticator::new(b"secret", 7, &[vip]).unwrap();
+        let carp = CarpRepr {
+            vhid: 7,
+            advskew: 255,
+            demote: 0,
+            advbase: 255,
+            counter: 1,
+            digest: auth.digest(1),
+        };
+        let packet =
+            Advertisement::outgoing(Ipv4Addr::new(10, 0, net, 12), DEFAULT_GROUP, 1, carp).emit();
+        Frame {
+            destination: multicast_mac(DEFAULT_GROUP),
+            source: [2, 0, 0, 0, net, 2],
+            ethertype: ETHERTYPE_IPV4,
+            payload: &packet,
+        }
+        .emit()
+    }
+
+    #[test]
+    fn groups_start_as_backup_with_their_own_down_hook() {
+        let (mut engine, a, b) = engine();
+        let effects = engine.take_effects();
+        for router in [a, b] {
+            assert!(effects.iter().any(|e| matches!(e, Effect::Hook { router: r, request: HookRequest::Run(Job::Hook { kind: HookKind::Down, .. }) } if *r == router)));
+            assert_eq!(engine.state(router), State::Backup);
+        }
+        assert_eq!(engine.summary(), "2 groups: 0 MASTER, 2 BACKUP");
+    }
+
+    #[test]
+    fn a_frame_moves_only_the_group_of_its_link_and_frames_leave_on_that_link() {
+        let (mut engine, a, b) = engine();
+        engine.take_effects();
+        let flow = engine.handle(
+            Instant::from_micros(100_000),
+            Input::Frame {
+                link: LinkId(1),
+                bytes: bow_out_frame(1),
+            },
+        );
+        assert_eq!(flow, Flow::Continue);
+        assert_eq!(
+            (engine.state(a), engine.state(b)),
+            (State::Backup, State::Master)
+        );
+        let effects = engine.take_effects();
+        assert!(
+            effects.iter().all(|e| match e {
+                Effect::Transmit { link, .. } => *link == LinkId(1),
+                Effect::Hook { router, .. } => *router == b,
+                Effect::Status(_) => true,
+            }),
+            "{effects:?}"
+        );
+        // Its first advert leaves on eth1 from eth1's MAC to the group's multicast MAC.
+        let advert = effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::Transmit {
+                    frame,
+                    ethertype: ETHERTYPE_IPV4,
+                    ..
+                } => Some(frame.clone()),
+                _ => None,
+            })
+            .expect("an advert");
+        let parsed = Frame::parse(&advert).unwrap();
+        assert_eq!(
+            (parsed.destination, parsed.source),
+            (multicast_mac(DEFAULT_GROUP), MAC1)
+        );
+        assert_eq!(
+            Advertisement::parse(parsed.payload).unwrap().ip.source,
+            Ipv4Addr::new(10, 0, 1, 11)
+        );
+        assert!(effects.contains(&Effect::Status("2 groups: 1 MASTER, 1 BACKUP".into())));
+    }
+
+    #[test]
+    fn a_link_going_away_touches_only_its_groups_and_stop_reaches_every_group() {
+        let (mut engine, a, b) = engine();
+        engine.handle(
+            Instant::from_micros(100_000),
+            Input::Frame {
+                link: LinkId(1),
+                bytes: bow_out_frame(1),
+            },
+        );
+        engine.handle(
+            Instant::from_micros(100_000),
+            Input::Frame {
+                link: LinkId(0),
+                bytes: bow_out_frame(0),
+            },
+        );
+        engine.take_effects();
+        engine.handle(
+            Instant::from_micros(200_000),
+            Input::Link {
+                link: LinkId(0),
+                present: true,
+                running: false,
+                mac: MAC0,
+            },
+        );
+        assert_eq!(
+            (engine.state(a), engine.state(b)),
+            (State::Backup, State::Master)
+        );
+        // Only a leaves MASTER (its down hook); b's link is untouched.
+        let effects = engine.take_effects();
+        assert!(
+            effects.iter().all(|e| match e {
+                Effect::Hook { router, .. } => *router == a,
+                Effect::Transmit { link, .. } => *link == LinkId(0),
+                Effect::Status(_) => true,
+            }),
+            "{effects:?}"
+        );
+        assert!(!effects.is_empty());
+        let flow = engine.handle(Instant::from_micros(300_000), Input::Stop("TERM"));
+        assert_eq!(flow, Flow::Stop);
+        assert_eq!(
+            (engine.state(a), engine.state(b)),
+            (State::Init, State::Init)
+        );
+        // Only b was master: one bow-out, on eth1.
+        let adverts: Vec<LinkId> = engine
+            .take_effects()
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Transmit {
+                    link,
+                    ethertype: ETHERTYPE_IPV4,
+                    ..
+                } => Some(*link),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(adverts, [LinkId(1)]);
+    }
+}

@@ -1,0 +1,769 @@
+//! The config file: TOML with a `[daemon]` table and one `[[group]]` table per group. Unknown
+//! keys are errors; every error names the file, line and column, the key, the value and what
+//! is accepted. A relative `passfile` is read from the config file's folder.
+
+use super::rules::{self, Vip};
+use super::{DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONTROL_SOCKET};
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    /// the file
+    pub path: PathBuf,
+    /// 1-based line, 0 when the problem is the file as a whole
+    pub line: usize,
+    /// 1-based column
+    pub column: usize,
+    /// what is wrong, the value and what is accepted
+    pub message: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.path.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                self.line,
+                self.column,
+                self.message
+            )
+        }
+    }
+}
+
+/// Every problem found in a file (at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileErrors(pub Vec<FileError>);
+
+impl fmt::Display for FileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileErrors {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    daemon: Option<RawDaemon>,
+    #[serde(default)]
+    group: Vec<Spanned<RawGroup>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    control_socket: Option<Spanned<String>>,
+    control_group: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    name: Option<Spanned<String>>,
+    interface: Option<Spanned<String>>,
+    vhid: Option<Spanned<i64>>,
+    vips: Option<Spanned<Vec<Spanned<String>>>>,
+    password: Option<Spanned<String>>,
+    passfile: Option<Spanned<String>>,
+    advbase: Option<Spanned<i64>>,
+    advskew: Option<Spanned<i64>>,
+    deadratio: Option<Spanned<i64>>,
+    preempt: Option<Spanned<bool>>,
+    srcip: Option<Spanned<String>>,
+    neutral: Option<Spanned<bool>>,
+    broadcast: Option<Spanned<bool>>,
+    multicast_group: Option<Spanned<String>>,
+    up_script: Option<Spanned<String>>,
+    down_script: Option<Spanned<String>>,
+    xparam: Option<Spanned<String>>,
+    hook_timeout: Option<Spanned<f64>>,
+    ignore_ifstate: Option<Spanned<bool>>,
+}
+
+/// Reads and checks `path`.
+pub fn load(path: &Path) -> Result<Settings, FileErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        FileErrors(vec![FileError {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the config file: {e}"),
+        }])
+    })?;
+    parse(path, &text)
+}
+
+/// Checks `text`, the contents of `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
+    let mut checker = Checker {
+        path,
+        text,
+        errors: Vec::new(),
+    };
+    let raw: RawFile = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let message = e.message().trim().replace('\n', " ");
+            match e.span() {
+                Some(span) => checker.error(span, message),
+                None => checker.file_error(message),
+            }
+            return Err(FileErrors(checker.errors));
+        }
+    };
+    let daemon = checker.daemon(raw.daemon);
+    let mut groups = Vec::new();
+    let mut spans = Vec::new();
+    for (i, group) in raw.group.into_iter().enumerate() {
+        let span = group.span();
+        if let Some(g) = checker.group(i + 1, span.clone(), group.into_inner()) {
+            groups.push(g);
+            spans.push(span);
+        }
+    }
+    if checker.errors.is_empty() {
+        if groups.is_empty() {
+            checker.file_error("no [[group]] table: accepted one or more groups".to_string());
+        }
+        for conflict in Settings::conflicts(&groups) {
+            let (line, _) = checker.position(spans[conflict.with].start);
+            checker.error(
+                spans[conflict.group].clone(),
+                format!(
+                    "group \"{}\": {} (see the group at line {line})",
+                    groups[conflict.group].name, conflict.message
+                ),
+            );
+        }
+    }
+    if !checker.errors.is_empty() {
+        return Err(FileErrors(checker.errors));
+    }
+    Ok(Settings {
+        origin: Origin::File(path.to_path_buf()),
+        daemon,
+        groups,
+    })
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    errors: Vec<FileError>,
+}
+
+/// The label of a group in messages: its name when given, else its place in the file.
+fn label(name: &Option<Spanned<String>>, index: usize) -> String {
+    match name {
+        Some(n) => format!("group \"{}\"", n.get_ref()),
+        None => format!("group {index}"),
+    }
+}
+
+impl Checker<'_> {
+    /// A problem of the file as a whole (no line).
+    fn file_error(&mut self, message: String) {
+        self.errors.push(FileError {
+            path: self.path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message,
+        });
+    }
+
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map_or(1, |l| l.chars().count() + 1);
+        (line, column)
+    }
+
+    fn error(&mut self, span: Range<usize>, message: String) {
+        let (line, column) = self.position(span.start);
+        self.errors.push(FileError {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+        });
+    }
+
+    /// A rule's verdict on a key's value; the error names the group, key and value.
+    fn check<T, V: fmt::Display>(
+        &mut self,
+        group: &str,
+        key: &str,
+        value: &Spanned<V>,
+        verdict: Result<T, String>,
+    ) -> Option<T> {
+        match verdict {
+            Ok(v) => Some(v),
+            Err(accepted) => {
+                self.error(
+                    value.span(),
+                    format!("{group}: {key} = {}: {accepted}", value.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn daemon(&mut self, raw: Option<RawDaemon>) -> DaemonSettings {
+        let mut daemon = DaemonSettings {
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            control_group: None,
+        };
+        let Some(raw) = raw else {
+            return daemon;
+        };
+        if let Some(socket) = raw.control_socket {
+            let verdict = if Path::new(socket.get_ref()).is_absolute() {
+                Ok(PathBuf::from(socket.get_ref()))
+            } else {
+                Err("accepted an absolute path such as /run/carpd/control.sock".to_string())
+            };
+            if let Some(p) = self.check("[daemon]", "control_socket", &socket, verdict) {
+                daemon.control_socket = p;
+            }
+        }
+        if let Some(group) = raw.control_group {
+            let verdict = match nix::unistd::Group::from_name(group.get_ref()) {
+                Ok(Some(_)) => Ok(group.get_ref().clone()),
+                _ => Err("no such Unix group on this host: accepted an existing group (getent group NAME)".to_string()),
+            };
+            daemon.control_group = self.check("[daemon]", "control_group", &group, verdict);
+        }
+        daemon
+    }
+
+    fn number<T>(
+        &mut self,
+        group: &str,
+        key: &str,
+        value: &Option<Spanned<i64>>,
+        default: T,
+        rule: impl Fn(u64) -> Result<T, String>,
+    ) -> Option<T> {
+        match value {
+            None => Some(default),
+            Some(v) => {
+                // A negative number is out of every range, as u64::MAX is.
+                let verdict = rule(u64::try_from(*v.get_ref()).unwrap_or(u64::MAX));
+                self.check(group, key, v, verdict)
+            }
+        }
+    }
+
+    fn script(
+        &mut self,
+        group: &str,
+        key: &str,
+        value: Option<Spanned<String>>,
+    ) -> Option<Option<PathBuf>> {
+        let Some(value) = value else {
+            return Some(None);
+        };
+        let path = PathBuf::from(value.get_ref());
+        let verdict = executable(&path).map(|()| Some(path));
+        self.check(group, key, &value, verdict)
+    }
+
+    fn group(&mut self, index: usize, span: Range<usize>, raw: RawGroup) -> Option<GroupSettings> {
+        let errors_before = self.errors.len();
+        let label = label(&raw.name, index);
+        let missing =
+            |key: &str, accepted: &str| format!("{label}: missing key {key}: accepted {accepted}");
+        let interface = match &raw.interface {
+            Some(i) => self.check(&label, "interface", i, rules::interface(i.get_ref())),
+            None => {
+                self.error(
+                    span.clone(),
+                    missing("interface", "an interface name such as \"eth0\""),
+                );
+                None
+            }
+        };
+        let vhid = match &raw.vhid {
+            Some(_) => self.number(&label, "vhid", &raw.vhid, 0, rules::vhid),
+            None => {
+                self.error(span.clone(), missing("vhid", "1 to 255"));
+                None
+            }
+        };
+        let vips = match &raw.vips {
+            Some(list) if list.get_ref().is_empty() => {
+                self.error(list.span(), format!("{label}: vips = []: accepted one or more addresses such as [\"10.0.0.250/24\"]"));
+                None
+            }
+            Some(list) => {
+                let mut vips: Vec<Vip> = Vec::new();
+                for v in list.get_ref() {
+                    if let Some(vip) = self.check(&label, "vips", v, rules::vip(v.get_ref())) {
+                        if vips.iter().any(|e| e.address == vip.address) {
+                            self.error(
+                                v.span(),
+                                format!(
+                                    "{label}: vips: {} is listed twice: accepted each address once",
+                                    vip.address
+                                ),
+                            );
+                        }
+                        vips.push(vip);
+                    }
+                }
+                Some(vips)
+            }
+            None => {
+                self.error(
+                    span.clone(),
+                    missing("vips", "one or more addresses such as [\"10.0.0.250/24\"]"),
+                );
+                None
+            }
+        };
+        let password = match (&raw.password, &raw.passfile) {
+            (Some(_), Some(f)) => {
+                self.error(
+                    f.span(),
+                    format!("{label}: both password and passfile given: accepted one of them"),
+                );
+                None
+            }
+            (Some(p), None) => self.check(
+                &label,
+                "password",
+                p,
+                rules::password(p.get_ref().as_bytes()).map(|()| p.get_ref().as_bytes().to_vec()),
+            ),
+            (None, Some(f)) => {
+                let path = self.relative(f.get_ref());
+                let verdict = rules::read_passfile(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                    .and_then(|pw| rules::password(&pw).map(|()| pw));
+                self.check(&label, "passfile", f, verdict)
+            }
+            (None, None) => {
+                self.error(
+                    span.clone(),
+                    missing(
+                        "password",
+                        "password = \"...\" (1 to 19 bytes) or passfile = \"/etc/carpd/NAME.pass\"",
+                    ),
+                );
+                None
+            }
+        };
+        let advbase = self.number(&label, "advbase", &raw.advbase, 1, rules::byte);
+        let advskew = self.number(&label, "advskew", &raw.advskew, 0, rules::byte);
+        if let (Some(b), Some(s)) = (advbase, advskew) {
+            if let Err(accepted) = rules::interval(b, s) {
+                let at = raw.advbase.as_ref().map_or(span.clone(), |v| v.span());
+                self.error(at, format!("{label}: {accepted}"));
+            }
+        }
+        let deadratio = self.number(&label, "deadratio", &raw.deadratio, 3, rules::deadratio);
+        let srcip = match &raw.srcip {
+            None => Some(None),
+            Some(s) => self
+                .check(&label, "srcip", s, rules::srcip(s.get_ref()))
+                .map(Some),
+        };
+        if let (Some(Some(src)), Some(vips)) = (srcip, &vips) {
+            if vips.iter().any(|v| v.address == src) {
+                let s = raw.srcip.as_ref().expect("given");
+                self.error(s.span(), format!("{label}: srcip = {src} is also in vips: accepted a virtual address other than the host's own (carpd would take it away when it leaves MASTER)"));
+            }
+        }
+        let multicast_group = match &raw.multicast_group {
+            None => Some(carpd_proto::wire::carp::DEFAULT_GROUP),
+            Some(g) => self.check(
+                &label,
+                "multicast_group",
+                g,
+                rules::multicast_group(g.get_ref()),
+            ),
+        };
+        let up_script = self.script(&label, "up_script", raw.up_script);
+        let down_script = self.script(&label, "down_script", raw.down_script);
+        let hook_timeout = match &raw.hook_timeout {
+            None => Some(Duration::from_secs(30)),
+            Some(t) => {
+                let verdict = Duration::try_from_secs_f64(*t.get_ref())
+                    .map_err(|_| String::new())
+                    .and_then(rules::hook_timeout)
+                    .map_err(|_| {
+                        "accepted a number of seconds above 0, such as 30 or 2.5".to_string()
+                    });
+                self.check(&label, "hook_timeout", t, verdict)
+            }
+        };
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let interface = interface?;
+        let vhid = vhid?;
+        Some(GroupSettings {
+            name: raw
+                .name
+                .map(Spanned::into_inner)
+                .unwrap_or_else(|| format!("{interface}-{vhid}")),
+            interface,
+            vhid,
+            vips: vips?,
+            password: password?,
+            advbase: advbase?,
+            advskew: advskew?,
+            deadratio: deadratio?,
+            preempt: raw.preempt.is_some_and(|p| *p.get_ref()),
+            neutral: raw.neutral.is_some_and(|p| *p.get_ref()),
+            // Config mode: a group that stops or is removed as master always gives its VIPs up.
+            down_on_stop: true,
+            srcip: srcip?,
+            broadcast: raw.broadcast.is_some_and(|p| *p.get_ref()),
+            multicast_group: multicast_group?,
+            up_script: up_script?,
+            down_script: down_script?,
+            xparam: raw.xparam.map(Spanned::into_inner),
+            hook_timeout: hook_timeout?,
+            ignore_ifstate: raw.ignore_ifstate.is_some_and(|p| *p.get_ref()),
+        })
+    }
+
+    /// A path as written, relative to the config file's folder when not absolute.
+    fn relative(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+}
+
+/// A script must exist and be executable now: a typo is found by `--check-config`, not at the
+/// first failover.
+fn executable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    if !path.is_absolute() {
+        return Err("accepted an absolute path to an executable file".into());
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(_) => {
+            Err("not an executable file: accepted an absolute path to an executable file".into())
+        }
+        Err(e) => Err(format!(
+            "{e}: accepted an absolute path to an executable file"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[daemon]
+control_socket = "/run/carpd/test.sock"
+
+[[group]]
+name = "web"
+interface = "eth0"
+vhid = 47
+vips = ["10.0.0.250/24", "10.0.0.251"]
+password = "unix-experience"
+advbase = 1
+advskew = 10
+deadratio = 3
+preempt = true
+srcip = "10.0.0.11"
+neutral = false
+broadcast = false
+multicast_group = "224.0.0.18"
+xparam = "x"
+hook_timeout = 2.5
+
+[[group]]
+interface = "eth1"
+vhid = 47
+vips = ["10.0.1.250"]
+password = "other"
+"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(Path::new("/etc/carpd/carpd.toml"), text) {
+            Ok(s) => panic!("accepted: {s:?}"),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// One error, containing each of `needles`.
+    fn refused(text: &str, needles: &[&str]) {
+        let errors = errors(text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        for needle in needles {
+            assert!(
+                errors[0].contains(needle),
+                "{needle:?} not in {:?}",
+                errors[0]
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_keys_are_accepted_with_their_meaning() {
+        let s = parse(Path::new("/etc/carpd/carpd.toml"), GOOD).unwrap();
+        assert_eq!(s.daemon.control_socket, Path::new("/run/carpd/test.sock"));
+        assert_eq!(s.groups.len(), 2);
+        let web = &s.groups[0];
+        assert_eq!(
+            (web.name.as_str(), web.interface.as_str(), web.vhid),
+            ("web", "eth0", 47)
+        );
+        assert_eq!(web.vips[0].prefix, Some(24));
+        assert_eq!(web.vips[1].prefix, None);
+        assert_eq!((web.advbase, web.advskew, web.deadratio), (1, 10, 3));
+        assert!(web.preempt && !web.neutral && !web.broadcast && web.down_on_stop);
+        assert_eq!(web.srcip, Some("10.0.0.11".parse().unwrap()));
+        assert_eq!(web.hook_timeout, Duration::from_millis(2500));
+        assert_eq!(web.password, b"unix-experience");
+        assert!(web.native());
+        // Defaults: the name, ucarp's timing, the interface's own address.
+        let other = &s.groups[1];
+        assert_eq!(other.name, "eth1-47");
+        assert_eq!((other.advbase, other.advskew, other.deadratio), (1, 0, 3));
+        assert_eq!(other.srcip, None);
+        assert_eq!(
+            other.multicast_group,
+            carpd_proto::wire::carp::DEFAULT_GROUP
+        );
+        assert_eq!(other.hook_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn every_bad_value_names_file_line_column_key_value_and_what_is_accepted() {
+        let group = |extra: &str| {
+            format!("[[group]]\ninterface = \"eth0\"\nvhid = 5\nvips = [\"10.0.0.9\"]\npassword = \"pw\"\n{extra}\n")
+        };
+        let cases: &[(&str, &[&str])] = &[
+            ("vhid = 300", &["vhid = 300", "accepted 1 to 255"]),
+            ("advbase = 256", &["advbase = 256", "0 to 255"]),
+            ("advskew = -1", &["advskew = -1", "0 to 255"]),
+            ("deadratio = 0", &["deadratio = 0", "1 to 1000"]),
+            ("advbase = 0", &["advbase 0 needs advskew"]),
+            (
+                "srcip = \"10.0.0.300\"",
+                &["srcip = 10.0.0.300", "dotted IPv4"],
+            ),
+            (
+                "srcip = \"10.0.0.9\"",
+                &["srcip = 10.0.0.9 is also in vips"],
+            ),
+            (
+                "multicast_group = \"10.1.1.1\"",
+                &["multicast_group = 10.1.1.1", "224.0.0.0"],
+            ),
+            ("hook_timeout = 0", &["hook_timeout = 0", "above 0"]),
+            (
+                "up_script = \"/nonexistent/up\"",
+                &["up_script = /nonexistent/up", "executable"],
+            ),
+            ("up_script = \"relative/up\"", &["absolute path"]),
+            (
+                "passfile = \"/nonexistent/pw\"",
+                &["both password and passfile"],
+            ),
+            (
+                "colour = \"blue\"",
+                &["unknown field `colour`", "interface"],
+            ),
+            ("vhid = \"5\"", &["invalid type"]),
+        ];
+        for (extra, needles) in cases {
+            // Replace a key given twice (TOML refuses duplicates): drop the default line.
+            let key = extra.split(' ').next().unwrap();
+            let text: String = group(extra)
+                .lines()
+                .enumerate()
+                .filter(|(i, l)| *i == 5 || !l.starts_with(&format!("{key} ")))
+                .map(|(_, l)| format!("{l}\n"))
+                .collect();
+            let errors = errors(&text);
+            assert_eq!(errors.len(), 1, "{extra}: {errors:?}");
+            assert!(
+                errors[0].starts_with("/etc/carpd/carpd.toml:"),
+                "{extra}: {}",
+                errors[0]
+            );
+            for needle in *needles {
+                assert!(
+                    errors[0].contains(needle),
+                    "{extra}: {needle:?} not in {}",
+                    errors[0]
+                );
+            }
+        }
+        // The line and column are the value's.
+        refused(
+            &group("advskew = 999"),
+            &["carpd.toml:6:11:", "group 1: advskew = 999"],
+        );
+        refused(
+            &group("name = \"db\"\nvhid = 0").replace("vhid = 5\n", ""),
+            &["carpd.toml:6:8:", "group \"db\": vhid = 0"],
+        );
+    }
+
+    #[test]
+    fn missing_keys_and_bad_lists_are_named() {
+        refused(
+            "[[group]]\nvhid = 1\nvips = [\"10.0.0.9\"]\npassword = \"x\"\n",
+            &["carpd.toml:1:1:", "missing key interface"],
+        );
+        refused(
+            "[[group]]\ninterface = \"eth0\"\nvips = [\"10.0.0.9\"]\npassword = \"x\"\n",
+            &["missing key vhid", "1 to 255"],
+        );
+        refused(
+            "[[group]]\ninterface = \"eth0\"\nvhid = 1\npassword = \"x\"\n",
+            &["missing key vips"],
+        );
+        refused(
+            "[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\"]\n",
+            &["missing key password", "passfile"],
+        );
+        refused(
+            "[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = []\npassword = \"x\"\n",
+            &["vips = []", "one or more"],
+        );
+        refused(
+            "[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\", \"10.0.0.9/24\"]\npassword = \"x\"\n",
+            &["10.0.0.9 is listed twice"],
+        );
+        refused(
+            "[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9/0\"]\npassword = \"x\"\n",
+            &["vips = 10.0.0.9/0", "prefix of 1 to 32"],
+        );
+        refused(
+            "[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\"]\npassword = \"01234567890123456789\"\n",
+            &["password of 20 bytes", "1 to 19"],
+        );
+        refused(
+            "[[group]]\ninterface = \"an-interface-name-too-long\"\nvhid = 1\nvips = [\"10.0.0.9\"]\npassword = \"x\"\n",
+            &["1 to 15 bytes"],
+        );
+        refused("", &["no [[group]]"]);
+        refused("[deamon]\n", &["unknown field `deamon`"]);
+        refused("[daemon]\ncontrol_socket = \"run/x.sock\"\n[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\"]\npassword = \"x\"\n", &["control_socket = run/x.sock", "absolute"]);
+        refused("[daemon]\ncontrol_group = \"no-such-group-here\"\n[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\"]\npassword = \"x\"\n", &["no such Unix group"]);
+        refused("[[group]\n", &["carpd.toml:1:"]);
+        // Several errors are all reported.
+        assert_eq!(
+            errors("[[group]]\ninterface = \"eth0\"\nvhid = 0\nvips = [\"x\"]\npassword = \"x\"\n")
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn groups_that_clash_are_refused_with_both_places() {
+        let g = |name: &str, interface: &str, vhid: u8, vip: &str| {
+            format!("[[group]]\nname = \"{name}\"\ninterface = \"{interface}\"\nvhid = {vhid}\nvips = [\"{vip}\"]\npassword = \"x\"\n")
+        };
+        let two = |a: String, b: String| format!("{a}{b}");
+        refused(
+            &two(
+                g("a", "eth0", 1, "10.0.0.9"),
+                g("a", "eth0", 2, "10.0.0.10"),
+            ),
+            &["carpd.toml:7:1:", "name \"a\" is already", "line 1"],
+        );
+        refused(
+            &two(
+                g("a", "eth0", 1, "10.0.0.9"),
+                g("b", "eth0", 1, "10.0.0.10"),
+            ),
+            &["vhid 1 on eth0 is already served by group \"a\""],
+        );
+        refused(
+            &two(
+                g("a", "eth0", 1, "10.0.0.9"),
+                g("b", "eth1", 2, "10.0.0.9/24"),
+            ),
+            &["10.0.0.9 is already a VIP of group \"a\""],
+        );
+        // The same vhid on two interfaces is fine, as are 255 groups on one interface.
+        assert!(parse(
+            Path::new("x.toml"),
+            &two(g("a", "eth0", 1, "10.0.0.9"), g("b", "eth1", 1, "10.0.1.9"))
+        )
+        .is_ok());
+        let many: String = (1..=255u32)
+            .map(|v| {
+                g(
+                    &format!("g{v}"),
+                    "eth0",
+                    v as u8,
+                    &format!("10.1.{}.{}", v / 200, v % 200 + 1),
+                )
+            })
+            .collect();
+        assert_eq!(parse(Path::new("x.toml"), &many).unwrap().groups.len(), 255);
+    }
+
+    #[test]
+    fn the_packaged_example_is_valid_but_for_its_passfile() {
+        let text = include_str!("../../../../packaging/carpd.toml");
+        let errors = errors(text);
+        // The example names /etc/carpd/db.pass, absent here: that is its only error.
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("passfile = /etc/carpd/db.pass"),
+            "{errors:?}"
+        );
+        let here = text.replace(
+            "passfile = \"/etc/carpd/db.pass\"",
+            "password = \"db-secret\"",
+        );
+        let s = parse(Path::new("/etc/carpd/carpd.toml"), &here).unwrap();
+        assert_eq!(s.groups.len(), 2);
+        assert_eq!(s.groups[1].name, "eth0-48");
+    }
+
+    #[test]
+    fn a_relative_passfile_is_read_beside_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("carpd-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("web.pass"), "from-file\n").unwrap();
+        let text = "[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\"]\npassfile = \"web.pass\"\n";
+        let s = parse(&dir.join("carpd.toml"), text).unwrap();
+        assert_eq!(s.groups[0].password, b"from-file");
+        let errors = errors(&text.replace("web.pass", "missing.pass"));
+        assert!(
+            errors[0].contains("cannot read") && errors[0].contains("missing.pass"),
+            "{errors:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,236 @@
+//! What carpd serves, whatever it was told with: one [`Settings`], built from the ucarp
+//! command line (one group, exactly ucarp's behaviour) or from the config file (any number
+//! of groups). The value rules are in [`rules`], the rules between groups in
+//! [`Settings::conflicts`]; the engine only ever sees checked settings.
+
+pub mod file;
+pub mod rules;
+
+use crate::cli::{Cli, Password};
+use carpd_proto::{ConfigError, VrConfig, VrConfigBuilder};
+use rules::Vip;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The config file read by `--config` and `--check-config` when no file is named.
+pub const DEFAULT_CONFIG: &str = "/etc/carpd/carpd.toml";
+
+/// The control socket of config mode unless `[daemon] control_socket` says otherwise.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/carpd/control.sock";
+
+/// Where the settings came from, which decides what SIGHUP does and how logs name groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The ucarp command line: one group; SIGHUP stops, as in ucarp.
+    CommandLine,
+    /// A config file.
+    File(PathBuf),
+}
+
+/// Settings of the daemon as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonSettings {
+    /// where `carpctl` connects
+    pub control_socket: PathBuf,
+    /// members of this Unix group may use `carpctl` too (socket mode 0660); else root only
+    pub control_group: Option<String>,
+}
+
+/// Everything about one group.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GroupSettings {
+    /// unique name, `<interface>-<vhid>` unless given
+    pub name: String,
+    /// the interface adverts go out on
+    pub interface: String,
+    /// virtual host id
+    pub vhid: u8,
+    /// the virtual addresses, in the order given
+    pub vips: Vec<Vip>,
+    /// the shared password
+    pub password: Vec<u8>,
+    /// seconds
+    pub advbase: u8,
+    /// 1/256 s
+    pub advskew: u8,
+    /// dead time = deadratio × advbase + advskew/256
+    pub deadratio: u32,
+    /// take over from a less preferred master
+    pub preempt: bool,
+    /// no down hook at start-up
+    pub neutral: bool,
+    /// down hook when stopping (or removed) as master
+    pub down_on_stop: bool,
+    /// this host's address; `None`: the interface's first IPv4 address that is no VIP
+    pub srcip: Option<Ipv4Addr>,
+    /// adverts to the Ethernet broadcast address
+    pub broadcast: bool,
+    /// the multicast group
+    pub multicast_group: Ipv4Addr,
+    /// run to become master
+    pub up_script: Option<PathBuf>,
+    /// run to become backup
+    pub down_script: Option<PathBuf>,
+    /// the scripts' third argument
+    pub xparam: Option<String>,
+    /// a script still running after this is killed
+    pub hook_timeout: Duration,
+    /// take part even when the interface is down or has no carrier
+    pub ignore_ifstate: bool,
+}
+
+impl std::fmt::Debug for GroupSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupSettings")
+            .field("name", &self.name)
+            .field("interface", &self.interface)
+            .field("vhid", &self.vhid)
+            .field("vips", &self.vips)
+            .field("password", &"<hidden>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupSettings {
+    /// Whether carpd adds and removes the VIPs itself (no script given).
+    pub fn native(&self) -> bool {
+        self.up_script.is_none() && self.down_script.is_none()
+    }
+
+    /// The core's configuration, with the source address resolved.
+    pub fn router_config(&self, srcip: Ipv4Addr) -> Result<VrConfig, ConfigError> {
+        let mut builder = VrConfigBuilder::new(
+            self.vhid,
+            srcip,
+            self.vips.iter().map(|v| v.address).collect(),
+            &self.password,
+        );
+        builder.advbase = self.advbase;
+        builder.advskew = self.advskew;
+        builder.deadratio = self.deadratio;
+        builder.preempt = self.preempt;
+        builder.neutral = self.neutral;
+        builder.down_hook_on_stop = self.down_on_stop;
+        builder.group = self.multicast_group;
+        builder.broadcast = self.broadcast;
+        builder.build()
+    }
+}
+
+/// Everything carpd serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// command line or file
+    pub origin: Origin,
+    /// daemon-wide settings
+    pub daemon: DaemonSettings,
+    /// the groups, in the order given
+    pub groups: Vec<GroupSettings>,
+}
+
+/// Two groups that cannot both be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// index of the later group
+    pub group: usize,
+    /// index of the earlier group it clashes with
+    pub with: usize,
+    /// the key at fault (`name`, `vhid`, `vips`)
+    pub key: &'static str,
+    /// what is wrong and what is accepted
+    pub message: String,
+}
+
+impl Settings {
+    /// One group from the ucarp command line, exactly as ucarp runs it. `interface` is `-i`
+    /// or the default interface.
+    pub fn from_cli(cli: &Cli, password: &Password, interface: String) -> Settings {
+        let native = cli.upscript.is_none() && cli.downscript.is_none();
+        let vhid = cli.vhid.expect("checked by the CLI");
+        let group = GroupSettings {
+            name: format!("{interface}-{vhid}"),
+            interface,
+            vhid,
+            vips: cli.addr.clone(),
+            password: password.0.clone(),
+            advbase: cli.advbase,
+            advskew: cli.advskew,
+            deadratio: cli.deadratio,
+            preempt: cli.preempt,
+            neutral: cli.neutral,
+            // In native mode carpd added the VIPs, so it always takes them away when it stops.
+            down_on_stop: cli.shutdown || native,
+            srcip: cli.srcip,
+            broadcast: cli.nomcast,
+            multicast_group: cli.mcast,
+            up_script: cli.upscript.clone(),
+            down_script: cli.downscript.clone(),
+            xparam: cli.xparam.clone(),
+            hook_timeout: cli.hook_timeout,
+            ignore_ifstate: cli.ignoreifstate,
+        };
+        let control_socket = cli.control_socket.clone().unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "/run/carpd/{}-{}.sock",
+                group.interface, group.vhid
+            ))
+        });
+        Settings {
+            origin: Origin::CommandLine,
+            daemon: DaemonSettings {
+                control_socket,
+                control_group: None,
+            },
+            groups: vec![group],
+        }
+    }
+
+    /// The rules between groups: names unique, one group per interface and vhid, each VIP in
+    /// one group.
+    pub fn conflicts(groups: &[GroupSettings]) -> Vec<Conflict> {
+        let mut found = Vec::new();
+        for (i, g) in groups.iter().enumerate() {
+            for (j, earlier) in groups[..i].iter().enumerate() {
+                if g.name == earlier.name {
+                    found.push(Conflict {
+                        group: i,
+                        with: j,
+                        key: "name",
+                        message: format!(
+                            "name \"{}\" is already the name of another group: accepted a name no other group has",
+                            g.name
+                        ),
+                    });
+                }
+                if g.interface == earlier.interface && g.vhid == earlier.vhid {
+                    found.push(Conflict {
+                        group: i,
+                        with: j,
+                        key: "vhid",
+                        message: format!(
+                            "vhid {} on {} is already served by group \"{}\": accepted one group per interface and vhid",
+                            g.vhid, g.interface, earlier.name
+                        ),
+                    });
+                }
+                if let Some(vip) = g
+                    .vips
+                    .iter()
+                    .find(|v| earlier.vips.iter().any(|e| e.address == v.address))
+                {
+                    found.push(Conflict {
+                        group: i,
+                        with: j,
+                        key: "vips",
+                        message: format!(
+                            "{} is already a VIP of group \"{}\": accepted each VIP in one group only",
+                            vip.address, earlier.name
+                        ),
+                    });
+                }
+            }
+        }
+        found
+    }
+}

@@ -1,0 +1,152 @@
+//! The value rules, one function each, shared by the command line and the config file so that
+//! a value means the same and is refused with the same words wherever it is given. Each
+//! returns what is accepted when the value is not.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+/// A virtual address as typed (scripts get it verbatim) and as parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Vip {
+    /// the text given
+    pub typed: String,
+    /// the address
+    pub address: Ipv4Addr,
+    /// the prefix length, when given as `IP/PREFIX`
+    pub prefix: Option<u8>,
+}
+
+/// The prefix length a VIP gets in native mode when none is given.
+pub const DEFAULT_VIP_PREFIX: u8 = 32;
+
+impl Vip {
+    /// The prefix carpd adds the address with in native mode.
+    pub fn prefix_or_default(&self) -> u8 {
+        self.prefix.unwrap_or(DEFAULT_VIP_PREFIX)
+    }
+}
+
+/// The most ucarp reads of a passfile's first line (its `fgets` buffer less the NUL).
+pub const PASSFILE_LINE_MAX: u64 = 511;
+
+/// A vhid: 1 to 255.
+pub fn vhid(value: u64) -> Result<u8, String> {
+    match value {
+        1..=255 => Ok(value as u8),
+        _ => Err("accepted 1 to 255".into()),
+    }
+}
+
+/// advbase or advskew: 0 to 255.
+pub fn byte(value: u64) -> Result<u8, String> {
+    u8::try_from(value).map_err(|_| "accepted a whole number from 0 to 255".into())
+}
+
+/// The dead ratio: 1 to 1000.
+pub fn deadratio(value: u64) -> Result<u32, String> {
+    match value {
+        1..=1000 => Ok(value as u32),
+        _ => Err("accepted 1 to 1000".into()),
+    }
+}
+
+/// An advert interval: advbase 0 needs a skew (the interval is advbase + advskew/256 s).
+pub fn interval(advbase: u8, advskew: u8) -> Result<(), String> {
+    if advbase == 0 && advskew == 0 {
+        return Err(
+            "advbase 0 needs advskew above 0 (the interval is advbase + advskew/256 s)".into(),
+        );
+    }
+    Ok(())
+}
+
+fn ipv4(text: &str) -> Result<Ipv4Addr, String> {
+    text.trim()
+        .parse::<Ipv4Addr>()
+        .map_err(|_| "accepted a dotted IPv4 address such as 10.0.0.1".to_string())
+}
+
+/// This host's own address.
+pub fn srcip(text: &str) -> Result<Ipv4Addr, String> {
+    let ip = ipv4(text)?;
+    if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
+        return Err("accepted this host's own unicast IPv4 address".into());
+    }
+    Ok(ip)
+}
+
+/// The multicast group adverts go to.
+pub fn multicast_group(text: &str) -> Result<Ipv4Addr, String> {
+    let ip = ipv4(text)?;
+    if !ip.is_multicast() {
+        return Err("accepted a multicast address, 224.0.0.0 to 239.255.255.255".into());
+    }
+    Ok(ip)
+}
+
+/// A virtual address, `IP` or `IP/PREFIX`.
+pub fn vip(text: &str) -> Result<Vip, String> {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => {
+            // /0 would make the VIP a default route's worth of on-link addresses.
+            let prefix = p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| (1..=32).contains(p))
+                .ok_or_else(|| "accepted IP or IP/PREFIX with a prefix of 1 to 32".to_string())?;
+            (a, Some(prefix))
+        }
+        None => (text, None),
+    };
+    let address = ipv4(addr)?;
+    if address.is_unspecified() || address.is_multicast() || address.is_broadcast() {
+        return Err("accepted a unicast IPv4 address".into());
+    }
+    Ok(Vip {
+        typed: text.to_string(),
+        address,
+        prefix,
+    })
+}
+
+/// An interface name (the kernel's limit is 15 bytes).
+pub fn interface(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.len() > 15 || text.contains(['/', ' ']) {
+        return Err("accepted an interface name of 1 to 15 bytes".into());
+    }
+    Ok(text.to_string())
+}
+
+/// A password: 1 to 19 bytes (ucarp's limit: the HMAC key is 20 bytes, NUL-padded).
+pub fn password(bytes: &[u8]) -> Result<(), String> {
+    if bytes.is_empty() || bytes.len() > carpd_proto::wire::auth::MAX_PASSWORD_LEN {
+        return Err(format!(
+            "password of {} bytes: accepted 1 to 19 bytes (ucarp's limit)",
+            bytes.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A hook timeout: above zero.
+pub fn hook_timeout(duration: Duration) -> Result<Duration, String> {
+    if duration.is_zero() {
+        return Err("accepted a duration above zero".into());
+    }
+    Ok(duration)
+}
+
+/// The first line of a password file, as ucarp reads it: at most 511 bytes, only the first
+/// newline removed (a carriage return stays in the key, as in ucarp). Only those bytes are
+/// read, so `/dev/zero` or a huge file costs nothing.
+pub fn read_passfile(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{BufRead, Read};
+    let file = std::fs::File::open(path)?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(file.take(PASSFILE_LINE_MAX)).read_until(b'\n', &mut line)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Ok(line)
+}
