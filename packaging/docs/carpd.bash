@@ -23,7 +23,7 @@ _carpd() {
 
     case "${cmd}" in
         carpd)
-            opts="-i -s -m -v -p -o -P -n -a -b -k -u -d -r -D -z -B -f -x -S -M -h --interface --srcip --mcastip --mcast --vhid --pass --passfile --preempt --neutral --addr --advbase --advskew --upscript --downscript --deadratio --debug --shutdown --daemonize --facility --xparam --ignoreifstate --nomcast --pidfile --hook-timeout --config --check-config --control-socket --version --generate-docs --help"
+            opts="-i -s -m -v -p -o -P -n -a -b -k -u -d -r -D -z -B -f -x -S -M -h --interface --srcip --mcastip --mcast --vhid --pass --passfile --preempt --neutral --addr --advbase --advskew --upscript --downscript --deadratio --debug --shutdown --daemonize --facility --xparam --ignoreifstate --nomcast --pidfile --hook-timeout --config --check-config --version --generate-docs --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,10 +158,6 @@ _carpd() {
                     return 0
                     ;;
                 --check-config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --control-socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

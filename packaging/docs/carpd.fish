@@ -16,7 +16,6 @@ complete -c carpd -l pidfile -d 'Write the process id to FILE (carpd addition)' 
 complete -c carpd -l hook-timeout -d 'Kill a hook script still running after this long (carpd addition)' -r
 complete -c carpd -l config -d 'Serve every group of a config file (TOML) instead of one group from these options (carpd addition; FILE defaults to /etc/carpd/carpd.toml)' -r -F
 complete -c carpd -l check-config -d 'Check a config file and exit: 0 when it is valid, 1 with every error otherwise (carpd addition; FILE defaults to /etc/carpd/carpd.toml)' -r -F
-complete -c carpd -l control-socket -d 'Where carpctl connects (carpd addition; default /run/carpd/<interface>-<vhid>.sock, or the config file\'s control_socket)' -r -F
 complete -c carpd -l generate-docs -d 'Write the man page and shell completions into DIR, then exit (packaging)' -r -F
 complete -c carpd -s P -l preempt -d 'Become master as soon as possible (take over from a less preferred master)'
 complete -c carpd -s n -l neutral -d 'Don\'t run the down script at start'

@@ -126,11 +126,6 @@ pub struct Cli {
     #[arg(long = "check-config", value_name = "FILE", num_args = 0..=1, default_missing_value = DEFAULT_CONFIG)]
     pub check_config: Option<PathBuf>,
 
-    /// Where carpctl connects (carpd addition; default /run/carpd/<interface>-<vhid>.sock, or
-    /// the config file's control_socket)
-    #[arg(long = "control-socket", value_name = "PATH")]
-    pub control_socket: Option<PathBuf>,
-
     /// Print the version
     #[arg(long = "version", action = ArgAction::Version)]
     version: Option<bool>,
@@ -235,7 +230,7 @@ impl Cli {
                 .collect();
             if !given.is_empty() {
                 return Err(usage(format!(
-                    "carpd: --config with {}: accepted with --config only --debug, --daemonize, --facility, --pidfile and --control-socket (a group's settings belong in the file)",
+                    "carpd: --config with {}: accepted with --config only --debug, --daemonize, --facility and --pidfile (a group's settings belong in the file)",
                     given.join(", ")
                 )));
             }

@@ -607,6 +607,18 @@ srcip = "10.0.1.11"
         .emit()
     }
 
+    /// Every hook effect is for `router` and every frame leaves on `link`.
+    fn only_for(effects: &[Effect], router: RouterId, link: LinkId) {
+        assert!(
+            effects.iter().all(|e| match e {
+                Effect::Transmit { link: l, .. } => *l == link,
+                Effect::Hook { router: r, .. } => *r == router,
+                Effect::Status(_) => true,
+            }),
+            "{effects:?}"
+        );
+    }
+
     #[test]
     fn groups_start_as_backup_with_their_own_down_hook() {
         let (mut engine, a, b) = engine();
@@ -635,14 +647,7 @@ srcip = "10.0.1.11"
             (State::Backup, State::Master)
         );
         let effects = engine.take_effects();
-        assert!(
-            effects.iter().all(|e| match e {
-                Effect::Transmit { link, .. } => *link == LinkId(1),
-                Effect::Hook { router, .. } => *router == b,
-                Effect::Status(_) => true,
-            }),
-            "{effects:?}"
-        );
+        only_for(&effects, b, LinkId(1));
         // Its first advert leaves on eth1 from eth1's MAC to the group's multicast MAC.
         let advert = effects
             .iter()
@@ -700,14 +705,7 @@ srcip = "10.0.1.11"
         );
         // Only a leaves MASTER (its down hook); b's link is untouched.
         let effects = engine.take_effects();
-        assert!(
-            effects.iter().all(|e| match e {
-                Effect::Hook { router, .. } => *router == a,
-                Effect::Transmit { link, .. } => *link == LinkId(0),
-                Effect::Status(_) => true,
-            }),
-            "{effects:?}"
-        );
+        only_for(&effects, a, LinkId(0));
         assert!(!effects.is_empty());
         let flow = engine.handle(Instant::from_micros(300_000), Input::Stop("TERM"));
         assert_eq!(flow, Flow::Stop);

@@ -90,6 +90,26 @@ fn ip(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Creates bridge `name` in namespace `ns`, up: no STP delay, no multicast snooping
+/// surprises, a plain switch.
+fn plain_switch(ns: &str, name: &str) -> Result<()> {
+    ip(&["-n", ns, "link", "add", name, "type", "bridge"])?;
+    ip(&[
+        "-n",
+        ns,
+        "link",
+        "set",
+        name,
+        "type",
+        "bridge",
+        "forward_delay",
+        "0",
+        "mcast_snooping",
+        "0",
+    ])?;
+    ip(&["-n", ns, "link", "set", name, "up"])
+}
+
 /// Kills every process in, and deletes, every namespace whose name starts with `prefix`.
 pub fn cleanup_prefix(prefix: &str) {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
@@ -146,22 +166,7 @@ impl Lab {
             children: Mutex::new(Vec::new()),
         };
         ip(&["netns", "add", &bridge_ns])?;
-        ip(&["-n", &bridge_ns, "link", "add", "br0", "type", "bridge"])?;
-        // No STP delay, no multicast snooping surprises: a plain switch.
-        ip(&[
-            "-n",
-            &bridge_ns,
-            "link",
-            "set",
-            "br0",
-            "type",
-            "bridge",
-            "forward_delay",
-            "0",
-            "mcast_snooping",
-            "0",
-        ])?;
-        ip(&["-n", &bridge_ns, "link", "set", "br0", "up"])?;
+        plain_switch(&bridge_ns, "br0")?;
         for i in 1..=hosts {
             let ns = format!("{prefix}h{i}");
             let port = format!("{prefix}p{i}");
@@ -346,21 +351,7 @@ impl Lab {
     /// Adds a second LAN on its own bridge: each host gets `eth1` with `10.77.<subnet>.<10+i>/24`.
     pub fn add_second_lan(&self, subnet: u8) -> Result<()> {
         let bridge = self.bridge_ns.as_str();
-        ip(&["-n", bridge, "link", "add", "br1", "type", "bridge"])?;
-        ip(&[
-            "-n",
-            bridge,
-            "link",
-            "set",
-            "br1",
-            "type",
-            "bridge",
-            "forward_delay",
-            "0",
-            "mcast_snooping",
-            "0",
-        ])?;
-        ip(&["-n", bridge, "link", "set", "br1", "up"])?;
+        plain_switch(bridge, "br1")?;
         for (i, host) in self.hosts.iter().enumerate() {
             let port = format!("{}q", host.port);
             ip(&[
