@@ -92,17 +92,6 @@ impl Node {
         self.routers.iter().map(|(id, e)| (*id, &e.router))
     }
 
-    /// A command for one router; false if there is no such router.
-    pub fn handle_router_command(&mut self, now: Instant, id: RouterId, command: Command) -> bool {
-        match self.routers.get_mut(&id) {
-            Some(e) => {
-                e.router.handle_command(now, command);
-                true
-            }
-            None => false,
-        }
-    }
-
     /// An IPv4 packet (from the IP header on) arrived on `ifindex`.
     ///
     /// Checks in ucarp's order where it has one (ucarp.md §1.7): fragments are dropped (ucarp
