@@ -312,6 +312,25 @@ mod tests {
         assert_eq!(checksum(&b), 0);
     }
 
+    /// One's-complement zero has two forms: a header whose checksum field reads 0xffff where
+    /// the emitter would write 0x0000 (or the reverse) verifies too, as in the kernel. The
+    /// fuzzer found this; the header below is the one it found.
+    #[test]
+    fn either_form_of_a_zero_checksum_verifies() {
+        let mut b = [0u8; HEADER_LEN];
+        b[..8].copy_from_slice(&[0x21, 0x25, 0x00, 0x07, 0x00, 0xff, 0xff, 0xff]);
+        b[8..30].fill(0xe3);
+        b[30..].copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x13, 0x0a]);
+        let parsed = CarpRepr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap();
+        let again = parsed.to_bytes();
+        assert_eq!(&again[6..8], &[0, 0]);
+        assert_eq!((&again[..6], &again[8..]), (&b[..6], &b[8..]));
+        assert_eq!(
+            CarpRepr::parse(&Packet::new_checked(&again[..]).unwrap()),
+            Ok(parsed)
+        );
+    }
+
     #[test]
     fn test_parse_errors() {
         let good = repr().to_bytes();
