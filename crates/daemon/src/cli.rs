@@ -112,6 +112,11 @@ pub struct Cli {
     #[arg(long = "pidfile", value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
 
+    /// Where carpctl connects (carpd addition; default /run/carpd/<interface>-<vhid>.sock;
+    /// with --config the file's [daemon] control_socket)
+    #[arg(long = "control-socket", value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+
     /// Kill a hook script still running after this long (carpd addition)
     #[arg(long = "hook-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub hook_timeout: Duration,
@@ -286,7 +291,8 @@ impl Cli {
 }
 
 /// The options that describe a group (clap ids: the field names): refused with `--config`.
-const GROUP_OPTIONS: [&str; 19] = [
+const GROUP_OPTIONS: [&str; 20] = [
+    "control_socket",
     "interface",
     "srcip",
     "mcast",

@@ -1,17 +1,17 @@
-//! The event loop: per-link I/O (packet socket, multicast memberships, interface events)
-//! shared by every group on the link, one hook runner per group, and the [`Engine`] that
-//! holds the protocol. The loop is `next_input()` (the one `select!`) then the engine's
-//! synchronous `handle(now, input)`, then the engine's effects carried out. It holds no
-//! protocol logic.
+//! The loop's I/O: per-link I/O (packet socket, multicast memberships, interface events)
+//! shared by every group on the link, one hook runner per group, signals and control
+//! requests. [`Io::next`] is the one `select!`; [`Io::apply`] carries out the engine's
+//! effects. It holds no protocol logic (see [`crate::supervisor`] for the loop itself).
 
-use crate::engine::{Effect, Engine, Flow, HookRequest, Input, LinkId};
-use crate::hooks::{HookRunner, HookSpec, Job, VipMode};
-use crate::settings::{GroupSettings, Origin, Settings};
-use crate::startup::{self, HostView, Refusal};
-use crate::sys::iface::{self, format_mac, Interface};
+use crate::control::Call;
+use crate::engine::{Effect, Engine, HookRequest, Input, LinkId};
+use crate::hooks::{HookRunner, Job};
+use crate::settings::{GroupSettings, Settings};
+use crate::startup::Refusal;
+use crate::sys::iface::{format_mac, Interface};
 use crate::sys::lock::{self, LockError, PidLock, Pidfile};
 use crate::sys::multicast::{self, Membership};
-use crate::sys::netlink::{LinkAddress, NetEvent, Netlink};
+use crate::sys::netlink::{LinkAddress, NetEvent};
 use crate::sys::packet::{self, PacketSocket};
 use anyhow::{Context as _, Result};
 use carpd_proto::{Instant, RouterId};
@@ -25,7 +25,18 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, Signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
+
+/// What the loop does next.
+#[derive(Debug)]
+pub enum Next {
+    /// hand this to the engine
+    Input(Input),
+    /// re-read the config file (SIGHUP in config mode)
+    Reload,
+    /// a control request
+    Call(Call),
+}
 
 /// Frames read in a row from one link before the loop looks at signals and timers again.
 const RECEIVE_BATCH: usize = 256;
@@ -44,7 +55,7 @@ fn socket_error_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
-fn open_socket(interface: &Interface) -> Result<Rc<AsyncFd<PacketSocket>>> {
+pub fn open_socket(interface: &Interface) -> Result<Rc<AsyncFd<PacketSocket>>> {
     let socket = PacketSocket::open(interface.index).map_err(|e| {
         let hint = socket_error_hint(&e);
         anyhow::Error::new(e).context(format!(
@@ -57,7 +68,7 @@ fn open_socket(interface: &Interface) -> Result<Rc<AsyncFd<PacketSocket>>> {
     ))
 }
 
-fn join(groups: &[Ipv4Addr], interface: &Interface) -> Result<Vec<Membership>> {
+pub fn join(groups: &[Ipv4Addr], interface: &Interface) -> Result<Vec<Membership>> {
     groups
         .iter()
         .map(|g| {
@@ -69,15 +80,17 @@ fn join(groups: &[Ipv4Addr], interface: &Interface) -> Result<Vec<Membership>> {
 }
 
 /// One link's I/O, shared by every group on it.
-struct LinkIo {
-    interface: Interface,
+pub struct LinkIo {
+    /// the interface as last seen
+    pub interface: Interface,
     /// `None` while the interface does not exist.
-    socket: Option<Rc<AsyncFd<PacketSocket>>>,
+    pub socket: Option<Rc<AsyncFd<PacketSocket>>>,
     /// The multicast groups its groups advertise to, joined once each.
-    groups: Vec<Ipv4Addr>,
-    memberships: Vec<Membership>,
+    pub groups: Vec<Ipv4Addr>,
+    /// the joins of `groups`
+    pub memberships: Vec<Membership>,
     /// The current kernel index, shared with native VIP management.
-    ifindex: Arc<AtomicU32>,
+    pub ifindex: Arc<AtomicU32>,
 }
 
 impl LinkIo {
@@ -119,7 +132,24 @@ impl LinkIo {
         self.memberships.clear();
     }
 
-    fn input(&self, link: LinkId) -> Input {
+    /// Joins exactly `groups` (a reload changed them): new joins made, old ones left.
+    pub fn set_groups(&mut self, mut groups: Vec<Ipv4Addr>) {
+        groups.sort();
+        groups.dedup();
+        if groups == self.groups {
+            return;
+        }
+        self.groups = groups;
+        if self.socket.is_some() {
+            match join(&self.groups, &self.interface) {
+                Ok(memberships) => self.memberships = memberships,
+                Err(e) => tracing::error!("{e:#}"),
+            }
+        }
+    }
+
+    /// What the engine is told of the link.
+    pub fn input(&self, link: LinkId) -> Input {
         Input::Link {
             link,
             present: self.socket.is_some(),
@@ -130,27 +160,48 @@ impl LinkIo {
 }
 
 /// A group's hook runner and how many of its jobs are not done yet.
-struct Runner {
-    runner: HookRunner,
-    queued: u32,
+pub struct Runner {
+    /// the runner
+    pub runner: HookRunner,
+    /// jobs asked for and not reported done
+    pub queued: u32,
+}
+
+impl Runner {
+    /// Lets its queued jobs finish, then stops it.
+    pub async fn finish(self) {
+        self.runner.finish(self.queued).await;
+    }
 }
 
 /// Everything the loop waits on.
-struct Io {
-    epoch: tokio::time::Instant,
-    signals: Signals,
-    done: mpsc::UnboundedReceiver<(RouterId, Job)>,
-    net_events: mpsc::UnboundedReceiver<NetEvent>,
-    flush: tokio::time::Interval,
-    links: BTreeMap<LinkId, LinkIo>,
-    runners: BTreeMap<RouterId, Runner>,
+pub struct Io {
+    /// the core's time zero
+    pub epoch: tokio::time::Instant,
+    /// signals
+    pub signals: Signals,
+    /// hook completions
+    pub done: mpsc::UnboundedReceiver<(RouterId, Job)>,
+    /// interface events
+    pub net_events: mpsc::UnboundedReceiver<NetEvent>,
+    /// control requests
+    pub calls: mpsc::Receiver<Call>,
+    /// when to log drop counts
+    pub flush: tokio::time::Interval,
+    /// links by id
+    pub links: BTreeMap<LinkId, LinkIo>,
+    /// hook runners by group
+    pub runners: BTreeMap<RouterId, Runner>,
     /// The link a receive batch is reading, and how many frames it has read.
-    batch: Option<(LinkId, usize)>,
+    pub batch: Option<(LinkId, usize)>,
     /// Config mode: SIGHUP is for reloading, not for stopping as in ucarp.
-    hangup_reloads: bool,
+    pub hangup_reloads: bool,
+    /// where events go (`carpctl watch`)
+    pub events: broadcast::Sender<Arc<str>>,
 }
 
-struct Signals {
+/// The signals carpd handles.
+pub struct Signals {
     usr1: Signal,
     usr2: Signal,
     term: Signal,
@@ -160,7 +211,8 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> Result<Signals> {
+    /// Installs the handlers.
+    pub fn new() -> Result<Signals> {
         Ok(Signals {
             usr1: signal(SignalKind::user_defined1())?,
             usr2: signal(SignalKind::user_defined2())?,
@@ -216,14 +268,15 @@ async fn receive_any(links: Vec<(LinkId, Rc<AsyncFd<PacketSocket>>, String)>) ->
 }
 
 impl Io {
-    fn now(&self) -> Instant {
+    /// The core's time now.
+    pub fn now(&self) -> Instant {
         Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
 
     /// The next input, by priority: signals, then a due deadline and finished hooks, then
     /// interface events, then frames (read in bounded batches per link), so that a flood
     /// can delay nothing else.
-    async fn next_input(&mut self, deadline: Option<Instant>) -> Input {
+    pub async fn next(&mut self, deadline: Option<Instant>) -> Next {
         loop {
             if let Some((link, read)) = self.batch.take() {
                 if read < RECEIVE_BATCH {
@@ -234,7 +287,7 @@ impl Io {
                     });
                     if let Some(bytes) = frame {
                         self.batch = Some((link, read + 1));
-                        return Input::Frame { link, bytes };
+                        return Next::Input(Input::Frame { link, bytes });
                     }
                 }
             }
@@ -262,11 +315,9 @@ impl Io {
                 _ = s.quit.recv() => Some(Input::Stop("QUIT")),
                 _ = s.hup.recv() => {
                     if self.hangup_reloads {
-                        tracing::warn!("Received SIGHUP: reloading the config file is not built yet; nothing changed");
-                        None
-                    } else {
-                        Some(Input::Hangup)
+                        return Next::Reload;
                     }
+                    Some(Input::Hangup)
                 }
                 _ = s.usr1.recv() => Some(Input::Status),
                 _ = s.usr2.recv() => Some(Input::Demote),
@@ -278,6 +329,7 @@ impl Io {
                     Some(Input::HookDone { router, job })
                 }
                 Some(event) = self.net_events.recv() => self.net_event(event),
+                Some(call) = self.calls.recv() => return Next::Call(call),
                 _ = self.flush.tick() => Some(Input::FlushDrops),
                 (link, bytes) = receive_any(sockets) => {
                     self.batch = Some((link, 1));
@@ -285,7 +337,7 @@ impl Io {
                 }
             };
             if let Some(input) = input {
-                return input;
+                return Next::Input(input);
             }
         }
     }
@@ -339,7 +391,7 @@ impl Io {
     }
 
     /// Carries out the engine's effects.
-    fn apply(&mut self, engine: &mut Engine) {
+    pub fn apply(&mut self, engine: &mut Engine) {
         for effect in engine.take_effects() {
             match effect {
                 Effect::Transmit {
@@ -368,18 +420,38 @@ impl Io {
                     }
                 }
                 Effect::Status(line) => notify(&[sd_notify::NotifyState::Status(&line)]),
+                Effect::Event(event) => self.publish(&event),
             }
+        }
+    }
+}
+
+impl Io {
+    /// Sends an event to every `watch` client (none listening is fine).
+    pub fn publish<T: serde::Serialize>(&self, event: &T) {
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        match serde_json::to_string(event) {
+            Ok(line) => {
+                let _ = self.events.send(line.into());
+            }
+            Err(e) => tracing::error!("event not sent: {e}"),
         }
     }
 }
 
 /// Takes the lock of every group: one carpd per interface and vhid, whatever its mode (two
 /// would both stay MASTER, silently).
-fn lock_groups(groups: &[GroupSettings]) -> Result<Vec<PidLock>> {
-    let mut locks = Vec::new();
+pub fn lock_groups<'a>(
+    groups: impl IntoIterator<Item = &'a GroupSettings>,
+) -> Result<BTreeMap<(String, u8), PidLock>> {
+    let mut locks = BTreeMap::new();
     for g in groups {
         match lock::lock_instance(&g.interface, g.vhid) {
-            Ok(lock) => locks.push(lock),
+            Ok(lock) => {
+                locks.insert((g.interface.clone(), g.vhid), lock);
+            }
             Err((path, held @ LockError::Held { .. })) => {
                 return Err(Refusal(format!(
                     "carpd: another carpd already serves {} vhid {} on this host (lock {}, {held}): accepted one carpd per interface and vhid; stop that one first",
@@ -400,7 +472,7 @@ fn lock_groups(groups: &[GroupSettings]) -> Result<Vec<PidLock>> {
     Ok(locks)
 }
 
-fn create_pidfile(path: Option<&Path>) -> Result<Option<Pidfile>> {
+pub fn create_pidfile(path: Option<&Path>) -> Result<Option<Pidfile>> {
     let Some(path) = path else {
         return Ok(None);
     };
@@ -419,7 +491,7 @@ fn create_pidfile(path: Option<&Path>) -> Result<Option<Pidfile>> {
 
 /// The source address of a group: `srcip`, or the interface's first IPv4 address that is no
 /// VIP of any group and was not added by carpd.
-fn source_address(
+pub fn source_address(
     group: &GroupSettings,
     addresses: &[LinkAddress],
     settings: &Settings,
@@ -445,221 +517,14 @@ fn source_address(
         })
 }
 
-/// Runs every group of `settings` until a stop signal.
-pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
-    let named_logs = matches!(settings.origin, Origin::File(_));
-    let _locks = lock_groups(&settings.groups)?;
-    let _pidfile = create_pidfile(pidfile)?;
-
-    // One link per interface, in the order the groups name them.
-    let mut interfaces: Vec<Interface> = Vec::new();
-    for g in &settings.groups {
-        if interfaces.iter().any(|i| i.name == g.interface) {
-            continue;
-        }
-        let interface = iface::lookup(&g.interface)
-            .with_context(|| format!("Unable to open interface [{}]", g.interface))?;
-        if named_logs {
-            tracing::info!(
-                "Local advertised ethernet address on {} is [{}]",
-                interface.name,
-                format_mac(&interface.mac)
-            );
-        } else {
-            tracing::info!(
-                "Local advertised ethernet address is [{}]",
-                format_mac(&interface.mac)
-            );
-        }
-        interfaces.push(interface);
-    }
-
-    let netlink = Netlink::open().context("opening rtnetlink")?;
-    let mut addresses = Vec::new();
-    for interface in &interfaces {
-        addresses.push(
-            netlink
-                .addresses(interface.index)
-                .await
-                .with_context(|| format!("listing the addresses of {}", interface.name))?,
-        );
-    }
-    let link_of = |g: &GroupSettings| {
-        interfaces
-            .iter()
-            .position(|i| i.name == g.interface)
-            .expect("every group's interface was looked up")
-    };
-    // Every check before anything on the host changes.
-    let mut plans = Vec::new();
-    for g in &settings.groups {
-        let at = link_of(g);
-        let srcip = source_address(g, &addresses[at], &settings)?;
-        let vips: Vec<(Ipv4Addr, u8)> = g
-            .vips
-            .iter()
-            .map(|v| (v.address, v.prefix_or_default()))
-            .collect();
-        let findings = startup::check(&HostView {
-            interface: &g.interface,
-            addresses: &addresses[at],
-            srcip,
-            vips: &vips,
-            native: g.native(),
-            ignore_ifstate: g.ignore_ifstate,
-        })?;
-        for warning in &findings.warnings {
-            tracing::warn!("{warning}");
-        }
-        let config = g
-            .router_config(srcip)
-            .with_context(|| format!("invalid configuration of group \"{}\"", g.name))?;
-        plans.push((g, at, vips, findings, config));
-    }
-    let net_events =
-        Netlink::events().context("subscribing to rtnetlink link and address events")?;
-
-    let mut links = BTreeMap::new();
-    for (at, interface) in interfaces.iter().enumerate() {
-        let mut groups: Vec<Ipv4Addr> = settings
-            .groups
-            .iter()
-            .filter(|g| g.interface == interface.name && !g.broadcast)
-            .map(|g| g.multicast_group)
-            .collect();
-        groups.sort();
-        groups.dedup();
-        let socket = open_socket(interface)?;
-        let memberships = join(&groups, interface)?;
-        links.insert(
-            LinkId(at as u32),
-            LinkIo {
-                interface: interface.clone(),
-                socket: Some(socket),
-                groups,
-                memberships,
-                ifindex: Arc::new(AtomicU32::new(interface.index)),
-            },
-        );
-    }
-
-    let epoch = tokio::time::Instant::now();
-    let mut engine = Engine::new(named_logs);
-    for (id, link) in &links {
-        engine.add_link(
-            *id,
-            &link.interface.name,
-            link.interface.mac,
-            link.interface.running,
-        );
-    }
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let mut runners = BTreeMap::new();
-    for (g, at, vips, findings, config) in plans {
-        let link = &links[&LinkId(at as u32)];
-        let tag = if named_logs {
-            format!("[{}] ", g.name)
-        } else {
-            String::new()
-        };
-        let mode = if g.native() {
-            tracing::info!("{tag}No up/down script: carpd manages the virtual IP addresses itself");
-            // A killed instance may have left our VIP behind: take it away before the
-            // election (only what carpd added; startup::check refused anything else).
-            for &(vip, prefix) in &findings.stale_vips {
-                netlink
-                    .remove_address(link.interface.index, vip, prefix)
-                    .await?;
-                tracing::warn!(
-                    "{tag}Removed stale virtual IP {vip}/{prefix} from {} (left by an earlier instance)",
-                    g.interface
-                );
-            }
-            VipMode::Native {
-                netlink: netlink.clone(),
-                vips,
-                ifindex: Arc::clone(&link.ifindex),
-            }
-        } else {
-            if g.up_script.is_none() {
-                tracing::warn!("{tag}Warning: no script called when going up");
-            }
-            if g.down_script.is_none() {
-                tracing::warn!("{tag}Warning: no script called when going down");
-            }
-            VipMode::Scripts {
-                up: g.up_script.clone(),
-                down: g.down_script.clone(),
-            }
-        };
-        let router = engine.add_group(
-            Instant::from_micros(epoch.elapsed().as_micros() as u64),
-            g,
-            config,
-            LinkId(at as u32),
-            random_seed(),
-        );
-        let runner = HookRunner::start(
-            HookSpec {
-                mode,
-                interface: g.interface.clone(),
-                vip_typed: g.vips[0].typed.clone(),
-                vips: g.vips.iter().map(|v| v.typed.clone()).collect(),
-                xparam: g.xparam.clone(),
-                vhid: g.vhid,
-                timeout: g.hook_timeout,
-            },
-            router,
-            done_tx.clone(),
-        );
-        runners.insert(router, Runner { runner, queued: 0 });
-    }
-    drop(done_tx);
-    crate::sys::privileges::drop_to_network();
-
-    let mut io = Io {
-        epoch,
-        signals: Signals::new()?,
-        done: done_rx,
-        net_events,
-        flush: tokio::time::interval(crate::drops::LOG_EVERY),
-        links,
-        runners,
-        batch: None,
-        hangup_reloads: named_logs,
-    };
-    io.apply(&mut engine);
-    // systemd Type=notify: ready once the first state (BACKUP) is known.
-    notify(&[
-        sd_notify::NotifyState::Ready,
-        sd_notify::NotifyState::Status(&engine.summary()),
-    ]);
-
-    loop {
-        let input = io.next_input(engine.poll_timeout()).await;
-        let now = io.now();
-        let flow = engine.handle(now, input);
-        io.apply(&mut engine);
-        if flow == Flow::Stop {
-            break;
-        }
-    }
-    let finishing = std::mem::take(&mut io.runners)
-        .into_values()
-        .map(|r| r.runner.finish(r.queued));
-    futures::future::join_all(finishing).await;
-    tracing::info!("carpd stopped");
-    Ok(())
-}
-
 /// Tells systemd (when it started us with Type=notify; a no-op otherwise).
-fn notify(states: &[sd_notify::NotifyState<'_>]) {
+pub fn notify(states: &[sd_notify::NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(false, states) {
         tracing::debug!("sd_notify: {e}");
     }
 }
 
-fn random_seed() -> u64 {
+pub fn random_seed() -> u64 {
     let mut bytes = [0u8; 8];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         use std::io::Read;

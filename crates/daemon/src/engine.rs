@@ -13,9 +13,10 @@ use crate::settings::GroupSettings;
 use carpd_proto::wire::arp::gratuitous_frame;
 use carpd_proto::wire::ethernet::{multicast_mac, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4};
 use carpd_proto::{
-    Action, Command, Destination, DropReason, HookId, Instant, Node, RouterId, State,
+    Action, Command, Destination, DropReason, HookId, Instant, Node, Reconfigured, RouterId, State,
     StateChangeReason, VrConfig,
 };
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -106,6 +107,82 @@ pub enum Effect {
     },
     /// The one-line status for systemd changed.
     Status(String),
+    /// Something `carpctl watch` shows.
+    Event(Event),
+}
+
+/// The group an event is about, as `carpctl watch` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupRef {
+    /// its name
+    pub group: String,
+    /// its interface
+    pub interface: String,
+    /// its vhid
+    pub vhid: u8,
+}
+
+/// What happened, beyond the event's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Detail {
+    /// nothing more
+    None {},
+    /// a state change
+    State {
+        /// old state
+        from: &'static str,
+        /// new state
+        to: &'static str,
+        /// why (see `StateChangeReason::as_str`)
+        reason: &'static str,
+    },
+    /// a group's settings changed
+    Changed {
+        /// whether it had to restart (bow-out, INIT to BACKUP)
+        restarted: bool,
+    },
+}
+
+/// One event of the ordered stream `carpctl watch` reads, JSON as
+/// `{"event": "state", "group": .., "interface": .., "vhid": .., "from": .., "to": .., "reason": ..}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// its kind: `state`, `demote`, `promote`, `added`, `removed`, `changed`
+    pub event: &'static str,
+    /// the group, for events about one
+    #[serde(flatten)]
+    pub group: Option<GroupRef>,
+    /// the rest
+    #[serde(flatten)]
+    pub detail: Detail,
+}
+
+/// What `carpctl status` shows of one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupStatus {
+    /// name, interface and vhid
+    pub group: GroupRef,
+    /// INIT, BACKUP or MASTER
+    pub state: State,
+    /// when it entered that state
+    pub since: Instant,
+    /// its VIPs with their prefixes, as configured
+    pub vips: Vec<String>,
+    /// advbase in effect
+    pub advbase: u8,
+    /// advskew in effect
+    pub advskew: u8,
+    /// demote counter in effect
+    pub demote: u8,
+    /// drained by the operator (`carpctl demote`)
+    pub drained: bool,
+    /// the current master's address, when known
+    pub master: Option<Ipv4Addr>,
+    /// the core's counters
+    pub stats: carpd_proto::RouterStats,
+    /// packets dropped for this group, by kind
+    pub drops: BTreeMap<&'static str, u64>,
 }
 
 /// Whether the loop goes on.
@@ -131,10 +208,37 @@ struct Group {
     link: LinkId,
     vhid: u8,
     vips: Vec<Ipv4Addr>,
+    /// the VIPs as `carpctl status` shows them (address/prefix)
+    vips_shown: Vec<String>,
     native: bool,
     ignore_ifstate: bool,
     /// What the core was last told about the link, for this group.
     link_up: bool,
+    /// when the group entered its state
+    since: Instant,
+    /// packets dropped for this group, by kind
+    drops: BTreeMap<&'static str, u64>,
+}
+
+impl Group {
+    fn new(settings: &GroupSettings, link: LinkId, now: Instant) -> Group {
+        Group {
+            name: settings.name.clone(),
+            link,
+            vhid: settings.vhid,
+            vips: settings.vips.iter().map(|v| v.address).collect(),
+            vips_shown: settings
+                .vips
+                .iter()
+                .map(|v| format!("{}/{}", v.address, v.prefix_or_default()))
+                .collect(),
+            native: settings.native(),
+            ignore_ifstate: settings.ignore_ifstate,
+            link_up: true,
+            since: now,
+            drops: BTreeMap::new(),
+        }
+    }
 }
 
 /// Every group of the host and the links they use.
@@ -177,6 +281,16 @@ impl Engine {
         );
     }
 
+    /// Forgets a link no group uses any more.
+    pub fn remove_link(&mut self, id: LinkId) {
+        self.links.remove(&id);
+    }
+
+    /// The source address a group advertises from.
+    pub fn source_of(&self, router: RouterId) -> Option<Ipv4Addr> {
+        self.node.router(router).map(|r| r.config().source)
+    }
+
     /// Starts a group on `link` (INIT to BACKUP, the down hook unless neutral) with the
     /// core's `config`.
     pub fn add_group(
@@ -188,21 +302,162 @@ impl Engine {
         seed: u64,
     ) -> RouterId {
         let router = self.node.add_router(link.0, config, now, seed);
-        self.groups.insert(
-            router,
-            Group {
-                name: settings.name.clone(),
-                link,
-                vhid: settings.vhid,
-                vips: settings.vips.iter().map(|v| v.address).collect(),
-                native: settings.native(),
-                ignore_ifstate: settings.ignore_ifstate,
-                link_up: true,
-            },
-        );
+        self.groups.insert(router, Group::new(settings, link, now));
         self.refresh_link(now, link);
-        self.drain();
+        self.drain(now);
         router
+    }
+
+    /// Stops a group (a master bows out and gives up its VIPs) and forgets it; its last
+    /// effects are left like any others. False if there is no such group.
+    pub fn remove_group(&mut self, now: Instant, router: RouterId) -> bool {
+        if !self.node.remove_router(now, router) {
+            return false;
+        }
+        self.drain(now);
+        self.groups.remove(&router);
+        true
+    }
+
+    /// Gives a group new settings: in place where the protocol allows it (the group keeps
+    /// its state and its advert schedule), restarted where it must be (new link, vhid or
+    /// password: a master bows out where its peers hear it, then INIT to BACKUP).
+    pub fn reconfigure_group(
+        &mut self,
+        now: Instant,
+        router: RouterId,
+        settings: &GroupSettings,
+        config: VrConfig,
+        link: LinkId,
+    ) -> Option<Reconfigured> {
+        let old_link = self.groups.get(&router)?.link;
+        if old_link != link {
+            self.node.handle_router_command(now, router, Command::Stop);
+            self.drain(now);
+        }
+        let mut group = Group::new(settings, link, now);
+        let old = self.groups.remove(&router)?;
+        group.since = old.since;
+        group.drops = old.drops;
+        group.link_up = old.link_up && old_link == link;
+        self.groups.insert(router, group);
+        let done = self.node.reconfigure(now, router, link.0, config)?;
+        if old_link != link {
+            // The router restarted as if the new link were up: tell it the truth.
+            if let Some(g) = self.groups.get_mut(&router) {
+                g.link_up = true;
+            }
+            self.refresh_link(now, link);
+        }
+        let restarted = done == Reconfigured::Restarted;
+        let event = self.event(router, "changed", Detail::Changed { restarted });
+        self.effects.push(Effect::Event(event));
+        self.drain(now);
+        Some(done)
+    }
+
+    /// The groups named (every group for `None`): drained (`carpctl demote`: a master bows
+    /// out, BACKUP until promoted) or promoted back. An unknown name is an error that names
+    /// the groups there are.
+    pub fn drain_groups(
+        &mut self,
+        now: Instant,
+        name: Option<&str>,
+        drain: bool,
+    ) -> Result<Vec<String>, String> {
+        let routers = self.select(name)?;
+        let mut names = Vec::new();
+        for router in routers {
+            let command = if drain {
+                Command::Drain
+            } else {
+                Command::Resume
+            };
+            let event = self.event(
+                router,
+                if drain { "demote" } else { "promote" },
+                Detail::None {},
+            );
+            self.effects.push(Effect::Event(event));
+            self.node.handle_router_command(now, router, command);
+            names.push(self.groups[&router].name.clone());
+            let tag = self.tag(router);
+            if drain {
+                tracing::warn!("{tag}Demoted by the operator: BACKUP until promoted");
+            } else {
+                tracing::warn!("{tag}Promoted by the operator: taking part in the election again");
+            }
+            self.drain(now);
+        }
+        Ok(names)
+    }
+
+    /// The group with this name, or every group for `None`.
+    fn select(&self, name: Option<&str>) -> Result<Vec<RouterId>, String> {
+        let Some(name) = name else {
+            return Ok(self.groups.keys().copied().collect());
+        };
+        match self.groups.iter().find(|(_, g)| g.name == name) {
+            Some((router, _)) => Ok(vec![*router]),
+            None => Err(format!(
+                "no group named \"{name}\": accepted {}",
+                self.group_names()
+            )),
+        }
+    }
+
+    fn group_names(&self) -> String {
+        if self.groups.is_empty() {
+            return "none (no group is configured)".into();
+        }
+        let names: Vec<String> = self
+            .groups
+            .values()
+            .map(|g| format!("\"{}\"", g.name))
+            .collect();
+        format!("one of {}", names.join(", "))
+    }
+
+    /// What `carpctl status` shows of the groups named (every group for `None`).
+    pub fn group_status(&self, name: Option<&str>) -> Result<Vec<GroupStatus>, String> {
+        let routers = self.select(name)?;
+        Ok(routers
+            .into_iter()
+            .filter_map(|router| {
+                let group = self.groups.get(&router)?;
+                let vr = self.node.router(router)?;
+                Some(GroupStatus {
+                    group: self.group_ref(router)?,
+                    state: vr.state(),
+                    since: group.since,
+                    vips: group.vips_shown.clone(),
+                    advbase: vr.config().advbase,
+                    advskew: vr.config().advskew,
+                    demote: vr.demote(),
+                    drained: vr.is_drained(),
+                    master: vr.master(),
+                    stats: vr.stats(),
+                    drops: group.drops.clone(),
+                })
+            })
+            .collect())
+    }
+
+    fn group_ref(&self, router: RouterId) -> Option<GroupRef> {
+        let group = self.groups.get(&router)?;
+        Some(GroupRef {
+            group: group.name.clone(),
+            interface: self.links.get(&group.link)?.name.clone(),
+            vhid: group.vhid,
+        })
+    }
+
+    fn event(&self, router: RouterId, event: &'static str, detail: Detail) -> Event {
+        Event {
+            event,
+            group: self.group_ref(router),
+            detail,
+        }
     }
 
     /// The effects left by the last inputs, in order.
@@ -284,7 +539,7 @@ impl Engine {
                 Flow::Continue
             }
         };
-        self.drain();
+        self.drain(now);
         flow
     }
 
@@ -396,7 +651,7 @@ impl Engine {
     fn hook_done(&mut self, now: Instant, router: RouterId, job: Job) {
         match job {
             Job::Hook { id, .. } => self.node.handle_hook_done(now, router, id),
-            Job::Restore => {
+            Job::Restore | Job::Reconcile => {
                 if self.state(router) == State::Master {
                     let vips = self
                         .groups
@@ -467,7 +722,7 @@ impl Engine {
     }
 
     /// Turns the core's actions into effects and log lines.
-    fn drain(&mut self) {
+    fn drain(&mut self, now: Instant) {
         let mut changed = false;
         while let Some(out) = self.node.poll_action() {
             let Some(router) = out.router else {
@@ -490,11 +745,24 @@ impl Engine {
                     router,
                     request: HookRequest::Cancel(id),
                 }),
-                Action::StateChanged { to, reason, .. } => {
+                Action::StateChanged { from, to, reason } => {
                     log_state_change(&self.tag(router), to, reason);
+                    if let Some(group) = self.groups.get_mut(&router) {
+                        group.since = now;
+                    }
+                    let detail = Detail::State {
+                        from: from.as_str(),
+                        to: to.as_str(),
+                        reason: reason.as_str(),
+                    };
+                    let event = self.event(router, "state", detail);
+                    self.effects.push(Effect::Event(event));
                     changed = true;
                 }
                 Action::Dropped { reason, source } => {
+                    if let Some(group) = self.groups.get_mut(&router) {
+                        *group.drops.entry(reason.kind()).or_default() += 1;
+                    }
                     self.drops.record(std::time::Instant::now(), reason, source)
                 }
             }
@@ -536,6 +804,7 @@ fn log_state_change(tag: &str, to: State, reason: StateChangeReason) {
         StateChangeReason::Demoted => {
             tracing::warn!("{tag}Demoted (SIGUSR2): bowing out, BACKUP for 3 s")
         }
+        StateChangeReason::Drained => tracing::warn!("{tag}Demoted by the operator: bowing out"),
         _ => {}
     }
     tracing::warn!("{tag}Switching to state: {}", to.as_str());
@@ -614,6 +883,10 @@ srcip = "10.0.1.11"
                 Effect::Transmit { link: l, .. } => *l == link,
                 Effect::Hook { router: r, .. } => *r == router,
                 Effect::Status(_) => true,
+                Effect::Event(e) => e
+                    .group
+                    .as_ref()
+                    .is_none_or(|g| g.interface == ["eth0", "eth1"][link.0 as usize]),
             }),
             "{effects:?}"
         );

@@ -57,6 +57,9 @@ pub enum Job {
     },
     /// native mode: put back a VIP removed by someone else while master
     Restore,
+    /// a master's VIPs or scripts changed on reload: the old set taken down, the new one put
+    /// up (native mode: only the addresses that differ)
+    Reconcile,
 }
 
 /// What the group's hooks are and get.
@@ -82,6 +85,16 @@ pub struct HookSpec {
 enum Request {
     Run(Job),
     Cancel(HookId),
+    /// New settings for the jobs queued after this; `master`: the group holds its VIPs now,
+    /// so move them from the old settings to the new ones ([`Job::Reconcile`]).
+    Respec(Box<HookSpec>, bool),
+}
+
+/// One entry of a runner's queue.
+#[derive(Debug)]
+enum Item {
+    Job(Job),
+    Respec(Box<HookSpec>, bool),
 }
 
 /// Runs the hooks of one group in order and reports each completion on a channel (also for
@@ -115,6 +128,13 @@ impl HookRunner {
         self.send(Request::Run(job));
     }
 
+    /// Uses `spec` for the jobs asked for after this call (those asked before keep the old
+    /// one). With `master`, the VIPs are moved from the old settings to the new ones in
+    /// order with the other jobs, and [`Job::Reconcile`] is reported when that is done.
+    pub fn respec(&self, spec: HookSpec, master: bool) {
+        self.send(Request::Respec(Box::new(spec), master));
+    }
+
     /// Cancels hook `id`: skipped if queued, killed with its process group if running,
     /// nothing if it has finished.
     pub fn cancel(&self, id: HookId) {
@@ -139,23 +159,37 @@ impl HookRunner {
 
 /// The runner's task: one job at a time, taking requests while a job runs.
 async fn serve(
-    spec: HookSpec,
+    mut spec: HookSpec,
     mut requests: mpsc::UnboundedReceiver<Request>,
     router: RouterId,
     done: mpsc::UnboundedSender<(RouterId, Job)>,
 ) {
-    let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut queue: VecDeque<Item> = VecDeque::new();
     let mut open = true;
     loop {
-        let job = match queue.pop_front() {
-            Some(job) => job,
+        let item = match queue.pop_front() {
+            Some(item) => item,
             None if open => match requests.recv().await {
-                Some(Request::Run(job)) => job,
+                Some(Request::Run(job)) => Item::Job(job),
+                Some(Request::Respec(spec, master)) => Item::Respec(spec, master),
                 // Nothing queued or running: that hook has finished already.
                 Some(Request::Cancel(_)) => continue,
                 None => break,
             },
             None => break,
+        };
+        let job = match item {
+            Item::Job(job) => job,
+            Item::Respec(new, master) => {
+                if master {
+                    reconcile(&spec, &new).await;
+                }
+                spec = *new;
+                if master {
+                    let _ = done.send((router, Job::Reconcile));
+                }
+                continue;
+            }
         };
         let (cancel_tx, cancel_rx) = oneshot::channel();
         let mut cancel_tx = Some(cancel_tx);
@@ -165,7 +199,8 @@ async fn serve(
             tokio::select! {
                 () = &mut run => break,
                 request = requests.recv(), if open => match request {
-                    Some(Request::Run(next)) => queue.push_back(next),
+                    Some(Request::Run(next)) => queue.push_back(Item::Job(next)),
+                    Some(Request::Respec(spec, master)) => queue.push_back(Item::Respec(spec, master)),
                     Some(Request::Cancel(id)) => {
                         if matches!(job, Job::Hook { id: running, .. } if running == id) {
                             if let Some(tx) = cancel_tx.take() {
@@ -173,11 +208,12 @@ async fn serve(
                             }
                         } else if let Some(at) = queue
                             .iter()
-                            .position(|j| matches!(j, Job::Hook { id: queued, .. } if *queued == id))
+                            .position(|i| matches!(i, Item::Job(Job::Hook { id: queued, .. }) if *queued == id))
                         {
-                            let skipped = queue.remove(at).expect("position is in range");
-                            tracing::debug!("Skipping cancelled hook {skipped:?}");
-                            let _ = done.send((router, skipped));
+                            if let Some(Item::Job(skipped)) = queue.remove(at) {
+                                tracing::debug!("Skipping cancelled hook {skipped:?}");
+                                let _ = done.send((router, skipped));
+                            }
                         }
                     }
                     None => open = false,
@@ -186,6 +222,45 @@ async fn serve(
         }
         let _ = done.send((router, job));
     }
+}
+
+/// Moves a master's VIPs from `old` settings to `new` ones: native to native, only the
+/// addresses that differ; otherwise the old down (script or removal), then the new up.
+async fn reconcile(old: &HookSpec, new: &HookSpec) {
+    if let (
+        VipMode::Native {
+            netlink,
+            vips: old_vips,
+            ifindex,
+        },
+        VipMode::Native { vips: new_vips, .. },
+    ) = (&old.mode, &new.mode)
+    {
+        let gone: Vec<(Ipv4Addr, u8)> = old_vips
+            .iter()
+            .filter(|v| !new_vips.contains(v))
+            .copied()
+            .collect();
+        let added: Vec<(Ipv4Addr, u8)> = new_vips
+            .iter()
+            .filter(|v| !old_vips.contains(v))
+            .copied()
+            .collect();
+        let index = ifindex.load(Ordering::Relaxed);
+        native(netlink, &gone, index, &old.interface, false).await;
+        native(netlink, &added, index, &new.interface, true).await;
+        return;
+    }
+    let down = Job::Hook {
+        id: HookId(0),
+        kind: HookKind::Down,
+    };
+    let up = Job::Hook {
+        id: HookId(0),
+        kind: HookKind::Up,
+    };
+    run_job(old, down, oneshot::channel().1).await;
+    run_job(new, up, oneshot::channel().1).await;
 }
 
 /// Runs one job; a script stops early when `cancel` fires.
@@ -223,7 +298,7 @@ async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) {
             )
             .await;
         }
-        (VipMode::Scripts { .. }, Job::Restore) => {}
+        (VipMode::Scripts { .. }, Job::Restore | Job::Reconcile) => {}
     }
 }
 

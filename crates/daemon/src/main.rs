@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 mod cli;
+mod control;
 mod docs;
 mod driver;
 mod drops;
@@ -10,6 +11,7 @@ mod hooks;
 mod logging;
 mod settings;
 mod startup;
+mod supervisor;
 mod sys;
 
 use cli::{Cli, Invocation};
@@ -115,7 +117,7 @@ fn main() -> ExitCode {
             Settings::from_cli(&cli, &password, interface)
         }
     };
-    match runtime.block_on(driver::run(settings, cli.pidfile.as_deref())) {
+    match runtime.block_on(supervisor::run(settings, cli.pidfile.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         // Refused before anything on the host changed: a usage error, as ucarp's exit 1.
         Err(e) if e.downcast_ref::<startup::Refusal>().is_some() => {

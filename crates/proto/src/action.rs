@@ -62,6 +62,27 @@ pub enum StateChangeReason {
     Demoted,
     /// The stop command.
     Stopped,
+    /// The operator's drain (`carpctl demote`).
+    Drained,
+}
+
+impl StateChangeReason {
+    /// A short stable name for events and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateChangeReason::Startup => "startup",
+            StateChangeReason::MasterDown => "master-down",
+            StateChangeReason::Preemption => "preemption",
+            StateChangeReason::MasterWillTimeOut => "master-will-time-out",
+            StateChangeReason::MasterBowedOut => "master-bowed-out",
+            StateChangeReason::MasterDemoted => "master-demoted",
+            StateChangeReason::PreferredMaster => "preferred-master",
+            StateChangeReason::LinkDown => "link-down",
+            StateChangeReason::Demoted => "demoted",
+            StateChangeReason::Stopped => "stopped",
+            StateChangeReason::Drained => "drained",
+        }
+    }
 }
 
 /// Why an incoming packet was not used. The driver counts these per kind and logs them

@@ -25,4 +25,4 @@ pub use config::{VrConfig, VrConfigBuilder};
 pub use error::ConfigError;
 pub use node::{Node, RouterId};
 pub use time::Instant;
-pub use vr::{Command, VirtualRouter};
+pub use vr::{Command, Reconfigured, RouterStats, VirtualRouter};

@@ -3,7 +3,7 @@
 use crate::action::{Action, DropReason};
 use crate::config::VrConfig;
 use crate::time::Instant;
-use crate::vr::{Command, VirtualRouter};
+use crate::vr::{Command, Reconfigured, VirtualRouter};
 use crate::wire::carp::Advertisement;
 use crate::wire::ipv4::{is_fragment, CARP_TTL};
 use crate::HookId;
@@ -75,6 +75,41 @@ impl Node {
             });
         }
         true
+    }
+
+    /// Gives router `id` a new configuration and link (see [`VirtualRouter::reconfigure`]):
+    /// in place where the protocol allows it; a new vhid, password or link restarts it under
+    /// the same id. A router moving to another link bows out on the new one: a caller that
+    /// wants the bow-out heard on the old link stops the router with [`Command::Stop`] and
+    /// drains its actions first. `None` if there is no such router.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        id: RouterId,
+        link: u32,
+        config: VrConfig,
+    ) -> Option<Reconfigured> {
+        let entry = self.routers.get_mut(&id)?;
+        if entry.link != link {
+            entry.link = link;
+            entry.router.restart(now, config);
+            return Some(Reconfigured::Restarted);
+        }
+        Some(entry.router.reconfigure(now, config))
+    }
+
+    /// Router `id` alone gets a command.
+    pub fn handle_router_command(&mut self, now: Instant, id: RouterId, command: Command) {
+        if let Some(e) = self.routers.get_mut(&id) {
+            e.router.handle_command(now, command);
+        }
+    }
+
+    /// Router `id` announces its VIPs when it is master with its VIPs up.
+    pub fn announce_vips(&mut self, id: RouterId) {
+        if let Some(e) = self.routers.get_mut(&id) {
+            e.router.announce_vips();
+        }
     }
 
     /// A router by id.

@@ -26,6 +26,33 @@ pub enum Command {
     Stop,
     /// Set the demote counter advertised and compared (OpenBSD rule: higher loses).
     SetDemote(u8),
+    /// The operator's drain (`carpctl demote`): a master bows out at once and the router
+    /// stays BACKUP, taking no part in the election, until [`Command::Resume`].
+    Drain,
+    /// Ends a drain: the router takes part in the election again (as a backup that has just
+    /// heard nothing).
+    Resume,
+}
+
+/// What a router counted since it started (RFC 8347's counters where they apply).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouterStats {
+    /// adverts sent, bow-outs included
+    pub adverts_sent: u64,
+    /// adverts received that verified and were used
+    pub adverts_received: u64,
+    /// state changes, the start-up INIT to BACKUP included
+    pub transitions: u64,
+}
+
+/// Whether [`VirtualRouter::reconfigure`] could apply a change in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconfigured {
+    /// Timing, VIPs, source, group or flags: the state and its timers are kept.
+    InPlace,
+    /// The vhid or the password changed: peers cannot know us as the same router, so it
+    /// bowed out (when master) and started again as BACKUP.
+    Restarted,
 }
 
 /// Where a router is, with the timers that belong to that place (an impossible combination,
@@ -50,6 +77,8 @@ enum Phase {
         /// When the old master is declared dead: then advertise without waiting for the hook.
         master_down_at: Instant,
     },
+    /// Drained by the operator: BACKUP, no timer, adverts heard but not acted upon.
+    Drained,
     /// Advertising.
     Master {
         /// When the next advert is due.
@@ -90,6 +119,9 @@ pub struct VirtualRouter {
     recent_next: usize,
     rng: SplitMix64,
     actions: VecDeque<Action>,
+    stats: RouterStats,
+    /// The address of the last master heard (ours while we are master).
+    master: Option<Ipv4Addr>,
 }
 
 impl VirtualRouter {
@@ -110,16 +142,92 @@ impl VirtualRouter {
             recent_next: 0,
             rng,
             actions: VecDeque::new(),
+            stats: RouterStats::default(),
+            master: None,
         };
-        vr.set_state(State::Backup, StateChangeReason::Startup);
-        if !vr.config.neutral {
-            vr.run_hook(HookKind::Down);
-        }
-        vr.phase = Phase::Backup {
-            master_down_at: Some(now + vr.config.master_down_interval()),
-            hold_until: None,
-        };
+        vr.start(now);
         vr
+    }
+
+    /// INIT to BACKUP, the down hook unless neutral, the master-down timer armed when the
+    /// link is up.
+    fn start(&mut self, now: Instant) {
+        self.set_state(State::Backup, StateChangeReason::Startup);
+        if !self.config.neutral {
+            self.run_hook(HookKind::Down);
+        }
+        self.phase = Phase::IDLE_BACKUP;
+        if self.link_up {
+            self.arm_master_down(now);
+        }
+    }
+
+    /// Applies a new configuration. Timing, VIPs, source, multicast group and flags change
+    /// in place: the state is kept, a master keeps its advert schedule (brought forward when
+    /// the new interval is shorter) and announces the new VIP list once its hooks have put
+    /// it up (see [`VirtualRouter::announce_vips`]), and a backup's master-down timer is
+    /// brought forward when the new dead time is shorter. A new vhid or password restarts
+    /// the router: a master bows out (and runs the down hook when the new configuration says
+    /// so), then it starts again as at start-up.
+    pub fn reconfigure(&mut self, now: Instant, config: VrConfig) -> Reconfigured {
+        let restart = config.vhid != self.config.vhid || !config.auth.same_key(&self.config.auth);
+        if restart {
+            self.restart(now, config);
+            return Reconfigured::Restarted;
+        }
+        self.config = config;
+        match &mut self.phase {
+            Phase::Master { advert_at, .. } => {
+                *advert_at = (*advert_at).min(now + self.config.advert_interval());
+                self.master = Some(self.config.source);
+            }
+            Phase::Backup {
+                master_down_at: Some(at),
+                ..
+            } => *at = (*at).min(now + self.config.master_down_interval()),
+            Phase::TakingOver { master_down_at, .. } => {
+                *master_down_at = (*master_down_at).min(now + self.config.master_down_interval())
+            }
+            Phase::Backup { .. } | Phase::Drained | Phase::Init => {}
+        }
+        Reconfigured::InPlace
+    }
+
+    /// Stops (a master bows out, and runs the down hook when its configuration says so) and
+    /// starts again with `config` as at start-up; hook ids keep counting, so completions of
+    /// the old hooks are never taken for new ones.
+    pub fn restart(&mut self, now: Instant, config: VrConfig) {
+        self.handle_command(now, Command::Stop);
+        self.config = config;
+        self.master = None;
+        self.start(now);
+    }
+
+    /// Announces every VIP when the router is master with its VIPs up (for the driver, after
+    /// it put up VIPs added by a reconfiguration).
+    pub fn announce_vips(&mut self) {
+        self.announce();
+    }
+
+    /// What the router counted.
+    pub fn stats(&self) -> RouterStats {
+        self.stats
+    }
+
+    /// The address of the current master as far as this router knows: its own while master,
+    /// the last one heard while backup, `None` before any was heard or after it went silent.
+    pub fn master(&self) -> Option<Ipv4Addr> {
+        self.master
+    }
+
+    /// The demote counter advertised and compared.
+    pub fn demote(&self) -> u8 {
+        self.demote
+    }
+
+    /// Whether the operator drained the router ([`Command::Drain`]).
+    pub fn is_drained(&self) -> bool {
+        self.phase == Phase::Drained
     }
 
     /// The configuration.
@@ -131,7 +239,7 @@ impl VirtualRouter {
     pub fn state(&self) -> State {
         match self.phase {
             Phase::Init => State::Init,
-            Phase::Backup { .. } => State::Backup,
+            Phase::Backup { .. } | Phase::Drained => State::Backup,
             Phase::TakingOver { .. } | Phase::Master { .. } => State::Master,
         }
     }
@@ -150,7 +258,7 @@ impl VirtualRouter {
     /// The earliest instant at which [`VirtualRouter::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Init => None,
+            Phase::Init | Phase::Drained => None,
             Phase::Backup {
                 master_down_at,
                 hold_until,
@@ -217,6 +325,12 @@ impl VirtualRouter {
         }
         self.recent_counters[self.recent_next] = Some(carp.counter);
         self.recent_next = (self.recent_next + 1) % REPLAY_WINDOW;
+        self.stats.adverts_received += 1;
+        if !carp.is_bow_out() {
+            self.master = Some(source);
+        } else if self.master == Some(source) {
+            self.master = None;
+        }
 
         match self.phase {
             Phase::Master { up_hook, .. } => self.master_heard(now, carp, source, up_hook),
@@ -226,7 +340,7 @@ impl VirtualRouter {
                     self.backup_heard(now, carp);
                 }
             }
-            Phase::Init => {}
+            Phase::Drained | Phase::Init => {}
         }
     }
 
@@ -242,6 +356,7 @@ impl VirtualRouter {
             // then BACKUP.
             self.send_advert(self.config.advbase, self.config.advskew);
             self.become_backup(StateChangeReason::PreferredMaster);
+            self.master = Some(source);
             self.arm_master_down(now);
         } else if up_hook.is_none() {
             // ucarp packethandler: reassert with a GARP now and another with the second
@@ -264,6 +379,7 @@ impl VirtualRouter {
         } else if self.peer_is_preferred(carp, source) {
             // A master we do not beat (a third router, or the old one got better): give up.
             self.become_backup(StateChangeReason::PreferredMaster);
+            self.master = Some(source);
             self.arm_master_down(now);
         } else {
             // The old master still serves: keep waiting for our up hook.
@@ -326,9 +442,9 @@ impl VirtualRouter {
         }
         self.link_up = up;
         match (up, self.state()) {
-            (true, State::Backup) => self.arm_master_down(now),
+            (true, State::Backup) if !self.is_drained() => self.arm_master_down(now),
             (false, State::Master) => self.become_backup(StateChangeReason::LinkDown),
-            (false, State::Backup) => self.phase = Phase::IDLE_BACKUP,
+            (false, State::Backup) if !self.is_drained() => self.phase = Phase::IDLE_BACKUP,
             _ => {}
         }
     }
@@ -368,6 +484,25 @@ impl VirtualRouter {
                 }
             }
             Command::SetDemote(demote) => self.demote = demote,
+            Command::Drain => {
+                if self.state() == State::Master {
+                    if self.is_advertising() && self.link_up {
+                        self.bow_out();
+                    }
+                    self.become_backup(StateChangeReason::Drained);
+                }
+                if self.phase != Phase::Init {
+                    self.phase = Phase::Drained;
+                }
+            }
+            Command::Resume => {
+                if self.is_drained() {
+                    self.phase = Phase::IDLE_BACKUP;
+                    if self.link_up {
+                        self.arm_master_down(now);
+                    }
+                }
+            }
         }
     }
 
@@ -411,7 +546,7 @@ impl VirtualRouter {
         match self.phase {
             Phase::TakingOver { up_hook, .. } => Some(up_hook),
             Phase::Master { up_hook, .. } => up_hook,
-            Phase::Init | Phase::Backup { .. } => None,
+            Phase::Init | Phase::Backup { .. } | Phase::Drained => None,
         }
     }
 
@@ -419,6 +554,7 @@ impl VirtualRouter {
     /// once so that no other backup takes over too.
     fn become_master(&mut self, now: Instant, reason: StateChangeReason) {
         self.set_state(State::Master, reason);
+        self.master = Some(self.config.source);
         let up_hook = self.run_hook(HookKind::Up);
         self.start_advertising(now, Some(up_hook));
     }
@@ -427,6 +563,7 @@ impl VirtualRouter {
     /// hook is done (or the old master goes silent or bows out).
     fn take_over(&mut self, now: Instant, reason: StateChangeReason) {
         self.set_state(State::Master, reason);
+        self.master = Some(self.config.source);
         let up_hook = self.run_hook(HookKind::Up);
         self.phase = Phase::TakingOver {
             up_hook,
@@ -470,6 +607,10 @@ impl VirtualRouter {
 
     fn set_state(&mut self, to: State, reason: StateChangeReason) {
         let from = self.state();
+        self.stats.transitions += 1;
+        if from == State::Master || to == State::Init {
+            self.master = None;
+        }
         self.actions
             .push_back(Action::StateChanged { from, to, reason });
     }
@@ -512,6 +653,7 @@ impl VirtualRouter {
             destination,
             packet: advert.emit().to_vec(),
         });
+        self.stats.adverts_sent += 1;
         let mut due = false;
         if let Phase::Master { delayed_arp, .. } = &mut self.phase {
             if *delayed_arp > 0 {

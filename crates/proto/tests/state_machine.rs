@@ -880,3 +880,141 @@ fn node_deadline_is_the_earliest_router_deadline() {
     drain_node(&mut node);
     assert_eq!(node.poll_timeout(), Some(at(9_000_000)));
 }
+
+#[test]
+fn drain_bows_out_and_stays_backup_until_resumed() {
+    let mut b = config(ME);
+    b.preempt = true;
+    let mut vr = master(b);
+    vr.handle_command(at(3_500_000), Command::Drain);
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(255, 255),
+            A::Changed(State::Master, State::Backup, StateChangeReason::Drained),
+            A::Hook(HookKind::Down),
+        ]
+    );
+    assert!(vr.is_drained());
+    assert_eq!(vr.poll_timeout(), None, "no timer while drained");
+    // A slower master would be preempted, and a bow-out would be taken over: not while drained.
+    vr.handle_advert(at(4_000_000), &advert(PEER, 1, 50, 0, 1));
+    vr.handle_advert(at(4_100_000), &advert(PEER, 255, 255, 0, 2));
+    vr.handle_timeout(at(60_000_000));
+    assert!(summarise(&mut vr).is_empty());
+    assert_eq!(vr.state(), State::Backup);
+    // Link flaps keep it drained.
+    vr.handle_link(at(61_000_000), false);
+    vr.handle_link(at(62_000_000), true);
+    assert!(vr.is_drained() && vr.poll_timeout().is_none());
+    // Resume: a backup that has just heard nothing, then MASTER at the dead time.
+    vr.handle_command(at(70_000_000), Command::Resume);
+    assert!(!vr.is_drained());
+    assert!(summarise(&mut vr).is_empty());
+    assert_eq!(vr.poll_timeout(), Some(at(73_000_000)));
+    vr.handle_advert(at(71_000_000), &advert(PEER, 1, 50, 0, 3));
+    assert_eq!(vr.state(), State::Master, "preempts again once resumed");
+    // Draining a backup holds it too; resuming twice is harmless.
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_command(at(1), Command::Drain);
+    assert!(summarise(&mut vr).is_empty());
+    assert_eq!(vr.poll_timeout(), None);
+    vr.handle_command(at(2), Command::Resume);
+    vr.handle_command(at(3), Command::Resume);
+    assert_eq!(vr.poll_timeout(), Some(at(3_000_002)));
+}
+
+#[test]
+fn reconfigure_keeps_state_and_schedule_in_place_and_restarts_for_a_new_password() {
+    let mut vr = master(config(ME));
+    // MASTER since 3 s, next advert at 4 s. A slower advbase keeps the advert due at 4 s.
+    assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
+    let mut slower = config(ME);
+    slower.advbase = 3;
+    slower.advskew = 20;
+    slower.vips.push(Ipv4Addr::new(10, 77, 0, 101));
+    assert_eq!(
+        vr.reconfigure(at(3_500_000), slower.build().unwrap()),
+        carpd_proto::Reconfigured::InPlace
+    );
+    assert!(summarise(&mut vr).is_empty(), "no state change, no hook");
+    assert_eq!(vr.state(), State::Master);
+    assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
+    vr.handle_timeout(at(4_000_000));
+    let auth = Authenticator::new(b"secret", 7, &[VIP, Ipv4Addr::new(10, 77, 0, 101)]).unwrap();
+    let sent: Vec<Advertisement> = drain(&mut vr)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Send { packet, .. } => Some(Advertisement::parse(&packet).unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].carp.advbase, sent[0].carp.advskew), (3, 20));
+    assert!(
+        auth.verify(sent[0].carp.counter, &sent[0].carp.digest),
+        "signed over the new VIPs"
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(7_078_125)));
+    // A faster one brings the next advert forward.
+    assert_eq!(
+        vr.reconfigure(at(5_000_000), config(ME).build().unwrap()),
+        carpd_proto::Reconfigured::InPlace
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(6_000_000)));
+    // A new password: bow out, down hook (down_hook_on_stop), then INIT to BACKUP again.
+    let mut other = config(ME);
+    other.password = b"other".to_vec();
+    other.down_hook_on_stop = true;
+    let mut old = config(ME);
+    old.down_hook_on_stop = true;
+    let mut vr = master(old);
+    assert_eq!(
+        vr.reconfigure(at(3_500_000), other.build().unwrap()),
+        carpd_proto::Reconfigured::Restarted
+    );
+    let actions = drain(&mut vr);
+    assert!(
+        matches!(&actions[0], Action::Send { packet, .. } if Advertisement::parse(packet).unwrap().carp.is_bow_out())
+    );
+    let changes: Vec<(State, State)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StateChanged { from, to, .. } => Some((*from, *to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [(State::Master, State::Init), (State::Init, State::Backup)]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(6_500_000)));
+    // Hook ids go on counting: 1 start-up down, 2 up, 3 down at stop, 4 down at restart.
+    let hooks: Vec<u64> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RunHook { id, .. } => Some(id.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hooks, [3, 4]);
+}
+
+#[test]
+fn stats_count_adverts_and_transitions_and_name_the_master() {
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    assert_eq!(vr.master(), None);
+    vr.handle_advert(at(100), &advert(PEER, 1, 0, 0, 1));
+    vr.handle_advert(at(200), &advert(PEER, 1, 0, 0, 1));
+    drain(&mut vr);
+    assert_eq!(vr.master(), Some(PEER));
+    vr.handle_advert(at(300), &advert(PEER, 255, 255, 0, 2));
+    drain(&mut vr);
+    assert_eq!(vr.master(), Some(ME));
+    let stats = vr.stats();
+    assert_eq!(stats.adverts_received, 2, "the replay is not counted");
+    assert_eq!(stats.transitions, 2);
+    assert_eq!(stats.adverts_sent, 1);
+}

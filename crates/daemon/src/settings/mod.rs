@@ -170,12 +170,13 @@ impl Settings {
             hook_timeout: cli.hook_timeout,
             ignore_ifstate: cli.ignoreifstate,
         };
-        // Where carpctl will connect for a one-group carpd (the control socket itself is the
-        // next part of this work; the path is fixed here so that both modes have one).
-        let control_socket = PathBuf::from(format!(
-            "/run/carpd/{}-{}.sock",
-            group.interface, group.vhid
-        ));
+        // Where carpctl connects to a one-group carpd.
+        let control_socket = cli.control_socket.clone().unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "/run/carpd/{}-{}.sock",
+                group.interface, group.vhid
+            ))
+        });
         Settings {
             origin: Origin::CommandLine,
             daemon: DaemonSettings {

@@ -10,19 +10,26 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// One `[[group]]` table in native mode (carpd manages the VIP).
-fn group(interface: &str, vhid: u8, vip: Ipv4Addr, advskew: u8) -> String {
+pub fn group(interface: &str, vhid: u8, vip: Ipv4Addr, advskew: u8) -> String {
     format!(
         "[[group]]\ninterface = \"{interface}\"\nvhid = {vhid}\nvips = [\"{vip}/32\"]\npassword = \"secret\"\nadvskew = {advskew}\npreempt = true\n\n"
     )
 }
 
-fn write_config(lab: &Lab, name: &str, text: &str) -> PathBuf {
+/// Writes a config file with its own control socket beside it (every host of every lab
+/// shares /run, so the default socket would be one for all).
+pub fn write_config(lab: &Lab, name: &str, text: &str) -> PathBuf {
     let path = lab.dir().join(name);
+    let socket = lab.dir().join(format!("{name}.sock"));
+    let text = format!(
+        "[daemon]\ncontrol_socket = \"{}\"\n\n{text}",
+        socket.display()
+    );
     std::fs::write(&path, text).expect("writing the config");
     path
 }
 
-fn start_config(lab: &Lab, host: usize, path: &std::path::Path, log: &str) -> Member {
+pub fn start_config(lab: &Lab, host: usize, path: &std::path::Path, log: &str) -> Member {
     let pid = lab
         .spawn(
             lab.host(host),

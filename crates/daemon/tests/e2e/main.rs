@@ -7,6 +7,7 @@
 
 mod common;
 mod config_mode;
+mod control;
 mod hooks;
 mod ifupdown;
 mod pair;

@@ -21,6 +21,8 @@ pub const MAX_PASSWORD_LEN: usize = 19;
 #[derive(Clone)]
 pub struct Authenticator {
     prefix: HmacSha1,
+    /// the zero-padded password, to tell whether two authenticators share it
+    key: [u8; 20],
 }
 
 impl fmt::Debug for Authenticator {
@@ -48,7 +50,12 @@ impl Authenticator {
         for vip in sorted {
             prefix.update(&vip.octets());
         }
-        Ok(Authenticator { prefix })
+        Ok(Authenticator { prefix, key })
+    }
+
+    /// Whether `other` was made from the same password (the vhid and VIPs may differ).
+    pub fn same_key(&self, other: &Authenticator) -> bool {
+        self.key == other.key
     }
 
     /// The digest for one counter value.

@@ -1,0 +1,647 @@
+//! The loop and what it owns beyond the engine: starting the groups of a [`Settings`],
+//! reloading the config file (apply the difference, touch nothing else), and answering
+//! control requests.
+//!
+//! Start-up and reload share one path: every group to start is planned first (interface,
+//! addresses, source address, host checks, instance lock) and only when every plan holds is
+//! anything changed; a reload that fails to plan changes nothing.
+
+use crate::control::{self, access::Access, protocol::error_line};
+use crate::driver::{self, notify, random_seed, Io, LinkIo, Next, Runner, Signals};
+use crate::engine::{Engine, Flow, GroupStatus, LinkId};
+use crate::hooks::{HookRunner, HookSpec, Job, VipMode};
+use crate::settings::{GroupSettings, Origin, Settings};
+use crate::startup::{self, HostView, Refusal};
+use crate::sys::iface::{self, format_mac, Interface};
+use crate::sys::lock::PidLock;
+use crate::sys::netlink::{LinkAddress, Netlink};
+use anyhow::{Context as _, Result};
+use carpd_proto::{Instant, RouterId, VrConfig};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::mpsc;
+
+/// A group ready to start: everything checked, nothing changed yet.
+struct Plan {
+    settings: GroupSettings,
+    link: PlannedLink,
+    vips: Vec<(Ipv4Addr, u8)>,
+    stale_vips: Vec<(Ipv4Addr, u8)>,
+    config: VrConfig,
+}
+
+/// The link a planned group uses.
+enum PlannedLink {
+    Existing,
+    New(Interface),
+}
+
+/// What a reload did, by group name.
+#[derive(Debug, Default, serde::Serialize)]
+struct ReloadReport {
+    added: Vec<String>,
+    removed: Vec<String>,
+    changed: Vec<String>,
+    restarted: Vec<String>,
+    unchanged: usize,
+}
+
+/// The daemon: settings, engine, I/O, and what each group holds.
+struct Daemon {
+    settings: Settings,
+    named_logs: bool,
+    engine: Engine,
+    io: Io,
+    netlink: Netlink,
+    locks: BTreeMap<(String, u8), PidLock>,
+    ids: BTreeMap<String, RouterId>,
+    done: mpsc::UnboundedSender<(RouterId, Job)>,
+    wall_epoch: SystemTime,
+    next_link: u32,
+}
+
+/// Binds the control socket; in command-line mode a socket in use (another carpd, e.g. in
+/// another network namespace) only costs carpctl for this one, never the start.
+fn control_socket(settings: &Settings) -> Result<Option<(control::ControlSocket, Access)>> {
+    let access = match &settings.daemon.control_group {
+        Some(group) => Access::with_group(group).map_err(Refusal)?,
+        None => Access::root_only(),
+    };
+    match control::bind(&settings.daemon.control_socket, &access) {
+        Ok(socket) => Ok(Some((socket, access))),
+        Err(e) if settings.origin == Origin::CommandLine => {
+            tracing::warn!("{e}; carpctl cannot reach this carpd (use --control-socket PATH)");
+            Ok(None)
+        }
+        Err(e @ control::BindError::InUse(_)) => Err(Refusal(format!("carpd: {e}")).into()),
+        Err(e) => Err(anyhow::Error::new(e)),
+    }
+}
+
+/// Runs every group of `settings` until a stop signal.
+pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
+    let named_logs = matches!(settings.origin, Origin::File(_));
+    let locks = driver::lock_groups(&settings.groups)?;
+    let _pidfile = driver::create_pidfile(pidfile)?;
+    let netlink = Netlink::open().context("opening rtnetlink")?;
+    let net_events =
+        Netlink::events().context("subscribing to rtnetlink link and address events")?;
+    let (done, done_rx) = mpsc::unbounded_channel();
+    let (calls_tx, calls) = mpsc::channel(64);
+    let events = control::event_channel();
+    let epoch = tokio::time::Instant::now();
+    let mut daemon = Daemon {
+        named_logs,
+        engine: Engine::new(named_logs),
+        io: Io {
+            epoch,
+            signals: Signals::new()?,
+            done: done_rx,
+            net_events,
+            calls,
+            flush: tokio::time::interval(crate::drops::LOG_EVERY),
+            links: BTreeMap::new(),
+            runners: BTreeMap::new(),
+            batch: None,
+            hangup_reloads: named_logs,
+            events: events.clone(),
+        },
+        netlink,
+        locks,
+        ids: BTreeMap::new(),
+        done,
+        wall_epoch: SystemTime::now(),
+        next_link: 0,
+        settings: Settings {
+            groups: Vec::new(),
+            ..settings.clone()
+        },
+    };
+    let plans = daemon.plan(&settings, &settings.groups).await?;
+    let socket = control_socket(&settings)?;
+    daemon.start(plans).await?;
+    daemon.settings = settings;
+    if let Some((socket, access)) = socket {
+        control::serve(socket, access, calls_tx, events);
+    }
+    crate::sys::privileges::drop_to_network();
+    daemon.io.apply(&mut daemon.engine);
+    // systemd Type=notify: ready once the first state (BACKUP) is known.
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&daemon.engine.summary()),
+    ]);
+    daemon.serve().await;
+    Ok(())
+}
+
+impl Daemon {
+    fn tag(&self, name: &str) -> String {
+        if self.named_logs {
+            format!("[{name}] ")
+        } else {
+            String::new()
+        }
+    }
+
+    /// The loop, until every group has been told to stop and their hooks are done.
+    async fn serve(&mut self) {
+        loop {
+            let next = self.io.next(self.engine.poll_timeout()).await;
+            let now = self.io.now();
+            let flow = match next {
+                Next::Input(input) => self.engine.handle(now, input),
+                Next::Reload => {
+                    tracing::warn!("Received SIGHUP: reloading the config file");
+                    if let Err(e) = self.reload().await {
+                        tracing::error!("reload refused, nothing changed: {e}");
+                    }
+                    Flow::Continue
+                }
+                Next::Call(call) => {
+                    let reply = self.call(call.request).await;
+                    let _ = call.reply.send(reply);
+                    Flow::Continue
+                }
+            };
+            self.io.apply(&mut self.engine);
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        let finishing = std::mem::take(&mut self.io.runners)
+            .into_values()
+            .map(Runner::finish);
+        futures::future::join_all(finishing).await;
+        tracing::info!("carpd stopped");
+    }
+
+    /// Answers one control request with one JSON line.
+    async fn call(&mut self, request: control::protocol::Request) -> String {
+        use control::protocol::Request;
+        let now = self.io.now();
+        match request {
+            Request::Status { group } => match self.engine.group_status(group.as_deref()) {
+                Ok(groups) => {
+                    let groups: Vec<serde_json::Value> =
+                        groups.iter().map(|g| self.status_json(g, now)).collect();
+                    json!({ "groups": groups }).to_string()
+                }
+                Err(e) => error_line(&e),
+            },
+            Request::Demote { ref group } | Request::Promote { ref group } => {
+                let drain = matches!(request, Request::Demote { .. });
+                match self.engine.drain_groups(now, group.as_deref(), drain) {
+                    Ok(names) => json!({ "groups": names }).to_string(),
+                    Err(e) => error_line(&e),
+                }
+            }
+            Request::Reload => match self.reload().await {
+                Ok(report) => {
+                    serde_json::to_string(&report).unwrap_or_else(|e| error_line(&e.to_string()))
+                }
+                Err(e) => {
+                    tracing::error!("reload refused, nothing changed: {e}");
+                    error_line(&format!("{e}\nreload refused: nothing changed"))
+                }
+            },
+            // Served by the connection itself.
+            Request::Watch => error_line("watch is served by the connection"),
+        }
+    }
+
+    fn status_json(&self, g: &GroupStatus, now: Instant) -> serde_json::Value {
+        let since = self.wall_epoch + std::time::Duration::from_micros(g.since.as_micros());
+        json!({
+            "name": g.group.group,
+            "interface": g.group.interface,
+            "vhid": g.group.vhid,
+            "state": g.state.as_str(),
+            "since": humantime::format_rfc3339_seconds(since).to_string(),
+            "seconds_in_state": now.as_micros().saturating_sub(g.since.as_micros()) / 1_000_000,
+            "vips": g.vips,
+            "advbase": g.advbase,
+            "advskew": g.advskew,
+            "demote": g.demote,
+            "demoted_by_operator": g.drained,
+            "master": g.master.map(|a| a.to_string()),
+            "adverts_sent": g.stats.adverts_sent,
+            "adverts_received": g.stats.adverts_received,
+            "transitions": g.stats.transitions,
+            "drops": g.drops,
+        })
+    }
+
+    /// The link serving `interface`, if any.
+    fn link_named(&self, interface: &str) -> Option<LinkId> {
+        self.io
+            .links
+            .iter()
+            .find(|(_, l)| l.interface.name == interface)
+            .map(|(id, _)| *id)
+    }
+
+    /// Checks each group against the host; nothing changes. `settings` are the settings the
+    /// groups belong to (every VIP in them is excluded from the default source address).
+    async fn plan(&self, settings: &Settings, groups: &[GroupSettings]) -> Result<Vec<Plan>> {
+        let mut addresses: BTreeMap<String, Vec<LinkAddress>> = BTreeMap::new();
+        let mut interfaces: BTreeMap<String, Interface> = BTreeMap::new();
+        let mut plans = Vec::new();
+        for g in groups {
+            let link = match self.link_named(&g.interface) {
+                Some(id) => {
+                    interfaces
+                        .entry(g.interface.clone())
+                        .or_insert_with(|| self.io.links[&id].interface.clone());
+                    PlannedLink::Existing
+                }
+                None => {
+                    let interface = match interfaces.get(&g.interface) {
+                        Some(i) => i.clone(),
+                        None => iface::lookup(&g.interface).with_context(|| {
+                            format!("Unable to open interface [{}]", g.interface)
+                        })?,
+                    };
+                    interfaces.insert(g.interface.clone(), interface.clone());
+                    PlannedLink::New(interface)
+                }
+            };
+            let index = interfaces[&g.interface].index;
+            if !addresses.contains_key(&g.interface) {
+                let list = self
+                    .netlink
+                    .addresses(index)
+                    .await
+                    .with_context(|| format!("listing the addresses of {}", g.interface))?;
+                addresses.insert(g.interface.clone(), list);
+            }
+            let here = &addresses[&g.interface];
+            let srcip = driver::source_address(g, here, settings)?;
+            let vips: Vec<(Ipv4Addr, u8)> = g
+                .vips
+                .iter()
+                .map(|v| (v.address, v.prefix_or_default()))
+                .collect();
+            let findings = startup::check(&HostView {
+                interface: &g.interface,
+                addresses: here,
+                srcip,
+                vips: &vips,
+                native: g.native(),
+                ignore_ifstate: g.ignore_ifstate,
+            })?;
+            for warning in &findings.warnings {
+                tracing::warn!("{warning}");
+            }
+            let config = g
+                .router_config(srcip)
+                .with_context(|| format!("invalid configuration of group \"{}\"", g.name))?;
+            plans.push(Plan {
+                settings: g.clone(),
+                link,
+                vips,
+                stale_vips: findings.stale_vips,
+                config,
+            });
+        }
+        Ok(plans)
+    }
+
+    /// Opens a link for a new interface.
+    fn add_link(&mut self, interface: Interface) -> Result<LinkId> {
+        if let Some(id) = self.link_named(&interface.name) {
+            return Ok(id);
+        }
+        if self.named_logs {
+            tracing::info!(
+                "Local advertised ethernet address on {} is [{}]",
+                interface.name,
+                format_mac(&interface.mac)
+            );
+        } else {
+            tracing::info!(
+                "Local advertised ethernet address is [{}]",
+                format_mac(&interface.mac)
+            );
+        }
+        let socket = driver::open_socket(&interface)?;
+        let id = LinkId(self.next_link);
+        self.next_link += 1;
+        self.engine
+            .add_link(id, &interface.name, interface.mac, interface.running);
+        self.io.links.insert(
+            id,
+            LinkIo {
+                ifindex: Arc::new(AtomicU32::new(interface.index)),
+                interface,
+                socket: Some(socket),
+                groups: Vec::new(),
+                memberships: Vec::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Joins on each link the multicast groups its groups use now; closes links no group uses.
+    fn refresh_links(&mut self, groups: &[GroupSettings]) {
+        let unused: Vec<LinkId> = self
+            .io
+            .links
+            .iter()
+            .filter(|(_, l)| !groups.iter().any(|g| g.interface == l.interface.name))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in unused {
+            if let Some(link) = self.io.links.remove(&id) {
+                tracing::info!("{} serves no group any more: closed", link.interface.name);
+            }
+            self.engine.remove_link(id);
+            if self.io.batch.is_some_and(|(l, _)| l == id) {
+                self.io.batch = None;
+            }
+        }
+        for link in self.io.links.values_mut() {
+            let wanted = groups
+                .iter()
+                .filter(|g| g.interface == link.interface.name && !g.broadcast)
+                .map(|g| g.multicast_group)
+                .collect();
+            link.set_groups(wanted);
+        }
+    }
+
+    /// Starts planned groups: links opened, stale VIPs removed, runners started, groups added
+    /// to the engine as BACKUP.
+    async fn start(&mut self, plans: Vec<Plan>) -> Result<()> {
+        for plan in &plans {
+            if let PlannedLink::New(interface) = &plan.link {
+                self.add_link(interface.clone())?;
+            }
+        }
+        let mut all: Vec<GroupSettings> = self.settings.groups.clone();
+        all.extend(plans.iter().map(|p| p.settings.clone()));
+        self.refresh_links(&all);
+        for plan in plans {
+            self.start_group(plan).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_group(&mut self, plan: Plan) -> Result<()> {
+        let g = &plan.settings;
+        let link_id = self
+            .link_named(&g.interface)
+            .expect("the group's link was opened");
+        let link = &self.io.links[&link_id];
+        let tag = self.tag(&g.name);
+        let mode = if g.native() {
+            tracing::info!("{tag}No up/down script: carpd manages the virtual IP addresses itself");
+            // A killed instance may have left our VIP behind: take it away before the
+            // election (only what carpd added; startup::check refused anything else).
+            for &(vip, prefix) in &plan.stale_vips {
+                self.netlink
+                    .remove_address(link.interface.index, vip, prefix)
+                    .await?;
+                tracing::warn!(
+                    "{tag}Removed stale virtual IP {vip}/{prefix} from {} (left by an earlier instance)",
+                    g.interface
+                );
+            }
+            VipMode::Native {
+                netlink: self.netlink.clone(),
+                vips: plan.vips.clone(),
+                ifindex: Arc::clone(&link.ifindex),
+            }
+        } else {
+            if g.up_script.is_none() {
+                tracing::warn!("{tag}Warning: no script called when going up");
+            }
+            if g.down_script.is_none() {
+                tracing::warn!("{tag}Warning: no script called when going down");
+            }
+            VipMode::Scripts {
+                up: g.up_script.clone(),
+                down: g.down_script.clone(),
+            }
+        };
+        let spec = hook_spec(g, mode);
+        let now = self.io.now();
+        let router = self
+            .engine
+            .add_group(now, g, plan.config, link_id, random_seed());
+        let runner = HookRunner::start(spec, router, self.done.clone());
+        self.io.runners.insert(router, Runner { runner, queued: 0 });
+        self.ids.insert(g.name.clone(), router);
+        // Hooks asked for at the start go to the runner just made.
+        self.io.apply(&mut self.engine);
+        Ok(())
+    }
+
+    /// Stops a group (bow-out, VIPs released by its down hook) and lets its runner finish
+    /// in the background.
+    fn stop_group(&mut self, name: &str) {
+        let Some(router) = self.ids.remove(name) else {
+            return;
+        };
+        let now = self.io.now();
+        self.engine.remove_group(now, router);
+        self.io.apply(&mut self.engine);
+        if let Some(runner) = self.io.runners.remove(&router) {
+            tokio::spawn(runner.finish());
+        }
+    }
+
+    /// Re-reads the config file and applies the difference; a file that does not load, or a
+    /// group that cannot start, changes nothing.
+    async fn reload(&mut self) -> Result<ReloadReport> {
+        let Origin::File(path) = &self.settings.origin else {
+            anyhow::bail!("carpd was started from the command line: accepted reload in config mode (--config) only");
+        };
+        let path = path.clone();
+        notify(&[
+            sd_notify::NotifyState::Reloading,
+            sd_notify::NotifyState::monotonic_usec_now()
+                .unwrap_or(sd_notify::NotifyState::Custom("")),
+        ]);
+        let result = self.reload_from(&path).await;
+        notify(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(&self.engine.summary()),
+        ]);
+        result
+    }
+
+    async fn reload_from(&mut self, path: &Path) -> Result<ReloadReport> {
+        let new = crate::settings::file::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if new.daemon != self.settings.daemon {
+            tracing::warn!(
+                "[daemon] changed in {}: the control socket settings apply at the next start",
+                path.display()
+            );
+        }
+        let previous = self.settings.groups.clone();
+        let old: BTreeMap<&str, &GroupSettings> =
+            previous.iter().map(|g| (g.name.as_str(), g)).collect();
+        let mut report = ReloadReport::default();
+        // Restarted: removed and added again under the same name, so that the old runner
+        // takes the VIPs down where they were and the new one puts them up where they go.
+        let mut to_start = Vec::new();
+        let mut in_place = Vec::new();
+        for g in &new.groups {
+            match old.get(g.name.as_str()) {
+                None => {
+                    report.added.push(g.name.clone());
+                    to_start.push(g.clone());
+                }
+                Some(o) if *o == g => report.unchanged += 1,
+                Some(o)
+                    if o.interface != g.interface
+                        || o.vhid != g.vhid
+                        || o.password != g.password =>
+                {
+                    report.restarted.push(g.name.clone());
+                    to_start.push(g.clone());
+                }
+                Some(_) => {
+                    report.changed.push(g.name.clone());
+                    in_place.push(g.clone());
+                }
+            }
+        }
+        for g in &self.settings.groups {
+            if !new.groups.iter().any(|n| n.name == g.name) {
+                report.removed.push(g.name.clone());
+            }
+        }
+        // Locks for the (interface, vhid) pairs that are new; plans for the groups to start
+        // and configs for the ones changed in place: all before anything changes.
+        let kept: Vec<(String, u8)> = self.locks.keys().cloned().collect();
+        let fresh: Vec<&GroupSettings> = to_start
+            .iter()
+            .filter(|g| !kept.contains(&(g.interface.clone(), g.vhid)))
+            .collect();
+        let new_locks = driver::lock_groups(fresh)?;
+        let plans = self.plan(&new, &to_start).await?;
+        let mut configs = Vec::new();
+        for g in &in_place {
+            let router = self.ids[&g.name];
+            let srcip = match g.srcip {
+                Some(ip) => ip,
+                None => self
+                    .engine
+                    .source_of(router)
+                    .context("the group's source address")?,
+            };
+            let config = g
+                .router_config(srcip)
+                .with_context(|| format!("invalid configuration of group \"{}\"", g.name))?;
+            configs.push((g.clone(), router, config));
+        }
+
+        // Apply: stop, change in place, start.
+        for name in report.removed.iter().chain(&report.restarted) {
+            self.stop_group(name);
+        }
+        let now = self.io.now();
+        for (g, router, config) in configs {
+            let old = old[g.name.as_str()];
+            let link = self.link_named(&g.interface).expect("same interface");
+            let master = self.engine.state(router) == carpd_proto::State::Master;
+            self.engine.reconfigure_group(now, router, &g, config, link);
+            if hook_relevant(old) != hook_relevant(&g) {
+                let mode = if g.native() {
+                    VipMode::Native {
+                        netlink: self.netlink.clone(),
+                        vips: g
+                            .vips
+                            .iter()
+                            .map(|v| (v.address, v.prefix_or_default()))
+                            .collect(),
+                        ifindex: Arc::clone(&self.io.links[&link].ifindex),
+                    }
+                } else {
+                    VipMode::Scripts {
+                        up: g.up_script.clone(),
+                        down: g.down_script.clone(),
+                    }
+                };
+                if let Some(r) = self.io.runners.get_mut(&router) {
+                    if master {
+                        r.queued += 1;
+                    }
+                    r.runner.respec(hook_spec(&g, mode), master);
+                }
+            }
+            tracing::warn!("{}Settings changed: applied in place", self.tag(&g.name));
+        }
+        // Keep the locks of pairs still served, drop the others, add the new ones.
+        self.locks.retain(|key, _| {
+            new.groups
+                .iter()
+                .any(|g| (g.interface.clone(), g.vhid) == *key)
+        });
+        self.locks.extend(new_locks);
+        let groups = new.groups.clone();
+        self.settings = Settings {
+            groups: self
+                .settings
+                .groups
+                .iter()
+                .filter(|g| {
+                    !report.removed.contains(&g.name) && !report.restarted.contains(&g.name)
+                })
+                .cloned()
+                .collect(),
+            ..new
+        };
+        self.start(plans).await?;
+        self.settings.groups = groups;
+        self.refresh_links(&self.settings.groups.clone());
+        self.io.apply(&mut self.engine);
+        tracing::warn!(
+            "Reloaded {}: {} added, {} removed, {} changed in place, {} restarted, {} unchanged",
+            path.display(),
+            report.added.len(),
+            report.removed.len(),
+            report.changed.len(),
+            report.restarted.len(),
+            report.unchanged
+        );
+        self.io.publish(&json!({
+            "event": "reload",
+            "added": report.added,
+            "removed": report.removed,
+            "changed": report.changed,
+            "restarted": report.restarted,
+        }));
+        Ok(report)
+    }
+}
+
+/// The settings a group's hooks depend on.
+fn hook_relevant(g: &GroupSettings) -> impl PartialEq + '_ {
+    (
+        &g.vips,
+        &g.up_script,
+        &g.down_script,
+        &g.xparam,
+        g.hook_timeout,
+    )
+}
+
+fn hook_spec(g: &GroupSettings, mode: VipMode) -> HookSpec {
+    HookSpec {
+        mode,
+        interface: g.interface.clone(),
+        vip_typed: g.vips[0].typed.clone(),
+        vips: g.vips.iter().map(|v| v.typed.clone()).collect(),
+        xparam: g.xparam.clone(),
+        vhid: g.vhid,
+        timeout: g.hook_timeout,
+    }
+}
