@@ -319,36 +319,23 @@ impl Engine {
         true
     }
 
-    /// Gives a group new settings: in place where the protocol allows it (the group keeps
-    /// its state and its advert schedule), restarted where it must be (new link, vhid or
-    /// password: a master bows out where its peers hear it, then INIT to BACKUP).
+    /// Gives a group new settings on the same link: in place where the protocol allows it
+    /// (the group keeps its state and its advert schedule); a new vhid or password restarts
+    /// it in the core (bow-out, INIT to BACKUP). The daemon restarts a group that moves to
+    /// another interface by removing it and adding it again.
     pub fn reconfigure_group(
         &mut self,
         now: Instant,
         router: RouterId,
         settings: &GroupSettings,
         config: VrConfig,
-        link: LinkId,
     ) -> Option<Reconfigured> {
-        let old_link = self.groups.get(&router)?.link;
-        if old_link != link {
-            self.node.handle_router_command(now, router, Command::Stop);
-            self.drain(now);
-        }
-        let mut group = Group::new(settings, link, now);
         let old = self.groups.remove(&router)?;
-        group.since = old.since;
+        let mut group = Group::new(settings, old.link, old.since);
         group.drops = old.drops;
-        group.link_up = old.link_up && old_link == link;
+        group.link_up = old.link_up;
         self.groups.insert(router, group);
-        let done = self.node.reconfigure(now, router, link.0, config)?;
-        if old_link != link {
-            // The router restarted as if the new link were up: tell it the truth.
-            if let Some(g) = self.groups.get_mut(&router) {
-                g.link_up = true;
-            }
-            self.refresh_link(now, link);
-        }
+        let done = self.node.reconfigure(now, router, old.link.0, config)?;
         let restarted = done == Reconfigured::Restarted;
         let event = self.event(router, "changed", Detail::Changed { restarted });
         self.effects.push(Effect::Event(event));

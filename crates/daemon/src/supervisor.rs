@@ -552,7 +552,7 @@ impl Daemon {
             let old = old[g.name.as_str()];
             let link = self.link_named(&g.interface).expect("same interface");
             let master = self.engine.state(router) == carpd_proto::State::Master;
-            self.engine.reconfigure_group(now, router, &g, config, link);
+            self.engine.reconfigure_group(now, router, &g, config);
             if hook_relevant(old) != hook_relevant(&g) {
                 let mode = if g.native() {
                     VipMode::Native {
