@@ -599,10 +599,17 @@ impl Daemon {
                 .collect(),
             ..new
         };
-        self.start(plans).await?;
-        self.settings.groups = groups;
+        // A start that fails half-way (a socket, a netlink call) leaves the groups that did
+        // start running: the settings list exactly those, so the next reload sees the rest
+        // as still to add.
+        let started = self.start(plans).await;
+        self.settings.groups = groups
+            .into_iter()
+            .filter(|g| self.ids.contains_key(&g.name))
+            .collect();
         self.refresh_links(&self.settings.groups.clone());
         self.io.apply(&mut self.engine);
+        started?;
         tracing::warn!(
             "Reloaded {}: {} added, {} removed, {} changed in place, {} restarted, {} unchanged",
             path.display(),
