@@ -67,6 +67,9 @@ pub enum Job {
 pub struct HookSpec {
     /// scripts or native
     pub mode: VipMode,
+    /// what the runner's log lines start with: `[name] ` in config mode, nothing in ucarp's
+    /// command-line mode (its exact lines)
+    pub tag: String,
     /// argv[1]
     pub interface: String,
     /// argv[2]: the first VIP exactly as typed
@@ -247,8 +250,8 @@ async fn reconcile(old: &HookSpec, new: &HookSpec) {
             .copied()
             .collect();
         let index = ifindex.load(Ordering::Relaxed);
-        native(netlink, &gone, index, &old.interface, false).await;
-        native(netlink, &added, index, &new.interface, true).await;
+        native(old, netlink, &gone, index, false).await;
+        native(new, netlink, &added, index, true).await;
         return;
     }
     let down = Job::Hook {
@@ -289,14 +292,7 @@ async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) {
                     ..
                 }
             );
-            native(
-                netlink,
-                vips,
-                ifindex.load(Ordering::Relaxed),
-                &spec.interface,
-                add,
-            )
-            .await;
+            native(spec, netlink, vips, ifindex.load(Ordering::Relaxed), add).await;
         }
         (VipMode::Scripts { .. }, Job::Restore | Job::Reconcile) => {}
     }
@@ -304,23 +300,24 @@ async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) {
 
 /// Adds (or removes) every VIP on interface `ifindex`.
 async fn native(
+    spec: &HookSpec,
     netlink: &Netlink,
     vips: &[(Ipv4Addr, u8)],
     ifindex: u32,
-    interface: &str,
     add: bool,
 ) {
+    let (tag, interface) = (&spec.tag, &spec.interface);
     for &(vip, prefix) in vips {
         let result = if add {
-            tracing::warn!("Adding virtual IP {vip}/{prefix} to {interface}");
+            tracing::warn!("{tag}Adding virtual IP {vip}/{prefix} to {interface}");
             netlink.add_address(ifindex, vip, prefix).await
         } else {
-            tracing::warn!("Removing virtual IP {vip}/{prefix} from {interface}");
+            tracing::warn!("{tag}Removing virtual IP {vip}/{prefix} from {interface}");
             netlink.remove_address(ifindex, vip, prefix).await
         };
         if let Err(e) = result {
             tracing::error!(
-                "{} virtual IP {vip}/{prefix} on {interface} failed: {e}",
+                "{tag}{} virtual IP {vip}/{prefix} on {interface} failed: {e}",
                 if add { "adding" } else { "removing" }
             );
         }
@@ -339,7 +336,8 @@ async fn run_script(
     };
     let mut argv = vec![spec.interface.clone(), spec.vip_typed.clone()];
     argv.extend(spec.xparam.clone());
-    tracing::warn!("Spawning [{} {}]", script.display(), argv.join(" "));
+    let tag = &spec.tag;
+    tracing::warn!("{tag}Spawning [{} {}]", script.display(), argv.join(" "));
     let mut command = tokio::process::Command::new(script);
     command
         .args(&argv)
@@ -356,7 +354,7 @@ async fn run_script(
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("Unable to exec {}: {e}", script.display());
+            tracing::error!("{tag}Unable to exec {}: {e}", script.display());
             return;
         }
     };
@@ -365,14 +363,14 @@ async fn run_script(
             match status {
                 Ok(status) if status.success() => {}
                 Ok(status) => match status.code() {
-                    Some(code) => tracing::warn!("{} exited with status {code}", script.display()),
+                    Some(code) => tracing::warn!("{tag}{} exited with status {code}", script.display()),
                     None => tracing::warn!(
-                        "{} was killed by signal {}",
+                        "{tag}{} was killed by signal {}",
                         script.display(),
                         status.signal().unwrap_or(0)
                     ),
                 },
-                Err(e) => tracing::error!("waiting for {}: {e}", script.display()),
+                Err(e) => tracing::error!("{tag}waiting for {}: {e}", script.display()),
             }
             return;
         }
@@ -383,7 +381,7 @@ async fn run_script(
         Ok(()) = cancel => "no longer wanted: the group left MASTER".to_string(),
     };
     tracing::warn!(
-        "{} {why_killed}: killing it and its process group",
+        "{tag}{} {why_killed}: killing it and its process group",
         script.display()
     );
     if let Some(pid) = child.id() {

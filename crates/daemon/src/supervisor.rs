@@ -429,7 +429,7 @@ impl Daemon {
                 down: g.down_script.clone(),
             }
         };
-        let spec = hook_spec(g, mode);
+        let spec = hook_spec(g, mode, tag);
         let now = self.io.now();
         let router = self
             .engine
@@ -570,11 +570,12 @@ impl Daemon {
                         down: g.down_script.clone(),
                     }
                 };
+                let spec = hook_spec(&g, mode, self.tag(&g.name));
                 if let Some(r) = self.io.runners.get_mut(&router) {
                     if master {
                         r.queued += 1;
                     }
-                    r.runner.respec(hook_spec(&g, mode), master);
+                    r.runner.respec(spec, master);
                 }
             }
             tracing::warn!("{}Settings changed: applied in place", self.tag(&g.name));
@@ -641,9 +642,10 @@ fn hook_relevant(g: &GroupSettings) -> impl PartialEq + '_ {
     )
 }
 
-fn hook_spec(g: &GroupSettings, mode: VipMode) -> HookSpec {
+fn hook_spec(g: &GroupSettings, mode: VipMode, tag: String) -> HookSpec {
     HookSpec {
         mode,
+        tag,
         interface: g.interface.clone(),
         vip_typed: g.vips[0].typed.clone(),
         vips: g.vips.iter().map(|v| v.typed.clone()).collect(),

@@ -7,7 +7,7 @@ use crate::vr::{Command, Reconfigured, VirtualRouter};
 use crate::wire::carp::Advertisement;
 use crate::wire::ipv4::{is_fragment, CARP_TTL};
 use crate::HookId;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
 /// A router's id in its node: given once, never reused, so it stays valid (and never names
@@ -24,19 +24,32 @@ pub struct Output {
     pub action: Action,
 }
 
-/// A router and the link it serves.
+/// A router, the link it serves, and its deadline as filed in [`Node::timers`].
 #[derive(Debug)]
 struct Entry {
     link: u32,
     router: VirtualRouter,
+    deadline: Option<Instant>,
 }
 
 /// All virtual routers of a host, keyed by [`RouterId`]; packets are routed to them by
 /// (link, vhid). `link` is the driver's key for an interface, stable across re-creation of the
 /// kernel interface.
+///
+/// Work per packet, timer or action depends on the routers it concerns, not on how many
+/// there are: routers are indexed by (link, vhid) and by their own source address, deadlines
+/// are kept in order, and only routers that were handed something are asked for actions.
 #[derive(Debug, Default)]
 pub struct Node {
     routers: BTreeMap<RouterId, Entry>,
+    /// The routers serving each (link, vhid).
+    by_vhid: HashMap<(u32, u8), Vec<RouterId>>,
+    /// How many routers send from each (link, source address): adverts from these are our own.
+    sources: HashMap<(u32, Ipv4Addr), usize>,
+    /// Every router's deadline, earliest first.
+    timers: BTreeSet<(Instant, RouterId)>,
+    /// Routers that may have actions queued.
+    ready: BTreeSet<RouterId>,
     /// Actions of no router (unclaimed packets) and the last actions of removed routers.
     pending: VecDeque<Output>,
     /// Where [`Node::poll_action`] looks first, so that no router starves the others.
@@ -55,8 +68,71 @@ impl Node {
         let id = RouterId(self.next_id);
         self.next_id += 1;
         let router = VirtualRouter::new(config, now, seed);
-        self.routers.insert(id, Entry { link, router });
+        self.routers.insert(
+            id,
+            Entry {
+                link,
+                router,
+                deadline: None,
+            },
+        );
+        self.index(id);
+        self.touched(id);
         id
+    }
+
+    /// Files router `id` under its (link, vhid) and (link, source).
+    fn index(&mut self, id: RouterId) {
+        let Some(e) = self.routers.get(&id) else {
+            return;
+        };
+        let (link, config) = (e.link, e.router.config());
+        self.by_vhid
+            .entry((link, config.vhid))
+            .or_default()
+            .push(id);
+        *self.sources.entry((link, config.source)).or_default() += 1;
+    }
+
+    /// Takes router `id` out of the (link, vhid) and (link, source) indexes.
+    fn unindex(&mut self, id: RouterId) {
+        let Some(e) = self.routers.get(&id) else {
+            return;
+        };
+        let (link, config) = (e.link, e.router.config());
+        let key = (link, config.vhid);
+        if let Some(ids) = self.by_vhid.get_mut(&key) {
+            ids.retain(|&r| r != id);
+            if ids.is_empty() {
+                self.by_vhid.remove(&key);
+            }
+        }
+        let key = (link, config.source);
+        if let Some(n) = self.sources.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.sources.remove(&key);
+            }
+        }
+    }
+
+    /// Router `id` was handed something: it may have actions, and its deadline may have
+    /// moved.
+    fn touched(&mut self, id: RouterId) {
+        let Some(e) = self.routers.get_mut(&id) else {
+            return;
+        };
+        let deadline = e.router.poll_timeout();
+        if deadline != e.deadline {
+            if let Some(old) = e.deadline {
+                self.timers.remove(&(old, id));
+            }
+            if let Some(new) = deadline {
+                self.timers.insert((new, id));
+            }
+            e.deadline = deadline;
+        }
+        self.ready.insert(id);
     }
 
     /// Stops router `id` (a master bows out, and runs its down hook when its configuration
@@ -64,9 +140,14 @@ impl Node {
     /// [`Node::poll_action`]; later completions of its hooks are ignored. False if there was
     /// no such router.
     pub fn remove_router(&mut self, now: Instant, id: RouterId) -> bool {
+        self.unindex(id);
         let Some(mut entry) = self.routers.remove(&id) else {
             return false;
         };
+        if let Some(deadline) = entry.deadline {
+            self.timers.remove(&(deadline, id));
+        }
+        self.ready.remove(&id);
         entry.router.handle_command(now, Command::Stop);
         while let Some(action) = entry.router.poll_action() {
             self.pending.push_back(Output {
@@ -89,13 +170,19 @@ impl Node {
         link: u32,
         config: VrConfig,
     ) -> Option<Reconfigured> {
+        self.routers.get(&id)?;
+        self.unindex(id);
         let entry = self.routers.get_mut(&id)?;
-        if entry.link != link {
+        let outcome = if entry.link != link {
             entry.link = link;
             entry.router.restart(now, config);
-            return Some(Reconfigured::Restarted);
-        }
-        Some(entry.router.reconfigure(now, config))
+            Reconfigured::Restarted
+        } else {
+            entry.router.reconfigure(now, config)
+        };
+        self.index(id);
+        self.touched(id);
+        Some(outcome)
     }
 
     /// Router `id` alone gets a command.
@@ -103,6 +190,7 @@ impl Node {
         if let Some(e) = self.routers.get_mut(&id) {
             e.router.handle_command(now, command);
         }
+        self.touched(id);
     }
 
     /// Router `id` announces its VIPs when it is master with its VIPs up.
@@ -110,6 +198,7 @@ impl Node {
         if let Some(e) = self.routers.get_mut(&id) {
             e.router.announce_vips();
         }
+        self.touched(id);
     }
 
     /// A router by id.
@@ -153,11 +242,7 @@ impl Node {
         };
         let source = advert.ip.source;
         // Our own multicast looped back (ucarp's filter: `src host not <srcip>`).
-        if self
-            .routers
-            .values()
-            .any(|e| e.link == link && e.router.config().source == source)
-        {
+        if self.sources.contains_key(&(link, source)) {
             return;
         }
         if advert.ip.ttl != CARP_TTL {
@@ -165,15 +250,15 @@ impl Node {
             return;
         }
         let vhid = advert.carp.vhid;
-        let mut claimed = false;
-        for e in self.routers.values_mut() {
-            if e.link == link && e.router.config().vhid == vhid {
-                e.router.handle_advert(now, &advert);
-                claimed = true;
-            }
-        }
-        if !claimed {
+        let Some(ids) = self.by_vhid.get(&(link, vhid)).cloned() else {
             self.drop_unclaimed(DropReason::UnknownVhid(vhid), Some(source));
+            return;
+        };
+        for id in ids {
+            if let Some(e) = self.routers.get_mut(&id) {
+                e.router.handle_advert(now, &advert);
+            }
+            self.touched(id);
         }
     }
 
@@ -186,19 +271,30 @@ impl Node {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for e in self.routers.values_mut() {
-            if e.router.poll_timeout().is_some_and(|t| t <= now) {
+        let due: Vec<RouterId> = self
+            .timers
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in due {
+            if let Some(e) = self.routers.get_mut(&id) {
                 e.router.handle_timeout(now);
             }
+            self.touched(id);
         }
     }
 
     /// `link` came up or went down.
     pub fn handle_link(&mut self, now: Instant, link: u32, up: bool) {
-        for e in self.routers.values_mut() {
-            if e.link == link {
-                e.router.handle_link(now, up);
-            }
+        let on_link: Vec<RouterId> = self
+            .routers
+            .iter()
+            .filter(|(_, e)| e.link == link)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in on_link {
+            self.handle_router_link(now, id, up);
         }
     }
 
@@ -208,12 +304,14 @@ impl Node {
         if let Some(e) = self.routers.get_mut(&id) {
             e.router.handle_link(now, up);
         }
+        self.touched(id);
     }
 
     /// A command for every router.
     pub fn handle_command(&mut self, now: Instant, command: Command) {
-        for e in self.routers.values_mut() {
-            e.router.handle_command(now, command);
+        let all: Vec<RouterId> = self.routers.keys().copied().collect();
+        for id in all {
+            self.handle_router_command(now, id, command);
         }
     }
 
@@ -222,6 +320,7 @@ impl Node {
         if let Some(e) = self.routers.get_mut(&router) {
             e.router.handle_hook_done(now, hook);
         }
+        self.touched(router);
     }
 
     /// The next action of any router (routers in turn, each in its own order).
@@ -229,29 +328,33 @@ impl Node {
         if let Some(output) = self.pending.pop_front() {
             return Some(output);
         }
-        let start = self.next_router;
-        let found = self
-            .routers
-            .range_mut(start..)
-            .find_map(|(id, e)| Some((*id, e.router.poll_action()?)))
-            .or_else(|| {
-                self.routers
-                    .range_mut(..start)
-                    .find_map(|(id, e)| Some((*id, e.router.poll_action()?)))
-            });
-        let (id, action) = found?;
-        self.next_router = id;
-        Some(Output {
-            router: Some(id),
-            action,
-        })
+        loop {
+            let id = *self
+                .ready
+                .range(self.next_router..)
+                .next()
+                .or_else(|| self.ready.first())?;
+            match self
+                .routers
+                .get_mut(&id)
+                .and_then(|e| e.router.poll_action())
+            {
+                Some(action) => {
+                    self.next_router = id;
+                    return Some(Output {
+                        router: Some(id),
+                        action,
+                    });
+                }
+                None => {
+                    self.ready.remove(&id);
+                }
+            }
+        }
     }
 
     /// The earliest deadline of any router.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.routers
-            .values()
-            .filter_map(|e| e.router.poll_timeout())
-            .min()
+        self.timers.first().map(|(at, _)| *at)
     }
 }

@@ -881,6 +881,116 @@ fn node_deadline_is_the_earliest_router_deadline() {
     assert_eq!(node.poll_timeout(), Some(at(9_000_000)));
 }
 
+/// The node's deadline must be the earliest of its routers' own deadlines.
+fn assert_deadline_consistent(node: &Node) {
+    let earliest = node.routers().filter_map(|(_, r)| r.poll_timeout()).min();
+    assert_eq!(node.poll_timeout(), earliest);
+}
+
+#[test]
+fn node_indexes_follow_adds_removals_and_reconfiguration() {
+    const OTHER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 13);
+    let mut node = Node::new();
+    let with = |vhid: u8, source: Ipv4Addr| {
+        let mut b = config(source);
+        b.vhid = vhid;
+        b.advskew = vhid;
+        b.build().unwrap()
+    };
+    let ids: Vec<carpd_proto::RouterId> = (1..=255u8)
+        .map(|v| node.add_router(1, with(v, ME), Instant::ZERO, u64::from(v)))
+        .collect();
+    drain_node(&mut node);
+    // The smallest skew times out first.
+    assert_eq!(
+        node.poll_timeout(),
+        node.router(ids[0]).unwrap().poll_timeout()
+    );
+    let for_vhid = |vhid: u8, source: Ipv4Addr, counter: u64| {
+        let auth = Authenticator::new(b"secret", vhid, &[VIP]).unwrap();
+        let mut a = advert(source, 1, 0, 0, counter);
+        a.carp.vhid = vhid;
+        a.carp.digest = auth.digest(counter);
+        a.emit()
+    };
+    // An advert for vhid 1 re-arms that router alone: vhid 2 is now first.
+    node.handle_packet(at(1_000_000), 1, &for_vhid(1, PEER, 1));
+    assert!(drain_node(&mut node).is_empty());
+    assert_deadline_consistent(&node);
+    let second = node.router(ids[1]).unwrap().poll_timeout();
+    assert_eq!(node.poll_timeout(), second);
+    // Its timer fires: it alone becomes master, with its own actions.
+    node.handle_timeout(second.unwrap());
+    let out = drain_node(&mut node);
+    assert!(
+        !out.is_empty() && out.iter().all(|(r, _)| *r == Some(ids[1])),
+        "{out:?}"
+    );
+    let masters: Vec<_> = node
+        .routers()
+        .filter(|(_, r)| r.state() == State::Master)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(masters, [ids[1]]);
+    assert_deadline_consistent(&node);
+    // vhid 3 moves to vhid 255 (freed by removing its router) with another source.
+    assert!(node.remove_router(at(1_100_000), ids[254]));
+    assert_eq!(
+        node.reconfigure(at(1_100_000), ids[2], 1, with(255, OTHER)),
+        Some(carpd_proto::Reconfigured::Restarted)
+    );
+    drain_node(&mut node);
+    assert_deadline_consistent(&node);
+    node.handle_packet(at(1_200_000), 1, &for_vhid(3, PEER, 2));
+    assert!(matches!(
+        drain_node(&mut node).as_slice(),
+        [(
+            None,
+            Action::Dropped {
+                reason: DropReason::UnknownVhid(3),
+                ..
+            }
+        )]
+    ));
+    node.handle_packet(at(1_300_000), 1, &for_vhid(255, PEER, 3));
+    assert!(drain_node(&mut node).is_empty());
+    assert_eq!(
+        node.router(ids[2]).unwrap().poll_timeout(),
+        Some(at(1_300_000 + 3_000_000 + 255 * 1_000_000 / 256)),
+        "vhid 255 reaches the reconfigured router"
+    );
+    // Its new source is ours, its old one still is (the others use it); once it is gone,
+    // adverts from its source are a peer's.
+    let before = node.router(ids[4]).unwrap().poll_timeout();
+    node.handle_packet(at(1_400_000), 1, &for_vhid(5, OTHER, 4));
+    assert!(drain_node(&mut node).is_empty());
+    assert_eq!(
+        node.router(ids[4]).unwrap().poll_timeout(),
+        before,
+        "own advert"
+    );
+    node.handle_packet(at(1_500_000), 1, &for_vhid(6, ME, 5));
+    assert!(drain_node(&mut node).is_empty());
+    assert!(node.remove_router(at(1_600_000), ids[2]));
+    drain_node(&mut node);
+    node.handle_packet(at(1_700_000), 1, &for_vhid(5, OTHER, 6));
+    assert!(drain_node(&mut node).is_empty());
+    assert_ne!(
+        node.router(ids[4]).unwrap().poll_timeout(),
+        before,
+        "a peer's advert"
+    );
+    assert_deadline_consistent(&node);
+    // A removed router's timer never fires.
+    assert!(node.remove_router(at(1_800_000), ids[0]));
+    drain_node(&mut node);
+    node.handle_timeout(at(60_000_000));
+    assert!(drain_node(&mut node)
+        .iter()
+        .all(|(r, _)| r.is_some_and(|r| r != ids[0])));
+    assert_deadline_consistent(&node);
+}
+
 #[test]
 fn drain_bows_out_and_stays_backup_until_resumed() {
     let mut b = config(ME);

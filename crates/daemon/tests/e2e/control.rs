@@ -115,6 +115,13 @@ fn reload_applies_the_difference_and_leaves_untouched_groups_alone() {
         "{}",
         lab.log("h1")
     );
+    // In config mode every group line names its group, those of its VIP runner too.
+    assert!(
+        lab.log("h1")
+            .contains(&format!("[tune] Adding virtual IP {}/32 to eth0", vip(3))),
+        "{}",
+        lab.log("h1")
+    );
     let watch = lab
         .spawn(
             lab.host(1),
@@ -268,7 +275,12 @@ fn demote_drains_a_group_until_promote_and_only_root_may_steer() {
     };
     let config = |advskew: u8| [named("web", 1, 33, advskew), named("db", 2, 33, advskew)].concat();
     let p1 = write_config(&lab, "h1.toml", &config(0));
-    let p2 = write_config(&lab, "h2.toml", &config(50));
+    // Host 2 lets group "users" (gid 100 on Debian) in; host 1 is root-only.
+    let p2 = write_config(
+        &lab,
+        "h2.toml",
+        &format!("control_group = \"users\"\n\n{}", config(50)),
+    );
     let h1 = start_config(&lab, 1, &p1, "h1");
     let h2 = start_config(&lab, 2, &p2, "h2");
     let s1 = lab.dir().join("h1.toml.sock");
@@ -323,23 +335,33 @@ fn demote_drains_a_group_until_promote_and_only_root_may_steer() {
 
     // The socket is 0600: another user cannot connect; and when the file is opened up by
     // mistake, carpd itself refuses that user.
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let mode = std::fs::metadata(&s1).expect("socket").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let as_nobody = |socket: &PathBuf| {
+    let as_user = |socket: &PathBuf, gid: u32| {
         Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                carpctl(),
-                "--socket",
-            ])
+            .args(["--reuid=65534", &format!("--regid={gid}"), "--clear-groups"])
+            .args([carpctl(), "--socket"])
             .arg(socket)
             .arg("status")
             .output()
             .expect("setpriv")
     };
+    let as_nobody = |socket: &PathBuf| as_user(socket, 65534);
+    // The control group's members may use host 2's socket (0660, group users); others not.
+    let meta = std::fs::metadata(&s2).expect("socket");
+    assert_eq!(
+        (meta.permissions().mode() & 0o777, meta.gid()),
+        (0o660, 100)
+    );
+    let out = as_user(&s2, 100);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("web") && stdout.contains("BACKUP"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(as_nobody(&s2).status.code(), Some(2), "not in the group");
     let out = as_nobody(&s1);
     assert_eq!(
         out.status.code(),

@@ -3,6 +3,7 @@
 
 mod observe;
 mod peers;
+mod scale;
 mod scenarios;
 mod stats;
 mod svg;
@@ -134,6 +135,12 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     if wanted("flood") {
         sections.push(scenarios::flood(&options)?);
+    }
+    if wanted("many") {
+        sections.push(scale::many_groups(&options)?);
+    }
+    if wanted("reload") {
+        sections.push(scale::reload(&options)?);
     }
     if wanted("soak") {
         sections.push(scenarios::soak(&options)?);

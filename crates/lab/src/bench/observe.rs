@@ -1,6 +1,7 @@
 //! Reading what happened, as seconds since the Unix epoch: `ip -ts monitor address` lines,
 //! `tcpdump -tt` lines, and the daemons' own log lines.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::UNIX_EPOCH;
 
@@ -39,6 +40,35 @@ pub fn adverts_from(tcpdump: &str, source: Ipv4Addr) -> Vec<f64> {
         .filter(|l| l.contains(&needle) && l.contains("VRRP"))
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
+}
+
+/// The times of the adverts of each vrid (vhid), from `tcpdump -tt -n` output (tcpdump shows
+/// CARP as VRRPv2).
+pub fn adverts_by_vrid(tcpdump: &str) -> BTreeMap<u8, Vec<f64>> {
+    let mut out: BTreeMap<u8, Vec<f64>> = BTreeMap::new();
+    for line in tcpdump.lines().filter(|l| l.contains("VRRP")) {
+        let at = line.split_whitespace().next().and_then(|t| t.parse().ok());
+        let vrid = line
+            .split(", ")
+            .find_map(|field| field.strip_prefix("vrid ")?.parse().ok());
+        if let (Some(at), Some(vrid)) = (at, vrid) {
+            out.entry(vrid).or_default().push(at);
+        }
+    }
+    out
+}
+
+/// The longest stretch within `from..to` without a time of `times` (sorted): the whole span
+/// when there is none.
+pub fn longest_gap(times: &[f64], from: f64, to: f64) -> f64 {
+    let inside = times.iter().copied().filter(|&t| t > from && t < to);
+    let mut last = from;
+    let mut longest: f64 = 0.0;
+    for t in inside.chain(std::iter::once(to)) {
+        longest = longest.max(t - last);
+        last = t;
+    }
+    longest
 }
 
 /// The times of log lines containing `needle` (carpd's `...Z: [LEVEL] text` and ucarp's
@@ -84,6 +114,14 @@ pub fn rss_kib(pid: i32) -> Option<f64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Proportional set size of process `pid` in KiB: its private pages plus its share of pages
+/// mapped by other processes too.
+pub fn pss_kib(pid: i32) -> Option<f64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The processes of namespace `ns` whose command name is `comm`.
 pub fn pids_named(ns: &str, comm: &str) -> Vec<i32> {
     let out = std::process::Command::new("ip")
@@ -122,5 +160,15 @@ mod tests {
         assert_eq!(log_times(log, "Switching to state: MASTER").len(), 2);
         assert!(cpu_seconds(std::process::id() as i32).is_some());
         assert!(rss_kib(std::process::id() as i32).unwrap() > 0.0);
+        assert!(pss_kib(std::process::id() as i32).unwrap() > 0.0);
+        let two = "1.0 IP 10.77.0.11 > 224.0.0.18: VRRPv2, Advertisement, vrid 7, prio 0, authtype none, intvl 1s, length 36\n\
+                   1.5 IP 10.77.0.12 > 224.0.0.18: VRRPv2, Advertisement, vrid 255, prio 50, authtype none, intvl 1s, length 36\n\
+                   2.0 IP 10.77.0.11 > 224.0.0.18: VRRPv3, Advertisement, vrid 7, prio 200, intvl 100cs, length 12\n";
+        let by = adverts_by_vrid(two);
+        assert_eq!(by[&7], [1.0, 2.0]);
+        assert_eq!(by[&255], [1.5]);
+        assert_eq!(longest_gap(&by[&7], 0.5, 2.25), 1.0);
+        assert_eq!(longest_gap(&by[&7], 0.0, 5.0), 3.0);
+        assert_eq!(longest_gap(&[], 1.0, 4.0), 3.0);
     }
 }

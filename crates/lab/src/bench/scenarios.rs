@@ -948,7 +948,7 @@ pub fn report(o: &Options, sections: &[Section], took: Duration, svg: bool) -> S
     );
     let _ = writeln!(
         s,
-        "| repetitions | {} per timed scenario (footprint 3, flood 2) |\n",
+        "| repetitions | {} per timed scenario (footprint, 255 groups and reload 3; flood 2) |\n",
         o.reps
     );
     let _ = writeln!(s, "## Goals\n");

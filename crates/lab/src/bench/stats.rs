@@ -56,6 +56,8 @@ pub enum Goal {
     NoWorseThanPeer,
     /// at most this and no worse than the peer
     AtMostAndNoWorse(f64),
+    /// carpd's median at most this fraction of the peer's
+    RatioAtMost(f64),
     /// none: reported for information
     None,
 }
@@ -67,6 +69,7 @@ impl Goal {
             Goal::AtMost(x) => format!("≤ {x} {unit}"),
             Goal::NoWorseThanPeer => "≤ peer".into(),
             Goal::AtMostAndNoWorse(x) => format!("≤ {x} {unit} and ≤ peer"),
+            Goal::RatioAtMost(x) => format!("≤ {x} × peer"),
             Goal::None => "—".into(),
         }
     }
@@ -78,6 +81,7 @@ impl Goal {
             Goal::AtMost(x) => Some(c <= x),
             Goal::NoWorseThanPeer => Some(c <= peer.median()?),
             Goal::AtMostAndNoWorse(x) => Some(c <= x && c <= peer.median()?),
+            Goal::RatioAtMost(x) => Some(c <= x * peer.median()?),
             Goal::None => None,
         }
     }
@@ -106,6 +110,8 @@ mod tests {
         assert_eq!(Goal::AtMost(2.0).met(&c, &p), Some(true));
         assert_eq!(Goal::AtMost(1.5).met(&c, &p), Some(false));
         assert_eq!(Goal::NoWorseThanPeer.met(&p, &c), Some(false));
+        assert_eq!(Goal::RatioAtMost(0.3).met(&c, &p), Some(true));
+        assert_eq!(Goal::RatioAtMost(0.1).met(&c, &p), Some(false));
         assert_eq!(Goal::None.met(&c, &p), None);
     }
 }
