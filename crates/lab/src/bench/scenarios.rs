@@ -70,7 +70,8 @@ fn pair(
     Ok((mp, bp))
 }
 
-fn monitor(lab: &Lab, host: usize) -> Result<()> {
+/// `ip -ts monitor address` on `host`'s eth0, into log `mon<host>`.
+pub(super) fn monitor(lab: &Lab, host: usize) -> Result<()> {
     lab.spawn(
         lab.host(host),
         "ip",
@@ -80,7 +81,8 @@ fn monitor(lab: &Lab, host: usize) -> Result<()> {
     Ok(())
 }
 
-fn adverts_dump(lab: &Lab) -> Result<()> {
+/// Every advert seen by host 3, into log `dump`, once tcpdump listens.
+pub(super) fn adverts_dump(lab: &Lab) -> Result<()> {
     lab.spawn(
         lab.host(3),
         "tcpdump",
@@ -132,7 +134,8 @@ fn holder_intervals(lab: &Lab, initial: usize, start: f64, end: f64) -> Vec<(usi
     out
 }
 
-fn row(
+/// One table row.
+pub(super) fn row(
     metric: &str,
     unit: &'static str,
     carpd: Samples,
