@@ -361,7 +361,7 @@ pub fn reload(o: &Options) -> Result<Section> {
             s[i][2].push(removed as f64);
             s[i][3].push(f64::from(u8::from(new_group)));
             println!(
-                "reload {} rep {rep}: {changes} state changes, longest gap {gap:.2} s, {removed} VIPs removed, new group up: {new_group}",
+                "reload {} rep {rep}: {changes} state changes, longest gap {gap:.2} intervals, {removed} VIPs removed, new group up: {new_group}",
                 daemon.name()
             );
         }
