@@ -13,6 +13,7 @@ use crate::sys::lock::{self, LockError, PidLock, Pidfile};
 use crate::sys::multicast::{self, Membership};
 use crate::sys::netlink::{LinkAddress, NetEvent};
 use crate::sys::packet::{self, PacketSocket};
+use crate::trackers::{Observation, Trackers};
 use anyhow::{Context as _, Result};
 use carpd_proto::{Instant, RouterId};
 use futures::future::FutureExt as _;
@@ -198,6 +199,10 @@ pub struct Io {
     pub hangup_reloads: bool,
     /// where events go (`carpctl watch`)
     pub events: broadcast::Sender<Arc<str>>,
+    /// the trackers' tasks and interface watches
+    pub trackers: Trackers,
+    /// what the trackers observed
+    pub observations: mpsc::UnboundedReceiver<Observation>,
 }
 
 /// The signals carpd handles.
@@ -328,6 +333,11 @@ impl Io {
                     }
                     Some(Input::HookDone { router, job })
                 }
+                Some(o) = self.observations.recv() => Some(Input::Tracker {
+                    tracker: o.tracker,
+                    ok: o.ok,
+                    detail: o.detail,
+                }),
                 Some(event) = self.net_events.recv() => self.net_event(event),
                 Some(call) = self.calls.recv() => return Next::Call(call),
                 _ = self.flush.tick() => Some(Input::FlushDrops),
@@ -344,6 +354,7 @@ impl Io {
 
     /// Interface events: rebinding happens here; the engine is told what the link is now.
     fn net_event(&mut self, event: NetEvent) -> Option<Input> {
+        self.trackers.link_event(&event);
         match event {
             NetEvent::Link {
                 index,

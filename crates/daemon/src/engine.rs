@@ -8,7 +8,9 @@
 //! about a group starts with `[name]`.
 
 use crate::drops::DropLog;
+use crate::health::{Change, Health};
 use crate::hooks::Job;
+use crate::settings::tracking::{DemoteBy, TrackerSettings};
 use crate::settings::GroupSettings;
 use carpd_proto::wire::arp::gratuitous_frame;
 use carpd_proto::wire::ethernet::{multicast_mac, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4};
@@ -75,6 +77,15 @@ pub enum Input {
     },
     /// Time to log the drop counts still unlogged.
     FlushDrops,
+    /// A tracker's check came back (or its interface or file changed).
+    Tracker {
+        /// the tracker's name
+        tracker: String,
+        /// a success (healthy observation)
+        ok: bool,
+        /// what was seen, for the logs and `carpctl`
+        detail: String,
+    },
 }
 
 /// What a hook runner is asked.
@@ -142,13 +153,33 @@ pub enum Detail {
         /// whether it had to restart (bow-out, INIT to BACKUP)
         restarted: bool,
     },
+    /// a tracker's health changed
+    Tracker {
+        /// its name
+        tracker: String,
+        /// healthy now
+        healthy: bool,
+        /// the observation that decided it
+        detail: String,
+    },
+    /// a group's demotion changed
+    Demotion {
+        /// the sum of the weights of its failed trackers
+        demotion: u8,
+        /// where it goes: `demote` or `advskew`
+        demote_by: &'static str,
+        /// the demote byte advertised now
+        demote: u8,
+        /// the advskew advertised now
+        advskew: u8,
+    },
 }
 
 /// One event of the ordered stream `carpctl watch` reads, JSON as
 /// `{"event": "state", "group": .., "interface": .., "vhid": .., "from": .., "to": .., "reason": ..}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
-    /// its kind: `state`, `demote`, `promote`, `added`, `removed`, `changed`
+    /// its kind: `state`, `demote`, `promote`, `changed`, `tracker`, `demotion`
     pub event: &'static str,
     /// the group, for events about one
     #[serde(flatten)]
@@ -171,12 +202,22 @@ pub struct GroupStatus {
     pub vips: Vec<String>,
     /// advbase in effect
     pub advbase: u8,
-    /// advskew in effect
+    /// advskew in effect (the configured one plus the demotion with `demote_by = "advskew"`)
     pub advskew: u8,
+    /// advskew as configured
+    pub configured_advskew: u8,
     /// demote counter in effect
     pub demote: u8,
     /// drained by the operator (`carpctl demote`)
     pub drained: bool,
+    /// in FAULT, or held there at start
+    pub fault: bool,
+    /// the sum of the weights of its failed trackers
+    pub demotion: u8,
+    /// where the demotion goes
+    pub demote_by: DemoteBy,
+    /// its trackers: name, healthy, weight
+    pub track: Vec<(String, bool, u8)>,
     /// the current master's address, when known
     pub master: Option<Ipv4Addr>,
     /// the core's counters
@@ -218,6 +259,12 @@ struct Group {
     since: Instant,
     /// packets dropped for this group, by kind
     drops: BTreeMap<&'static str, u64>,
+    /// the trackers it depends on
+    track: Vec<String>,
+    /// where their weights go
+    demote_by: DemoteBy,
+    /// What the core was last told: fault, demote byte, skew demotion.
+    applied: (bool, u8, u8),
 }
 
 impl Group {
@@ -237,6 +284,9 @@ impl Group {
             link_up: true,
             since: now,
             drops: BTreeMap::new(),
+            track: settings.track.clone(),
+            demote_by: settings.demote_by,
+            applied: (false, 0, 0),
         }
     }
 }
@@ -252,6 +302,7 @@ pub struct Engine {
     drops: DropLog,
     effects: Vec<Effect>,
     send_errors: u64,
+    health: Health,
 }
 
 impl Engine {
@@ -265,7 +316,121 @@ impl Engine {
             drops: DropLog::default(),
             effects: Vec::new(),
             send_errors: 0,
+            health: Health::default(),
         }
+    }
+
+    /// Takes the trackers of new settings (before the groups that track them are added or
+    /// changed): kept trackers keep their health, new ones are failed until first observed.
+    /// Call [`Engine::refresh_health`] once the groups have their new settings.
+    pub fn set_trackers(&mut self, now: Instant, trackers: &[TrackerSettings]) {
+        for change in self.health.define(now, trackers) {
+            self.tracker_event(change);
+        }
+    }
+
+    /// Every group gets what its trackers add up to now (after a reload changed weights).
+    pub fn refresh_health(&mut self, now: Instant) {
+        let routers: Vec<RouterId> = self.groups.keys().copied().collect();
+        for router in routers {
+            self.apply_health(now, router);
+        }
+    }
+
+    /// What the trackers are now: name and health, by name.
+    pub fn trackers(&self) -> impl Iterator<Item = (&String, &crate::health::TrackerHealth)> {
+        self.health.all()
+    }
+
+    fn tracker_event(&mut self, change: Change) {
+        self.effects.push(Effect::Event(Event {
+            event: "tracker",
+            group: None,
+            detail: Detail::Tracker {
+                tracker: change.tracker,
+                healthy: change.healthy,
+                detail: change.detail,
+            },
+        }));
+    }
+
+    fn tracker_observed(&mut self, now: Instant, tracker: String, ok: bool, detail: String) {
+        let Some(change) = self.health.observe(now, &tracker, ok, detail) else {
+            return;
+        };
+        if change.healthy {
+            tracing::warn!("Tracker {tracker} is healthy: {}", change.detail);
+        } else {
+            tracing::warn!("Tracker {tracker} failed: {}", change.detail);
+        }
+        self.tracker_event(change);
+        let routers: Vec<RouterId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.track.contains(&tracker))
+            .map(|(r, _)| *r)
+            .collect();
+        for router in routers {
+            self.apply_health(now, router);
+        }
+    }
+
+    /// Tells the core what the group's trackers add up to, when that changed: FAULT, and the
+    /// demotion on the demote byte or on advskew. Its actions are drained right away, so
+    /// that the events of one group come out before those of the next.
+    fn apply_health(&mut self, now: Instant, router: RouterId) {
+        let tag = self.tag(router);
+        let Some(group) = self.groups.get_mut(&router) else {
+            return;
+        };
+        let verdict = self.health.verdict(&group.track);
+        let fault = !verdict.faulted_by.is_empty();
+        let (demote, skew) = match group.demote_by {
+            DemoteBy::Demote => (verdict.demotion, 0),
+            DemoteBy::Advskew => (0, verdict.demotion),
+        };
+        let (was_fault, was_demote, was_skew) = group.applied;
+        group.applied = (fault, demote, skew);
+        let demote_by = group.demote_by;
+        if fault && !was_fault {
+            tracing::warn!(
+                "{tag}FAULT: tracker {} failed: bowing out, not competing until it is healthy",
+                verdict.faulted_by.join(", ")
+            );
+        } else if !fault && was_fault {
+            tracing::warn!("{tag}Every tracker with weight 0 is healthy: leaving FAULT");
+        }
+        if fault != was_fault {
+            self.node
+                .handle_router_command(now, router, Command::SetFault(fault));
+            self.drain(now);
+        }
+        if (demote, skew) != (was_demote, was_skew) {
+            self.node
+                .handle_router_command(now, router, Command::SetDemote(demote));
+            self.node
+                .handle_router_command(now, router, Command::SetSkewDemotion(skew));
+            let Some(vr) = self.node.router(router) else {
+                return;
+            };
+            let (demote, advskew) = (vr.demote(), vr.advskew());
+            tracing::warn!(
+                "{tag}Demotion {} (failed trackers' weights): advertising demote {demote}, advskew {advskew}",
+                verdict.demotion
+            );
+            let event = self.event(
+                router,
+                "demotion",
+                Detail::Demotion {
+                    demotion: verdict.demotion,
+                    demote_by: demote_by.as_str(),
+                    demote,
+                    advskew,
+                },
+            );
+            self.effects.push(Effect::Event(event));
+        }
+        self.drain(now);
     }
 
     /// Adds a link, up or not as `running` says.
@@ -305,6 +470,7 @@ impl Engine {
         self.groups.insert(router, Group::new(settings, link, now));
         self.refresh_link(now, link);
         self.drain(now);
+        self.apply_health(now, router);
         router
     }
 
@@ -334,12 +500,14 @@ impl Engine {
         let mut group = Group::new(settings, old.link, old.since);
         group.drops = old.drops;
         group.link_up = old.link_up;
+        group.applied = old.applied;
         self.groups.insert(router, group);
         let done = self.node.reconfigure(now, router, old.link.0, config)?;
         let restarted = done == Reconfigured::Restarted;
         let event = self.event(router, "changed", Detail::Changed { restarted });
         self.effects.push(Effect::Event(event));
         self.drain(now);
+        self.apply_health(now, router);
         Some(done)
     }
 
@@ -413,15 +581,33 @@ impl Engine {
             .filter_map(|router| {
                 let group = self.groups.get(&router)?;
                 let vr = self.node.router(router)?;
+                let verdict = self.health.verdict(&group.track);
+                let track = group
+                    .track
+                    .iter()
+                    .map(|name| {
+                        let t = self.health.get(name);
+                        (
+                            name.clone(),
+                            t.is_some_and(|t| t.healthy),
+                            t.map_or(0, |t| t.weight),
+                        )
+                    })
+                    .collect();
                 Some(GroupStatus {
                     group: self.group_ref(router)?,
                     state: vr.state(),
                     since: group.since,
                     vips: group.vips_shown.clone(),
                     advbase: vr.config().advbase,
-                    advskew: vr.config().advskew,
+                    advskew: vr.advskew(),
+                    configured_advskew: vr.config().advskew,
                     demote: vr.demote(),
                     drained: vr.is_drained(),
+                    fault: vr.is_faulted(),
+                    demotion: verdict.demotion,
+                    demote_by: group.demote_by,
+                    track,
                     master: vr.master(),
                     stats: vr.stats(),
                     drops: group.drops.clone(),
@@ -525,6 +711,14 @@ impl Engine {
                 self.drops.flush(std::time::Instant::now());
                 Flow::Continue
             }
+            Input::Tracker {
+                tracker,
+                ok,
+                detail,
+            } => {
+                self.tracker_observed(now, tracker, ok, detail);
+                Flow::Continue
+            }
         };
         self.drain(now);
         flow
@@ -563,12 +757,17 @@ impl Engine {
             }
         }
         let count = |s: State| self.groups.keys().filter(|r| self.state(**r) == s).count();
-        format!(
+        let mut line = format!(
             "{} groups: {} MASTER, {} BACKUP",
             self.groups.len(),
             count(State::Master),
             count(State::Backup)
-        )
+        );
+        let faults = count(State::Fault);
+        if faults > 0 {
+            line.push_str(&format!(", {faults} FAULT"));
+        }
+        line
     }
 
     fn status(&self) {
@@ -863,6 +1062,17 @@ srcip = "10.0.1.11"
         .emit()
     }
 
+    /// The group on link `net` hears its master bow out at `micros`.
+    fn hear_bow_out(engine: &mut Engine, micros: u64, net: u8) -> Flow {
+        engine.handle(
+            Instant::from_micros(micros),
+            Input::Frame {
+                link: LinkId(u32::from(net)),
+                bytes: bow_out_frame(net),
+            },
+        )
+    }
+
     /// Every hook effect is for `router` and every frame leaves on `link`.
     fn only_for(effects: &[Effect], router: RouterId, link: LinkId) {
         assert!(
@@ -876,6 +1086,148 @@ srcip = "10.0.1.11"
                     .is_none_or(|g| g.interface == ["eth0", "eth1"][link.0 as usize]),
             }),
             "{effects:?}"
+        );
+    }
+
+    /// One group on eth0 tracking a weight-0 tracker and a weight-30 one, on advskew.
+    fn tracked_engine() -> (Engine, RouterId) {
+        let text = r#"
+[[tracker]]
+name = "check"
+interface = "eth9"
+[[tracker]]
+name = "soft"
+interface = "eth8"
+weight = 30
+[[group]]
+name = "web"
+interface = "eth0"
+vhid = 7
+vips = ["10.0.0.100"]
+password = "secret"
+srcip = "10.0.0.11"
+advskew = 10
+track = ["check", "soft"]
+demote_by = "advskew"
+"#;
+        let settings = crate::settings::file::parse(Path::new("t.toml"), text).unwrap();
+        let mut engine = Engine::new(true);
+        engine.add_link(LinkId(0), "eth0", MAC0, true);
+        engine.set_trackers(Instant::ZERO, &settings.trackers);
+        let g = &settings.groups[0];
+        let config = g.router_config(g.srcip.unwrap()).unwrap();
+        let router = engine.add_group(Instant::ZERO, g, config, LinkId(0), 1);
+        (engine, router)
+    }
+
+    fn observe(engine: &mut Engine, micros: u64, tracker: &str, ok: bool) -> Vec<Effect> {
+        engine.handle(
+            Instant::from_micros(micros),
+            Input::Tracker {
+                tracker: tracker.into(),
+                ok,
+                detail: format!("seen {ok}"),
+            },
+        );
+        engine.take_effects()
+    }
+
+    /// The events' names with their key detail, in order.
+    fn events(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Event(e) => Some(match &e.detail {
+                    Detail::State { to, reason, .. } => format!("state {to} {reason}"),
+                    Detail::Tracker {
+                        tracker, healthy, ..
+                    } => format!("tracker {tracker} {healthy}"),
+                    Detail::Demotion {
+                        demotion, advskew, ..
+                    } => format!("demotion {demotion} advskew {advskew}"),
+                    _ => e.event.to_string(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn trackers_fault_and_demote_a_group_with_events_in_the_order_they_happened() {
+        let (mut engine, web) = tracked_engine();
+        // Unchecked trackers: FAULT from the start, demotion 30 on advskew.
+        let start = events(&engine.take_effects());
+        assert_eq!(
+            start,
+            [
+                "tracker check false",
+                "tracker soft false",
+                "state BACKUP startup",
+                "state FAULT fault",
+                "demotion 30 advskew 40"
+            ]
+        );
+        assert_eq!(engine.state(web), State::Fault);
+        assert_eq!(engine.summary(), "1 groups: 0 MASTER, 0 BACKUP, 1 FAULT");
+        // check healthy: BACKUP, still demoted.
+        assert_eq!(
+            events(&observe(&mut engine, 1_000, "check", true)),
+            ["tracker check true", "state BACKUP fault-cleared"]
+        );
+        assert_eq!(
+            events(&observe(&mut engine, 2_000, "soft", true)),
+            ["tracker soft true", "demotion 0 advskew 10"]
+        );
+        // The same observation again is no news.
+        assert!(events(&observe(&mut engine, 3_000, "soft", true)).is_empty());
+        let status = engine.group_status(Some("web")).unwrap();
+        assert_eq!(
+            (
+                status[0].advskew,
+                status[0].configured_advskew,
+                status[0].fault
+            ),
+            (10, 10, false)
+        );
+        // Master, then check fails: the bow-out advert leaves first, then FAULT and the down
+        // hook.
+        hear_bow_out(&mut engine, 100_000, 0);
+        engine.take_effects();
+        assert_eq!(engine.state(web), State::Master);
+        let effects = observe(&mut engine, 200_000, "check", false);
+        assert_eq!(
+            events(&effects),
+            ["tracker check false", "state FAULT fault"]
+        );
+        let bow_out = effects.iter().position(|e| {
+            matches!(
+                e,
+                Effect::Transmit {
+                    ethertype: ETHERTYPE_IPV4,
+                    ..
+                }
+            )
+        });
+        let down = effects.iter().position(|e| {
+            matches!(
+                e,
+                Effect::Hook {
+                    request: HookRequest::Run(Job::Hook {
+                        kind: HookKind::Down,
+                        ..
+                    }),
+                    ..
+                }
+            )
+        });
+        assert!(bow_out.is_some() && bow_out < down, "{effects:?}");
+        let status = engine.group_status(None).unwrap();
+        assert_eq!(
+            status[0].track,
+            [
+                ("check".to_string(), false, 0),
+                ("soft".to_string(), true, 30)
+            ]
         );
     }
 
@@ -894,13 +1246,7 @@ srcip = "10.0.1.11"
     fn a_frame_moves_only_the_group_of_its_link_and_frames_leave_on_that_link() {
         let (mut engine, a, b) = engine();
         engine.take_effects();
-        let flow = engine.handle(
-            Instant::from_micros(100_000),
-            Input::Frame {
-                link: LinkId(1),
-                bytes: bow_out_frame(1),
-            },
-        );
+        let flow = hear_bow_out(&mut engine, 100_000, 1);
         assert_eq!(flow, Flow::Continue);
         assert_eq!(
             (engine.state(a), engine.state(b)),
@@ -935,20 +1281,9 @@ srcip = "10.0.1.11"
     #[test]
     fn a_link_going_away_touches_only_its_groups_and_stop_reaches_every_group() {
         let (mut engine, a, b) = engine();
-        engine.handle(
-            Instant::from_micros(100_000),
-            Input::Frame {
-                link: LinkId(1),
-                bytes: bow_out_frame(1),
-            },
-        );
-        engine.handle(
-            Instant::from_micros(100_000),
-            Input::Frame {
-                link: LinkId(0),
-                bytes: bow_out_frame(0),
-            },
-        );
+        for net in [1, 0] {
+            hear_bow_out(&mut engine, 100_000, net);
+        }
         engine.take_effects();
         engine.handle(
             Instant::from_micros(200_000),

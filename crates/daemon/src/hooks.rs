@@ -11,13 +11,13 @@
 //! Without scripts carpd manages the VIPs itself (native mode): up adds them through
 //! rtnetlink, down removes them, in the same ordered queue.
 
+use crate::sys::child::{self, Ended};
 use crate::sys::netlink::Netlink;
 use carpd_proto::{HookId, HookKind, RouterId};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -346,49 +346,44 @@ async fn run_script(
         .env("CARPD_VHID", spec.vhid.to_string())
         .env("CARPD_VIP", &spec.vip_typed)
         .env("CARPD_VIPS", spec.vips.join(" "))
-        .env("CARPD_INTERFACE", &spec.interface)
-        .env_remove("NOTIFY_SOCKET")
-        .stdin(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match command.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("{tag}Unable to exec {}: {e}", script.display());
-            return;
+        .env("CARPD_INTERFACE", &spec.interface);
+    let cancelled = async {
+        if cancel.await.is_err() {
+            // The group dropped its canceller: nothing will cancel this run.
+            std::future::pending::<()>().await;
         }
     };
-    let why_killed = tokio::select! {
-        status = child.wait() => {
-            match status {
-                Ok(status) if status.success() => {}
-                Ok(status) => match status.code() {
-                    Some(code) => tracing::warn!("{tag}{} exited with status {code}", script.display()),
-                    None => tracing::warn!(
-                        "{tag}{} was killed by signal {}",
-                        script.display(),
-                        status.signal().unwrap_or(0)
-                    ),
-                },
-                Err(e) => tracing::error!("{tag}waiting for {}: {e}", script.display()),
+    let why_killed = match child::run(command, spec.timeout, cancelled).await {
+        Ended::Exited(status) if status.success() => return,
+        Ended::Exited(status) => {
+            match status.code() {
+                Some(code) => {
+                    tracing::warn!("{tag}{} exited with status {code}", script.display())
+                }
+                None => tracing::warn!(
+                    "{tag}{} was killed by signal {}",
+                    script.display(),
+                    status.signal().unwrap_or(0)
+                ),
             }
             return;
         }
-        () = tokio::time::sleep(spec.timeout) => format!(
+        Ended::NotStarted(e) => {
+            tracing::error!("{tag}Unable to exec {}: {e}", script.display());
+            return;
+        }
+        Ended::WaitFailed(e) => {
+            tracing::error!("{tag}waiting for {}: {e}", script.display());
+            return;
+        }
+        Ended::TimedOut => format!(
             "still running after {}",
             humantime::format_duration(spec.timeout)
         ),
-        Ok(()) = cancel => "no longer wanted: the group left MASTER".to_string(),
+        Ended::Cancelled => "no longer wanted: the group left MASTER".to_string(),
     };
     tracing::warn!(
         "{tag}{} {why_killed}: killing it and its process group",
         script.display()
     );
-    if let Some(pid) = child.id() {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    let _ = child.wait().await;
 }

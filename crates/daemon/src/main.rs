@@ -7,12 +7,14 @@ mod docs;
 mod driver;
 mod drops;
 mod engine;
+mod health;
 mod hooks;
 mod logging;
 mod settings;
 mod startup;
 mod supervisor;
 mod sys;
+mod trackers;
 
 use cli::{Cli, Invocation};
 use settings::Settings;

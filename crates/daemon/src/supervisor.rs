@@ -15,6 +15,7 @@ use crate::startup::{self, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
 use crate::sys::lock::PidLock;
 use crate::sys::netlink::{LinkAddress, Netlink};
+use crate::trackers::Trackers;
 use anyhow::{Context as _, Result};
 use carpd_proto::{Instant, RouterId, VrConfig};
 use serde_json::json;
@@ -94,6 +95,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     let (done, done_rx) = mpsc::unbounded_channel();
     let (calls_tx, calls) = mpsc::channel(64);
     let events = control::event_channel();
+    let (observed, observations) = mpsc::unbounded_channel();
     let epoch = tokio::time::Instant::now();
     let mut daemon = Daemon {
         named_logs,
@@ -110,6 +112,8 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             batch: None,
             hangup_reloads: named_logs,
             events: events.clone(),
+            trackers: Trackers::new(observed),
+            observations,
         },
         netlink,
         locks,
@@ -124,6 +128,11 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     };
     let plans = daemon.plan(&settings, &settings.groups).await?;
     let socket = control_socket(&settings)?;
+    // Trackers first: a group starts knowing whether it may compete.
+    daemon
+        .engine
+        .set_trackers(daemon.io.now(), &settings.trackers);
+    daemon.io.trackers.sync(&settings.trackers);
     daemon.start(plans).await?;
     daemon.settings = settings;
     if let Some((socket, access)) = socket {
@@ -190,7 +199,21 @@ impl Daemon {
                 Ok(groups) => {
                     let groups: Vec<serde_json::Value> =
                         groups.iter().map(|g| self.status_json(g, now)).collect();
-                    json!({ "groups": groups }).to_string()
+                    let trackers: Vec<serde_json::Value> = self
+                        .engine
+                        .trackers()
+                        .map(|(name, t)| {
+                            json!({
+                                "name": name,
+                                "kind": t.kind,
+                                "healthy": t.healthy,
+                                "weight": t.weight,
+                                "detail": t.detail,
+                                "seconds_in_state": now.as_micros().saturating_sub(t.since.as_micros()) / 1_000_000,
+                            })
+                        })
+                        .collect();
+                    json!({ "groups": groups, "trackers": trackers }).to_string()
                 }
                 Err(e) => error_line(&e),
             },
@@ -227,7 +250,16 @@ impl Daemon {
             "vips": g.vips,
             "advbase": g.advbase,
             "advskew": g.advskew,
+            "configured_advskew": g.configured_advskew,
             "demote": g.demote,
+            "demote_by": g.demote_by.as_str(),
+            "demotion": g.demotion,
+            "fault": g.fault,
+            "track": g.track.iter().map(|(name, healthy, weight)| json!({
+                "tracker": name,
+                "healthy": healthy,
+                "weight": weight,
+            })).collect::<Vec<_>>(),
             "demoted_by_operator": g.drained,
             "master": g.master.map(|a| a.to_string()),
             "adverts_sent": g.stats.adverts_sent,
@@ -543,11 +575,13 @@ impl Daemon {
             configs.push((g.clone(), router, config));
         }
 
-        // Apply: stop, change in place, start.
+        // Apply: stop, trackers, change in place, start.
         for name in report.removed.iter().chain(&report.restarted) {
             self.stop_group(name);
         }
         let now = self.io.now();
+        self.engine.set_trackers(now, &new.trackers);
+        self.io.trackers.sync(&new.trackers);
         for (g, router, config) in configs {
             let old = old[g.name.as_str()];
             let link = self.link_named(&g.interface).expect("same interface");
@@ -604,6 +638,8 @@ impl Daemon {
         // start running: the settings list exactly those, so the next reload sees the rest
         // as still to add.
         let started = self.start(plans).await;
+        let now = self.io.now();
+        self.engine.refresh_health(now);
         self.settings.groups = groups
             .into_iter()
             .filter(|g| self.ids.contains_key(&g.name))

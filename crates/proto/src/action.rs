@@ -12,6 +12,8 @@ pub enum State {
     Backup,
     /// Holding the VIP and advertising.
     Master,
+    /// A tracker it depends on failed: not advertising, not competing, not holding the VIP.
+    Fault,
 }
 
 impl State {
@@ -21,6 +23,7 @@ impl State {
             State::Init => "INIT",
             State::Backup => "BACKUP",
             State::Master => "MASTER",
+            State::Fault => "FAULT",
         }
     }
 }
@@ -64,6 +67,10 @@ pub enum StateChangeReason {
     Stopped,
     /// The operator's drain (`carpctl demote`).
     Drained,
+    /// Something the group depends on failed (a tracker with weight 0).
+    Fault,
+    /// Every fault is over: BACKUP, taking part in the election again.
+    FaultCleared,
 }
 
 impl StateChangeReason {
@@ -81,6 +88,8 @@ impl StateChangeReason {
             StateChangeReason::Demoted => "demoted",
             StateChangeReason::Stopped => "stopped",
             StateChangeReason::Drained => "drained",
+            StateChangeReason::Fault => "fault",
+            StateChangeReason::FaultCleared => "fault-cleared",
         }
     }
 }

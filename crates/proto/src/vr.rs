@@ -32,6 +32,15 @@ pub enum Command {
     /// Ends a drain: the router takes part in the election again (as a backup that has just
     /// heard nothing).
     Resume,
+    /// Enter (`true`) or leave (`false`) FAULT. Entering: a master bows out at once (so every
+    /// backup, ucarp's too, takes over without waiting the dead time) and runs its down hook;
+    /// in FAULT the router neither advertises nor competes. Leaving: BACKUP with the
+    /// master-down timer armed (or drained, when the operator drained it meanwhile).
+    SetFault(bool),
+    /// Add this much to the configured advskew, in what is advertised and compared (a
+    /// tracker's weight with `demote_by = "advskew"`: ucarp peers honour advskew, not the
+    /// demote byte). Capped so that adverts never read as a bow-out.
+    SetSkewDemotion(u8),
 }
 
 /// What a router counted since it started (RFC 8347's counters where they apply).
@@ -79,6 +88,8 @@ enum Phase {
     },
     /// Drained by the operator: BACKUP, no timer, adverts heard but not acted upon.
     Drained,
+    /// Something the group depends on failed: no timer, adverts heard but not acted upon.
+    Fault,
     /// Advertising.
     Master {
         /// When the next advert is due.
@@ -113,6 +124,12 @@ pub struct VirtualRouter {
     phase: Phase,
     link_up: bool,
     demote: u8,
+    /// added to the configured advskew ([`Command::SetSkewDemotion`])
+    skew_demotion: u8,
+    /// [`Command::SetFault`]: in FAULT now, or as soon as the router starts
+    fault: bool,
+    /// drained by the operator; kept through FAULT and restarts
+    drained: bool,
     next_hook: u64,
     counter: u64,
     recent_counters: [Option<u64>; REPLAY_WINDOW],
@@ -136,6 +153,9 @@ impl VirtualRouter {
             phase: Phase::Init,
             link_up: true,
             demote: 0,
+            skew_demotion: 0,
+            fault: false,
+            drained: false,
             next_hook: 0,
             counter,
             recent_counters: [None; REPLAY_WINDOW],
@@ -149,16 +169,31 @@ impl VirtualRouter {
         vr
     }
 
-    /// INIT to BACKUP, the down hook unless neutral, the master-down timer armed when the
-    /// link is up.
+    /// INIT to BACKUP, the down hook unless neutral, then FAULT when a fault is set, drained
+    /// when the operator drained it, else the master-down timer armed when the link is up.
     fn start(&mut self, now: Instant) {
         self.set_state(State::Backup, StateChangeReason::Startup);
         if !self.config.neutral {
             self.run_hook(HookKind::Down);
         }
         self.phase = Phase::IDLE_BACKUP;
-        if self.link_up {
+        if self.fault {
+            self.set_state(State::Fault, StateChangeReason::Fault);
+            self.phase = Phase::Fault;
+        } else {
+            self.listen(now);
+        }
+    }
+
+    /// BACKUP taking part in the election (the master-down timer armed when the link is up),
+    /// or drained when the operator said so.
+    fn listen(&mut self, now: Instant) {
+        if self.drained {
+            self.phase = Phase::Drained;
+        } else if self.link_up {
             self.arm_master_down(now);
+        } else {
+            self.phase = Phase::IDLE_BACKUP;
         }
     }
 
@@ -176,19 +211,21 @@ impl VirtualRouter {
             return Reconfigured::Restarted;
         }
         self.config = config;
+        let (advert_interval, master_down_interval) =
+            (self.advert_interval(), self.master_down_interval());
         match &mut self.phase {
             Phase::Master { advert_at, .. } => {
-                *advert_at = (*advert_at).min(now + self.config.advert_interval());
+                *advert_at = (*advert_at).min(now + advert_interval);
                 self.master = Some(self.config.source);
             }
             Phase::Backup {
                 master_down_at: Some(at),
                 ..
-            } => *at = (*at).min(now + self.config.master_down_interval()),
+            } => *at = (*at).min(now + master_down_interval),
             Phase::TakingOver { master_down_at, .. } => {
-                *master_down_at = (*master_down_at).min(now + self.config.master_down_interval())
+                *master_down_at = (*master_down_at).min(now + master_down_interval)
             }
-            Phase::Backup { .. } | Phase::Drained | Phase::Init => {}
+            Phase::Backup { .. } | Phase::Drained | Phase::Fault | Phase::Init => {}
         }
         Reconfigured::InPlace
     }
@@ -225,9 +262,39 @@ impl VirtualRouter {
         self.demote
     }
 
+    /// The advskew advertised and compared: the configured one plus the skew demotion
+    /// ([`Command::SetSkewDemotion`]), never 255 with advbase 255 (that is the bow-out).
+    pub fn advskew(&self) -> u8 {
+        let advskew = self.config.advskew.saturating_add(self.skew_demotion);
+        if self.skew_demotion > 0 && self.config.advbase == 255 && advskew == 255 {
+            254
+        } else {
+            advskew
+        }
+    }
+
+    /// The advertisement interval in effect (`advbase + advskew/256`, demotion included).
+    pub fn advert_interval(&self) -> core::time::Duration {
+        crate::time::advert_interval(self.config.advbase, self.advskew())
+    }
+
+    /// The master-down interval in effect (demotion included).
+    pub fn master_down_interval(&self) -> core::time::Duration {
+        crate::time::master_down_interval(
+            self.config.advbase,
+            self.advskew(),
+            self.config.deadratio,
+        )
+    }
+
     /// Whether the operator drained the router ([`Command::Drain`]).
     pub fn is_drained(&self) -> bool {
-        self.phase == Phase::Drained
+        self.drained
+    }
+
+    /// Whether a fault is set ([`Command::SetFault`]).
+    pub fn is_faulted(&self) -> bool {
+        self.fault
     }
 
     /// The configuration.
@@ -241,6 +308,7 @@ impl VirtualRouter {
             Phase::Init => State::Init,
             Phase::Backup { .. } | Phase::Drained => State::Backup,
             Phase::TakingOver { .. } | Phase::Master { .. } => State::Master,
+            Phase::Fault => State::Fault,
         }
     }
 
@@ -258,7 +326,7 @@ impl VirtualRouter {
     /// The earliest instant at which [`VirtualRouter::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Init | Phase::Drained => None,
+            Phase::Init | Phase::Drained | Phase::Fault => None,
             Phase::Backup {
                 master_down_at,
                 hold_until,
@@ -276,9 +344,7 @@ impl VirtualRouter {
                 ..
             } if hold <= now => {
                 self.phase = Phase::Backup {
-                    master_down_at: self
-                        .link_up
-                        .then(|| now + self.config.master_down_interval()),
+                    master_down_at: self.link_up.then(|| now + self.master_down_interval()),
                     hold_until: None,
                 };
             }
@@ -294,12 +360,7 @@ impl VirtualRouter {
                 // the group now and announce the VIP when the hook is done.
                 self.start_advertising(now, Some(up_hook));
             }
-            Phase::Master { advert_at, .. } if advert_at <= now => {
-                self.send_advert(self.config.advbase, self.config.advskew);
-                if let Phase::Master { advert_at, .. } = &mut self.phase {
-                    *advert_at = now + self.config.advert_interval();
-                }
-            }
+            Phase::Master { advert_at, .. } if advert_at <= now => self.advertise_now(now),
             _ => {}
         }
     }
@@ -340,7 +401,16 @@ impl VirtualRouter {
                     self.backup_heard(now, carp);
                 }
             }
-            Phase::Drained | Phase::Init => {}
+            Phase::Drained | Phase::Fault | Phase::Init => {}
+        }
+    }
+
+    /// Sends the regular advert now and schedules the next one an interval later.
+    fn advertise_now(&mut self, now: Instant) {
+        self.send_advert(self.config.advbase, self.advskew());
+        let next = now + self.advert_interval();
+        if let Phase::Master { advert_at, .. } = &mut self.phase {
+            *advert_at = next;
         }
     }
 
@@ -354,7 +424,7 @@ impl VirtualRouter {
         if self.peer_is_preferred(carp, source) {
             // ucarp packethandler: one more advert "to be really sure the new master knows",
             // then BACKUP.
-            self.send_advert(self.config.advbase, self.config.advskew);
+            self.send_advert(self.config.advbase, self.advskew());
             self.become_backup(StateChangeReason::PreferredMaster);
             self.master = Some(source);
             self.arm_master_down(now);
@@ -385,7 +455,7 @@ impl VirtualRouter {
             // The old master still serves: keep waiting for our up hook.
             self.phase = Phase::TakingOver {
                 up_hook,
-                master_down_at: now + self.config.master_down_interval(),
+                master_down_at: now + self.master_down_interval(),
             };
         }
     }
@@ -402,7 +472,7 @@ impl VirtualRouter {
             Some(StateChangeReason::MasterDemoted)
         } else if self.config.preempt && carp.demote == self.demote && local < remote {
             Some(StateChangeReason::Preemption)
-        } else if self.config.master_down_interval()
+        } else if self.master_down_interval()
             < crate::time::advert_interval(carp.advbase, carp.advskew)
         {
             // ucarp packethandler "going to time out": the master's interval exceeds our
@@ -442,9 +512,9 @@ impl VirtualRouter {
         }
         self.link_up = up;
         match (up, self.state()) {
-            (true, State::Backup) if !self.is_drained() => self.arm_master_down(now),
+            (true, State::Backup) if !self.drained => self.arm_master_down(now),
             (false, State::Master) => self.become_backup(StateChangeReason::LinkDown),
-            (false, State::Backup) if !self.is_drained() => self.phase = Phase::IDLE_BACKUP,
+            (false, State::Backup) if !self.drained => self.phase = Phase::IDLE_BACKUP,
             _ => {}
         }
     }
@@ -483,26 +553,77 @@ impl VirtualRouter {
                     self.run_hook(HookKind::Down);
                 }
             }
-            Command::SetDemote(demote) => self.demote = demote,
+            Command::SetDemote(demote) => {
+                if demote != self.demote {
+                    self.demote = demote;
+                    self.demotion_changed(now);
+                }
+            }
+            Command::SetSkewDemotion(skew) => {
+                if skew != self.skew_demotion {
+                    self.skew_demotion = skew;
+                    self.demotion_changed(now);
+                }
+            }
             Command::Drain => {
+                self.drained = true;
                 if self.state() == State::Master {
                     if self.is_advertising() && self.link_up {
                         self.bow_out();
                     }
                     self.become_backup(StateChangeReason::Drained);
                 }
-                if self.phase != Phase::Init {
+                if !matches!(self.phase, Phase::Init | Phase::Fault) {
                     self.phase = Phase::Drained;
                 }
             }
             Command::Resume => {
-                if self.is_drained() {
-                    self.phase = Phase::IDLE_BACKUP;
-                    if self.link_up {
-                        self.arm_master_down(now);
-                    }
+                self.drained = false;
+                if self.phase == Phase::Drained {
+                    self.listen(now);
                 }
             }
+            Command::SetFault(fault) => {
+                if fault == self.fault {
+                    return;
+                }
+                self.fault = fault;
+                match (fault, self.phase) {
+                    (_, Phase::Init) => {}
+                    (true, _) => self.enter_fault(),
+                    (false, Phase::Fault) => {
+                        self.set_state(State::Backup, StateChangeReason::FaultCleared);
+                        self.listen(now);
+                    }
+                    (false, _) => {}
+                }
+            }
+        }
+    }
+
+    /// A master advertises its new demotion at once, so that a backup that now beats it
+    /// takes over within one network round trip instead of up to one advert interval.
+    fn demotion_changed(&mut self, now: Instant) {
+        if self.is_advertising() && self.link_up {
+            self.advertise_now(now);
+        }
+    }
+
+    /// FAULT: a master bows out and runs its down hook (an up hook still pending is
+    /// cancelled first); a backup only stops competing.
+    fn enter_fault(&mut self) {
+        let was_master = self.state() == State::Master;
+        if self.is_advertising() && self.link_up {
+            self.bow_out();
+        }
+        let up_hook = self.pending_up_hook();
+        self.set_state(State::Fault, StateChangeReason::Fault);
+        self.phase = Phase::Fault;
+        if let Some(id) = up_hook {
+            self.actions.push_back(Action::CancelHook { id });
+        }
+        if was_master {
+            self.run_hook(HookKind::Down);
         }
     }
 
@@ -531,12 +652,12 @@ impl VirtualRouter {
     }
 
     fn timing(&self) -> u32 {
-        timing(self.config.advbase, self.config.advskew)
+        timing(self.config.advbase, self.advskew())
     }
 
     fn arm_master_down(&mut self, now: Instant) {
         self.phase = Phase::Backup {
-            master_down_at: Some(now + self.config.master_down_interval()),
+            master_down_at: Some(now + self.master_down_interval()),
             hold_until: None,
         };
     }
@@ -546,7 +667,7 @@ impl VirtualRouter {
         match self.phase {
             Phase::TakingOver { up_hook, .. } => Some(up_hook),
             Phase::Master { up_hook, .. } => up_hook,
-            Phase::Init | Phase::Backup { .. } | Phase::Drained => None,
+            Phase::Init | Phase::Backup { .. } | Phase::Drained | Phase::Fault => None,
         }
     }
 
@@ -567,7 +688,7 @@ impl VirtualRouter {
         let up_hook = self.run_hook(HookKind::Up);
         self.phase = Phase::TakingOver {
             up_hook,
-            master_down_at: now + self.config.master_down_interval(),
+            master_down_at: now + self.master_down_interval(),
         };
     }
 
@@ -575,7 +696,7 @@ impl VirtualRouter {
     /// it is done) or `None` when the VIP is up already.
     fn start_advertising(&mut self, now: Instant, up_hook: Option<HookId>) {
         self.phase = Phase::Master {
-            advert_at: now + self.config.advert_interval(),
+            advert_at: now + self.advert_interval(),
             up_hook,
             delayed_arp: 0,
         };
@@ -583,7 +704,7 @@ impl VirtualRouter {
         if up_hook.is_none() {
             self.announce();
         }
-        self.send_advert(self.config.advbase, self.config.advskew);
+        self.send_advert(self.config.advbase, self.advskew());
         // ucarp carp_master_down: a second GARP with the third advert.
         self.set_delayed_arp(2);
     }

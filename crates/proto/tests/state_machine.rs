@@ -16,6 +16,12 @@ fn config(source: Ipv4Addr) -> VrConfigBuilder {
     VrConfigBuilder::new(7, source, vec![VIP], b"secret")
 }
 
+fn preempting(source: Ipv4Addr) -> VrConfigBuilder {
+    let mut b = config(source);
+    b.preempt = true;
+    b
+}
+
 fn at(micros: u64) -> Instant {
     Instant::from_micros(micros)
 }
@@ -425,20 +431,21 @@ fn demote_byte_higher_loses() {
     // As master with demote 2, a worse-timed peer with demote 0 wins.
     let mut vr = master(config(ME));
     vr.handle_command(at(3_100_000), Command::SetDemote(2));
+    drain(&mut vr);
     vr.handle_advert(at(3_200_000), &advert(PEER, 1, 200, 0, 1));
     let actions = summarise(&mut vr);
-    assert_eq!(
-        actions[1],
-        A::Changed(
+    assert!(
+        actions.contains(&A::Changed(
             State::Master,
             State::Backup,
             StateChangeReason::PreferredMaster
-        )
+        )),
+        "{actions:?}"
     );
-    // And our adverts carry the demote byte.
+    // And our adverts carry the demote byte: the one sent at once, and the next regular one.
     let mut vr = master(config(ME));
     vr.handle_command(at(3_100_000), Command::SetDemote(3));
-    vr.handle_timeout(at(4_000_000));
+    vr.handle_timeout(at(4_100_000));
     let sent: Vec<u8> = drain(&mut vr)
         .into_iter()
         .filter_map(|a| match a {
@@ -446,7 +453,7 @@ fn demote_byte_higher_loses() {
             _ => None,
         })
         .collect();
-    assert_eq!(sent, [3]);
+    assert_eq!(sent, [3, 3]);
 }
 
 #[test]
@@ -1127,4 +1134,175 @@ fn stats_count_adverts_and_transitions_and_name_the_master() {
     assert_eq!(stats.adverts_received, 2, "the replay is not counted");
     assert_eq!(stats.transitions, 2);
     assert_eq!(stats.adverts_sent, 1);
+}
+
+#[test]
+fn fault_bows_out_at_once_runs_the_down_hook_and_ignores_the_election_until_cleared() {
+    // Input: a master at 3 s gets SetFault(true) at 3.5 s. Output: the bow-out advert, FAULT,
+    // the down hook; no timer; adverts (even a bow-out) change nothing. Cleared at 10 s:
+    // BACKUP with the master-down timer armed from then (3 s).
+    let mut vr = master(config(ME));
+    vr.handle_command(at(3_500_000), Command::SetFault(true));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(255, 255),
+            A::Changed(State::Master, State::Fault, StateChangeReason::Fault),
+            A::Hook(HookKind::Down)
+        ]
+    );
+    assert_eq!(vr.state(), State::Fault);
+    assert!(vr.is_faulted());
+    assert_eq!(vr.poll_timeout(), None);
+    vr.handle_advert(at(4_000_000), &advert(PEER, 255, 255, 0, 10));
+    vr.handle_advert(at(5_000_000), &advert(PEER, 1, 200, 0, 11));
+    vr.handle_timeout(at(9_000_000));
+    assert_eq!(summarise(&mut vr), []);
+    assert_eq!(vr.state(), State::Fault);
+    // The master is still followed, for carpctl status.
+    assert_eq!(vr.master(), Some(PEER));
+    // Setting it again is no change.
+    vr.handle_command(at(9_500_000), Command::SetFault(true));
+    assert_eq!(summarise(&mut vr), []);
+    vr.handle_command(at(10_000_000), Command::SetFault(false));
+    assert_eq!(
+        summarise(&mut vr),
+        [A::Changed(
+            State::Fault,
+            State::Backup,
+            StateChangeReason::FaultCleared
+        )]
+    );
+    assert_eq!(vr.poll_timeout(), Some(at(13_000_000)));
+}
+
+#[test]
+fn fault_of_a_backup_runs_no_hook_and_a_taking_over_router_cancels_its_up_hook() {
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_command(at(1_000_000), Command::SetFault(true));
+    assert_eq!(
+        summarise(&mut vr),
+        [A::Changed(
+            State::Backup,
+            State::Fault,
+            StateChangeReason::Fault
+        )]
+    );
+    // Taking over from a live worse master (preempt), up hook pending: cancelled, then down.
+    let mut vr = VirtualRouter::new(preempting(ME).build().unwrap(), Instant::ZERO, 1);
+    vr.handle_advert(at(500_000), &advert(PEER, 1, 100, 0, 1));
+    drain(&mut vr);
+    assert_eq!(vr.state(), State::Master);
+    assert!(!vr.is_advertising());
+    vr.handle_command(at(600_000), Command::SetFault(true));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Master, State::Fault, StateChangeReason::Fault),
+            A::Cancel(2),
+            A::Hook(HookKind::Down)
+        ]
+    );
+}
+
+#[test]
+fn a_fault_set_before_start_or_during_a_drain_is_kept_in_order() {
+    // Drained, then faulted, then resumed while faulted: it stays FAULT; the fault clears to
+    // BACKUP taking part. Drained again while faulted: clearing the fault leaves it drained.
+    let mut vr = VirtualRouter::new(config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_command(at(1), Command::Drain);
+    vr.handle_command(at(2), Command::SetFault(true));
+    vr.handle_command(at(3), Command::Resume);
+    assert_eq!(vr.state(), State::Fault);
+    vr.handle_command(at(4), Command::SetFault(false));
+    assert_eq!((vr.state(), vr.is_drained()), (State::Backup, false));
+    assert_eq!(vr.poll_timeout(), Some(at(3_000_004)));
+    vr.handle_command(at(5), Command::SetFault(true));
+    vr.handle_command(at(6), Command::Drain);
+    vr.handle_command(at(7), Command::SetFault(false));
+    assert_eq!((vr.state(), vr.is_drained()), (State::Backup, true));
+    assert_eq!(vr.poll_timeout(), None);
+    // A link event in FAULT changes nothing but is remembered.
+    vr.handle_command(at(8), Command::SetFault(true));
+    vr.handle_link(at(9), false);
+    vr.handle_command(at(10), Command::Resume);
+    vr.handle_command(at(11), Command::SetFault(false));
+    assert_eq!(vr.poll_timeout(), None, "link down: no master-down timer");
+    vr.handle_link(at(12), true);
+    assert_eq!(vr.poll_timeout(), Some(at(3_000_012)));
+    // Stopped and restarted with the fault set: INIT, BACKUP (down hook), FAULT.
+    vr.handle_command(at(20), Command::SetFault(true));
+    drain(&mut vr);
+    vr.restart(at(21), config(ME).build().unwrap());
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Fault, State::Init, StateChangeReason::Stopped),
+            A::Changed(State::Init, State::Backup, StateChangeReason::Startup),
+            A::Hook(HookKind::Down),
+            A::Changed(State::Backup, State::Fault, StateChangeReason::Fault),
+        ]
+    );
+}
+
+#[test]
+fn skew_demotion_is_advertised_at_once_and_changes_timing_and_the_election() {
+    // advskew 10 plus 100: adverts say 110, at once and every 1 + 110/256 s after.
+    let mut b = config(ME);
+    b.advskew = 10;
+    let mut vr = master(b);
+    let now = at(3_100_000);
+    vr.handle_command(now, Command::SetSkewDemotion(100));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 110)]);
+    assert_eq!(vr.advskew(), 110);
+    assert_eq!(vr.poll_timeout(), Some(now + vr.advert_interval()));
+    assert_eq!(vr.advert_interval().as_micros(), 1_429_687);
+    // A peer at advskew 50 now beats us: we step down when it advertises.
+    vr.handle_advert(at(3_200_000), &advert(PEER, 1, 50, 0, 5));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Sent(1, 110),
+            // ucarp's second gratuitous ARP, due with the third advert since taking over.
+            A::Garp,
+            A::Changed(
+                State::Master,
+                State::Backup,
+                StateChangeReason::PreferredMaster
+            ),
+            A::Hook(HookKind::Down)
+        ]
+    );
+    // Demotion back to 0: advskew 10 again; a preempting backup takes over from the peer.
+    let mut b = preempting(ME);
+    b.advskew = 10;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    vr.handle_command(at(1), Command::SetSkewDemotion(100));
+    drain(&mut vr);
+    vr.handle_advert(at(500_000), &advert(PEER, 1, 50, 0, 1));
+    assert_eq!(vr.state(), State::Backup);
+    vr.handle_command(at(600_000), Command::SetSkewDemotion(0));
+    vr.handle_advert(at(1_500_000), &advert(PEER, 1, 50, 0, 2));
+    assert_eq!(vr.state(), State::Master);
+    // Capped so that advbase 255 never sends the bow-out pair.
+    let mut b = config(ME);
+    b.advbase = 255;
+    b.advskew = 200;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    vr.handle_command(at(1), Command::SetSkewDemotion(100));
+    assert_eq!(vr.advskew(), 254);
+}
+
+#[test]
+fn a_demote_byte_change_is_advertised_at_once() {
+    let mut vr = master(config(ME));
+    vr.handle_command(at(3_200_000), Command::SetDemote(20));
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
+    assert_eq!(vr.demote(), 20);
+    assert_eq!(vr.poll_timeout(), Some(at(4_200_000)));
+    // The same value again sends nothing.
+    vr.handle_command(at(3_300_000), Command::SetDemote(20));
+    assert_eq!(summarise(&mut vr), []);
 }

@@ -328,6 +328,14 @@ impl Sim {
         self.nodes[index].node = None;
     }
 
+    /// Gives node `index` an operator's or a tracker's command (FAULT, demotion, drain).
+    pub fn command(&mut self, index: usize, command: carpd_proto::Command) {
+        if let Some(node) = self.nodes[index].node.as_mut() {
+            node.handle_command(self.now, command);
+        }
+        self.drain(index);
+    }
+
     /// Puts node `index` in partition `partition`; nodes hear each other only within one.
     pub fn set_partition(&mut self, index: usize, partition: u32) {
         self.nodes[index].partition = partition;

@@ -494,3 +494,57 @@ fn groups_added_and_removed_mid_run_disturb_no_other_group() {
         invariants(&sim)
     });
 }
+
+#[test]
+fn a_faulted_master_hands_over_at_once_and_a_three_node_group_never_elects_a_faulted_node() {
+    use carpd_proto::Command;
+    for_seeds("fault", |seed| {
+        let mut sim = Sim::new(seed, SegmentConfig::default());
+        let a = sim.add_node(Sim::config(11, 0, true));
+        let b = sim.add_node(Sim::config(12, 50, true));
+        let c = sim.add_node(Sim::config(13, 100, true));
+        sim.run_for(secs(10));
+        expect(sim.masters() == [a], || {
+            format!("start: {:?}", sim.masters())
+        })?;
+        // A faults: B (next best) takes over on A's bow-out, within milliseconds.
+        let fault = sim.now();
+        sim.command(a, Command::SetFault(true));
+        sim.run_for(secs(2));
+        let taken = took_over_at(&sim, b, fault).ok_or("b never took over")?;
+        expect(taken - fault <= Duration::from_millis(3), || {
+            format!("handover took {:?}", taken - fault)
+        })?;
+        expect(sim.state(a) == State::Fault, || {
+            format!("a is {:?}", sim.state(a))
+        })?;
+        // B faults too: C takes over; A, faulted, never competes however long it waits.
+        sim.command(b, Command::SetFault(true));
+        sim.run_for(secs(20));
+        expect(sim.masters() == [c] && sim.holders() == [c], || {
+            format!(
+                "b faulted too: masters {:?} holders {:?}",
+                sim.masters(),
+                sim.holders()
+            )
+        })?;
+        // A demoted by its demote byte is not preferred even when healthy again.
+        sim.command(a, Command::SetDemote(5));
+        sim.command(a, Command::SetFault(false));
+        sim.run_for(secs(10));
+        expect(sim.masters() == [c], || {
+            format!("a demoted: {:?}", sim.masters())
+        })?;
+        // Demotion gone: A preempts back.
+        sim.command(a, Command::SetDemote(0));
+        sim.run_for(secs(10));
+        expect(sim.masters() == [a] && sim.holders() == [a], || {
+            format!(
+                "a healthy: masters {:?} holders {:?}",
+                sim.masters(),
+                sim.holders()
+            )
+        })?;
+        invariants(&sim)
+    });
+}

@@ -227,6 +227,23 @@ fn event_text(e: &Value) -> String {
     };
     match s("event").as_str() {
         "state" => format!("{group}{} -> {} ({})", s("from"), s("to"), s("reason")),
+        "tracker" => format!(
+            "tracker {} {} ({})",
+            s("tracker"),
+            if e["healthy"] == true {
+                "healthy"
+            } else {
+                "failed"
+            },
+            s("detail")
+        ),
+        "demotion" => format!(
+            "{group}demotion {} on {}: advertising demote {}, advskew {}",
+            e["demotion"],
+            s("demote_by"),
+            e["demote"],
+            e["advskew"]
+        ),
         "reload" => format!("reload: {}", reload_text(e).trim_end().replace('\n', "; ")),
         "changed" => format!(
             "{group}settings changed{}",
@@ -288,6 +305,18 @@ fn status_table(reply: &Value) -> String {
         if g["demoted_by_operator"] == true {
             state.push_str(" (demoted)");
         }
+        // The effective advskew, and how it came about when trackers add to it.
+        let mut advskew = g["advskew"].to_string();
+        if g["advskew"] != g["configured_advskew"] && !g["configured_advskew"].is_null() {
+            advskew.push_str(&format!(
+                " ({}+{})",
+                g["configured_advskew"],
+                g["advskew"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .saturating_sub(g["configured_advskew"].as_u64().unwrap_or(0))
+            ));
+        }
         let drops: Vec<String> = g["drops"]
             .as_object()
             .into_iter()
@@ -304,7 +333,7 @@ fn status_table(reply: &Value) -> String {
             names(&g["vips"]).replace(", ", ","),
             g["master"].as_str().unwrap_or("-").into(),
             g["advbase"].to_string(),
-            g["advskew"].to_string(),
+            advskew,
             g["demote"].to_string(),
             g["adverts_sent"].to_string(),
             g["adverts_received"].to_string(),
@@ -316,7 +345,35 @@ fn status_table(reply: &Value) -> String {
             },
         ]);
     }
-    let widths: Vec<usize> = (0..headers.len())
+    let mut out = aligned(&rows);
+    let trackers = reply["trackers"].as_array().cloned().unwrap_or_default();
+    if !trackers.is_empty() {
+        let mut rows: Vec<Vec<String>> =
+            vec![["TRACKER", "KIND", "HEALTHY", "WEIGHT", "FOR", "DETAIL"]
+                .iter()
+                .map(|h| h.to_string())
+                .collect()];
+        for t in &trackers {
+            let age = t["seconds_in_state"].as_u64().unwrap_or(0);
+            rows.push(vec![
+                t["name"].as_str().unwrap_or("?").into(),
+                t["kind"].as_str().unwrap_or("?").into(),
+                if t["healthy"] == true { "yes" } else { "no" }.into(),
+                t["weight"].to_string(),
+                humantime::format_duration(Duration::from_secs(age)).to_string(),
+                t["detail"].as_str().unwrap_or("").into(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&aligned(&rows));
+    }
+    out
+}
+
+/// Rows as left-aligned columns, two spaces apart.
+fn aligned(rows: &[Vec<String>]) -> String {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -360,12 +417,18 @@ accepted, and nothing running changed); 2 when carpd cannot be reached (no socke
 denied: only root and the members of carpd's \fBcontrol_group\fR may connect).
 .SH JSON
 With \fB\-\-json\fR every reply is carpd's own JSON object on one line.
-\fBstatus\fR: {"groups": [{"name", "interface", "vhid", "state", "since", "seconds_in_state",
-"vips", "advbase", "advskew", "demote", "demoted_by_operator", "master", "adverts_sent",
-"adverts_received", "transitions", "drops": {kind: count}}]}.
+\fBstatus\fR: {"groups": [{"name", "interface", "vhid", "state" (INIT, BACKUP, MASTER or
+FAULT), "since", "seconds_in_state", "vips", "advbase", "advskew" (in effect),
+"configured_advskew", "demote" (in effect), "demote_by" ("demote" or "advskew"), "demotion"
+(the weights of its failed trackers), "fault", "track": [{"tracker", "healthy", "weight"}],
+"demoted_by_operator", "master", "adverts_sent", "adverts_received", "transitions", "drops":
+{kind: count}}], "trackers": [{"name", "kind", "healthy", "weight", "detail",
+"seconds_in_state"}]}.
 \fBreload\fR: {"added", "removed", "changed", "restarted": [names], "unchanged": count}.
 \fBwatch\fR: one event per line, first {"event": "watching"}; each event has "event" and, for
-a group, "group", "interface" and "vhid"; a state change adds "from", "to" and "reason".
+a group, "group", "interface" and "vhid"; a state change adds "from", "to" and "reason"; a
+tracker's health change is {"event": "tracker", "tracker", "healthy", "detail"}; a group's
+demotion change adds "demotion", "demote_by", "demote" and "advskew" (both in effect).
 A failure is {"error": message}.
 .SH "SEE ALSO"
 .BR carpd (8)
@@ -389,6 +452,36 @@ mod tests {
             );
         }
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn status_shows_how_trackers_move_advskew_and_lists_the_trackers() {
+        let reply = json!({"groups": [{"name": "web", "interface": "eth0", "vhid": 47, "state": "FAULT",
+            "seconds_in_state": 3, "vips": ["10.0.0.250/24"], "advbase": 1, "advskew": 110,
+            "configured_advskew": 10, "demote": 0, "adverts_sent": 0, "adverts_received": 2,
+            "transitions": 3, "drops": {}}],
+            "trackers": [{"name": "nginx", "kind": "script", "healthy": false, "weight": 0,
+            "seconds_in_state": 3, "detail": "exit status 1"}]});
+        let text = status_table(&reply);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].contains("FAULT") && lines[1].contains("110 (10+100)"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("TRACKER  KIND    HEALTHY  WEIGHT  FOR  DETAIL"),
+            "{text}"
+        );
+        assert!(
+            lines[4].starts_with("nginx    script  no       0       3s   exit status 1"),
+            "{text}"
+        );
+        assert_eq!(
+            event_text(
+                &json!({"event": "tracker", "tracker": "nginx", "healthy": false, "detail": "exit status 1"})
+            ),
+            "tracker nginx failed (exit status 1)"
+        );
     }
 
     #[test]

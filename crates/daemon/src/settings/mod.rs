@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod rules;
+pub mod tracking;
 
 use crate::cli::{Cli, Password};
 use carpd_proto::{ConfigError, VrConfig, VrConfigBuilder};
@@ -12,6 +13,7 @@ use rules::Vip;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tracking::{DemoteBy, TrackerSettings};
 
 /// The config file read by `--config` and `--check-config` when no file is named.
 pub const DEFAULT_CONFIG: &str = "/etc/carpd/carpd.toml";
@@ -78,6 +80,10 @@ pub struct GroupSettings {
     pub hook_timeout: Duration,
     /// take part even when the interface is down or has no carrier
     pub ignore_ifstate: bool,
+    /// the trackers it depends on, by name
+    pub track: Vec<String>,
+    /// where the weights of its failed trackers go
+    pub demote_by: DemoteBy,
 }
 
 impl std::fmt::Debug for GroupSettings {
@@ -125,6 +131,8 @@ pub struct Settings {
     pub origin: Origin,
     /// daemon-wide settings
     pub daemon: DaemonSettings,
+    /// the trackers, in the order given
+    pub trackers: Vec<TrackerSettings>,
     /// the groups, in the order given
     pub groups: Vec<GroupSettings>,
 }
@@ -169,6 +177,8 @@ impl Settings {
             xparam: cli.xparam.clone(),
             hook_timeout: cli.hook_timeout,
             ignore_ifstate: cli.ignoreifstate,
+            track: Vec::new(),
+            demote_by: DemoteBy::Demote,
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {
@@ -183,6 +193,7 @@ impl Settings {
                 control_socket,
                 control_group: None,
             },
+            trackers: Vec::new(),
             groups: vec![group],
         }
     }

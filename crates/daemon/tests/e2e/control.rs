@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn carpctl() -> &'static str {
+pub fn carpctl() -> &'static str {
     env!("CARGO_BIN_EXE_carpctl")
 }
 
-fn ctl(socket: &Path, args: &[&str]) -> Output {
+pub fn ctl(socket: &Path, args: &[&str]) -> Output {
     Command::new(carpctl())
         .arg("--socket")
         .arg(socket)
@@ -28,7 +28,7 @@ fn ctl(socket: &Path, args: &[&str]) -> Output {
         .expect("carpctl")
 }
 
-fn status(socket: &Path) -> BTreeMap<String, Value> {
+pub fn status(socket: &Path) -> BTreeMap<String, Value> {
     let out = ctl(socket, &["--json", "status"]);
     assert!(
         out.status.success(),
@@ -45,7 +45,7 @@ fn status(socket: &Path) -> BTreeMap<String, Value> {
 }
 
 /// The group's state, or "" while carpd is not answering yet.
-fn state_of(socket: &Path, name: &str) -> String {
+pub fn state_of(socket: &Path, name: &str) -> String {
     if ctl(socket, &["status"]).status.success() {
         if let Some(g) = status(socket).get(name) {
             return g["state"].as_str().unwrap_or_default().to_string();
@@ -66,7 +66,7 @@ fn named(name: &str, vhid: u8, subnet: u8, advskew: u8) -> String {
 }
 
 /// (seconds, vrid, prio, intvl) of each advert in the capture.
-fn adverts(text: &str) -> Vec<(f64, u8, u8, u8)> {
+pub fn adverts(text: &str) -> Vec<(f64, u8, u8, u8)> {
     text.lines()
         .filter_map(|line| {
             let at: f64 = line.split_whitespace().next()?.parse().ok()?;
@@ -84,7 +84,7 @@ fn adverts(text: &str) -> Vec<(f64, u8, u8, u8)> {
         .collect()
 }
 
-fn longest_gap(adverts: &[(f64, u8, u8, u8)], vrid: u8) -> f64 {
+pub fn longest_gap(adverts: &[(f64, u8, u8, u8)], vrid: u8) -> f64 {
     let times: Vec<f64> = adverts
         .iter()
         .filter(|a| a.1 == vrid)

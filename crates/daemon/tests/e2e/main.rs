@@ -16,4 +16,5 @@ mod resilience;
 mod signals;
 mod slow_scripts;
 mod tcpdump;
+mod trackers;
 mod ucarp_interop;

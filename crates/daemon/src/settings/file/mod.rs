@@ -1,6 +1,9 @@
 //! The config file: TOML with a `[daemon]` table and one `[[group]]` table per group. Unknown
 //! keys are errors; every error names the file, line and column, the key, the value and what
-//! is accepted. A relative `passfile` is read from the config file's folder.
+//! is accepted. A relative `passfile` is read from the config file's folder. `[[tracker]]`
+//! tables are checked in [`trackers`].
+
+mod trackers;
 
 use super::rules::{self, Vip};
 use super::{DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONTROL_SOCKET};
@@ -64,6 +67,8 @@ impl std::error::Error for FileErrors {}
 struct RawFile {
     daemon: Option<RawDaemon>,
     #[serde(default)]
+    tracker: Vec<Spanned<trackers::RawTracker>>,
+    #[serde(default)]
     group: Vec<Spanned<RawGroup>>,
 }
 
@@ -96,6 +101,8 @@ struct RawGroup {
     xparam: Option<Spanned<String>>,
     hook_timeout: Option<Spanned<f64>>,
     ignore_ifstate: Option<Spanned<bool>>,
+    track: Option<Spanned<Vec<Spanned<String>>>>,
+    demote_by: Option<Spanned<String>>,
 }
 
 /// Reads and checks `path`.
@@ -130,11 +137,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
         }
     };
     let daemon = checker.daemon(raw.daemon);
+    // Every name given, valid tracker or not: a group naming a broken tracker gets the
+    // tracker's error, not a second one saying it is undefined.
+    let tracker_names: Vec<String> = raw
+        .tracker
+        .iter()
+        .filter_map(|t| t.get_ref().name())
+        .collect();
+    let mut trackers = Vec::new();
+    for (i, tracker) in raw.tracker.into_iter().enumerate() {
+        let span = tracker.span();
+        if let Some(t) = checker.tracker(i + 1, span.clone(), tracker.into_inner()) {
+            trackers.push((t, span));
+        }
+    }
+    checker.unique_trackers(&trackers);
     let mut groups = Vec::new();
     let mut spans = Vec::new();
     for (i, group) in raw.group.into_iter().enumerate() {
         let span = group.span();
-        if let Some(g) = checker.group(i + 1, span.clone(), group.into_inner()) {
+        if let Some(g) = checker.group(i + 1, span.clone(), group.into_inner(), &tracker_names) {
             groups.push(g);
             spans.push(span);
         }
@@ -160,6 +182,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
     Ok(Settings {
         origin: Origin::File(path.to_path_buf()),
         daemon,
+        trackers: trackers.into_iter().map(|(t, _)| t).collect(),
         groups,
     })
 }
@@ -289,7 +312,13 @@ impl Checker<'_> {
         self.check(group, key, &value, verdict)
     }
 
-    fn group(&mut self, index: usize, span: Range<usize>, raw: RawGroup) -> Option<GroupSettings> {
+    fn group(
+        &mut self,
+        index: usize,
+        span: Range<usize>,
+        raw: RawGroup,
+        trackers: &[String],
+    ) -> Option<GroupSettings> {
         let errors_before = self.errors.len();
         let label = label(&raw.name, index);
         let missing =
@@ -418,6 +447,8 @@ impl Checker<'_> {
                 self.check(&label, "hook_timeout", t, verdict)
             }
         };
+        let track = self.track(&label, &raw.track, trackers);
+        let demote_by = self.demote_by(&label, &raw.demote_by);
         if self.errors.len() > errors_before {
             return None;
         }
@@ -447,6 +478,8 @@ impl Checker<'_> {
             xparam: raw.xparam.map(Spanned::into_inner),
             hook_timeout: hook_timeout?,
             ignore_ifstate: raw.ignore_ifstate.is_some_and(|p| *p.get_ref()),
+            track: track?,
+            demote_by: demote_by?,
         })
     }
 
@@ -734,7 +767,7 @@ password = "other"
 
     #[test]
     fn the_packaged_example_is_valid_but_for_its_passfile() {
-        let text = include_str!("../../../../packaging/carpd.toml");
+        let text = include_str!("../../../../../packaging/carpd.toml");
         let errors = errors(text);
         // The example names /etc/carpd/db.pass, absent here: that is its only error.
         assert_eq!(errors.len(), 1, "{errors:?}");

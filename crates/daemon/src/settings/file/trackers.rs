@@ -1,0 +1,496 @@
+//! `[[tracker]]` tables and the groups' `track` and `demote_by` keys.
+
+use super::{executable, Checker};
+use crate::settings::rules;
+use crate::settings::tracking::{Check, DemoteBy, TrackerSettings};
+use serde::Deserialize;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTracker {
+    name: Option<Spanned<String>>,
+    script: Option<Spanned<Vec<Spanned<String>>>>,
+    interface: Option<Spanned<String>>,
+    file: Option<Spanned<String>>,
+    interval: Option<Spanned<f64>>,
+    timeout: Option<Spanned<f64>>,
+    rise: Option<Spanned<i64>>,
+    fall: Option<Spanned<i64>>,
+    weight: Option<Spanned<i64>>,
+}
+
+impl RawTracker {
+    /// The name given, if any.
+    pub(super) fn name(&self) -> Option<String> {
+        self.name.as_ref().map(|n| n.get_ref().clone())
+    }
+}
+
+/// The longest interval or timeout accepted (an hour).
+const LONGEST: Duration = Duration::from_secs(3600);
+
+/// Seconds above 0, at most an hour.
+fn seconds(value: f64) -> Result<Duration, String> {
+    match Duration::try_from_secs_f64(value) {
+        Ok(d) if !d.is_zero() && d <= LONGEST => Ok(d),
+        _ => Err("accepted a number of seconds above 0 and at most 3600, such as 1 or 0.5".into()),
+    }
+}
+
+/// A count of checks in a row: 1 to 1000.
+fn count(value: u64) -> Result<u32, String> {
+    match value {
+        1..=1000 => Ok(value as u32),
+        _ => Err("accepted 1 to 1000 checks in a row".into()),
+    }
+}
+
+impl Checker<'_> {
+    /// A seconds key with its default.
+    fn seconds(
+        &mut self,
+        owner: &str,
+        key: &str,
+        value: &Option<Spanned<f64>>,
+        default: Duration,
+    ) -> Option<Duration> {
+        match value {
+            None => Some(default),
+            Some(v) => self.check(owner, key, v, seconds(*v.get_ref())),
+        }
+    }
+
+    /// A key that only script trackers take, given to another kind.
+    fn script_only<T>(&mut self, owner: &str, key: &str, value: &Option<Spanned<T>>) {
+        if let Some(v) = value {
+            self.error(
+                v.span(),
+                format!(
+                    "{owner}: {key} is for script trackers only: accepted it with script = [...]"
+                ),
+            );
+        }
+    }
+
+    pub(super) fn tracker(
+        &mut self,
+        index: usize,
+        span: Range<usize>,
+        raw: RawTracker,
+    ) -> Option<TrackerSettings> {
+        let errors_before = self.errors.len();
+        let owner = match &raw.name {
+            Some(n) => format!("tracker \"{}\"", n.get_ref()),
+            None => format!("tracker {index}"),
+        };
+        let name = match &raw.name {
+            Some(n) if n.get_ref().is_empty() => {
+                self.error(
+                    n.span(),
+                    format!("{owner}: name = \"\": accepted a name of 1 or more characters"),
+                );
+                None
+            }
+            Some(n) => Some(n.get_ref().clone()),
+            None => {
+                self.error(span.clone(), format!("{owner}: missing key name: accepted a name such as \"nginx\" (groups list it in track)"));
+                None
+            }
+        };
+        let weight = self.number(&owner, "weight", &raw.weight, 0, rules::byte);
+        let given: Vec<&str> = [
+            raw.script.as_ref().map(|_| "script"),
+            raw.interface.as_ref().map(|_| "interface"),
+            raw.file.as_ref().map(|_| "file"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let check = match (&raw.script, &raw.interface, &raw.file) {
+            _ if given.len() != 1 => {
+                let what = if given.is_empty() {
+                    "none of them".to_string()
+                } else {
+                    given.join(" and ")
+                };
+                self.error(
+                    span.clone(),
+                    format!("{owner}: {what} given: accepted exactly one of script = [\"/path\", \"arg\"], interface = \"eth1\" or file = \"/run/carpd/maintenance\""),
+                );
+                None
+            }
+            (Some(script), _, _) => self.script_check(&owner, script, &raw),
+            (_, Some(interface), _) => {
+                for (key, value) in [("interval", &raw.interval), ("timeout", &raw.timeout)] {
+                    if let Some(v) = value {
+                        self.error(v.span(), format!("{owner}: {key} is not for interface trackers (they follow the link's events): accepted it with script or file"));
+                    }
+                }
+                self.script_only(&owner, "rise", &raw.rise);
+                self.script_only(&owner, "fall", &raw.fall);
+                self.check(
+                    &owner,
+                    "interface",
+                    interface,
+                    rules::interface(interface.get_ref()),
+                )
+                .map(|interface| Check::Interface { interface })
+            }
+            (_, _, Some(file)) => {
+                self.script_only(&owner, "timeout", &raw.timeout);
+                self.script_only(&owner, "rise", &raw.rise);
+                self.script_only(&owner, "fall", &raw.fall);
+                let verdict = if std::path::Path::new(file.get_ref()).is_absolute() {
+                    Ok(PathBuf::from(file.get_ref()))
+                } else {
+                    Err("accepted an absolute path such as /run/carpd/maintenance".to_string())
+                };
+                let path = self.check(&owner, "file", file, verdict);
+                let interval =
+                    self.seconds(&owner, "interval", &raw.interval, Duration::from_secs(1));
+                Some(Check::File {
+                    path: path?,
+                    interval: interval?,
+                })
+            }
+            (None, None, None) => None,
+        };
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(TrackerSettings {
+            name: name?,
+            check: check?,
+            weight: weight?,
+        })
+    }
+
+    fn script_check(
+        &mut self,
+        owner: &str,
+        script: &Spanned<Vec<Spanned<String>>>,
+        raw: &RawTracker,
+    ) -> Option<Check> {
+        let argv: Vec<String> = script
+            .get_ref()
+            .iter()
+            .map(|a| a.get_ref().clone())
+            .collect();
+        let program = match script.get_ref().first() {
+            None => {
+                self.error(script.span(), format!("{owner}: script = []: accepted the program and its arguments, such as [\"/usr/local/bin/check-nginx\", \"--quick\"] (no shell)"));
+                None
+            }
+            Some(program) => {
+                let verdict = executable(std::path::Path::new(program.get_ref()));
+                self.check(owner, "script", program, verdict)
+            }
+        };
+        let interval = self.seconds(owner, "interval", &raw.interval, Duration::from_secs(1));
+        // A check may take as long as the interval unless told otherwise.
+        let timeout = self.seconds(
+            owner,
+            "timeout",
+            &raw.timeout,
+            interval.unwrap_or(Duration::from_secs(1)),
+        );
+        let rise = self.number(owner, "rise", &raw.rise, 1, count);
+        let fall = self.number(owner, "fall", &raw.fall, 1, count);
+        program?;
+        Some(Check::Script {
+            argv,
+            interval: interval?,
+            timeout: timeout?,
+            rise: rise?,
+            fall: fall?,
+        })
+    }
+
+    /// A group's `track` list: every name defined, each once.
+    pub(super) fn track(
+        &mut self,
+        group: &str,
+        value: &Option<Spanned<Vec<Spanned<String>>>>,
+        trackers: &[String],
+    ) -> Option<Vec<String>> {
+        let Some(list) = value else {
+            return Some(Vec::new());
+        };
+        let errors_before = self.errors.len();
+        let mut names: Vec<String> = Vec::new();
+        for name in list.get_ref() {
+            let n = name.get_ref();
+            if names.contains(n) {
+                self.error(
+                    name.span(),
+                    format!("{group}: track: \"{n}\" is listed twice: accepted each tracker once"),
+                );
+            } else if !trackers.contains(n) {
+                let accepted = if trackers.is_empty() {
+                    "no [[tracker]] is defined in this file: define it with [[tracker]] name = \"...\"".to_string()
+                } else {
+                    let quoted: Vec<String> = trackers.iter().map(|t| format!("\"{t}\"")).collect();
+                    format!(
+                        "accepted a tracker defined in this file: {}",
+                        quoted.join(", ")
+                    )
+                };
+                self.error(
+                    name.span(),
+                    format!("{group}: track: tracker \"{n}\" is not defined: {accepted}"),
+                );
+            }
+            names.push(n.clone());
+        }
+        (self.errors.len() == errors_before).then_some(names)
+    }
+
+    /// A group's `demote_by`.
+    pub(super) fn demote_by(
+        &mut self,
+        group: &str,
+        value: &Option<Spanned<String>>,
+    ) -> Option<DemoteBy> {
+        match value {
+            None => Some(DemoteBy::default()),
+            Some(v) => self.check(group, "demote_by", v, DemoteBy::parse(v.get_ref())),
+        }
+    }
+
+    /// Tracker names are unique.
+    pub(super) fn unique_trackers(&mut self, trackers: &[(TrackerSettings, Range<usize>)]) {
+        for (i, (t, span)) in trackers.iter().enumerate() {
+            if let Some((_, first)) = trackers[..i].iter().find(|(e, _)| e.name == t.name) {
+                let (line, _) = self.position(first.start);
+                self.error(
+                    span.clone(),
+                    format!("tracker \"{}\": name is already the name of the tracker at line {line}: accepted a name no other tracker has", t.name),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use crate::settings::tracking::{Check, DemoteBy};
+    use std::path::Path;
+    use std::time::Duration;
+
+    const GROUP: &str = "[[group]]\nname = \"web\"\ninterface = \"eth0\"\nvhid = 5\nvips = [\"10.0.0.9\"]\npassword = \"pw\"\n";
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(Path::new("/etc/carpd/carpd.toml"), text) {
+            Ok(s) => panic!("accepted: {s:?}"),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn the_three_kinds_are_read_with_their_defaults() {
+        let text = format!(
+            r#"
+[[tracker]]
+name = "nginx"
+script = ["/bin/sh", "-c", "exit 0"]
+interval = 0.5
+timeout = 2.0
+rise = 2
+fall = 3
+weight = 0
+
+[[tracker]]
+name = "uplink"
+interface = "eth1"
+weight = 50
+
+[[tracker]]
+name = "maintenance"
+file = "/run/carpd/maintenance"
+
+[[tracker]]
+name = "quick"
+script = ["/bin/true"]
+
+{GROUP}track = ["nginx", "uplink", "maintenance"]
+demote_by = "advskew"
+"#
+        );
+        let s = parse(Path::new("/etc/carpd/carpd.toml"), &text).unwrap();
+        assert_eq!(s.trackers.len(), 4);
+        assert_eq!(
+            s.trackers[0].check,
+            Check::Script {
+                argv: vec!["/bin/sh".into(), "-c".into(), "exit 0".into()],
+                interval: Duration::from_millis(500),
+                timeout: Duration::from_secs(2),
+                rise: 2,
+                fall: 3
+            }
+        );
+        assert_eq!(s.trackers[1].weight, 50);
+        assert_eq!(
+            s.trackers[1].check,
+            Check::Interface {
+                interface: "eth1".into()
+            }
+        );
+        assert_eq!(
+            s.trackers[2].check,
+            Check::File {
+                path: "/run/carpd/maintenance".into(),
+                interval: Duration::from_secs(1)
+            }
+        );
+        // Defaults: interval 1 s, timeout the interval, rise 1, fall 1, weight 0.
+        assert_eq!(
+            s.trackers[3].check,
+            Check::Script {
+                argv: vec!["/bin/true".into()],
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(1),
+                rise: 1,
+                fall: 1
+            }
+        );
+        assert_eq!(s.trackers[3].weight, 0);
+        assert_eq!(s.groups[0].track, ["nginx", "uplink", "maintenance"]);
+        assert_eq!(s.groups[0].demote_by, DemoteBy::Advskew);
+        let plain = parse(Path::new("x.toml"), GROUP).unwrap();
+        assert!(plain.trackers.is_empty() && plain.groups[0].track.is_empty());
+        assert_eq!(plain.groups[0].demote_by, DemoteBy::Demote);
+    }
+
+    #[test]
+    fn every_bad_tracker_value_is_named_with_its_place_and_what_is_accepted() {
+        let tracker =
+            |body: &str| format!("[[tracker]]\nname = \"t\"\n{body}\n{GROUP}track = [\"t\"]\n");
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "script = [\"/nonexistent/check\"]",
+                &[
+                    "carpd.toml:3:",
+                    "tracker \"t\": script = /nonexistent/check",
+                    "executable",
+                ],
+            ),
+            ("script = [\"check-nginx\"]", &["absolute path"]),
+            ("script = []", &["script = []", "no shell"]),
+            (
+                "script = [\"/bin/true\"]\ninterval = 0",
+                &["interval = 0", "above 0"],
+            ),
+            (
+                "script = [\"/bin/true\"]\ninterval = -1.5",
+                &["interval = -1.5", "above 0"],
+            ),
+            (
+                "script = [\"/bin/true\"]\ntimeout = 0",
+                &["timeout = 0", "above 0"],
+            ),
+            (
+                "script = [\"/bin/true\"]\nrise = 0",
+                &["rise = 0", "1 to 1000"],
+            ),
+            (
+                "script = [\"/bin/true\"]\nfall = 0",
+                &["fall = 0", "1 to 1000"],
+            ),
+            (
+                "script = [\"/bin/true\"]\nweight = 256",
+                &["weight = 256", "0 to 255"],
+            ),
+            (
+                "script = [\"/bin/true\"]\nweight = -1",
+                &["weight = -1", "0 to 255"],
+            ),
+            (
+                "interface = \"eth1\"\nrise = 2",
+                &["rise is for script trackers only"],
+            ),
+            (
+                "interface = \"eth1\"\ninterval = 2",
+                &["interval is not for interface trackers"],
+            ),
+            (
+                "file = \"/run/x\"\nfall = 2",
+                &["fall is for script trackers only"],
+            ),
+            ("file = \"run/x\"", &["file = run/x", "absolute path"]),
+            (
+                "interface = \"an-interface-name-too-long\"",
+                &["1 to 15 bytes"],
+            ),
+            (
+                "weight = 1",
+                &["none of them given", "exactly one of script"],
+            ),
+            (
+                "interface = \"eth1\"\nfile = \"/run/x\"",
+                &["interface and file given"],
+            ),
+            ("colour = 1", &["unknown field `colour`"]),
+        ];
+        let plain =
+            std::env::temp_dir().join(format!("carpd-not-executable-{}", std::process::id()));
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        let not_executable = format!("script = [\"{}\"]", plain.display());
+        let cases: Vec<(&str, &[&str])> = cases
+            .iter()
+            .copied()
+            .chain([(not_executable.as_str(), &["not an executable file"][..])])
+            .collect();
+        for (body, needles) in &cases {
+            let errors = errors(&tracker(body));
+            assert_eq!(errors.len(), 1, "{body}: {errors:?}");
+            for needle in needles.iter() {
+                assert!(
+                    errors[0].contains(needle),
+                    "{body}: {needle:?} not in {}",
+                    errors[0]
+                );
+            }
+        }
+        std::fs::remove_file(plain).unwrap();
+    }
+
+    #[test]
+    fn groups_must_track_defined_trackers_once_with_a_known_demote_by() {
+        let one = "[[tracker]]\nname = \"a\"\ninterface = \"eth1\"\n";
+        let e = errors(&format!("{one}{GROUP}track = [\"a\", \"nginx\"]\n"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("carpd.toml:10:15:")
+                && e[0].contains("tracker \"nginx\" is not defined")
+                && e[0].contains("\"a\""),
+            "{e:?}"
+        );
+        let e = errors(&format!("{GROUP}track = [\"nginx\"]\n"));
+        assert!(e[0].contains("no [[tracker]] is defined"), "{e:?}");
+        let e = errors(&format!("{one}{GROUP}track = [\"a\", \"a\"]\n"));
+        assert!(e[0].contains("\"a\" is listed twice"), "{e:?}");
+        let e = errors(&format!("{GROUP}demote_by = \"priority\"\n"));
+        assert!(
+            e[0].contains("demote_by = priority") && e[0].contains("\"advskew\""),
+            "{e:?}"
+        );
+        let e = errors(&format!("{one}{one}{GROUP}"));
+        assert!(
+            e[0].contains("carpd.toml:4:")
+                && e[0].contains("already the name of the tracker at line 1"),
+            "{e:?}"
+        );
+        let e = errors(&format!("[[tracker]]\ninterface = \"eth1\"\n{GROUP}"));
+        assert!(e[0].contains("tracker 1: missing key name"), "{e:?}");
+        // A broken tracker that a group tracks is reported once, as itself.
+        let e = errors(&format!(
+            "[[tracker]]\nname = \"a\"\nfile = \"x\"\n{GROUP}track = [\"a\"]\n"
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+    }
+}
