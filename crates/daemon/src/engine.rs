@@ -8,7 +8,7 @@
 //! about a group starts with `[name]`.
 
 use crate::drops::DropLog;
-use crate::health::{Change, Health};
+use crate::health::{Change, Health, Verdict};
 use crate::hooks::Job;
 use crate::settings::tracking::{DemoteBy, TrackerSettings};
 use crate::settings::GroupSettings;
@@ -218,6 +218,10 @@ pub struct GroupStatus {
     pub demote_by: DemoteBy,
     /// its trackers: name, healthy, weight
     pub track: Vec<(String, bool, u8)>,
+    /// its sync group
+    pub sync: Option<String>,
+    /// why it is in FAULT (failed trackers, members of its sync group without link)
+    pub fault_causes: Vec<String>,
     /// the current master's address, when known
     pub master: Option<Ipv4Addr>,
     /// the core's counters
@@ -263,6 +267,8 @@ struct Group {
     track: Vec<String>,
     /// where their weights go
     demote_by: DemoteBy,
+    /// its sync group
+    sync: Option<String>,
     /// What the core was last told: fault, demote byte, skew demotion.
     applied: (bool, u8, u8),
 }
@@ -286,6 +292,7 @@ impl Group {
             drops: BTreeMap::new(),
             track: settings.track.clone(),
             demote_by: settings.demote_by,
+            sync: settings.sync.clone(),
             applied: (false, 0, 0),
         }
     }
@@ -364,15 +371,43 @@ impl Engine {
             tracing::warn!("Tracker {tracker} failed: {}", change.detail);
         }
         self.tracker_event(change);
-        let routers: Vec<RouterId> = self
+        // Through sync groups a tracker reaches groups that do not list it: every group is
+        // looked at (nothing changes for those it does not reach).
+        self.refresh_health(now);
+    }
+
+    /// What a group's trackers add up to, with its sync group's: the union of the members'
+    /// trackers, and a member whose link is down faults every member.
+    fn verdict_of(&self, router: RouterId) -> Verdict {
+        let Some(group) = self.groups.get(&router) else {
+            return Verdict::default();
+        };
+        let Some(sync) = &group.sync else {
+            return self.health.verdict(&group.track);
+        };
+        let members: Vec<&Group> = self
             .groups
-            .iter()
-            .filter(|(_, g)| g.track.contains(&tracker))
-            .map(|(r, _)| *r)
+            .values()
+            .filter(|g| g.sync.as_ref() == Some(sync))
             .collect();
-        for router in routers {
-            self.apply_health(now, router);
+        let mut track: Vec<String> = Vec::new();
+        for name in members.iter().flat_map(|g| &g.track) {
+            if !track.contains(name) {
+                track.push(name.clone());
+            }
         }
+        let mut verdict = self.health.verdict(&track);
+        for member in members.iter().filter(|m| !m.link_up) {
+            let interface = self
+                .links
+                .get(&member.link)
+                .map_or("?", |l| l.name.as_str());
+            verdict.faulted_by.push(format!(
+                "{interface} of sync group \"{sync}\" member \"{}\" is down",
+                member.name
+            ));
+        }
+        verdict
     }
 
     /// Tells the core what the group's trackers add up to, when that changed: FAULT, and the
@@ -380,10 +415,10 @@ impl Engine {
     /// that the events of one group come out before those of the next.
     fn apply_health(&mut self, now: Instant, router: RouterId) {
         let tag = self.tag(router);
+        let verdict = self.verdict_of(router);
         let Some(group) = self.groups.get_mut(&router) else {
             return;
         };
-        let verdict = self.health.verdict(&group.track);
         let fault = !verdict.faulted_by.is_empty();
         let (demote, skew) = match group.demote_by {
             DemoteBy::Demote => (verdict.demotion, 0),
@@ -394,11 +429,13 @@ impl Engine {
         let demote_by = group.demote_by;
         if fault && !was_fault {
             tracing::warn!(
-                "{tag}FAULT: tracker {} failed: bowing out, not competing until it is healthy",
-                verdict.faulted_by.join(", ")
+                "{tag}FAULT ({}): bowing out, not competing until that is over",
+                verdict.faulted_by.join("; ")
             );
         } else if !fault && was_fault {
-            tracing::warn!("{tag}Every tracker with weight 0 is healthy: leaving FAULT");
+            tracing::warn!(
+                "{tag}Fault over (trackers healthy, sync group links up): leaving FAULT"
+            );
         }
         if fault != was_fault {
             self.node
@@ -581,7 +618,7 @@ impl Engine {
             .filter_map(|router| {
                 let group = self.groups.get(&router)?;
                 let vr = self.node.router(router)?;
-                let verdict = self.health.verdict(&group.track);
+                let verdict = self.verdict_of(router);
                 let track = group
                     .track
                     .iter()
@@ -608,6 +645,8 @@ impl Engine {
                     demotion: verdict.demotion,
                     demote_by: group.demote_by,
                     track,
+                    sync: group.sync.clone(),
+                    fault_causes: verdict.faulted_by,
                     master: vr.master(),
                     stats: vr.stats(),
                     drops: group.drops.clone(),
@@ -792,6 +831,7 @@ impl Engine {
             .filter(|(_, g)| g.link == link)
             .map(|(r, _)| *r)
             .collect();
+        let mut synced = false;
         for router in routers {
             let tag = self.tag(router);
             let group = self.groups.get_mut(&router).expect("listed above");
@@ -806,6 +846,12 @@ impl Engine {
                 tracing::warn!("{tag}Link down on {name}: BACKUP until it is back");
             }
             self.node.handle_router_link(now, router, up);
+            synced |= self.groups[&router].sync.is_some();
+        }
+        // A member's link faults its whole sync group.
+        if synced {
+            self.drain(now);
+            self.refresh_health(now);
         }
     }
 
@@ -1228,6 +1274,123 @@ demote_by = "advskew"
                 ("check".to_string(), false, 0),
                 ("soft".to_string(), true, 30)
             ]
+        );
+    }
+
+    #[test]
+    fn a_sync_group_faults_together_when_one_member_loses_its_link_or_a_tracker() {
+        let text = r#"
+[[tracker]]
+name = "check"
+file = "/run/carpd/none"
+[[group]]
+name = "inside"
+interface = "eth0"
+vhid = 7
+vips = ["10.0.0.100"]
+password = "secret"
+srcip = "10.0.0.11"
+sync = "edge"
+track = ["check"]
+[[group]]
+name = "outside"
+interface = "eth1"
+vhid = 7
+vips = ["10.0.1.100"]
+password = "secret"
+srcip = "10.0.1.11"
+sync = "edge"
+"#;
+        let settings = crate::settings::file::parse(Path::new("t.toml"), text).unwrap();
+        let mut engine = Engine::new(true);
+        engine.add_link(LinkId(0), "eth0", MAC0, true);
+        engine.add_link(LinkId(1), "eth1", MAC1, true);
+        engine.set_trackers(Instant::ZERO, &settings.trackers);
+        let ids: Vec<RouterId> = settings
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let config = g.router_config(g.srcip.unwrap()).unwrap();
+                engine.add_group(Instant::ZERO, g, config, LinkId(i as u32), i as u64)
+            })
+            .collect();
+        let (inside, outside) = (ids[0], ids[1]);
+        // The unchecked tracker of "inside" holds both in FAULT.
+        assert_eq!(
+            (engine.state(inside), engine.state(outside)),
+            (State::Fault, State::Fault)
+        );
+        observe(&mut engine, 1_000, "check", true);
+        assert_eq!(
+            (engine.state(inside), engine.state(outside)),
+            (State::Backup, State::Backup)
+        );
+        for net in [0, 1] {
+            hear_bow_out(&mut engine, 100_000, net);
+        }
+        assert_eq!(
+            (engine.state(inside), engine.state(outside)),
+            (State::Master, State::Master)
+        );
+        engine.take_effects();
+        // eth1 loses its carrier: outside leaves MASTER for the link, inside bows out on eth0.
+        engine.handle(
+            Instant::from_micros(200_000),
+            Input::Link {
+                link: LinkId(1),
+                present: true,
+                running: false,
+                mac: MAC1,
+            },
+        );
+        assert_eq!(
+            (engine.state(inside), engine.state(outside)),
+            (State::Fault, State::Fault)
+        );
+        let effects = engine.take_effects();
+        assert!(
+            effects.iter().any(|e| matches!(
+                e,
+                Effect::Transmit {
+                    link: LinkId(0),
+                    ethertype: ETHERTYPE_IPV4,
+                    ..
+                }
+            )),
+            "inside bows out on eth0: {effects:?}"
+        );
+        let status = engine.group_status(Some("inside")).unwrap();
+        assert_eq!(
+            status[0].fault_causes,
+            ["eth1 of sync group \"edge\" member \"outside\" is down"]
+        );
+        // Back: both leave FAULT at the same instant.
+        engine.handle(
+            Instant::from_micros(300_000),
+            Input::Link {
+                link: LinkId(1),
+                present: true,
+                running: true,
+                mac: MAC1,
+            },
+        );
+        assert_eq!(
+            (engine.state(inside), engine.state(outside)),
+            (State::Backup, State::Backup)
+        );
+        assert_eq!(
+            events(&engine.take_effects())
+                .iter()
+                .filter(|e| e.contains("fault-cleared"))
+                .count(),
+            2
+        );
+        // The tracker only "inside" lists faults "outside" too.
+        observe(&mut engine, 400_000, "check", false);
+        assert_eq!(
+            (engine.state(inside), engine.state(outside)),
+            (State::Fault, State::Fault)
         );
     }
 

@@ -260,6 +260,8 @@ impl Daemon {
                 "healthy": healthy,
                 "weight": weight,
             })).collect::<Vec<_>>(),
+            "sync": g.sync,
+            "fault_causes": g.fault_causes,
             "demoted_by_operator": g.drained,
             "master": g.master.map(|a| a.to_string()),
             "adverts_sent": g.stats.adverts_sent,

@@ -39,6 +39,9 @@ pub struct VrConfigBuilder {
     pub group: Ipv4Addr,
     /// send adverts to the Ethernet broadcast address (`-M`)
     pub broadcast: bool,
+    /// after start-up and after FAULT, take over from no live master for this long
+    /// (preemption and the demote rule wait; a dead or departed master is still replaced)
+    pub preempt_delay: Duration,
 }
 
 impl std::fmt::Debug for VrConfigBuilder {
@@ -70,6 +73,7 @@ impl VrConfigBuilder {
             password: password.to_vec(),
             group: DEFAULT_GROUP,
             broadcast: false,
+            preempt_delay: Duration::ZERO,
         }
     }
 
@@ -111,6 +115,7 @@ impl VrConfigBuilder {
             vips: self.vips,
             group: self.group,
             broadcast: self.broadcast,
+            preempt_delay: self.preempt_delay,
             auth,
         })
     }
@@ -141,6 +146,8 @@ pub struct VrConfig {
     pub group: Ipv4Addr,
     /// Ethernet broadcast instead of multicast
     pub broadcast: bool,
+    /// how long after start-up or FAULT no live master is taken over
+    pub preempt_delay: Duration,
     pub(crate) auth: Authenticator,
 }
 

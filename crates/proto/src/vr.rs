@@ -130,6 +130,8 @@ pub struct VirtualRouter {
     fault: bool,
     /// drained by the operator; kept through FAULT and restarts
     drained: bool,
+    /// Until then (after start-up or FAULT, `preempt_delay`), no live master is taken over.
+    preempt_hold_until: Option<Instant>,
     next_hook: u64,
     counter: u64,
     recent_counters: [Option<u64>; REPLAY_WINDOW],
@@ -156,6 +158,7 @@ impl VirtualRouter {
             skew_demotion: 0,
             fault: false,
             drained: false,
+            preempt_hold_until: None,
             next_hook: 0,
             counter,
             recent_counters: [None; REPLAY_WINDOW],
@@ -181,8 +184,15 @@ impl VirtualRouter {
             self.set_state(State::Fault, StateChangeReason::Fault);
             self.phase = Phase::Fault;
         } else {
+            self.hold_preemption(now);
             self.listen(now);
         }
+    }
+
+    /// `preempt_delay` from now: services here are warming up (after start-up or FAULT).
+    fn hold_preemption(&mut self, now: Instant) {
+        let delay = self.config.preempt_delay;
+        self.preempt_hold_until = (!delay.is_zero()).then(|| now + delay);
     }
 
     /// BACKUP taking part in the election (the master-down timer armed when the link is up),
@@ -466,11 +476,15 @@ impl VirtualRouter {
         }
         let local = self.timing();
         let remote = timing(carp.advbase, carp.advskew);
+        // preempt_delay: services here are still warming up, so a live master that serves
+        // keeps serving (it is still replaced when it dies, bows out or will time out).
+        let warming_up = self.preempt_hold_until.is_some_and(|until| now < until);
         // Every other reason to take over is about a master that is alive and serving.
-        let reason = if carp.demote > self.demote {
+        let reason = if carp.demote > self.demote && !warming_up {
             // OpenBSD carp_proto_input_c: a master with a higher demote count loses.
             Some(StateChangeReason::MasterDemoted)
-        } else if self.config.preempt && carp.demote == self.demote && local < remote {
+        } else if self.config.preempt && carp.demote == self.demote && local < remote && !warming_up
+        {
             Some(StateChangeReason::Preemption)
         } else if self.master_down_interval()
             < crate::time::advert_interval(carp.advbase, carp.advskew)
@@ -593,6 +607,7 @@ impl VirtualRouter {
                     (true, _) => self.enter_fault(),
                     (false, Phase::Fault) => {
                         self.set_state(State::Backup, StateChangeReason::FaultCleared);
+                        self.hold_preemption(now);
                         self.listen(now);
                     }
                     (false, _) => {}

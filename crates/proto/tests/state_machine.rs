@@ -1306,3 +1306,44 @@ fn a_demote_byte_change_is_advertised_at_once() {
     vr.handle_command(at(3_300_000), Command::SetDemote(20));
     assert_eq!(summarise(&mut vr), []);
 }
+
+#[test]
+fn preempt_delay_holds_preemption_after_start_and_after_fault_but_not_a_dead_master() {
+    // preempt, advskew 0, delay 5 s; a worse live master (advskew 100) advertises every second.
+    let mut b = preempting(ME);
+    b.preempt_delay = std::time::Duration::from_secs(5);
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    let mut counter = 0;
+    let mut heard = |vr: &mut VirtualRouter, micros: u64| {
+        counter += 1;
+        vr.handle_advert(at(micros), &advert(PEER, 1, 100, 0, counter));
+    };
+    for s in 0..5u64 {
+        heard(&mut vr, s * 1_000_000 + 500_000);
+        assert_eq!(vr.state(), State::Backup, "at {s}.5 s");
+    }
+    // 5.5 s: the delay is over; the next advert is preempted.
+    heard(&mut vr, 5_500_000);
+    assert_eq!(vr.state(), State::Master);
+    assert_eq!(
+        summarise(&mut vr)[0],
+        A::Changed(State::Backup, State::Master, StateChangeReason::Preemption)
+    );
+    // FAULT at 6 s, cleared at 10 s: held again until 15 s, even against a demoted master.
+    vr.handle_command(at(6_000_000), Command::SetFault(true));
+    vr.handle_command(at(10_000_000), Command::SetFault(false));
+    vr.handle_advert(at(10_500_000), &advert(PEER, 1, 100, 9, 100));
+    vr.handle_advert(at(14_500_000), &advert(PEER, 1, 100, 9, 101));
+    assert_eq!(vr.state(), State::Backup);
+    vr.handle_advert(at(15_000_000), &advert(PEER, 1, 100, 9, 102));
+    assert_eq!(vr.state(), State::Master);
+    // A master that goes silent is replaced after the dead time, delay or not.
+    let mut b = preempting(ME);
+    b.preempt_delay = std::time::Duration::from_secs(60);
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    vr.handle_advert(at(500_000), &advert(PEER, 1, 100, 0, 1));
+    assert_eq!(vr.state(), State::Backup);
+    vr.handle_timeout(vr.poll_timeout().unwrap());
+    assert_eq!(vr.state(), State::Master);
+}

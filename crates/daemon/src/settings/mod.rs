@@ -84,6 +84,10 @@ pub struct GroupSettings {
     pub track: Vec<String>,
     /// where the weights of its failed trackers go
     pub demote_by: DemoteBy,
+    /// the sync group it belongs to: its members share fault and demotion
+    pub sync: Option<String>,
+    /// after start-up and after FAULT, preempt no live master for this long
+    pub preempt_delay: Duration,
 }
 
 impl std::fmt::Debug for GroupSettings {
@@ -120,6 +124,7 @@ impl GroupSettings {
         builder.down_hook_on_stop = self.down_on_stop;
         builder.group = self.multicast_group;
         builder.broadcast = self.broadcast;
+        builder.preempt_delay = self.preempt_delay;
         builder.build()
     }
 }
@@ -179,6 +184,8 @@ impl Settings {
             ignore_ifstate: cli.ignoreifstate,
             track: Vec::new(),
             demote_by: DemoteBy::Demote,
+            sync: None,
+            preempt_delay: Duration::ZERO,
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {

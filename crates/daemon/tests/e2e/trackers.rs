@@ -327,3 +327,118 @@ fn a_hung_check_is_killed_at_its_timeout_and_the_master_advertises_on_time() {
         alive()
     );
 }
+
+/// A group with a name and a sync group, native, on `interface`.
+fn synced(name: &str, interface: &str, vip: Ipv4Addr, advskew: u8) -> String {
+    group(interface, 10, vip, advskew).replacen(
+        "[[group]]\n",
+        &format!("[[group]]\nname = \"{name}\"\nsync = \"edge\"\n"),
+        1,
+    )
+}
+
+/// Waits until exactly `expected` hold `vip` on any interface; panics with the logs.
+fn expect_anywhere(lab: &Lab, vip: Ipv4Addr, expected: &[usize], within: Duration, logs: &[&str]) {
+    let holders = || -> Vec<usize> {
+        (1..=2)
+            .filter(|&h| lab.all_addresses(lab.host(h)).contains(&vip))
+            .collect()
+    };
+    if !wait_until(within, || holders() == expected) {
+        let text: String = logs
+            .iter()
+            .map(|l| format!("--- {l}\n{}\n", lab.log(l)))
+            .collect();
+        panic!(
+            "holders of {vip}: {:?}, expected {expected:?} within {within:?}\n{text}",
+            holders()
+        );
+    }
+}
+
+#[test]
+fn a_sync_group_hands_over_together_when_one_member_loses_its_link() {
+    let Some(lab) = lab("tsy", 47, 2, &[]) else {
+        return;
+    };
+    lab.add_second_lan(48).expect("second LAN");
+    let inside = Ipv4Addr::new(10, 77, 47, 110);
+    let outside = Ipv4Addr::new(10, 77, 48, 110);
+    let config = |advskew| {
+        synced("inside", "eth0", inside, advskew) + &synced("outside", "eth1", outside, advskew)
+    };
+    let h1 = write_config(&lab, "h1.toml", &config(10));
+    let h2 = write_config(&lab, "h2.toml", &config(100));
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    let _m2 = start_config(&lab, 2, &h2, "h2");
+    let logs = ["h1", "h2"];
+    expect_holders(&lab, inside, &[1], Duration::from_secs(15), &logs);
+    expect_anywhere(&lab, outside, &[1], Duration::from_secs(5), &logs);
+    // Host 1's outside switch port goes down: eth1 loses its carrier.
+    let port = |up: &str| {
+        let out = Command::new("ip")
+            .args([
+                "-n",
+                "tsybr",
+                "link",
+                "set",
+                &format!("{}q", lab.host(1).port),
+                up,
+            ])
+            .output()
+            .expect("ip");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    port("down");
+    // inside's link is fine: it bows out at once because its sync partner lost its link.
+    let took = time_until_holders(&lab, inside, &[2], Duration::from_millis(1500), &logs);
+    eprintln!("sync group: inside moved {took:?} after outside's link went down");
+    // outside could not bow out on a dead link: host 2 takes it after the dead time.
+    expect_anywhere(&lab, outside, &[2], Duration::from_secs(5), &logs);
+    let socket = socket_of(&lab, "h1.toml");
+    let groups = status(&socket);
+    for name in ["inside", "outside"] {
+        assert_eq!(groups[name]["state"], "FAULT", "{name}: {}", groups[name]);
+        assert_eq!(groups[name]["sync"], "edge");
+    }
+    let causes = groups["inside"]["fault_causes"].to_string();
+    assert!(
+        causes.contains("eth1") && causes.contains("outside"),
+        "{causes}"
+    );
+    // Carrier back: both leave FAULT together and preempt back.
+    port("up");
+    expect_holders(&lab, inside, &[1], Duration::from_secs(5), &logs);
+    expect_anywhere(&lab, outside, &[1], Duration::from_secs(5), &logs);
+}
+
+#[test]
+fn preempt_delay_lets_a_live_master_serve_while_the_preferred_node_warms_up() {
+    let Some(lab) = lab("tpd", 49, 2, &[]) else {
+        return;
+    };
+    let vip = lab.address(111);
+    let h1 = write_config(
+        &lab,
+        "h1.toml",
+        &tracked("web", 11, vip, 10, "preempt_delay = 4.0"),
+    );
+    let h2 = write_config(&lab, "h2.toml", &tracked("web", 11, vip, 100, ""));
+    let _m2 = start_config(&lab, 2, &h2, "h2");
+    let logs = ["h1", "h2"];
+    expect_holders(&lab, vip, &[2], Duration::from_secs(15), &logs);
+    let started = Instant::now();
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    expect_holders(&lab, vip, &[1], Duration::from_secs(8), &logs);
+    let took = started.elapsed();
+    eprintln!("preempt_delay 4 s: preferred node took over {took:?} after its start");
+    // Not before the delay; after it, at the next advert of the live master (1 s).
+    assert!(
+        took >= Duration::from_secs(4) && took <= Duration::from_millis(5600),
+        "took over {took:?} after start"
+    );
+}

@@ -103,6 +103,8 @@ struct RawGroup {
     ignore_ifstate: Option<Spanned<bool>>,
     track: Option<Spanned<Vec<Spanned<String>>>>,
     demote_by: Option<Spanned<String>>,
+    sync: Option<Spanned<String>>,
+    preempt_delay: Option<Spanned<f64>>,
 }
 
 /// Reads and checks `path`.
@@ -165,6 +167,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
         if groups.is_empty() {
             checker.file_error("no [[group]] table: accepted one or more groups".to_string());
         }
+        checker.lonely_sync(&groups, &spans);
         for conflict in Settings::conflicts(&groups) {
             let (line, _) = checker.position(spans[conflict.with].start);
             checker.error(
@@ -449,6 +452,8 @@ impl Checker<'_> {
         };
         let track = self.track(&label, &raw.track, trackers);
         let demote_by = self.demote_by(&label, &raw.demote_by);
+        let sync = self.sync(&label, &raw.sync);
+        let preempt_delay = self.preempt_delay(&label, &raw.preempt_delay);
         if self.errors.len() > errors_before {
             return None;
         }
@@ -480,6 +485,8 @@ impl Checker<'_> {
             ignore_ifstate: raw.ignore_ifstate.is_some_and(|p| *p.get_ref()),
             track: track?,
             demote_by: demote_by?,
+            sync: sync?,
+            preempt_delay: preempt_delay?,
         })
     }
 

@@ -261,6 +261,67 @@ impl Checker<'_> {
         }
     }
 
+    /// A group's `sync`: a name of 1 or more characters.
+    pub(super) fn sync(
+        &mut self,
+        group: &str,
+        value: &Option<Spanned<String>>,
+    ) -> Option<Option<String>> {
+        match value {
+            None => Some(None),
+            Some(v) => {
+                let verdict = if v.get_ref().is_empty() {
+                    Err("accepted a name of 1 or more characters that the other groups of the sync group give too".to_string())
+                } else {
+                    Ok(Some(v.get_ref().clone()))
+                };
+                self.check(group, "sync", v, verdict)
+            }
+        }
+    }
+
+    /// A group's `preempt_delay`: 0 to 3600 seconds.
+    pub(super) fn preempt_delay(
+        &mut self,
+        group: &str,
+        value: &Option<Spanned<f64>>,
+    ) -> Option<Duration> {
+        match value {
+            None => Some(Duration::ZERO),
+            Some(v) => {
+                let verdict = match Duration::try_from_secs_f64(*v.get_ref()) {
+                    Ok(d) if d <= LONGEST => Ok(d),
+                    _ => Err(
+                        "accepted a number of seconds from 0 to 3600, such as 5 or 2.5".to_string(),
+                    ),
+                };
+                self.check(group, "preempt_delay", v, verdict)
+            }
+        }
+    }
+
+    /// A sync group of one is a typo: every `sync` name is shared by two or more groups.
+    pub(super) fn lonely_sync(
+        &mut self,
+        groups: &[crate::settings::GroupSettings],
+        spans: &[Range<usize>],
+    ) {
+        for (g, span) in groups.iter().zip(spans) {
+            let Some(sync) = &g.sync else { continue };
+            if groups
+                .iter()
+                .filter(|o| o.sync.as_ref() == Some(sync))
+                .count()
+                < 2
+            {
+                self.error(
+                    span.clone(),
+                    format!("group \"{}\": sync = \"{sync}\" names no other group: accepted a name that two or more groups share", g.name),
+                );
+            }
+        }
+    }
+
     /// Tracker names are unique.
     pub(super) fn unique_trackers(&mut self, trackers: &[(TrackerSettings, Range<usize>)]) {
         for (i, (t, span)) in trackers.iter().enumerate() {
@@ -487,6 +548,36 @@ demote_by = "advskew"
         );
         let e = errors(&format!("[[tracker]]\ninterface = \"eth1\"\n{GROUP}"));
         assert!(e[0].contains("tracker 1: missing key name"), "{e:?}");
+        // Sync groups and preempt_delay.
+        let two = |a: &str, b: &str| {
+            format!("{GROUP}{a}\n[[group]]\nname = \"db\"\ninterface = \"eth1\"\nvhid = 5\nvips = [\"10.0.1.9\"]\npassword = \"pw\"\n{b}\n")
+        };
+        let s = parse(
+            Path::new("x.toml"),
+            &two("sync = \"edge\"\npreempt_delay = 2.5", "sync = \"edge\""),
+        )
+        .unwrap();
+        assert_eq!(s.groups[0].sync.as_deref(), Some("edge"));
+        assert_eq!(s.groups[0].preempt_delay, Duration::from_millis(2500));
+        assert_eq!(s.groups[1].preempt_delay, Duration::ZERO);
+        let e = errors(&two("sync = \"edge\"", "sync = \"egde\""));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[1].contains("sync = \"egde\" names no other group") && e[1].contains("two or more"),
+            "{e:?}"
+        );
+        let e = errors(&two("sync = \"\"", ""));
+        assert!(
+            e[0].contains("sync = : accepted a name of 1 or more characters"),
+            "{e:?}"
+        );
+        for bad in ["-1", "3601", "nan"] {
+            let e = errors(&two(&format!("preempt_delay = {bad}"), ""));
+            assert!(
+                e[0].contains("preempt_delay") && e[0].contains("0 to 3600"),
+                "{bad}: {e:?}"
+            );
+        }
         // A broken tracker that a group tracks is reported once, as itself.
         let e = errors(&format!(
             "[[tracker]]\nname = \"a\"\nfile = \"x\"\n{GROUP}track = [\"a\"]\n"
