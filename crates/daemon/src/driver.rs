@@ -203,6 +203,8 @@ pub struct Io {
     pub trackers: Trackers,
     /// what the trackers observed
     pub observations: mpsc::UnboundedReceiver<Observation>,
+    /// notify script calls, in order
+    pub notifier: crate::notify::Notifier,
 }
 
 /// The signals carpd handles.
@@ -432,6 +434,7 @@ impl Io {
                 }
                 Effect::Status(line) => notify(&[sd_notify::NotifyState::Status(&line)]),
                 Effect::Event(event) => self.publish(&event),
+                Effect::Notify(call) => self.notifier.call(call),
             }
         }
     }

@@ -120,6 +120,8 @@ pub enum Effect {
     Status(String),
     /// Something `carpctl watch` shows.
     Event(Event),
+    /// Call a notify script (after the calls before it).
+    Notify(crate::notify::Notification),
 }
 
 /// The group an event is about, as `carpctl watch` shows it.
@@ -269,6 +271,10 @@ struct Group {
     demote_by: DemoteBy,
     /// its sync group
     sync: Option<String>,
+    /// its notify script and the hook timeout that bounds it
+    notify: Option<(Vec<String>, std::time::Duration)>,
+    /// `CARPD_VIPS` for the notify script
+    vips_typed: String,
     /// What the core was last told: fault, demote byte, skew demotion.
     applied: (bool, u8, u8),
 }
@@ -293,6 +299,16 @@ impl Group {
             track: settings.track.clone(),
             demote_by: settings.demote_by,
             sync: settings.sync.clone(),
+            notify: settings
+                .notify_script
+                .clone()
+                .map(|argv| (argv, settings.hook_timeout)),
+            vips_typed: settings
+                .vips
+                .iter()
+                .map(|v| v.typed.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             applied: (false, 0, 0),
         }
     }
@@ -989,6 +1005,7 @@ impl Engine {
                     };
                     let event = self.event(router, "state", detail);
                     self.effects.push(Effect::Event(event));
+                    self.notify(router, from, to, reason);
                     changed = true;
                 }
                 Action::Dropped { reason, source } => {
@@ -1002,6 +1019,32 @@ impl Engine {
         if changed {
             self.effects.push(Effect::Status(self.summary()));
         }
+    }
+
+    /// A call of the group's notify script for this change, in order after the event.
+    fn notify(&mut self, router: RouterId, from: State, to: State, reason: StateChangeReason) {
+        let tag = self.tag(router);
+        let (Some(group), Some(at)) = (self.groups.get(&router), self.group_ref(router)) else {
+            return;
+        };
+        let Some((argv, timeout)) = &group.notify else {
+            return;
+        };
+        self.effects
+            .push(Effect::Notify(crate::notify::Notification {
+                argv: argv.clone(),
+                env: vec![
+                    ("CARPD_GROUP", at.group),
+                    ("CARPD_INTERFACE", at.interface),
+                    ("CARPD_VHID", at.vhid.to_string()),
+                    ("CARPD_STATE", to.as_str().to_string()),
+                    ("CARPD_FROM", from.as_str().to_string()),
+                    ("CARPD_REASON", reason.as_str().to_string()),
+                    ("CARPD_VIPS", group.vips_typed.clone()),
+                ],
+                timeout: *timeout,
+                tag,
+            }));
     }
 
     /// Counts a failed send; ucarp's wording, repeated failures logged once per 100.
@@ -1125,7 +1168,7 @@ srcip = "10.0.1.11"
             effects.iter().all(|e| match e {
                 Effect::Transmit { link: l, .. } => *l == link,
                 Effect::Hook { router: r, .. } => *r == router,
-                Effect::Status(_) => true,
+                Effect::Status(_) | Effect::Notify(_) => true,
                 Effect::Event(e) => e
                     .group
                     .as_ref()

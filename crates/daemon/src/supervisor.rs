@@ -114,6 +114,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             events: events.clone(),
             trackers: Trackers::new(observed),
             observations,
+            notifier: crate::notify::Notifier::start(),
         },
         netlink,
         locks,
@@ -187,6 +188,17 @@ impl Daemon {
             .into_values()
             .map(Runner::finish);
         futures::future::join_all(finishing).await;
+        // The last changes (to INIT) are notified too, each within its group's hook timeout.
+        let limit = self
+            .settings
+            .groups
+            .iter()
+            .map(|g| g.hook_timeout)
+            .max()
+            .unwrap_or_default()
+            + std::time::Duration::from_secs(1);
+        let notifier = std::mem::replace(&mut self.io.notifier, crate::notify::Notifier::start());
+        notifier.finish(limit).await;
         tracing::info!("carpd stopped");
     }
 
@@ -512,7 +524,10 @@ impl Daemon {
 
     async fn reload_from(&mut self, path: &Path) -> Result<ReloadReport> {
         let new = crate::settings::file::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-        if new.daemon != self.settings.daemon {
+        let control = |d: &crate::settings::DaemonSettings| {
+            (d.control_socket.clone(), d.control_group.clone())
+        };
+        if control(&new.daemon) != control(&self.settings.daemon) {
             tracing::warn!(
                 "[daemon] changed in {}: the control socket settings apply at the next start",
                 path.display()

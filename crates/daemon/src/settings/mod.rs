@@ -37,6 +37,8 @@ pub struct DaemonSettings {
     pub control_socket: PathBuf,
     /// members of this Unix group may use `carpctl` too (socket mode 0660); else root only
     pub control_group: Option<String>,
+    /// called for every transition of every group that has none of its own
+    pub notify_script: Option<Vec<String>>,
 }
 
 /// Everything about one group.
@@ -88,6 +90,8 @@ pub struct GroupSettings {
     pub sync: Option<String>,
     /// after start-up and after FAULT, preempt no live master for this long
     pub preempt_delay: Duration,
+    /// called for every transition (the group's own, else `[daemon]`'s): argv, no shell
+    pub notify_script: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for GroupSettings {
@@ -186,6 +190,7 @@ impl Settings {
             demote_by: DemoteBy::Demote,
             sync: None,
             preempt_delay: Duration::ZERO,
+            notify_script: None,
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {
@@ -199,6 +204,7 @@ impl Settings {
             daemon: DaemonSettings {
                 control_socket,
                 control_group: None,
+                notify_script: None,
             },
             trackers: Vec::new(),
             groups: vec![group],

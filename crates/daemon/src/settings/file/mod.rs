@@ -77,6 +77,7 @@ struct RawFile {
 struct RawDaemon {
     control_socket: Option<Spanned<String>>,
     control_group: Option<Spanned<String>>,
+    notify_script: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +106,7 @@ struct RawGroup {
     demote_by: Option<Spanned<String>>,
     sync: Option<Spanned<String>>,
     preempt_delay: Option<Spanned<f64>>,
+    notify_script: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Reads and checks `path`.
@@ -158,7 +160,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
     let mut spans = Vec::new();
     for (i, group) in raw.group.into_iter().enumerate() {
         let span = group.span();
-        if let Some(g) = checker.group(i + 1, span.clone(), group.into_inner(), &tracker_names) {
+        if let Some(g) = checker.group(
+            i + 1,
+            span.clone(),
+            group.into_inner(),
+            &tracker_names,
+            &daemon.notify_script,
+        ) {
             groups.push(g);
             spans.push(span);
         }
@@ -259,10 +267,14 @@ impl Checker<'_> {
         let mut daemon = DaemonSettings {
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             control_group: None,
+            notify_script: None,
         };
         let Some(raw) = raw else {
             return daemon;
         };
+        daemon.notify_script = self
+            .argv("[daemon]", "notify_script", &raw.notify_script)
+            .flatten();
         if let Some(socket) = raw.control_socket {
             let verdict = if Path::new(socket.get_ref()).is_absolute() {
                 Ok(PathBuf::from(socket.get_ref()))
@@ -321,6 +333,7 @@ impl Checker<'_> {
         span: Range<usize>,
         raw: RawGroup,
         trackers: &[String],
+        daemon_notify: &Option<Vec<String>>,
     ) -> Option<GroupSettings> {
         let errors_before = self.errors.len();
         let label = label(&raw.name, index);
@@ -454,6 +467,9 @@ impl Checker<'_> {
         let demote_by = self.demote_by(&label, &raw.demote_by);
         let sync = self.sync(&label, &raw.sync);
         let preempt_delay = self.preempt_delay(&label, &raw.preempt_delay);
+        let notify_script = self
+            .argv(&label, "notify_script", &raw.notify_script)
+            .map(|own| own.or_else(|| daemon_notify.clone()));
         if self.errors.len() > errors_before {
             return None;
         }
@@ -487,6 +503,7 @@ impl Checker<'_> {
             demote_by: demote_by?,
             sync: sync?,
             preempt_delay: preempt_delay?,
+            notify_script: notify_script?,
         })
     }
 

@@ -123,7 +123,7 @@ impl Checker<'_> {
                 );
                 None
             }
-            (Some(script), _, _) => self.script_check(&owner, script, &raw),
+            (Some(_), _, _) => self.script_check(&owner, &raw),
             (_, Some(interface), _) => {
                 for (key, value) in [("interval", &raw.interval), ("timeout", &raw.timeout)] {
                     if let Some(v) = value {
@@ -169,27 +169,33 @@ impl Checker<'_> {
         })
     }
 
-    fn script_check(
+    /// A program and its arguments (no shell): the program an absolute path to an executable
+    /// file. `Some(None)` when not given.
+    pub(super) fn argv(
         &mut self,
         owner: &str,
-        script: &Spanned<Vec<Spanned<String>>>,
-        raw: &RawTracker,
-    ) -> Option<Check> {
-        let argv: Vec<String> = script
-            .get_ref()
-            .iter()
-            .map(|a| a.get_ref().clone())
-            .collect();
-        let program = match script.get_ref().first() {
+        key: &str,
+        value: &Option<Spanned<Vec<Spanned<String>>>>,
+    ) -> Option<Option<Vec<String>>> {
+        let Some(list) = value else {
+            return Some(None);
+        };
+        let argv: Vec<String> = list.get_ref().iter().map(|a| a.get_ref().clone()).collect();
+        match list.get_ref().first() {
             None => {
-                self.error(script.span(), format!("{owner}: script = []: accepted the program and its arguments, such as [\"/usr/local/bin/check-nginx\", \"--quick\"] (no shell)"));
+                self.error(list.span(), format!("{owner}: {key} = []: accepted the program and its arguments, such as [\"/usr/local/bin/check\", \"--quick\"] (no shell)"));
                 None
             }
             Some(program) => {
                 let verdict = executable(std::path::Path::new(program.get_ref()));
-                self.check(owner, "script", program, verdict)
+                self.check(owner, key, program, verdict)
+                    .map(|()| Some(argv))
             }
-        };
+        }
+    }
+
+    fn script_check(&mut self, owner: &str, raw: &RawTracker) -> Option<Check> {
+        let argv = self.argv(owner, "script", &raw.script);
         let interval = self.seconds(owner, "interval", &raw.interval, Duration::from_secs(1));
         // A check may take as long as the interval unless told otherwise.
         let timeout = self.seconds(
@@ -200,9 +206,8 @@ impl Checker<'_> {
         );
         let rise = self.number(owner, "rise", &raw.rise, 1, count);
         let fall = self.number(owner, "fall", &raw.fall, 1, count);
-        program?;
         Some(Check::Script {
-            argv,
+            argv: argv??,
             interval: interval?,
             timeout: timeout?,
             rise: rise?,
@@ -578,6 +583,35 @@ demote_by = "advskew"
                 "{bad}: {e:?}"
             );
         }
+        // notify_script: the group's own, else [daemon]'s; the program must be executable.
+        let daemon = "[daemon]\nnotify_script = [\"/bin/echo\", \"all\"]\n";
+        let s = parse(
+            Path::new("x.toml"),
+            &format!("{daemon}{}", two("notify_script = [\"/bin/true\"]", "")),
+        )
+        .unwrap();
+        assert_eq!(
+            s.groups[0].notify_script,
+            Some(vec!["/bin/true".to_string()])
+        );
+        assert_eq!(
+            s.groups[1].notify_script,
+            Some(vec!["/bin/echo".to_string(), "all".to_string()])
+        );
+        assert_eq!(
+            s.daemon.notify_script,
+            Some(vec!["/bin/echo".to_string(), "all".to_string()])
+        );
+        let e = errors(&two("notify_script = [\"/nonexistent/notify\"]", ""));
+        assert!(
+            e[0].contains("notify_script = /nonexistent/notify") && e[0].contains("executable"),
+            "{e:?}"
+        );
+        let e = errors(&format!("[daemon]\nnotify_script = []\n{GROUP}"));
+        assert!(
+            e[0].contains("[daemon]: notify_script = []") && e[0].contains("no shell"),
+            "{e:?}"
+        );
         // A broken tracker that a group tracks is reported once, as itself.
         let e = errors(&format!(
             "[[tracker]]\nname = \"a\"\nfile = \"x\"\n{GROUP}track = [\"a\"]\n"
