@@ -42,6 +42,8 @@ pub struct VrConfigBuilder {
     /// after start-up and after FAULT, take over from no live master for this long
     /// (preemption and the demote rule wait; a dead or departed master is still replaced)
     pub preempt_delay: Duration,
+    /// while master, announce the VIPs again this often (`None`: only on the usual occasions)
+    pub garp_refresh: Option<Duration>,
 }
 
 impl std::fmt::Debug for VrConfigBuilder {
@@ -74,6 +76,7 @@ impl VrConfigBuilder {
             group: DEFAULT_GROUP,
             broadcast: false,
             preempt_delay: Duration::ZERO,
+            garp_refresh: None,
         }
     }
 
@@ -116,6 +119,7 @@ impl VrConfigBuilder {
             group: self.group,
             broadcast: self.broadcast,
             preempt_delay: self.preempt_delay,
+            garp_refresh: self.garp_refresh,
             auth,
         })
     }
@@ -148,6 +152,8 @@ pub struct VrConfig {
     pub broadcast: bool,
     /// how long after start-up or FAULT no live master is taken over
     pub preempt_delay: Duration,
+    /// how often a master announces its VIPs again
+    pub garp_refresh: Option<Duration>,
     pub(crate) auth: Authenticator,
 }
 

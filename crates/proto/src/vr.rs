@@ -132,6 +132,8 @@ pub struct VirtualRouter {
     drained: bool,
     /// Until then (after start-up or FAULT, `preempt_delay`), no live master is taken over.
     preempt_hold_until: Option<Instant>,
+    /// While master with `garp_refresh`: when the VIPs are announced again.
+    garp_refresh_at: Option<Instant>,
     next_hook: u64,
     counter: u64,
     recent_counters: [Option<u64>; REPLAY_WINDOW],
@@ -159,6 +161,7 @@ impl VirtualRouter {
             fault: false,
             drained: false,
             preempt_hold_until: None,
+            garp_refresh_at: None,
             next_hook: 0,
             counter,
             recent_counters: [None; REPLAY_WINDOW],
@@ -227,6 +230,7 @@ impl VirtualRouter {
             Phase::Master { advert_at, .. } => {
                 *advert_at = (*advert_at).min(now + advert_interval);
                 self.master = Some(self.config.source);
+                self.garp_refresh_at = self.config.garp_refresh.map(|every| now + every);
             }
             Phase::Backup {
                 master_down_at: Some(at),
@@ -342,7 +346,9 @@ impl VirtualRouter {
                 hold_until,
             } => [master_down_at, hold_until].into_iter().flatten().min(),
             Phase::TakingOver { master_down_at, .. } => Some(master_down_at),
-            Phase::Master { advert_at, .. } => Some(advert_at),
+            Phase::Master { advert_at, .. } => {
+                Some(self.garp_refresh_at.map_or(advert_at, |g| g.min(advert_at)))
+            }
         }
     }
 
@@ -370,7 +376,15 @@ impl VirtualRouter {
                 // the group now and announce the VIP when the hook is done.
                 self.start_advertising(now, Some(up_hook));
             }
-            Phase::Master { advert_at, .. } if advert_at <= now => self.advertise_now(now),
+            Phase::Master { advert_at, .. } => {
+                if advert_at <= now {
+                    self.advertise_now(now);
+                }
+                if self.garp_refresh_at.is_some_and(|at| at <= now) {
+                    self.announce();
+                    self.garp_refresh_at = self.config.garp_refresh.map(|every| now + every);
+                }
+            }
             _ => {}
         }
     }
@@ -438,11 +452,17 @@ impl VirtualRouter {
             self.become_backup(StateChangeReason::PreferredMaster);
             self.master = Some(source);
             self.arm_master_down(now);
-        } else if up_hook.is_none() {
-            // ucarp packethandler: reassert with a GARP now and another with the second
-            // following advert (once the VIP is up: before, the up hook will announce it).
-            self.announce();
-            self.set_delayed_arp(2);
+        } else {
+            // A worse master: a partition has healed, or it has just started. Advertise now,
+            // so that it steps down within a round trip instead of an advert interval.
+            self.advertise_now(now);
+            if up_hook.is_none() {
+                // ucarp packethandler: reassert with a GARP now and another with the second
+                // following advert (once the VIP is up: before, the up hook will announce
+                // it), so that clients and switches that followed the other master come back.
+                self.announce();
+                self.set_delayed_arp(2);
+            }
         }
     }
 
@@ -710,6 +730,7 @@ impl VirtualRouter {
     /// Starts advertising; `up_hook` is the up hook still running (the VIP is announced when
     /// it is done) or `None` when the VIP is up already.
     fn start_advertising(&mut self, now: Instant, up_hook: Option<HookId>) {
+        self.garp_refresh_at = self.config.garp_refresh.map(|every| now + every);
         self.phase = Phase::Master {
             advert_at: now + self.advert_interval(),
             up_hook,

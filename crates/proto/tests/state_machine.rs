@@ -257,9 +257,11 @@ fn master_steps_down_for_a_preferred_master_and_reasserts_against_a_worse_one() 
     let mut b = config(ME);
     b.advskew = 50;
     let mut vr = master(b.clone());
-    // A worse master (advskew 100): GARP now, another with the second following advert.
+    // A worse master (advskew 100): an advert at once (it steps down within a round trip),
+    // GARP now, another with the second following advert; the schedule restarts from now.
     vr.handle_advert(at(3_100_000), &advert(PEER, 1, 100, 0, 10));
-    assert_eq!(summarise(&mut vr), [A::Garp]);
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 50), A::Garp]);
+    assert_eq!(vr.poll_timeout(), Some(at(3_100_000 + 1_195_312)));
     let next = vr.poll_timeout().unwrap();
     vr.handle_timeout(next);
     assert_eq!(summarise(&mut vr), [A::Sent(1, 50)]);
@@ -667,7 +669,7 @@ fn no_gratuitous_arp_before_the_up_hook_is_done() {
     vr.handle_timeout(at(5_000_000));
     assert_eq!(summarise(&mut vr), [A::Sent(1, 0), A::Sent(1, 0)]);
     vr.handle_advert(at(5_100_000), &advert(PEER, 1, 100, 0, 3));
-    assert!(summarise(&mut vr).is_empty());
+    assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
     vr.handle_hook_done(at(5_200_000), HookId(2));
     assert_eq!(summarise(&mut vr), [A::Garp]);
 }
@@ -1346,4 +1348,26 @@ fn preempt_delay_holds_preemption_after_start_and_after_fault_but_not_a_dead_mas
     assert_eq!(vr.state(), State::Backup);
     vr.handle_timeout(vr.poll_timeout().unwrap());
     assert_eq!(vr.state(), State::Master);
+}
+
+#[test]
+fn garp_refresh_reannounces_while_master_and_stops_when_it_leaves() {
+    let mut b = config(ME);
+    b.garp_refresh = Some(std::time::Duration::from_millis(2_500));
+    let mut vr = master(b);
+    // Master since 3 s: refreshes at 5.5 s and 8 s, between adverts every second.
+    assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
+    let mut garps = Vec::new();
+    while let Some(next) = vr.poll_timeout().filter(|t| *t <= at(8_000_000)) {
+        vr.handle_timeout(next);
+        if summarise(&mut vr).contains(&A::Garp) {
+            garps.push(next);
+        }
+    }
+    // 5 s: ucarp's delayed GARP with the third advert; then the refreshes.
+    assert_eq!(garps, [at(5_000_000), at(5_500_000), at(8_000_000)]);
+    // As backup, no refresh.
+    vr.handle_advert(at(8_100_000), &advert(PEER, 0, 200, 0, 1));
+    drain(&mut vr);
+    assert_eq!(vr.poll_timeout(), Some(at(8_100_000 + 3_000_000)));
 }

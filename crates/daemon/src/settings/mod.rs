@@ -92,6 +92,8 @@ pub struct GroupSettings {
     pub preempt_delay: Duration,
     /// called for every transition (the group's own, else `[daemon]`'s): argv, no shell
     pub notify_script: Option<Vec<String>>,
+    /// while master, announce the VIPs again this often
+    pub garp_refresh: Option<Duration>,
 }
 
 impl std::fmt::Debug for GroupSettings {
@@ -129,6 +131,7 @@ impl GroupSettings {
         builder.group = self.multicast_group;
         builder.broadcast = self.broadcast;
         builder.preempt_delay = self.preempt_delay;
+        builder.garp_refresh = self.garp_refresh;
         builder.build()
     }
 }
@@ -191,6 +194,7 @@ impl Settings {
             sync: None,
             preempt_delay: Duration::ZERO,
             notify_script: None,
+            garp_refresh: None,
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {

@@ -532,3 +532,55 @@ fn a_slow_notify_script_gets_every_transition_in_the_order_it_happened() {
         Some("web eth0 12 MASTER INIT stopped")
     );
 }
+
+#[test]
+fn after_a_partition_heals_clients_follow_the_winner_at_once() {
+    let Some(lab) = lab("tsb", 52, 3, &["ping"]) else {
+        return;
+    };
+    let vip = lab.address(113);
+    let h1 = write_config(&lab, "h1.toml", &tracked("web", 13, vip, 0, ""));
+    let h2 = write_config(&lab, "h2.toml", &tracked("web", 13, vip, 100, ""));
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    let _m2 = start_config(&lab, 2, &h2, "h2");
+    let logs = ["h1", "h2"];
+    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &logs);
+    // Partition: host 1's switch port leaves the bridge. Host 2 takes over on its side, so
+    // both are masters and the client follows the loser.
+    let bridge = |args: &[&str]| {
+        let mut all = vec!["-n", "tsbbr", "link", "set", lab.host(1).port.as_str()];
+        all.extend_from_slice(args);
+        let out = Command::new("ip").args(&all).output().expect("ip");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    bridge(&["nomaster"]);
+    expect_holders(&lab, vip, &[1, 2], Duration::from_secs(6), &logs);
+    let client = lab.host(3).clone();
+    let loser = lab.mac(lab.host(2));
+    let winner = lab.mac(lab.host(1));
+    assert!(wait_until(Duration::from_secs(3), || {
+        crate::common::ping_once(&lab, &client, vip);
+        lab.neighbour(&client, vip).as_deref() == Some(loser.as_str())
+    }));
+    // Heal. The winner hears the worse master (or the loser's last advert as it steps down)
+    // and announces the VIP at once; the client must not wait for its ARP entry to age.
+    std::thread::sleep(Duration::from_millis(1200));
+    let healed = Instant::now();
+    bridge(&["master", "br0"]);
+    assert!(
+        wait_until(Duration::from_millis(1500), || {
+            lab.neighbour(&client, vip).as_deref() == Some(winner.as_str())
+        }),
+        "the client's entry is {:?}, not the winner's {winner}",
+        lab.neighbour(&client, vip)
+    );
+    let took = healed.elapsed();
+    eprintln!("partition healed: client follows the winner after {took:?}");
+    // One advert interval (1 s) until the first advert crosses, plus delivery.
+    assert!(took <= Duration::from_millis(1250), "{took:?}");
+    expect_holders(&lab, vip, &[1], Duration::from_secs(3), &logs);
+}

@@ -107,6 +107,7 @@ struct RawGroup {
     sync: Option<Spanned<String>>,
     preempt_delay: Option<Spanned<f64>>,
     notify_script: Option<Spanned<Vec<Spanned<String>>>>,
+    garp_refresh: Option<Spanned<f64>>,
 }
 
 /// Reads and checks `path`.
@@ -470,6 +471,10 @@ impl Checker<'_> {
         let notify_script = self
             .argv(&label, "notify_script", &raw.notify_script)
             .map(|own| own.or_else(|| daemon_notify.clone()));
+        let garp_refresh = match &raw.garp_refresh {
+            None => Some(None),
+            Some(_) => self.refresh(&label, &raw.garp_refresh).map(Some),
+        };
         if self.errors.len() > errors_before {
             return None;
         }
@@ -504,6 +509,7 @@ impl Checker<'_> {
             sync: sync?,
             preempt_delay: preempt_delay?,
             notify_script: notify_script?,
+            garp_refresh: garp_refresh?,
         })
     }
 

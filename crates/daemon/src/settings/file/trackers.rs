@@ -285,6 +285,15 @@ impl Checker<'_> {
         }
     }
 
+    /// A group's `garp_refresh`: above 0, at most an hour.
+    pub(super) fn refresh(
+        &mut self,
+        group: &str,
+        value: &Option<Spanned<f64>>,
+    ) -> Option<Duration> {
+        self.seconds(group, "garp_refresh", value, Duration::ZERO)
+    }
+
     /// A group's `preempt_delay`: 0 to 3600 seconds.
     pub(super) fn preempt_delay(
         &mut self,
@@ -610,6 +619,14 @@ demote_by = "advskew"
         let e = errors(&format!("[daemon]\nnotify_script = []\n{GROUP}"));
         assert!(
             e[0].contains("[daemon]: notify_script = []") && e[0].contains("no shell"),
+            "{e:?}"
+        );
+        let s = parse(Path::new("x.toml"), &two("garp_refresh = 60", "")).unwrap();
+        assert_eq!(s.groups[0].garp_refresh, Some(Duration::from_secs(60)));
+        assert_eq!(s.groups[1].garp_refresh, None);
+        let e = errors(&two("garp_refresh = 0", ""));
+        assert!(
+            e[0].contains("garp_refresh = 0") && e[0].contains("above 0"),
             "{e:?}"
         );
         // A broken tracker that a group tracks is reported once, as itself.
