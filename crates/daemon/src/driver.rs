@@ -5,7 +5,7 @@
 
 use crate::control::Call;
 use crate::engine::{Effect, Engine, HookRequest, Input, LinkId};
-use crate::hooks::{HookRunner, Job};
+use crate::hooks::HookRunner;
 use crate::settings::{GroupSettings, Settings};
 use crate::startup::Refusal;
 use crate::sys::iface::{format_mac, Interface};
@@ -37,6 +37,8 @@ pub enum Next {
     Reload,
     /// a control request
     Call(Call),
+    /// a metrics scrape
+    Scrape(crate::metrics::Scrape),
 }
 
 /// Frames read in a row from one link before the loop looks at signals and timers again.
@@ -182,7 +184,7 @@ pub struct Io {
     /// signals
     pub signals: Signals,
     /// hook completions
-    pub done: mpsc::UnboundedReceiver<(RouterId, Job)>,
+    pub done: mpsc::UnboundedReceiver<crate::hooks::Done>,
     /// interface events
     pub net_events: mpsc::UnboundedReceiver<NetEvent>,
     /// control requests
@@ -205,6 +207,8 @@ pub struct Io {
     pub observations: mpsc::UnboundedReceiver<Observation>,
     /// notify script calls, in order
     pub notifier: crate::notify::Notifier,
+    /// metrics scrapes waiting for an answer
+    pub scrapes: mpsc::Receiver<crate::metrics::Scrape>,
 }
 
 /// The signals carpd handles.
@@ -329,11 +333,11 @@ impl Io {
                 _ = s.usr1.recv() => Some(Input::Status),
                 _ = s.usr2.recv() => Some(Input::Demote),
                 _ = sleep => Some(Input::Timer),
-                Some((router, job)) = self.done.recv() => {
+                Some((router, job, report)) = self.done.recv() => {
                     if let Some(r) = self.runners.get_mut(&router) {
                         r.queued = r.queued.saturating_sub(1);
                     }
-                    Some(Input::HookDone { router, job })
+                    Some(Input::HookDone { router, job, report })
                 }
                 Some(o) = self.observations.recv() => Some(Input::Tracker {
                     tracker: o.tracker,
@@ -342,6 +346,7 @@ impl Io {
                 }),
                 Some(event) = self.net_events.recv() => self.net_event(event),
                 Some(call) = self.calls.recv() => return Next::Call(call),
+                Some(scrape) = self.scrapes.recv() => return Next::Scrape(scrape),
                 _ = self.flush.tick() => Some(Input::FlushDrops),
                 (link, bytes) = receive_any(sockets) => {
                     self.batch = Some((link, 1));

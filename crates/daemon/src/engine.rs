@@ -48,6 +48,8 @@ pub enum Input {
         router: RouterId,
         /// the job
         job: Job,
+        /// how it ran, when something ran (for the metrics)
+        report: Option<crate::hooks::HookReport>,
     },
     /// What is known of a link now: whether the interface exists, whether it is up with
     /// carrier, and its Ethernet address.
@@ -326,6 +328,12 @@ pub struct Engine {
     effects: Vec<Effect>,
     send_errors: u64,
     health: Health,
+    /// what the metrics count as it happens
+    tallies: crate::metrics::Tallies,
+    /// packets dropped, by link and reason
+    drops_by_link: BTreeMap<(LinkId, &'static str), u64>,
+    /// the link of the frame being handled, for drops that no group claims
+    frame_link: Option<LinkId>,
 }
 
 impl Engine {
@@ -340,6 +348,30 @@ impl Engine {
             effects: Vec::new(),
             send_errors: 0,
             health: Health::default(),
+            tallies: crate::metrics::Tallies::default(),
+            drops_by_link: BTreeMap::new(),
+            frame_link: None,
+        }
+    }
+
+    /// What the metrics counted as it happened.
+    pub fn tallies(&self) -> &crate::metrics::Tallies {
+        &self.tallies
+    }
+
+    /// Packets dropped so far, by interface name and reason.
+    pub fn drops_by_interface(&self) -> Vec<((String, &'static str), u64)> {
+        let mut totals: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+        for ((link, reason), count) in &self.drops_by_link {
+            let name = self.links.get(link).map_or("?", |l| l.name.as_str());
+            *totals.entry((name.to_string(), reason)).or_default() += count;
+        }
+        totals.into_iter().collect()
+    }
+
+    fn count_drop(&mut self, link: Option<LinkId>, reason: DropReason) {
+        if let Some(link) = link {
+            *self.drops_by_link.entry((link, reason.kind())).or_default() += 1;
         }
     }
 
@@ -720,7 +752,14 @@ impl Engine {
                 self.node.handle_timeout(now);
                 Flow::Continue
             }
-            Input::HookDone { router, job } => {
+            Input::HookDone {
+                router,
+                job,
+                report,
+            } => {
+                if let (Some(report), Some(group)) = (report, self.groups.get(&router)) {
+                    self.tallies.hook(&group.name, &report);
+                }
                 self.hook_done(now, router, job);
                 Flow::Continue
             }
@@ -752,10 +791,15 @@ impl Engine {
             Input::Frame { link, bytes } => {
                 match Frame::parse(&bytes) {
                     Ok(frame) if frame.ethertype == ETHERTYPE_IPV4 => {
-                        self.node.handle_packet(now, link.0, frame.payload)
+                        self.node.handle_packet(now, link.0, frame.payload);
+                        // Its drops are counted on this link.
+                        self.frame_link = Some(link);
+                        self.drain(now);
+                        self.frame_link = None;
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        self.count_drop(Some(link), DropReason::Malformed(e));
                         self.drops
                             .record(std::time::Instant::now(), DropReason::Malformed(e), None)
                     }
@@ -975,6 +1019,7 @@ impl Engine {
         while let Some(out) = self.node.poll_action() {
             let Some(router) = out.router else {
                 if let Action::Dropped { reason, source } = out.action {
+                    self.count_drop(self.frame_link, reason);
                     self.drops.record(std::time::Instant::now(), reason, source);
                 }
                 continue;
@@ -1004,6 +1049,16 @@ impl Engine {
                         reason: reason.as_str(),
                     };
                     let event = self.event(router, "state", detail);
+                    if let Some(at) = &event.group {
+                        self.tallies.transition(
+                            &crate::metrics::GroupLabels {
+                                group: at.group.clone(),
+                                interface: at.interface.clone(),
+                                vhid: at.vhid,
+                            },
+                            to.as_str(),
+                        );
+                    }
                     self.effects.push(Effect::Event(event));
                     self.notify(router, from, to, reason);
                     changed = true;
@@ -1012,6 +1067,8 @@ impl Engine {
                     if let Some(group) = self.groups.get_mut(&router) {
                         *group.drops.entry(reason.kind()).or_default() += 1;
                     }
+                    let link = self.groups.get(&router).map(|g| g.link);
+                    self.count_drop(link, reason);
                     self.drops.record(std::time::Instant::now(), reason, source)
                 }
             }

@@ -62,6 +62,65 @@ pub enum Job {
     Reconcile,
 }
 
+/// How a hook run ended, for `carpd_hook_runs_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookResult {
+    /// exit 0 (native: every address change went through)
+    Ok,
+    /// another exit status, a signal, a start failure (native: a change failed)
+    Failed,
+    /// still running at the hook timeout: killed
+    Timeout,
+    /// no longer wanted while it ran: killed
+    Cancelled,
+    /// no longer wanted before it ran
+    Skipped,
+}
+
+impl HookResult {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookResult::Ok => "ok",
+            HookResult::Failed => "failed",
+            HookResult::Timeout => "timeout",
+            HookResult::Cancelled => "cancelled",
+            HookResult::Skipped => "skipped",
+        }
+    }
+}
+
+/// One hook run, as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HookReport {
+    /// `up`, `down`, `restore` or `reconcile`
+    pub kind: &'static str,
+    /// how it ended
+    pub result: HookResult,
+    /// how long it took
+    pub duration: Duration,
+}
+
+/// A finished job of a group, with its report when something ran (or was skipped).
+pub type Done = (RouterId, Job, Option<HookReport>);
+
+impl Job {
+    /// The kind label of the metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Hook {
+                kind: HookKind::Up, ..
+            } => "up",
+            Job::Hook {
+                kind: HookKind::Down,
+                ..
+            } => "down",
+            Job::Restore => "restore",
+            Job::Reconcile => "reconcile",
+        }
+    }
+}
+
 /// What the group's hooks are and get.
 #[derive(Debug, Clone)]
 pub struct HookSpec {
@@ -111,11 +170,7 @@ pub struct HookRunner {
 
 impl HookRunner {
     /// Starts the runner of group `router`; completions are sent to `done` with `router`.
-    pub fn start(
-        spec: HookSpec,
-        router: RouterId,
-        done: mpsc::UnboundedSender<(RouterId, Job)>,
-    ) -> Self {
+    pub fn start(spec: HookSpec, router: RouterId, done: mpsc::UnboundedSender<Done>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel::<Request>();
         let timeout = spec.timeout;
         let task = tokio::spawn(serve(spec, rx, router, done));
@@ -165,7 +220,7 @@ async fn serve(
     mut spec: HookSpec,
     mut requests: mpsc::UnboundedReceiver<Request>,
     router: RouterId,
-    done: mpsc::UnboundedSender<(RouterId, Job)>,
+    done: mpsc::UnboundedSender<Done>,
 ) {
     let mut queue: VecDeque<Item> = VecDeque::new();
     let mut open = true;
@@ -189,18 +244,19 @@ async fn serve(
                 }
                 spec = *new;
                 if master {
-                    let _ = done.send((router, Job::Reconcile));
+                    let _ = done.send((router, Job::Reconcile, None));
                 }
                 continue;
             }
         };
         let (cancel_tx, cancel_rx) = oneshot::channel();
         let mut cancel_tx = Some(cancel_tx);
+        let started = std::time::Instant::now();
         let run = run_job(&spec, job, cancel_rx);
         tokio::pin!(run);
-        loop {
+        let result = loop {
             tokio::select! {
-                () = &mut run => break,
+                result = &mut run => break result,
                 request = requests.recv(), if open => match request {
                     Some(Request::Run(next)) => queue.push_back(Item::Job(next)),
                     Some(Request::Respec(spec, master)) => queue.push_back(Item::Respec(spec, master)),
@@ -215,15 +271,25 @@ async fn serve(
                         {
                             if let Some(Item::Job(skipped)) = queue.remove(at) {
                                 tracing::debug!("Skipping cancelled hook {skipped:?}");
-                                let _ = done.send((router, skipped));
+                                let report = HookReport {
+                                    kind: skipped.kind(),
+                                    result: HookResult::Skipped,
+                                    duration: Duration::ZERO,
+                                };
+                                let _ = done.send((router, skipped, Some(report)));
                             }
                         }
                     }
                     None => open = false,
                 },
             }
-        }
-        let _ = done.send((router, job));
+        };
+        let report = result.map(|result| HookReport {
+            kind: job.kind(),
+            result,
+            duration: started.elapsed(),
+        });
+        let _ = done.send((router, job, report));
     }
 }
 
@@ -267,12 +333,14 @@ async fn reconcile(old: &HookSpec, new: &HookSpec) {
 }
 
 /// Runs one job; a script stops early when `cancel` fires.
-async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) {
+/// Runs one job; `None` when there was nothing to run (no script for it).
+async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) -> Option<HookResult> {
     match (&spec.mode, job) {
         (VipMode::Scripts { up, down }, Job::Hook { kind, .. }) => {
             let script = if kind == HookKind::Up { up } else { down };
-            if let Some(script) = script {
-                run_script(spec, script, kind, cancel).await;
+            match script {
+                Some(script) => Some(run_script(spec, script, kind, cancel).await),
+                None => None,
             }
         }
         (
@@ -292,9 +360,9 @@ async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) {
                     ..
                 }
             );
-            native(spec, netlink, vips, ifindex.load(Ordering::Relaxed), add).await;
+            Some(native(spec, netlink, vips, ifindex.load(Ordering::Relaxed), add).await)
         }
-        (VipMode::Scripts { .. }, Job::Restore | Job::Reconcile) => {}
+        (VipMode::Scripts { .. }, Job::Restore | Job::Reconcile) => None,
     }
 }
 
@@ -305,8 +373,9 @@ async fn native(
     vips: &[(Ipv4Addr, u8)],
     ifindex: u32,
     add: bool,
-) {
+) -> HookResult {
     let (tag, interface) = (&spec.tag, &spec.interface);
+    let mut outcome = HookResult::Ok;
     for &(vip, prefix) in vips {
         let result = if add {
             tracing::warn!("{tag}Adding virtual IP {vip}/{prefix} to {interface}");
@@ -316,12 +385,14 @@ async fn native(
             netlink.remove_address(ifindex, vip, prefix).await
         };
         if let Err(e) = result {
+            outcome = HookResult::Failed;
             tracing::error!(
                 "{tag}{} virtual IP {vip}/{prefix} on {interface} failed: {e}",
                 if add { "adding" } else { "removing" }
             );
         }
     }
+    outcome
 }
 
 async fn run_script(
@@ -329,7 +400,7 @@ async fn run_script(
     script: &std::path::Path,
     kind: HookKind,
     cancel: oneshot::Receiver<()>,
-) {
+) -> HookResult {
     let (event, state) = match kind {
         HookKind::Up => ("up", "MASTER"),
         HookKind::Down => ("down", "BACKUP"),
@@ -354,7 +425,7 @@ async fn run_script(
         }
     };
     let why_killed = match child::run(command, spec.timeout, cancelled).await {
-        Ended::Exited(status) if status.success() => return,
+        Ended::Exited(status) if status.success() => return HookResult::Ok,
         Ended::Exited(status) => {
             match status.code() {
                 Some(code) => {
@@ -366,24 +437,32 @@ async fn run_script(
                     status.signal().unwrap_or(0)
                 ),
             }
-            return;
+            return HookResult::Failed;
         }
         Ended::NotStarted(e) => {
             tracing::error!("{tag}Unable to exec {}: {e}", script.display());
-            return;
+            return HookResult::Failed;
         }
         Ended::WaitFailed(e) => {
             tracing::error!("{tag}waiting for {}: {e}", script.display());
-            return;
+            return HookResult::Failed;
         }
-        Ended::TimedOut => format!(
-            "still running after {}",
-            humantime::format_duration(spec.timeout)
+        Ended::TimedOut => (
+            HookResult::Timeout,
+            format!(
+                "still running after {}",
+                humantime::format_duration(spec.timeout)
+            ),
         ),
-        Ended::Cancelled => "no longer wanted: the group left MASTER".to_string(),
+        Ended::Cancelled => (
+            HookResult::Cancelled,
+            "no longer wanted: the group left MASTER".to_string(),
+        ),
     };
+    let (result, why_killed) = why_killed;
     tracing::warn!(
         "{tag}{} {why_killed}: killing it and its process group",
         script.display()
     );
+    result
 }

@@ -10,6 +10,7 @@ mod engine;
 mod health;
 mod hooks;
 mod logging;
+mod metrics;
 mod notify;
 mod settings;
 mod startup;

@@ -9,7 +9,7 @@
 use crate::control::{self, access::Access, protocol::error_line};
 use crate::driver::{self, notify, random_seed, Io, LinkIo, Next, Runner, Signals};
 use crate::engine::{Engine, Flow, GroupStatus, LinkId};
-use crate::hooks::{HookRunner, HookSpec, Job, VipMode};
+use crate::hooks::{HookRunner, HookSpec, VipMode};
 use crate::settings::{GroupSettings, Origin, Settings};
 use crate::startup::{self, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
@@ -61,7 +61,7 @@ struct Daemon {
     netlink: Netlink,
     locks: BTreeMap<(String, u8), PidLock>,
     ids: BTreeMap<String, RouterId>,
-    done: mpsc::UnboundedSender<(RouterId, Job)>,
+    done: mpsc::UnboundedSender<crate::hooks::Done>,
     wall_epoch: SystemTime,
     next_link: u32,
 }
@@ -96,6 +96,15 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     let (calls_tx, calls) = mpsc::channel(64);
     let events = control::event_channel();
     let (observed, observations) = mpsc::unbounded_channel();
+    let (scraper, scrapes) = mpsc::channel(16);
+    let metrics = match settings.daemon.metrics_listen {
+        Some(address) => Some(crate::metrics::bind(address).map_err(|e| {
+            Refusal(format!(
+                "carpd: cannot serve metrics on {address}: {e}: accepted a free local address and port ([daemon] metrics_listen)"
+            ))
+        })?),
+        None => None,
+    };
     let epoch = tokio::time::Instant::now();
     let mut daemon = Daemon {
         named_logs,
@@ -115,6 +124,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             trackers: Trackers::new(observed),
             observations,
             notifier: crate::notify::Notifier::start(),
+            scrapes,
         },
         netlink,
         locks,
@@ -139,6 +149,14 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     if let Some((socket, access)) = socket {
         control::serve(socket, access, calls_tx, events);
     }
+    if let Some(listener) = metrics {
+        if let Some(address) = daemon.settings.daemon.metrics_listen {
+            tracing::info!("Serving metrics on http://{address}/metrics");
+        }
+        crate::metrics::serve(listener, scraper.clone());
+    }
+    // Kept so that the scrape channel stays open when no endpoint is served.
+    let _scraper = scraper;
     crate::sys::privileges::drop_to_network();
     daemon.io.apply(&mut daemon.engine);
     // systemd Type=notify: ready once the first state (BACKUP) is known.
@@ -176,6 +194,10 @@ impl Daemon {
                 Next::Call(call) => {
                     let reply = self.call(call.request).await;
                     let _ = call.reply.send(reply);
+                    Flow::Continue
+                }
+                Next::Scrape(scrape) => {
+                    let _ = scrape.send(crate::metrics::render(&self.engine, self.wall_epoch));
                     Flow::Continue
                 }
             };
@@ -525,11 +547,15 @@ impl Daemon {
     async fn reload_from(&mut self, path: &Path) -> Result<ReloadReport> {
         let new = crate::settings::file::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         let control = |d: &crate::settings::DaemonSettings| {
-            (d.control_socket.clone(), d.control_group.clone())
+            (
+                d.control_socket.clone(),
+                d.control_group.clone(),
+                d.metrics_listen,
+            )
         };
         if control(&new.daemon) != control(&self.settings.daemon) {
             tracing::warn!(
-                "[daemon] changed in {}: the control socket settings apply at the next start",
+                "[daemon] changed in {}: control_socket, control_group and metrics_listen apply at the next start",
                 path.display()
             );
         }

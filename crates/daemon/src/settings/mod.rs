@@ -39,6 +39,8 @@ pub struct DaemonSettings {
     pub control_group: Option<String>,
     /// called for every transition of every group that has none of its own
     pub notify_script: Option<Vec<String>>,
+    /// where `/metrics` is served (off when `None`)
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Everything about one group.
@@ -209,6 +211,7 @@ impl Settings {
                 control_socket,
                 control_group: None,
                 notify_script: None,
+                metrics_listen: None,
             },
             trackers: Vec::new(),
             groups: vec![group],

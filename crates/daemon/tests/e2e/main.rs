@@ -10,6 +10,7 @@ mod config_mode;
 mod control;
 mod hooks;
 mod ifupdown;
+mod metrics;
 mod pair;
 mod refusals;
 mod resilience;

@@ -78,6 +78,7 @@ struct RawDaemon {
     control_socket: Option<Spanned<String>>,
     control_group: Option<Spanned<String>>,
     notify_script: Option<Spanned<Vec<Spanned<String>>>>,
+    metrics_listen: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +270,7 @@ impl Checker<'_> {
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             control_group: None,
             notify_script: None,
+            metrics_listen: None,
         };
         let Some(raw) = raw else {
             return daemon;
@@ -276,6 +278,16 @@ impl Checker<'_> {
         daemon.notify_script = self
             .argv("[daemon]", "notify_script", &raw.notify_script)
             .flatten();
+        if let Some(listen) = &raw.metrics_listen {
+            let verdict = listen
+                .get_ref()
+                .parse::<std::net::SocketAddr>()
+                .map_err(|_| {
+                    "accepted an address and port such as \"127.0.0.1:9642\" or \"[::1]:9642\""
+                        .to_string()
+                });
+            daemon.metrics_listen = self.check("[daemon]", "metrics_listen", listen, verdict);
+        }
         if let Some(socket) = raw.control_socket {
             let verdict = if Path::new(socket.get_ref()).is_absolute() {
                 Ok(PathBuf::from(socket.get_ref()))

@@ -1,0 +1,406 @@
+//! Prometheus metrics: what the loop counts as it goes ([`Tallies`]: transitions, hook runs
+//! and their durations) and what is read from the engine at each scrape ([`render`]: states,
+//! counters of the core, demotion, trackers, drops). The endpoint (`[daemon] metrics_listen`)
+//! is served beside the loop ([`serve`]); a scrape is one request to the loop, answered
+//! between two inputs, so it never races a state change and never delays a packet by more
+//! than one render (about a millisecond for 255 groups).
+
+use crate::engine::Engine;
+use crate::hooks::HookReport;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::SystemTime;
+
+/// A group, as every per-group metric labels it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct GroupLabels {
+    /// its name
+    pub group: String,
+    /// its interface
+    pub interface: String,
+    /// its vhid
+    pub vhid: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StateLabels {
+    group: String,
+    interface: String,
+    vhid: u8,
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TransitionLabels {
+    group: String,
+    interface: String,
+    vhid: u8,
+    to: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HookLabels {
+    group: String,
+    kind: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HookKindLabels {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DropLabels {
+    interface: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TrackerLabels {
+    tracker: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct VersionLabels {
+    version: &'static str,
+}
+
+/// Hook durations, in seconds: from a native address change (milliseconds) to the default
+/// 30 s timeout.
+const HOOK_BUCKETS: [f64; 10] = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0];
+
+fn hook_histogram() -> Histogram {
+    Histogram::new(HOOK_BUCKETS)
+}
+
+/// What is counted as it happens (the rest is read at each scrape).
+#[derive(Debug, Clone)]
+pub struct Tallies {
+    transitions: Family<TransitionLabels, Counter>,
+    hook_runs: Family<HookLabels, Counter>,
+    hook_duration: Family<HookKindLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Tallies {
+    fn default() -> Self {
+        Tallies {
+            transitions: Family::default(),
+            hook_runs: Family::default(),
+            hook_duration: Family::new_with_constructor(hook_histogram),
+        }
+    }
+}
+
+impl Tallies {
+    /// A group changed state.
+    pub fn transition(&self, group: &GroupLabels, to: &'static str) {
+        self.transitions
+            .get_or_create(&TransitionLabels {
+                group: group.group.clone(),
+                interface: group.interface.clone(),
+                vhid: group.vhid,
+                to,
+            })
+            .inc();
+    }
+
+    /// A group's hook ran (or was skipped).
+    pub fn hook(&self, group: &str, report: &HookReport) {
+        self.hook_runs
+            .get_or_create(&HookLabels {
+                group: group.to_string(),
+                kind: report.kind,
+                result: report.result.as_str(),
+            })
+            .inc();
+        if report.result != crate::hooks::HookResult::Skipped {
+            self.hook_duration
+                .get_or_create(&HookKindLabels { kind: report.kind })
+                .observe(report.duration.as_secs_f64());
+        }
+    }
+}
+
+/// Every state a group can be in, for `carpd_group_state` (1 for the current one).
+const STATES: [carpd_proto::State; 4] = [
+    carpd_proto::State::Init,
+    carpd_proto::State::Backup,
+    carpd_proto::State::Master,
+    carpd_proto::State::Fault,
+];
+
+/// The metrics now, in the OpenMetrics text format. `wall_epoch` is the wall-clock time of
+/// the engine's instant zero.
+pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
+    let mut registry = Registry::with_prefix("carpd");
+    let tallies = engine.tallies();
+    let state = Family::<StateLabels, Gauge>::default();
+    let sent = Family::<GroupLabels, Counter>::default();
+    let received = Family::<GroupLabels, Counter>::default();
+    let demote = Family::<GroupLabels, Gauge>::default();
+    let advskew = Family::<GroupLabels, Gauge>::default();
+    let last = Family::<GroupLabels, Gauge<f64, AtomicU64>>::default();
+    let dropped = Family::<DropLabels, Counter>::default();
+    let healthy = Family::<TrackerLabels, Gauge>::default();
+    for g in engine.group_status(None).unwrap_or_default() {
+        let labels = GroupLabels {
+            group: g.group.group.clone(),
+            interface: g.group.interface.clone(),
+            vhid: g.group.vhid,
+        };
+        for s in STATES {
+            state
+                .get_or_create(&StateLabels {
+                    group: labels.group.clone(),
+                    interface: labels.interface.clone(),
+                    vhid: labels.vhid,
+                    state: s.as_str(),
+                })
+                .set(i64::from(g.state == s));
+        }
+        sent.get_or_create(&labels).inc_by(g.stats.adverts_sent);
+        received
+            .get_or_create(&labels)
+            .inc_by(g.stats.adverts_received);
+        demote.get_or_create(&labels).set(i64::from(g.demote));
+        advskew.get_or_create(&labels).set(i64::from(g.advskew));
+        let since = wall_epoch + std::time::Duration::from_micros(g.since.as_micros());
+        let unix = since
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        last.get_or_create(&labels).set(unix);
+    }
+    for ((interface, reason), count) in engine.drops_by_interface() {
+        dropped
+            .get_or_create(&DropLabels { interface, reason })
+            .inc_by(count);
+    }
+    for (name, t) in engine.trackers() {
+        healthy
+            .get_or_create(&TrackerLabels {
+                tracker: name.clone(),
+            })
+            .set(i64::from(t.healthy));
+    }
+    registry.register(
+        "group_state",
+        "1 for the group's current state (INIT, BACKUP, MASTER, FAULT), 0 for the others",
+        state,
+    );
+    registry.register(
+        "group_transitions",
+        "State changes of the group, by new state",
+        tallies.transitions.clone(),
+    );
+    registry.register(
+        "adverts_sent",
+        "Adverts sent by the group, bow-outs included",
+        sent,
+    );
+    registry.register(
+        "adverts_received",
+        "Adverts received for the group that verified and were used",
+        received,
+    );
+    registry.register(
+        "packets_dropped",
+        "Packets not used, by interface and reason",
+        dropped,
+    );
+    registry.register(
+        "group_demote",
+        "The demote byte the group advertises (trackers' weights with demote_by = demote)",
+        demote,
+    );
+    registry.register(
+        "group_advskew",
+        "The advskew the group advertises (trackers' weights included with demote_by = advskew)",
+        advskew,
+    );
+    registry.register(
+        "group_last_transition_timestamp_seconds",
+        "When the group entered its current state, in seconds since the Unix epoch",
+        last,
+    );
+    registry.register("tracker_healthy", "1 while the tracker is healthy", healthy);
+    registry.register(
+        "hook_runs",
+        "Hook runs (up/down scripts or native VIP changes), by kind and result",
+        tallies.hook_runs.clone(),
+    );
+    registry.register(
+        "hook_duration_seconds",
+        "How long hooks ran, by kind",
+        tallies.hook_duration.clone(),
+    );
+    // A gauge rather than OpenMetrics' info type, which the Prometheus text format (and
+    // promtool) do not know: the usual `*_build_info` pattern.
+    let build = Family::<VersionLabels, Gauge>::default();
+    build
+        .get_or_create(&VersionLabels {
+            version: env!("CARGO_PKG_VERSION"),
+        })
+        .set(1);
+    registry.register("build_info", "carpd's version (always 1)", build);
+    let mut text = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &registry) {
+        tracing::error!("encoding the metrics: {e}");
+    }
+    text
+}
+
+/// A scrape waiting for the loop's answer.
+pub type Scrape = tokio::sync::oneshot::Sender<String>;
+
+/// The media type of [`render`]'s text, for clients that ask for it (Prometheus does).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The classic Prometheus text format, for everyone else (curl, promtool, older scrapers).
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// OpenMetrics text as the classic Prometheus text format: a counter family is named with its
+/// `_total` suffix there, and there is no `# EOF`. Everything else reads the same.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len() + 64 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        text.push_str(renamed.as_deref().unwrap_or(line));
+        text.push('\n');
+    }
+    text
+}
+
+/// Binds the metrics endpoint (before privileges are dropped, so a port below 1024 works).
+pub fn bind(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(address)?;
+    listener.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(listener)
+}
+
+/// Serves `GET /metrics` on `listener`, each scrape answered by the loop through `scrapes`.
+pub fn serve(listener: tokio::net::TcpListener, scrapes: tokio::sync::mpsc::Sender<Scrape>) {
+    tokio::spawn(async move {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // EMFILE and the like: wait instead of spinning.
+                    tracing::warn!("metrics endpoint: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let scrapes = scrapes.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let scrapes = scrapes.clone();
+                    async move { Ok::<_, std::convert::Infallible>(respond(request, scrapes).await) }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+}
+
+type Reply = hyper::Response<http_body_util::Full<hyper::body::Bytes>>;
+
+fn reply(status: hyper::StatusCode, content_type: &str, body: String) -> Reply {
+    let mut response = hyper::Response::new(http_body_util::Full::new(body.into()));
+    *response.status_mut() = status;
+    if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+async fn respond(
+    request: hyper::Request<hyper::body::Incoming>,
+    scrapes: tokio::sync::mpsc::Sender<Scrape>,
+) -> Reply {
+    let text = "text/plain; charset=utf-8";
+    if request.uri().path() != "/metrics" {
+        return reply(
+            hyper::StatusCode::NOT_FOUND,
+            text,
+            format!(
+                "no such page {}: carpd serves /metrics\n",
+                request.uri().path()
+            ),
+        );
+    }
+    if request.method() != hyper::Method::GET && request.method() != hyper::Method::HEAD {
+        return reply(
+            hyper::StatusCode::METHOD_NOT_ALLOWED,
+            text,
+            format!("method {} on /metrics: accepted GET\n", request.method()),
+        );
+    }
+    let openmetrics = request
+        .headers()
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.contains("application/openmetrics-text"))
+        });
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if scrapes.send(tx).await.is_err() {
+        return reply(
+            hyper::StatusCode::SERVICE_UNAVAILABLE,
+            text,
+            "carpd is stopping\n".into(),
+        );
+    }
+    match rx.await {
+        Ok(metrics) if openmetrics => reply(hyper::StatusCode::OK, OPENMETRICS, metrics),
+        Ok(metrics) => reply(
+            hyper::StatusCode::OK,
+            PROMETHEUS_TEXT,
+            to_prometheus_text(&metrics),
+        ),
+        Err(_) => reply(
+            hyper::StatusCode::SERVICE_UNAVAILABLE,
+            text,
+            "carpd is stopping\n".into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_get_their_total_name_in_the_classic_format_and_eof_goes() {
+        let open = "# HELP carpd_adverts_sent Adverts sent.\n# TYPE carpd_adverts_sent counter\ncarpd_adverts_sent_total{group=\"web\"} 3\n# HELP carpd_group_demote Demote.\n# TYPE carpd_group_demote gauge\ncarpd_group_demote{group=\"web\"} 0\n# EOF\n";
+        assert_eq!(
+            to_prometheus_text(open),
+            "# HELP carpd_adverts_sent_total Adverts sent.\n# TYPE carpd_adverts_sent_total counter\ncarpd_adverts_sent_total{group=\"web\"} 3\n# HELP carpd_group_demote Demote.\n# TYPE carpd_group_demote gauge\ncarpd_group_demote{group=\"web\"} 0\n"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! `/metrics`: checked by promtool, read before and after a failover, and scraped by a real
+//! Prometheus server that answers a query for `carpd_group_state`.
+
+use crate::common::{expect_holders, lab};
+use crate::config_mode::{group, start_config, write_config};
+use carpd_lab::{wait_until, Lab};
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// `curl -s URL` inside host `host`: the body, or "" when it fails.
+fn fetch(lab: &Lab, host: usize, url: &str) -> String {
+    lab.run(lab.host(host), "curl", &["-s", "--max-time", "5", url])
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default()
+}
+
+/// The value of the sample whose line starts with `series` (name and labels as printed).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l[series.len()..].trim().parse().ok())
+}
+
+fn promtool_accepts(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("to promtool");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn metrics_pass_promtool_follow_a_failover_and_a_prometheus_server_scrapes_them() {
+    let Some(lab) = lab("tmx", 53, 2, &["curl", "promtool", "prometheus"]) else {
+        return;
+    };
+    let vip = lab.address(114);
+    let flag = lab.dir().join("broken");
+    // write_config starts the file with a [daemon] table of its own: the key goes there.
+    let with_metrics = |path: std::path::PathBuf| {
+        let text = std::fs::read_to_string(&path).expect("config");
+        let text = text.replacen(
+            "[daemon]\n",
+            "[daemon]\nmetrics_listen = \"127.0.0.1:9642\"\n",
+            1,
+        );
+        std::fs::write(&path, text).expect("config");
+        path
+    };
+    let web = |advskew| {
+        group("eth0", 14, vip, advskew).replacen("[[group]]\n", "[[group]]\nname = \"web\"\n", 1)
+    };
+    let h1 = with_metrics(write_config(
+        &lab,
+        "h1.toml",
+        &format!(
+            "[[tracker]]\nname = \"service\"\nscript = [\"/bin/sh\", \"-c\", \"test ! -e {}\"]\ninterval = 0.2\n\n{}track = [\"service\"]\n",
+            flag.display(),
+            web(10)
+        ),
+    ));
+    let h2 = with_metrics(write_config(&lab, "h2.toml", &web(100)));
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    let _m2 = start_config(&lab, 2, &h2, "h2");
+    let logs = ["h1", "h2"];
+    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &logs);
+    let url = "http://127.0.0.1:9642/metrics";
+    let series = |state: &str| {
+        format!(
+            "carpd_group_state{{group=\"web\",interface=\"eth0\",vhid=\"14\",state=\"{state}\"}}"
+        )
+    };
+    // Before: host 1 MASTER, its up hook ran (native), its tracker healthy.
+    let before = fetch(&lab, 1, url);
+    promtool_accepts(&before);
+    assert_eq!(sample(&before, &series("MASTER")), Some(1.0), "{before}");
+    assert_eq!(sample(&before, &series("FAULT")), Some(0.0), "{before}");
+    assert_eq!(
+        sample(&before, "carpd_tracker_healthy{tracker=\"service\"}"),
+        Some(1.0),
+        "{before}"
+    );
+    assert_eq!(
+        sample(
+            &before,
+            "carpd_hook_runs_total{group=\"web\",kind=\"up\",result=\"ok\"}"
+        ),
+        Some(1.0),
+        "{before}"
+    );
+    assert!(
+        sample(
+            &before,
+            "carpd_adverts_sent_total{group=\"web\",interface=\"eth0\",vhid=\"14\"}"
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    );
+    assert!(
+        before.contains("carpd_hook_duration_seconds_bucket{le=\"0.005\",kind=\"up\"}")
+            || before.contains("carpd_hook_duration_seconds_bucket{kind=\"up\",le=\"0.005\"}"),
+        "{before}"
+    );
+    assert!(
+        before.contains(&format!(
+            "carpd_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{before}"
+    );
+    assert!(
+        before.contains("carpd_group_last_transition_timestamp_seconds{group=\"web\""),
+        "{before}"
+    );
+
+    // A real Prometheus server in host 1 scrapes carpd every second.
+    let prometheus_config = lab.dir().join("prometheus.yml");
+    std::fs::write(
+        &prometheus_config,
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: carpd\n    static_configs:\n      - targets: ['127.0.0.1:9642']\n",
+    )
+    .expect("prometheus.yml");
+    let storage = lab.dir().join("prometheus-data");
+    lab.spawn(
+        lab.host(1),
+        "prometheus",
+        &[
+            &format!("--config.file={}", prometheus_config.display()),
+            &format!("--storage.tsdb.path={}", storage.display()),
+            "--web.listen-address=127.0.0.1:9090",
+        ],
+        "prometheus",
+    )
+    .expect("prometheus");
+
+    // Failover: host 1's check fails (weight 0): FAULT, host 2 MASTER.
+    std::fs::write(&flag, "").expect("flag");
+    expect_holders(&lab, vip, &[2], Duration::from_secs(3), &logs);
+    let after = fetch(&lab, 1, url);
+    promtool_accepts(&after);
+    assert_eq!(sample(&after, &series("FAULT")), Some(1.0), "{after}");
+    assert_eq!(sample(&after, &series("MASTER")), Some(0.0), "{after}");
+    assert_eq!(
+        sample(&after, "carpd_tracker_healthy{tracker=\"service\"}"),
+        Some(0.0),
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, "carpd_group_transitions_total{group=\"web\",interface=\"eth0\",vhid=\"14\",to=\"FAULT\"}"),
+        Some(2.0),
+        "at start-up until the first check passed, and now: {after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "carpd_hook_runs_total{group=\"web\",kind=\"down\",result=\"ok\"}"
+        ),
+        Some(2.0),
+        "the start-up down hook and the one leaving MASTER: {after}"
+    );
+    let peer = fetch(&lab, 2, url);
+    assert_eq!(sample(&peer, &series("MASTER")), Some(1.0), "{peer}");
+    assert_eq!(
+        sample(&peer, "carpd_group_transitions_total{group=\"web\",interface=\"eth0\",vhid=\"14\",to=\"MASTER\"}"),
+        Some(1.0),
+        "{peer}"
+    );
+
+    // Prometheus answers a query for carpd_group_state with what carpd says now.
+    let query =
+        "http://127.0.0.1:9090/api/v1/query?query=carpd_group_state%7Bstate%3D%22FAULT%22%7D";
+    let mut answer = String::new();
+    let answered = wait_until(Duration::from_secs(40), || {
+        answer = fetch(&lab, 1, query);
+        answer.contains("\"status\":\"success\"")
+            && answer.contains("\"value\":[")
+            && answer.contains(",\"1\"]")
+    });
+    assert!(
+        answered,
+        "Prometheus answered {answer:?}\n{}",
+        lab.log("prometheus")
+    );
+    assert!(
+        answer.contains("\"group\":\"web\"") && answer.contains("\"job\":\"carpd\""),
+        "{answer}"
+    );
+    // Not found and wrong method are answered as such.
+    let missing = lab
+        .run(
+            lab.host(1),
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "http://127.0.0.1:9642/",
+            ],
+        )
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&missing.stdout), "404");
+}
+
+#[test]
+fn the_readme_alert_rules_pass_promtool() {
+    if carpd_lab::require(&["promtool"]).is_err() {
+        assert!(
+            std::env::var_os("CARPD_REQUIRE_NETNS").is_none(),
+            "promtool is missing (Debian package prometheus)"
+        );
+        eprintln!("SKIPPED: promtool is missing (Debian package prometheus)");
+        return;
+    }
+    let readme = include_str!("../../../../README.md");
+    let start = readme.find("\ngroups:\n").expect("the README's alert rules") + 1;
+    let rules = &readme[start..start + readme[start..].find("```").expect("end of block")];
+    let path = std::env::temp_dir().join(format!("carpd-alerts-{}.yml", std::process::id()));
+    std::fs::write(&path, rules).expect("rules");
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&path)
+        .output()
+        .expect("promtool");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}{}\n{rules}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 2 rules found"));
+}
