@@ -454,8 +454,21 @@ impl VirtualRouter {
             self.arm_master_down(now);
         } else {
             // A worse master: a partition has healed, or it has just started. Advertise now,
-            // so that it steps down within a round trip instead of an advert interval.
-            self.advertise_now(now);
+            // so that it steps down within a round trip instead of an advert interval; but
+            // no sooner than a quarter interval after the last advert (the next one is brought
+            // forward to then), so that a peer that never steps down cannot make us send one
+            // advert per packet it sends.
+            if let Phase::Master { advert_at, .. } = self.phase {
+                // The last advert went out an interval before the next one is due.
+                let interval = self.advert_interval();
+                if now + interval >= advert_at + interval / 4 {
+                    self.advertise_now(now);
+                } else if let Phase::Master { advert_at, .. } = &mut self.phase {
+                    let earlier = (interval - interval / 4).as_micros() as u64;
+                    *advert_at =
+                        Instant::from_micros(advert_at.as_micros().saturating_sub(earlier));
+                }
+            }
             if up_hook.is_none() {
                 // ucarp packethandler: reassert with a GARP now and another with the second
                 // following advert (once the VIP is up: before, the up hook will announce

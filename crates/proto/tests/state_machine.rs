@@ -257,11 +257,18 @@ fn master_steps_down_for_a_preferred_master_and_reasserts_against_a_worse_one() 
     let mut b = config(ME);
     b.advskew = 50;
     let mut vr = master(b.clone());
-    // A worse master (advskew 100): an advert at once (it steps down within a round trip),
-    // GARP now, another with the second following advert; the schedule restarts from now.
+    // A worse master (advskew 100) within a quarter interval of our last advert: GARP now,
+    // and our next advert
+    // brought forward to a quarter interval after the last one (so that the other master
+    // steps down soon, yet never more than 4 extra adverts per interval).
     vr.handle_advert(at(3_100_000), &advert(PEER, 1, 100, 0, 10));
+    assert_eq!(summarise(&mut vr), [A::Garp]);
+    // (Master since 3.195312 s: its dead time is 3 s + 50/256 s.)
+    assert_eq!(vr.poll_timeout(), Some(at(3_195_312 + 298_828)));
+    // Heard again after that quarter: an advert at once, the schedule restarting from now.
+    vr.handle_advert(at(3_600_000), &advert(PEER, 1, 100, 0, 11));
     assert_eq!(summarise(&mut vr), [A::Sent(1, 50), A::Garp]);
-    assert_eq!(vr.poll_timeout(), Some(at(3_100_000 + 1_195_312)));
+    assert_eq!(vr.poll_timeout(), Some(at(3_600_000 + 1_195_312)));
     let next = vr.poll_timeout().unwrap();
     vr.handle_timeout(next);
     assert_eq!(summarise(&mut vr), [A::Sent(1, 50)]);
@@ -269,7 +276,7 @@ fn master_steps_down_for_a_preferred_master_and_reasserts_against_a_worse_one() 
     vr.handle_timeout(next);
     assert_eq!(summarise(&mut vr), [A::Sent(1, 50), A::Garp]);
     // A better one (advskew 0): one last advert, then BACKUP with the down hook.
-    vr.handle_advert(at(6_000_000), &advert(PEER, 1, 0, 0, 11));
+    vr.handle_advert(at(6_000_000), &advert(PEER, 1, 0, 0, 12));
     assert_eq!(
         summarise(&mut vr),
         [
@@ -668,8 +675,9 @@ fn no_gratuitous_arp_before_the_up_hook_is_done() {
     vr.handle_timeout(at(4_000_000));
     vr.handle_timeout(at(5_000_000));
     assert_eq!(summarise(&mut vr), [A::Sent(1, 0), A::Sent(1, 0)]);
+    // 0.1 s after an advert: no advert at once (the next is brought forward), no GARP yet.
     vr.handle_advert(at(5_100_000), &advert(PEER, 1, 100, 0, 3));
-    assert_eq!(summarise(&mut vr), [A::Sent(1, 0)]);
+    assert!(summarise(&mut vr).is_empty());
     vr.handle_hook_done(at(5_200_000), HookId(2));
     assert_eq!(summarise(&mut vr), [A::Garp]);
 }

@@ -230,7 +230,10 @@ fn the_readme_alert_rules_pass_promtool() {
         return;
     }
     let readme = include_str!("../../../../README.md");
-    let start = readme.find("\ngroups:\n").expect("the README's alert rules") + 1;
+    let start = readme
+        .find("\ngroups:\n")
+        .expect("the README's alert rules")
+        + 1;
     let rules = &readme[start..start + readme[start..].find("```").expect("end of block")];
     let path = std::env::temp_dir().join(format!("carpd-alerts-{}.yml", std::process::id()));
     std::fs::write(&path, rules).expect("rules");
