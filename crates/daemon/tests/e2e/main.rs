@@ -8,9 +8,11 @@
 mod common;
 mod config_mode;
 mod control;
+mod failover_rules;
 mod hooks;
 mod ifupdown;
 mod metrics;
+mod notify;
 mod pair;
 mod refusals;
 mod resilience;

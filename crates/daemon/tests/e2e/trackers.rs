@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A native group named `name` with `extra` lines (track, demote_by).
-fn tracked(name: &str, vhid: u8, vip: Ipv4Addr, advskew: u8, extra: &str) -> String {
+pub fn tracked(name: &str, vhid: u8, vip: Ipv4Addr, advskew: u8, extra: &str) -> String {
     group("eth0", vhid, vip, advskew).replacen(
         "[[group]]\n",
         &format!("[[group]]\nname = \"{name}\"\n{extra}\n"),
@@ -31,12 +31,12 @@ fn flag_tracker(name: &str, flag: &Path, extra: &str) -> String {
 }
 
 /// The socket `write_config` puts beside a config file.
-fn socket_of(lab: &Lab, config: &str) -> std::path::PathBuf {
+pub fn socket_of(lab: &Lab, config: &str) -> std::path::PathBuf {
     lab.dir().join(format!("{config}.sock"))
 }
 
 /// How long until exactly `expected` hold `vip`, at most `within`; panics with the logs.
-fn time_until_holders(
+pub fn time_until_holders(
     lab: &Lab,
     vip: Ipv4Addr,
     expected: &[usize],
@@ -46,6 +46,39 @@ fn time_until_holders(
     let start = Instant::now();
     expect_holders(lab, vip, expected, within, logs);
     start.elapsed()
+}
+
+/// `carpctl --json watch` running beside a test.
+pub struct Watch {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Watch {
+    /// Starts watching and waits for its first line.
+    pub fn start(socket: &Path) -> Watch {
+        let mut child = Command::new(crate::control::carpctl())
+            .arg("--socket")
+            .arg(socket)
+            .args(["--json", "watch"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("carpctl watch");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = lines.next().expect("a line").expect("text");
+        assert!(first.contains("watching"), "{first}");
+        Watch { child, lines }
+    }
+
+    /// Stops watching: every event seen, in order.
+    pub fn events(mut self) -> Vec<Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.lines
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect()
+    }
 }
 
 fn tracker_status(socket: &Path, name: &str) -> Value {
@@ -81,19 +114,7 @@ fn a_failing_check_hands_over_within_its_fall_time_and_the_master_preempts_back_
     expect_holders(&lab, vip, &[1], Duration::from_secs(15), &logs);
     let socket = socket_of(&lab, "h1.toml");
     // Watch the events while the check fails.
-    let mut watch = Command::new(crate::control::carpctl())
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--json", "watch"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("carpctl watch");
-    let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
-    assert!(lines
-        .next()
-        .expect("a line")
-        .expect("text")
-        .contains("watching"));
+    let watch = Watch::start(&socket);
 
     std::fs::write(&flag, "").expect("flag");
     // Bound: fall × interval, plus up to one interval until the first failing check, plus
@@ -122,12 +143,7 @@ fn a_failing_check_hands_over_within_its_fall_time_and_the_master_preempts_back_
     eprintln!("check healthy again: host 1 sole holder after {back:?}");
     assert_eq!(status(&socket)["web"]["state"], "MASTER");
 
-    let _ = watch.kill();
-    let _ = watch.wait();
-    let events: Vec<Value> = lines
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect();
+    let events = watch.events();
     let position = |f: &dyn Fn(&Value) -> bool| events.iter().position(f);
     let failed = position(&|e| e["event"] == "tracker" && e["healthy"] == false);
     let fault =
@@ -326,261 +342,4 @@ fn a_hung_check_is_killed_at_its_timeout_and_the_master_advertises_on_time() {
         "{} checks alive",
         alive()
     );
-}
-
-/// A group with a name and a sync group, native, on `interface`.
-fn synced(name: &str, interface: &str, vip: Ipv4Addr, advskew: u8) -> String {
-    group(interface, 10, vip, advskew).replacen(
-        "[[group]]\n",
-        &format!("[[group]]\nname = \"{name}\"\nsync = \"edge\"\n"),
-        1,
-    )
-}
-
-/// Waits until exactly `expected` hold `vip` on any interface; panics with the logs.
-fn expect_anywhere(lab: &Lab, vip: Ipv4Addr, expected: &[usize], within: Duration, logs: &[&str]) {
-    let holders = || -> Vec<usize> {
-        (1..=2)
-            .filter(|&h| lab.all_addresses(lab.host(h)).contains(&vip))
-            .collect()
-    };
-    if !wait_until(within, || holders() == expected) {
-        let text: String = logs
-            .iter()
-            .map(|l| format!("--- {l}\n{}\n", lab.log(l)))
-            .collect();
-        panic!(
-            "holders of {vip}: {:?}, expected {expected:?} within {within:?}\n{text}",
-            holders()
-        );
-    }
-}
-
-#[test]
-fn a_sync_group_hands_over_together_when_one_member_loses_its_link() {
-    let Some(lab) = lab("tsy", 47, 2, &[]) else {
-        return;
-    };
-    lab.add_second_lan(48).expect("second LAN");
-    let inside = Ipv4Addr::new(10, 77, 47, 110);
-    let outside = Ipv4Addr::new(10, 77, 48, 110);
-    let config = |advskew| {
-        synced("inside", "eth0", inside, advskew) + &synced("outside", "eth1", outside, advskew)
-    };
-    let h1 = write_config(&lab, "h1.toml", &config(10));
-    let h2 = write_config(&lab, "h2.toml", &config(100));
-    let _m1 = start_config(&lab, 1, &h1, "h1");
-    let _m2 = start_config(&lab, 2, &h2, "h2");
-    let logs = ["h1", "h2"];
-    expect_holders(&lab, inside, &[1], Duration::from_secs(15), &logs);
-    expect_anywhere(&lab, outside, &[1], Duration::from_secs(5), &logs);
-    // Host 1's outside switch port goes down: eth1 loses its carrier.
-    let port = |up: &str| {
-        let out = Command::new("ip")
-            .args([
-                "-n",
-                "tsybr",
-                "link",
-                "set",
-                &format!("{}q", lab.host(1).port),
-                up,
-            ])
-            .output()
-            .expect("ip");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    port("down");
-    // inside's link is fine: it bows out at once because its sync partner lost its link.
-    let took = time_until_holders(&lab, inside, &[2], Duration::from_millis(1500), &logs);
-    eprintln!("sync group: inside moved {took:?} after outside's link went down");
-    // outside could not bow out on a dead link: host 2 takes it after the dead time.
-    expect_anywhere(&lab, outside, &[2], Duration::from_secs(5), &logs);
-    let socket = socket_of(&lab, "h1.toml");
-    let groups = status(&socket);
-    for name in ["inside", "outside"] {
-        assert_eq!(groups[name]["state"], "FAULT", "{name}: {}", groups[name]);
-        assert_eq!(groups[name]["sync"], "edge");
-    }
-    let causes = groups["inside"]["fault_causes"].to_string();
-    assert!(
-        causes.contains("eth1") && causes.contains("outside"),
-        "{causes}"
-    );
-    // Carrier back: both leave FAULT together and preempt back.
-    port("up");
-    expect_holders(&lab, inside, &[1], Duration::from_secs(5), &logs);
-    expect_anywhere(&lab, outside, &[1], Duration::from_secs(5), &logs);
-}
-
-#[test]
-fn preempt_delay_lets_a_live_master_serve_while_the_preferred_node_warms_up() {
-    let Some(lab) = lab("tpd", 49, 2, &[]) else {
-        return;
-    };
-    let vip = lab.address(111);
-    let h1 = write_config(
-        &lab,
-        "h1.toml",
-        &tracked("web", 11, vip, 10, "preempt_delay = 4.0"),
-    );
-    let h2 = write_config(&lab, "h2.toml", &tracked("web", 11, vip, 100, ""));
-    let _m2 = start_config(&lab, 2, &h2, "h2");
-    let logs = ["h1", "h2"];
-    expect_holders(&lab, vip, &[2], Duration::from_secs(15), &logs);
-    let started = Instant::now();
-    let _m1 = start_config(&lab, 1, &h1, "h1");
-    expect_holders(&lab, vip, &[1], Duration::from_secs(8), &logs);
-    let took = started.elapsed();
-    eprintln!("preempt_delay 4 s: preferred node took over {took:?} after its start");
-    // Not before the delay; after it, at the next advert of the live master (1 s).
-    assert!(
-        took >= Duration::from_secs(4) && took <= Duration::from_millis(5600),
-        "took over {took:?} after start"
-    );
-}
-
-#[test]
-fn a_slow_notify_script_gets_every_transition_in_the_order_it_happened() {
-    let Some(lab) = lab("tnf", 51, 1, &[]) else {
-        return;
-    };
-    let vip = lab.address(112);
-    let maintenance = lab.dir().join("maintenance");
-    let calls = lab.dir().join("notify.log");
-    // Each call takes 0.5 s: faster changes queue up behind it.
-    let notify = format!(
-        "notify_script = [\"/bin/sh\", \"-c\", \"sleep 0.5; echo \\\"$CARPD_GROUP $CARPD_INTERFACE $CARPD_VHID $CARPD_FROM $CARPD_STATE $CARPD_REASON\\\" >> {}\"]",
-        calls.display()
-    );
-    let h1 = write_config(
-        &lab,
-        "h1.toml",
-        &(format!(
-            "[[tracker]]\nname = \"m\"\nfile = \"{}\"\ninterval = 0.1\n\n",
-            maintenance.display()
-        ) + &tracked("web", 12, vip, 0, &format!("track = [\"m\"]\n{notify}"))),
-    );
-    let m1 = start_config(&lab, 1, &h1, "h1");
-    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &["h1"]);
-    let socket = socket_of(&lab, "h1.toml");
-    let mut watch = Command::new(crate::control::carpctl())
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--json", "watch"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("carpctl watch");
-    let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
-    assert!(lines
-        .next()
-        .expect("a line")
-        .expect("text")
-        .contains("watching"));
-    for value in ["1", "0", "1", "0"] {
-        std::fs::write(&maintenance, value).expect("maintenance");
-        std::thread::sleep(Duration::from_millis(400));
-    }
-    expect_holders(&lab, vip, &[1], Duration::from_secs(6), &["h1"]);
-    crate::common::stop(&lab, &m1, nix::sys::signal::Signal::SIGTERM);
-    let _ = watch.kill();
-    let _ = watch.wait();
-    let watched: Vec<String> = lines
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
-        .filter(|e| e["event"] == "state")
-        .map(|e| {
-            format!(
-                "web eth0 12 {} {} {}",
-                e["from"].as_str().unwrap_or(""),
-                e["to"].as_str().unwrap_or(""),
-                e["reason"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    let read = || std::fs::read_to_string(&calls).unwrap_or_default();
-    // The stop waits for the queued calls (within the hook timeout).
-    let called: Vec<String> = read().lines().map(String::from).collect();
-    let startup = [
-        "web eth0 12 INIT BACKUP startup",
-        "web eth0 12 BACKUP FAULT fault",
-        "web eth0 12 FAULT BACKUP fault-cleared",
-        "web eth0 12 BACKUP MASTER master-down",
-    ];
-    assert!(called.len() > startup.len(), "{called:?}");
-    assert_eq!(called[..startup.len()], startup, "{called:?}");
-    // After that, exactly what carpctl watch saw, in the same order, and the stop last.
-    let rest = &called[startup.len()..];
-    assert_eq!(
-        rest[..watched.len()],
-        watched[..],
-        "notify {called:?}\nwatch {watched:?}"
-    );
-    assert!(
-        watched
-            .iter()
-            .filter(|w| w.contains(" FAULT fault"))
-            .count()
-            >= 2,
-        "{watched:?}"
-    );
-    assert_eq!(
-        called.last().map(String::as_str),
-        Some("web eth0 12 MASTER INIT stopped")
-    );
-}
-
-#[test]
-fn after_a_partition_heals_clients_follow_the_winner_at_once() {
-    let Some(lab) = lab("tsb", 52, 3, &["ping"]) else {
-        return;
-    };
-    let vip = lab.address(113);
-    let h1 = write_config(&lab, "h1.toml", &tracked("web", 13, vip, 0, ""));
-    let h2 = write_config(&lab, "h2.toml", &tracked("web", 13, vip, 100, ""));
-    let _m1 = start_config(&lab, 1, &h1, "h1");
-    let _m2 = start_config(&lab, 2, &h2, "h2");
-    let logs = ["h1", "h2"];
-    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &logs);
-    // Partition: host 1's switch port leaves the bridge. Host 2 takes over on its side, so
-    // both are masters and the client follows the loser.
-    let bridge = |args: &[&str]| {
-        let mut all = vec!["-n", "tsbbr", "link", "set", lab.host(1).port.as_str()];
-        all.extend_from_slice(args);
-        let out = Command::new("ip").args(&all).output().expect("ip");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    bridge(&["nomaster"]);
-    expect_holders(&lab, vip, &[1, 2], Duration::from_secs(6), &logs);
-    let client = lab.host(3).clone();
-    let loser = lab.mac(lab.host(2));
-    let winner = lab.mac(lab.host(1));
-    assert!(wait_until(Duration::from_secs(3), || {
-        crate::common::ping_once(&lab, &client, vip);
-        lab.neighbour(&client, vip).as_deref() == Some(loser.as_str())
-    }));
-    // Heal. The winner hears the worse master (or the loser's last advert as it steps down)
-    // and announces the VIP at once; the client must not wait for its ARP entry to age.
-    std::thread::sleep(Duration::from_millis(1200));
-    let healed = Instant::now();
-    bridge(&["master", "br0"]);
-    assert!(
-        wait_until(Duration::from_millis(1500), || {
-            lab.neighbour(&client, vip).as_deref() == Some(winner.as_str())
-        }),
-        "the client's entry is {:?}, not the winner's {winner}",
-        lab.neighbour(&client, vip)
-    );
-    let took = healed.elapsed();
-    eprintln!("partition healed: client follows the winner after {took:?}");
-    // One advert interval (1 s) until the first advert crosses, plus delivery.
-    assert!(took <= Duration::from_millis(1250), "{took:?}");
-    expect_holders(&lab, vip, &[1], Duration::from_secs(3), &logs);
 }
