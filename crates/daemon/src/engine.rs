@@ -476,9 +476,11 @@ impl Engine {
         group.applied = (fault, demote, skew);
         let demote_by = group.demote_by;
         if fault && !was_fault {
+            let master = self.node.router(router).map(|r| r.state()) == Some(State::Master);
             tracing::warn!(
-                "{tag}FAULT ({}): bowing out, not competing until that is over",
-                verdict.faulted_by.join("; ")
+                "{tag}FAULT ({}): {}not competing until that is over",
+                verdict.faulted_by.join("; "),
+                if master { "bowing out, " } else { "" }
             );
         } else if !fault && was_fault {
             tracing::warn!(

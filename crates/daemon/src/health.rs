@@ -36,7 +36,7 @@ pub struct TrackerHealth {
 /// What a group's trackers add up to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verdict {
-    /// failed trackers with weight 0, by name: the group is in FAULT while any is
+    /// why the group is in FAULT ("tracker nginx failed", ...); empty when it is not
     pub faulted_by: Vec<String>,
     /// the sum of the weights of its failed trackers, at most 255
     pub demotion: u8,
@@ -149,7 +149,7 @@ impl Health {
                 Some(t) if t.weight > 0 => {
                     verdict.demotion = verdict.demotion.saturating_add(t.weight)
                 }
-                Some(_) => verdict.faulted_by.push(name.clone()),
+                Some(_) => verdict.faulted_by.push(format!("tracker {name} failed")),
                 None => {}
             }
         }
@@ -196,7 +196,10 @@ mod tests {
         let added = health.define(t(0), &[script("web", 2, 3, 0)]);
         assert_eq!(added.len(), 1);
         assert!(!added[0].healthy);
-        assert_eq!(health.verdict(&["web".into()]).faulted_by, ["web"]);
+        assert_eq!(
+            health.verdict(&["web".into()]).faulted_by,
+            ["tracker web failed"]
+        );
         // The first success decides at once, rise notwithstanding.
         let change = health.observe(t(1), "web", true, "exit status 0".into());
         assert_eq!(change.map(|c| c.healthy), Some(true));
@@ -242,7 +245,7 @@ mod tests {
         assert_eq!(health.verdict(&all).demotion, 255, "saturates");
         assert!(health.verdict(&all).faulted_by.is_empty());
         health.observe(t(3), "a", false, String::new());
-        assert_eq!(health.verdict(&all).faulted_by, ["a"]);
+        assert_eq!(health.verdict(&all).faulted_by, ["tracker a failed"]);
         // A group tracking only c sees only c.
         assert_eq!(
             health.verdict(&["c".into()]),

@@ -50,6 +50,12 @@ struct ReloadReport {
     changed: Vec<String>,
     restarted: Vec<String>,
     unchanged: usize,
+    /// trackers new in the file (failed until first observed)
+    trackers_added: Vec<String>,
+    /// trackers gone from the file
+    trackers_removed: Vec<String>,
+    /// trackers whose settings changed (their health is kept)
+    trackers_changed: Vec<String>,
 }
 
 /// The daemon: settings, engine, I/O, and what each group holds.
@@ -618,6 +624,18 @@ impl Daemon {
             configs.push((g.clone(), router, config));
         }
 
+        for t in &new.trackers {
+            match self.settings.trackers.iter().find(|o| o.name == t.name) {
+                None => report.trackers_added.push(t.name.clone()),
+                Some(o) if o != t => report.trackers_changed.push(t.name.clone()),
+                Some(_) => {}
+            }
+        }
+        for t in &self.settings.trackers {
+            if !new.trackers.iter().any(|n| n.name == t.name) {
+                report.trackers_removed.push(t.name.clone());
+            }
+        }
         // Apply: stop, trackers, change in place, start.
         for name in report.removed.iter().chain(&report.restarted) {
             self.stop_group(name);
@@ -691,13 +709,16 @@ impl Daemon {
         self.io.apply(&mut self.engine);
         started?;
         tracing::warn!(
-            "Reloaded {}: {} added, {} removed, {} changed in place, {} restarted, {} unchanged",
+            "Reloaded {}: {} added, {} removed, {} changed in place, {} restarted, {} unchanged; trackers: {} added, {} removed, {} changed",
             path.display(),
             report.added.len(),
             report.removed.len(),
             report.changed.len(),
             report.restarted.len(),
-            report.unchanged
+            report.unchanged,
+            report.trackers_added.len(),
+            report.trackers_removed.len(),
+            report.trackers_changed.len()
         );
         self.io.publish(&json!({
             "event": "reload",
@@ -705,6 +726,9 @@ impl Daemon {
             "removed": report.removed,
             "changed": report.changed,
             "restarted": report.restarted,
+            "trackers_added": report.trackers_added,
+            "trackers_removed": report.trackers_removed,
+            "trackers_changed": report.trackers_changed,
         }));
         Ok(report)
     }

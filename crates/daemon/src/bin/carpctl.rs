@@ -276,6 +276,13 @@ fn reload_text(r: &Value) -> String {
     for key in ["added", "removed", "changed", "restarted"] {
         text.push_str(&format!("{key}: {}\n", names(&r[key])));
     }
+    for key in ["trackers_added", "trackers_removed", "trackers_changed"] {
+        if r.get(key)
+            .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            text.push_str(&format!("{}: {}\n", key.replace('_', " "), names(&r[key])));
+        }
+    }
     if let Some(n) = r.get("unchanged") {
         text.push_str(&format!("unchanged: {n}\n"));
     }
@@ -420,11 +427,13 @@ With \fB\-\-json\fR every reply is carpd's own JSON object on one line.
 \fBstatus\fR: {"groups": [{"name", "interface", "vhid", "state" (INIT, BACKUP, MASTER or
 FAULT), "since", "seconds_in_state", "vips", "advbase", "advskew" (in effect),
 "configured_advskew", "demote" (in effect), "demote_by" ("demote" or "advskew"), "demotion"
-(the weights of its failed trackers), "fault", "track": [{"tracker", "healthy", "weight"}],
+(the weights of its failed trackers), "fault", "fault_causes": [text], "sync" (its sync
+group or null), "track": [{"tracker", "healthy", "weight"}],
 "demoted_by_operator", "master", "adverts_sent", "adverts_received", "transitions", "drops":
 {kind: count}}], "trackers": [{"name", "kind", "healthy", "weight", "detail",
 "seconds_in_state"}]}.
-\fBreload\fR: {"added", "removed", "changed", "restarted": [names], "unchanged": count}.
+\fBreload\fR: {"added", "removed", "changed", "restarted": [names], "unchanged": count,
+"trackers_added", "trackers_removed", "trackers_changed": [names]}.
 \fBwatch\fR: one event per line, first {"event": "watching"}; each event has "event" and, for
 a group, "group", "interface" and "vhid"; a state change adds "from", "to" and "reason"; a
 tracker's health change is {"event": "tracker", "tracker", "healthy", "detail"}; a group's

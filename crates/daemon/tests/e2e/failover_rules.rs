@@ -176,3 +176,33 @@ fn after_a_partition_heals_clients_follow_the_winner_at_once() {
     assert!(took <= Duration::from_millis(1250), "{took:?}");
     expect_holders(&lab, vip, &[1], Duration::from_secs(3), &logs);
 }
+
+#[test]
+fn garp_refresh_reannounces_the_vip_while_master() {
+    let Some(lab) = lab("tgf", 55, 2, &["tcpdump"]) else {
+        return;
+    };
+    let vip = lab.address(116);
+    let h1 = write_config(
+        &lab,
+        "h1.toml",
+        &tracked("web", 16, vip, 0, "garp_refresh = 1.0"),
+    );
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &["h1"]);
+    // Past ucarp's two gratuitous ARPs of the takeover.
+    std::thread::sleep(Duration::from_secs(3));
+    let cap = lab.capture(lab.host(2), "arp", "garp").expect("capture");
+    std::thread::sleep(Duration::from_millis(4500));
+    cap.stop(&lab);
+    let text = cap.text(&[]).expect("tcpdump -r");
+    let garps = text
+        .lines()
+        .filter(|l| l.contains(&format!("who-has {vip} ")) && l.contains(&format!("tell {vip},")))
+        .count();
+    eprintln!("garp_refresh 1 s: {garps} gratuitous ARPs in 4.5 s");
+    assert!(
+        (4..=5).contains(&garps),
+        "{garps} gratuitous ARPs in 4.5 s:\n{text}"
+    );
+}

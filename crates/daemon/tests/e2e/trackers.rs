@@ -124,6 +124,7 @@ fn a_failing_check_hands_over_within_its_fall_time_and_the_master_preempts_back_
     let g = &status(&socket)["web"];
     assert_eq!(g["state"], "FAULT", "{g}");
     assert_eq!(g["fault"], true);
+    assert_eq!(g["fault_causes"][0], "tracker service failed", "{g}");
     assert_eq!(g["track"][0]["healthy"], false);
     let t = tracker_status(&socket, "service");
     assert_eq!(
@@ -341,5 +342,60 @@ fn a_hung_check_is_killed_at_its_timeout_and_the_master_advertises_on_time() {
         wait_until(Duration::from_secs(1), || alive() <= 1),
         "{} checks alive",
         alive()
+    );
+}
+
+#[test]
+fn a_reload_reports_tracker_changes_and_keeps_a_changed_trackers_health() {
+    let Some(lab) = lab("trl", 54, 1, &[]) else {
+        return;
+    };
+    let vip = lab.address(115);
+    let config = |interval: &str, extra: &str| {
+        format!(
+            "[[tracker]]\nname = \"a\"\nscript = [\"/bin/true\"]\ninterval = {interval}\n\n{extra}"
+        ) + &tracked("web", 15, vip, 0, "track = [\"a\"]")
+    };
+    let h1 = write_config(&lab, "h1.toml", &config("0.5", ""));
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &["h1"]);
+    let socket = socket_of(&lab, "h1.toml");
+    let before = status(&socket)["web"]["transitions"].clone();
+    // Change a's interval, add b (used by no group): a keeps its health, nothing moves.
+    let text = std::fs::read_to_string(&h1).expect("config");
+    let text = text.replace(
+        &config("0.5", ""),
+        &config(
+            "0.2",
+            "[[tracker]]\nname = \"b\"\nfile = \"/nonexistent/b\"\n\n",
+        ),
+    );
+    std::fs::write(&h1, text).expect("config");
+    let out = ctl(&socket, &["--json", "reload"]);
+    let reply: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        reply["trackers_changed"],
+        serde_json::json!(["a"]),
+        "{reply}"
+    );
+    assert_eq!(reply["trackers_added"], serde_json::json!(["b"]), "{reply}");
+    assert_eq!(reply["changed"], serde_json::json!([]), "{reply}");
+    std::thread::sleep(Duration::from_secs(1));
+    let web = &status(&socket)["web"];
+    assert_eq!(
+        (web["state"].clone(), web["transitions"].clone()),
+        (Value::from("MASTER"), before),
+        "{web}"
+    );
+    assert_eq!(tracker_status(&socket, "a")["healthy"], true);
+    assert_eq!(
+        tracker_status(&socket, "b")["healthy"],
+        true,
+        "absent file: healthy"
+    );
+    let text = String::from_utf8_lossy(&ctl(&socket, &["reload"]).stdout).to_string();
+    assert!(
+        !text.contains("trackers"),
+        "nothing changed this time: {text}"
     );
 }
