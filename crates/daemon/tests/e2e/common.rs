@@ -169,6 +169,15 @@ pub fn stop(lab: &Lab, member: &Member, signal: nix::sys::signal::Signal) -> Opt
 
 pub const SETTLE: Duration = Duration::from_secs(15);
 
+/// Tests that need most of this machine's two cores (a 50k pps flood, a Prometheus server)
+/// take this, so that they never run at the same time as each other.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The longest stretches seen while watching `vip` for `duration`: with two or more holders,
 /// and with none. Polls every host's addresses as fast as `ip` answers (about every 10 ms).
 pub fn watch_holders(lab: &Lab, vip: Ipv4Addr, duration: Duration) -> (Duration, Duration) {

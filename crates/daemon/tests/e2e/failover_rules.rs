@@ -172,8 +172,10 @@ fn after_a_partition_heals_clients_follow_the_winner_at_once() {
     );
     let took = healed.elapsed();
     eprintln!("partition healed: client follows the winner after {took:?}");
-    // One advert interval (1 s) until the first advert crosses, plus delivery.
-    assert!(took <= Duration::from_millis(1250), "{took:?}");
+    // One advert interval (1 s) until the first advert crosses, plus delivery, plus the `ip`
+    // commands of the heal and of the polling, which take up to a few hundred ms when every
+    // test runs at once on two cores (typically it is under 200 ms in all).
+    assert!(took <= Duration::from_millis(1500), "{took:?}");
     expect_holders(&lab, vip, &[1], Duration::from_secs(3), &logs);
 }
 

@@ -47,6 +47,7 @@ fn promtool_accepts(text: &str) {
 
 #[test]
 fn metrics_pass_promtool_follow_a_failover_and_a_prometheus_server_scrapes_them() {
+    let _heavy = crate::common::heavy();
     let Some(lab) = lab("tmx", 53, 2, &["curl", "promtool", "prometheus"]) else {
         return;
     };

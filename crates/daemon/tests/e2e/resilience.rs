@@ -208,6 +208,7 @@ fn hostile_frames(lab: &Lab, vhid: u8, vip: std::net::Ipv4Addr) -> Vec<Vec<u8>> 
 
 #[test]
 fn flood_of_hostile_packets_at_a_backup() {
+    let _heavy = crate::common::heavy();
     let Some(lab) = lab("rfl", 65, 3, &[]) else {
         return;
     };
