@@ -47,8 +47,9 @@ impl Notifier {
         }
     }
 
-    /// Lets the queued calls run (each within its timeout), for at most `limit`.
-    pub async fn finish(mut self, limit: Duration) {
+    /// Takes no more calls and lets the queued ones run (each within its timeout), for at
+    /// most `limit`.
+    pub async fn finish(&mut self, limit: Duration) {
         self.calls = None;
         if tokio::time::timeout(limit, &mut self.task).await.is_err() {
             self.task.abort();

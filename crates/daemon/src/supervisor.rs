@@ -225,8 +225,7 @@ impl Daemon {
             .max()
             .unwrap_or_default()
             + std::time::Duration::from_secs(1);
-        let notifier = std::mem::replace(&mut self.io.notifier, crate::notify::Notifier::start());
-        notifier.finish(limit).await;
+        self.io.notifier.finish(limit).await;
         tracing::info!("carpd stopped");
     }
 
