@@ -134,6 +134,8 @@ pub struct VirtualRouter {
     preempt_hold_until: Option<Instant>,
     /// While master with `garp_refresh`: when the VIPs are announced again.
     garp_refresh_at: Option<Instant>,
+    /// While master: when the last advert went out (bounds the answers to a worse master).
+    last_advert_at: Option<Instant>,
     next_hook: u64,
     counter: u64,
     recent_counters: [Option<u64>; REPLAY_WINDOW],
@@ -162,6 +164,7 @@ impl VirtualRouter {
             drained: false,
             preempt_hold_until: None,
             garp_refresh_at: None,
+            last_advert_at: None,
             next_hook: 0,
             counter,
             recent_counters: [None; REPLAY_WINDOW],
@@ -432,6 +435,7 @@ impl VirtualRouter {
     /// Sends the regular advert now and schedules the next one an interval later.
     fn advertise_now(&mut self, now: Instant) {
         self.send_advert(self.config.advbase, self.advskew());
+        self.last_advert_at = Some(now);
         let next = now + self.advert_interval();
         if let Phase::Master { advert_at, .. } = &mut self.phase {
             *advert_at = next;
@@ -458,16 +462,14 @@ impl VirtualRouter {
             // no sooner than a quarter interval after the last advert (the next one is brought
             // forward to then), so that a peer that never steps down cannot make us send one
             // advert per packet it sends.
-            if let Phase::Master { advert_at, .. } = self.phase {
-                // The last advert went out an interval before the next one is due.
-                let interval = self.advert_interval();
-                if now + interval >= advert_at + interval / 4 {
-                    self.advertise_now(now);
-                } else if let Phase::Master { advert_at, .. } = &mut self.phase {
-                    let earlier = (interval - interval / 4).as_micros() as u64;
-                    *advert_at =
-                        Instant::from_micros(advert_at.as_micros().saturating_sub(earlier));
+            let quarter = self.advert_interval() / 4;
+            let allowed = self.last_advert_at.map(|last| last + quarter);
+            match (&mut self.phase, allowed) {
+                (Phase::Master { advert_at, .. }, Some(allowed)) if now < allowed => {
+                    *advert_at = (*advert_at).min(allowed);
                 }
+                (Phase::Master { .. }, _) => self.advertise_now(now),
+                _ => {}
             }
             if up_hook.is_none() {
                 // ucarp packethandler: reassert with a GARP now and another with the second
@@ -754,6 +756,7 @@ impl VirtualRouter {
             self.announce();
         }
         self.send_advert(self.config.advbase, self.advskew());
+        self.last_advert_at = Some(now);
         // ucarp carp_master_down: a second GARP with the third advert.
         self.set_delayed_arp(2);
     }

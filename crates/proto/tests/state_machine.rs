@@ -265,6 +265,12 @@ fn master_steps_down_for_a_preferred_master_and_reasserts_against_a_worse_one() 
     assert_eq!(summarise(&mut vr), [A::Garp]);
     // (Master since 3.195312 s: its dead time is 3 s + 50/256 s.)
     assert_eq!(vr.poll_timeout(), Some(at(3_195_312 + 298_828)));
+    // More of its adverts within that quarter change nothing more: no advert, same schedule.
+    for (i, t) in [3_200_000, 3_300_000, 3_400_000].into_iter().enumerate() {
+        vr.handle_advert(at(t), &advert(PEER, 1, 100, 0, 20 + i as u64));
+        assert_eq!(summarise(&mut vr), [A::Garp]);
+        assert_eq!(vr.poll_timeout(), Some(at(3_195_312 + 298_828)));
+    }
     // Heard again after that quarter: an advert at once, the schedule restarting from now.
     vr.handle_advert(at(3_600_000), &advert(PEER, 1, 100, 0, 11));
     assert_eq!(summarise(&mut vr), [A::Sent(1, 50), A::Garp]);
