@@ -383,11 +383,17 @@ impl Lab {
     }
 
     /// Writes an executable script `<dir>/<name>` with `body` (a `#!/bin/sh` line is added).
+    ///
+    /// The script is written under a temporary name and renamed into place: a daemon already
+    /// started may be executing the previous version, and rewriting a file that is being
+    /// executed fails with ETXTBSY.
     pub fn script(&self, name: &str, body: &str) -> Result<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
         let path = self.dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n"))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        let fresh = self.dir.join(format!(".{name}.new"));
+        std::fs::write(&fresh, format!("#!/bin/sh\n{body}\n"))?;
+        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::rename(&fresh, &path)?;
         Ok(path)
     }
 
