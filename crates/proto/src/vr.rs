@@ -755,8 +755,7 @@ impl VirtualRouter {
         if up_hook.is_none() {
             self.announce();
         }
-        self.send_advert(self.config.advbase, self.advskew());
-        self.last_advert_at = Some(now);
+        self.advertise_now(now);
         // ucarp carp_master_down: a second GARP with the third advert.
         self.set_delayed_arp(2);
     }
