@@ -1,13 +1,16 @@
-//! A node driven by arbitrary inputs: packets (mutated valid adverts and raw bytes), timeouts,
-//! link events, commands and hook completions in any order. Never panics; time never runs
+//! A node driven by arbitrary inputs: packets (mutated valid CARP and VRRPv3 adverts and raw
+//! bytes, over IPv4 and IPv6), timeouts, link events, commands and hook completions in any
+//! order, with a CARP router and a VRRPv3 router on one link. Never panics; time never runs
 //! backwards in what it asks for.
 #![no_main]
 
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
-use carpd_proto::{Command, HookId, Instant, Node, VrConfigBuilder};
+use carpd_proto::wire::ipv4::Ipv4Repr;
+use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4, GROUP_V6};
+use carpd_proto::{Command, HookId, Instant, Node, VrConfigBuilder, Vrrp3Params};
 use libfuzzer_sys::fuzz_target;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 fuzz_target!(|data: &[u8]| {
     let vip = Ipv4Addr::new(10, 0, 0, 100);
@@ -18,6 +21,13 @@ fuzz_target!(|data: &[u8]| {
     cfg.advskew = data.get(2).copied().unwrap_or(1).max(1);
     let Ok(config) = cfg.build() else { return };
     let router = node.add_router(1, config, Instant::ZERO, 1);
+    let params = Vrrp3Params {
+        priority: data.get(1).copied().unwrap_or(100).max(1),
+        interval_cs: u16::from(data.get(2).copied().unwrap_or(1).max(1)),
+        ..Vrrp3Params::default()
+    };
+    let v3 = VrConfigBuilder::vrrp3(8, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), vec![IpAddr::V4(vip)], params);
+    node.add_router(1, v3.build().expect("valid VRRPv3 config"), Instant::ZERO, 2);
     let auth = Authenticator::new(b"pw", 7, &[vip]).unwrap();
     let mut now = 0u64;
     let mut ops = data.get(3..).unwrap_or(&[]).chunks(4);
@@ -33,10 +43,25 @@ fuzz_target!(|data: &[u8]| {
             }
             1 => {
                 let raw: Vec<u8> = ops.next().map(|x| x.to_vec()).unwrap_or_default();
-                node.handle_packet(t, 1, &raw);
+                if b & 1 == 0 {
+                    node.handle_packet(t, 1, &raw);
+                } else {
+                    let from = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, u16::from(c));
+                    node.handle_packet_v6(t, 1, from, GROUP_V6, 255 - (b >> 7), &raw);
+                }
             }
             2 => node.handle_timeout(t),
-            3 => node.handle_link(t, 1, b & 1 == 1),
+            3 if c & 1 == 0 => node.handle_link(t, 1, b & 1 == 1),
+            3 => {
+                // A VRRPv3 advert for VRID 8 (or a neighbour) with any priority and interval.
+                let src = Ipv4Addr::new(10, 0, 0, 2 + (c % 3));
+                let repr = Vrrp3Repr { vrid: 7 + (c >> 6), priority: b, interval_cs: u16::from(a) + 1, addresses: vec![IpAddr::V4(vip)] };
+                let variant = if c & 2 == 0 { Checksum::PseudoHeader } else { Checksum::Rfc9568 };
+                let vrrp = repr.emit(IpAddr::V4(src), IpAddr::V4(GROUP_V4), variant);
+                let mut packet = Ipv4Repr { source: src, destination: GROUP_V4, ttl: 255, tos: 0xc0, ident: 1, dont_fragment: false, protocol: 112, payload_len: vrrp.len() }.emit().to_vec();
+                packet.extend_from_slice(&vrrp);
+                node.handle_packet(t, 1, &packet);
+            }
             4 => node.handle_command(t, Command::Demote),
             5 => node.handle_command(t, Command::SetDemote(b)),
             6 => node.handle_hook_done(t, router, HookId(u64::from(b % 8))),

@@ -597,7 +597,7 @@ mod tests {
             cli.addr[1],
             Vip {
                 typed: "10.0.0.101/24".into(),
-                address: Ipv4Addr::new(10, 0, 0, 101),
+                address: Ipv4Addr::new(10, 0, 0, 101).into(),
                 prefix: Some(24)
             }
         );

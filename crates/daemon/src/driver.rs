@@ -12,13 +12,15 @@ use crate::sys::iface::{format_mac, Interface};
 use crate::sys::lock::{self, LockError, PidLock, Pidfile};
 use crate::sys::multicast::{self, Membership};
 use crate::sys::netlink::{LinkAddress, NetEvent};
-use crate::sys::packet::{self, PacketSocket};
+use crate::sys::packet::PacketSocket;
+use crate::sys::rawip::RawIpSocket;
+use crate::sys::vrrp6::{self, Vrrp6Socket};
 use crate::trackers::{Observation, Trackers};
 use anyhow::{Context as _, Result};
 use carpd_proto::{Instant, RouterId};
 use futures::future::FutureExt as _;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -67,8 +69,21 @@ pub fn open_socket(interface: &Interface) -> Result<Rc<AsyncFd<PacketSocket>>> {
         ))
     })?;
     Ok(Rc::new(
-        packet::register(socket).context("registering the packet socket")?,
+        crate::sys::register(socket).context("registering the packet socket")?,
     ))
+}
+
+/// The raw socket for unicast peers on `interface`; `None` (logged) if it cannot be opened,
+/// which only unicast groups notice.
+pub fn open_unicast(interface: &Interface) -> Option<RawIpSocket> {
+    RawIpSocket::open(&interface.name)
+        .map_err(|e| {
+            tracing::error!(
+                "Unable to open a raw IP socket on {} for unicast peers: {e}",
+                interface.name
+            )
+        })
+        .ok()
 }
 
 pub fn join(groups: &[Ipv4Addr], interface: &Interface) -> Result<Vec<Membership>> {
@@ -94,6 +109,12 @@ pub struct LinkIo {
     pub memberships: Vec<Membership>,
     /// The current kernel index, shared with native VIP management.
     pub ifindex: Arc<AtomicU32>,
+    /// Adverts to unicast peers go out here (`None` while the interface does not exist).
+    pub unicast: Option<RawIpSocket>,
+    /// VRRPv3 over IPv6, while an IPv6 group uses the link and the interface exists.
+    pub v6: Option<Rc<AsyncFd<Vrrp6Socket>>>,
+    /// Whether an IPv6 group uses the link.
+    pub wants_v6: bool,
 }
 
 impl LinkIo {
@@ -108,6 +129,9 @@ impl LinkIo {
         {
             Ok((socket, memberships)) => {
                 self.socket = Some(socket);
+                self.unicast = open_unicast(&self.interface);
+                self.v6 = None;
+                self.set_v6(self.wants_v6);
                 self.memberships = memberships;
                 self.ifindex.store(index, Ordering::Relaxed);
                 tracing::warn!(
@@ -132,6 +156,8 @@ impl LinkIo {
             self.interface.name
         );
         self.socket = None;
+        self.unicast = None;
+        self.v6 = None;
         self.memberships.clear();
     }
 
@@ -148,6 +174,31 @@ impl LinkIo {
                 Ok(memberships) => self.memberships = memberships,
                 Err(e) => tracing::error!("{e:#}"),
             }
+        }
+    }
+
+    /// Opens (or closes) the IPv6 VRRP socket as IPv6 groups start (or stop) using the link.
+    pub fn set_v6(&mut self, wanted: bool) {
+        self.wants_v6 = wanted;
+        if !wanted {
+            self.v6 = None;
+            return;
+        }
+        if self.v6.is_some() || self.socket.is_none() {
+            return;
+        }
+        let name = &self.interface.name;
+        match Vrrp6Socket::open(
+            name,
+            self.interface.index,
+            carpd_proto::wire::vrrp3::GROUP_V6,
+        )
+        .and_then(crate::sys::register)
+        {
+            Ok(socket) => self.v6 = Some(Rc::new(socket)),
+            Err(e) => tracing::error!(
+                "Unable to open an IPv6 VRRP socket on {name} (joining ff02::12): {e}"
+            ),
         }
     }
 
@@ -255,8 +306,33 @@ fn try_receive(socket: &AsyncFd<PacketSocket>, name: &str) -> Option<Vec<u8>> {
     }
 }
 
-/// Waits until one of the links' sockets is readable and reads a frame from it.
-async fn receive_any(links: Vec<(LinkId, Rc<AsyncFd<PacketSocket>>, String)>) -> (LinkId, Vec<u8>) {
+/// Reads one IPv6 VRRP packet if one is queued; `None` when none is (or the read failed).
+fn try_receive_v6(socket: &AsyncFd<Vrrp6Socket>, name: &str) -> Option<(vrrp6::Received, Vec<u8>)> {
+    let mut buf = vec![0u8; FRAME_BUFFER];
+    loop {
+        match socket.get_ref().recv(&mut buf) {
+            Ok(received) => {
+                buf.truncate(received.len);
+                return Some((received, buf));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+            Err(e) => {
+                tracing::debug!("IPv6 receive on {name}: {e}");
+                return None;
+            }
+        }
+    }
+}
+
+/// Waits until one of the links' sockets is readable and `read` gets something from it.
+async fn receive_first<S, T>(
+    links: Vec<(LinkId, Rc<AsyncFd<S>>, String)>,
+    read: fn(&AsyncFd<S>, &str) -> Option<T>,
+) -> (LinkId, T)
+where
+    S: std::os::fd::AsRawFd,
+{
     if links.is_empty() {
         return std::future::pending().await;
     }
@@ -266,8 +342,8 @@ async fn receive_any(links: Vec<(LinkId, Rc<AsyncFd<PacketSocket>>, String)>) ->
                 let Ok(mut guard) = socket.readable().await else {
                     return std::future::pending().await;
                 };
-                match try_receive(&socket, &name) {
-                    Some(frame) => return (id, frame),
+                match read(&socket, &name) {
+                    Some(got) => return (id, got),
                     // Nothing queued (or an error): wait for the next readiness.
                     None => guard.clear_ready(),
                 }
@@ -318,6 +394,14 @@ impl Io {
                         .map(|s| (*id, Rc::clone(s), l.interface.name.clone()))
                 })
                 .collect();
+            let sockets6: Vec<_> = self
+                .links
+                .iter()
+                .filter_map(|(id, l)| {
+                    l.v6.as_ref()
+                        .map(|s| (*id, Rc::clone(s), l.interface.name.clone()))
+                })
+                .collect();
             let s = &mut self.signals;
             let input = tokio::select! {
                 biased;
@@ -348,10 +432,17 @@ impl Io {
                 Some(call) = self.calls.recv() => return Next::Call(call),
                 Some(scrape) = self.scrapes.recv() => return Next::Scrape(scrape),
                 _ = self.flush.tick() => Some(Input::FlushDrops),
-                (link, bytes) = receive_any(sockets) => {
+                (link, bytes) = receive_first(sockets, try_receive) => {
                     self.batch = Some((link, 1));
                     Some(Input::Frame { link, bytes })
                 }
+                (link, (received, bytes)) = receive_first(sockets6, try_receive_v6) => Some(Input::Packet6 {
+                    link,
+                    source: received.source,
+                    destination: received.destination,
+                    hop_limit: received.hop_limit,
+                    bytes,
+                }),
             };
             if let Some(input) = input {
                 return Next::Input(input);
@@ -421,6 +512,30 @@ impl Io {
                         continue;
                     };
                     match socket.get_ref().send(&frame, ethertype) {
+                        Ok(()) => engine.send_succeeded(),
+                        Err(e) => engine.send_failed(&e),
+                    }
+                }
+                Effect::SendIp { link, to, packet } => {
+                    let Some(socket) = self.links.get(&link).and_then(|l| l.unicast.as_ref())
+                    else {
+                        continue;
+                    };
+                    match socket.send(&packet, to) {
+                        Ok(()) => engine.send_succeeded(),
+                        Err(e) => engine.send_failed(&e),
+                    }
+                }
+                Effect::SendIp6 {
+                    link,
+                    from,
+                    to,
+                    packet,
+                } => {
+                    let Some(socket) = self.links.get(&link).and_then(|l| l.v6.as_ref()) else {
+                        continue;
+                    };
+                    match socket.get_ref().send(&packet, from, to) {
                         Ok(()) => engine.send_succeeded(),
                         Err(e) => engine.send_failed(&e),
                     }
@@ -508,17 +623,23 @@ pub fn create_pidfile(path: Option<&Path>) -> Result<Option<Pidfile>> {
     }
 }
 
-/// The source address of a group: `srcip`, or the interface's first IPv4 address that is no
-/// VIP of any group and was not added by carpd.
+/// The source address of a group: `srcip`, or the interface's first address of the group's
+/// family that is no VIP of any group, was not added by carpd and did not fail duplicate
+/// address detection (for IPv6, a link-local one: VRRPv3 over IPv6 sends from it).
 pub fn source_address(
     group: &GroupSettings,
     addresses: &[LinkAddress],
     settings: &Settings,
-) -> Result<Ipv4Addr, Refusal> {
+) -> Result<IpAddr, Refusal> {
     if let Some(ip) = group.srcip {
         return Ok(ip);
     }
-    let vip = |a: Ipv4Addr| {
+    let ipv6 = group.is_ipv6();
+    let family = |a: IpAddr| match a {
+        IpAddr::V4(_) => !ipv6,
+        IpAddr::V6(v6) => ipv6 && v6.is_unicast_link_local(),
+    };
+    let vip = |a: IpAddr| {
         settings
             .groups
             .iter()
@@ -526,11 +647,17 @@ pub fn source_address(
     };
     addresses
         .iter()
-        .find(|a| !a.added_by_carpd && !vip(a.address))
+        .find(|a| {
+            !a.added_by_carpd
+                && a.dad != crate::sys::netlink::Dad::Failed
+                && family(a.address)
+                && !vip(a.address)
+        })
         .map(|a| a.address)
         .ok_or_else(|| {
+            let what = if ipv6 { "IPv6 link-local" } else { "IPv4" };
             Refusal(format!(
-                "carpd: group \"{}\": {} has no IPv4 address of its own to send adverts from: accepted an interface with an address, or srcip in the group",
+                "carpd: group \"{}\": {} has no {what} address of its own to send adverts from: accepted an interface with an address, or srcip in the group",
                 group.name, group.interface
             ))
         })

@@ -4,7 +4,7 @@
 
 use carpd_proto::DropReason;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// How often one kind of drop may be logged.
@@ -14,7 +14,7 @@ pub const LOG_EVERY: Duration = Duration::from_secs(5);
 struct Kind {
     total: u64,
     unlogged: u64,
-    last_source: Option<Ipv4Addr>,
+    last_source: Option<IpAddr>,
     last_reason: Option<DropReason>,
     last_logged: Option<Instant>,
 }
@@ -27,7 +27,7 @@ pub struct DropLog {
 
 impl DropLog {
     /// Counts one drop and logs it if this kind has not been logged for [`LOG_EVERY`].
-    pub fn record(&mut self, now: Instant, reason: DropReason, source: Option<Ipv4Addr>) {
+    pub fn record(&mut self, now: Instant, reason: DropReason, source: Option<IpAddr>) {
         let kind = self.kinds.entry(reason.kind()).or_default();
         kind.total += 1;
         kind.unlogged += 1;
@@ -92,6 +92,14 @@ impl DropLog {
             DropReason::WrongGroup(group) => {
                 tracing::debug!("Ignoring different multicast ip {group} from {from} ({n} packets)")
             }
+            DropReason::OtherProtocol { heard, ours, vhid } => tracing::warn!(
+                "{} advert for vhid {vhid} from {from} dropped: this host runs {} on that vhid, and the two never elect together; give one of them another vhid, or the same protocol ({n} packets, {total} in all)",
+                heard.as_str(),
+                ours.as_str()
+            ),
+            DropReason::NotAPeer => tracing::warn!(
+                "Advert from {from} dropped: not one of the group's unicast peers ({n} packets, {total} in all)"
+            ),
         }
     }
 }
@@ -106,7 +114,11 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..50_000u32 {
             let now = t0 + Duration::from_micros(u64::from(i) * 20);
-            log.record(now, DropReason::BadDigest, Some(Ipv4Addr::new(10, 0, 0, 9)));
+            log.record(
+                now,
+                DropReason::BadDigest,
+                Some(std::net::Ipv4Addr::new(10, 0, 0, 9).into()),
+            );
         }
         assert_eq!(log.totals(), vec![("bad-digest", 50_000)]);
         let kind = &log.kinds["bad-digest"];

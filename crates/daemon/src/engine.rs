@@ -13,7 +13,9 @@ use crate::hooks::Job;
 use crate::settings::tracking::{DemoteBy, TrackerSettings};
 use crate::settings::GroupSettings;
 use carpd_proto::wire::arp::gratuitous_frame;
-use carpd_proto::wire::ethernet::{multicast_mac, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use carpd_proto::wire::ethernet::{
+    multicast_mac, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+};
 use carpd_proto::{
     Action, Command, Destination, DropReason, HookId, Instant, Node, Reconfigured, RouterId, State,
     StateChangeReason, VrConfig,
@@ -21,9 +23,6 @@ use carpd_proto::{
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-
-/// The ethertype of IPv6.
-const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 /// A link's key: stable while carpd runs, across re-creation of the kernel interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,13 +67,26 @@ pub enum Input {
         /// the link
         link: LinkId,
         /// the address
-        address: Ipv4Addr,
+        address: IpAddr,
     },
     /// An Ethernet frame arrived on the link.
     Frame {
         /// the link
         link: LinkId,
         /// the whole frame
+        bytes: Vec<u8>,
+    },
+    /// A VRRP packet arrived on the link's IPv6 socket (the IPv6 header taken off).
+    Packet6 {
+        /// the link
+        link: LinkId,
+        /// its sender
+        source: std::net::Ipv6Addr,
+        /// where it was sent
+        destination: std::net::Ipv6Addr,
+        /// its hop limit on arrival
+        hop_limit: u8,
+        /// the VRRP packet
         bytes: Vec<u8>,
     },
     /// Time to log the drop counts still unlogged.
@@ -110,6 +122,27 @@ pub enum Effect {
         frame: Vec<u8>,
         /// its ethertype (the packet socket wants it)
         ethertype: u16,
+    },
+    /// Send this IPv4 packet (header included) to a unicast peer; the kernel routes it.
+    SendIp {
+        /// the link whose interface it leaves by
+        link: LinkId,
+        /// the peer
+        to: Ipv4Addr,
+        /// the whole IPv4 packet
+        packet: Vec<u8>,
+    },
+    /// Send this VRRP packet over IPv6 from the group's link-local address; the socket
+    /// writes the IPv6 header and the checksum.
+    SendIp6 {
+        /// the link
+        link: LinkId,
+        /// the group's source address
+        from: std::net::Ipv6Addr,
+        /// ff02::12 or a unicast peer
+        to: std::net::Ipv6Addr,
+        /// the VRRP packet
+        packet: Vec<u8>,
     },
     /// A request for a group's hook runner.
     Hook {
@@ -176,6 +209,9 @@ pub enum Detail {
         demote: u8,
         /// the advskew advertised now
         advskew: u8,
+        /// a VRRPv3 group's priority advertised now (its demotion lowers it)
+        #[serde(skip_serializing_if = "Option::is_none")]
+        priority: Option<u8>,
     },
 }
 
@@ -227,11 +263,38 @@ pub struct GroupStatus {
     /// why it is in FAULT (failed trackers, members of its sync group without link)
     pub fault_causes: Vec<String>,
     /// the current master's address, when known
-    pub master: Option<Ipv4Addr>,
+    pub master: Option<IpAddr>,
+    /// `carp` or `vrrp3`
+    pub protocol: &'static str,
+    /// a VRRPv3 group's values
+    pub vrrp3: Option<Vrrp3Status>,
+    /// unicast peers (empty: multicast)
+    pub peers: Vec<IpAddr>,
+    /// whether listed peers' adverts must carry TTL 255
+    pub unicast_ttl_check: bool,
     /// the core's counters
     pub stats: carpd_proto::RouterStats,
     /// packets dropped for this group, by kind
     pub drops: BTreeMap<&'static str, u64>,
+}
+
+/// What `carpctl status` shows of a VRRPv3 group beside what every group has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vrrp3Status {
+    /// the priority advertised and compared (the configured one lowered by the demotion)
+    pub priority: u8,
+    /// the priority as configured
+    pub configured_priority: u8,
+    /// our advert interval in centiseconds
+    pub advert_interval_cs: u16,
+    /// the interval the master advertises, once one was heard
+    pub master_advert_interval: Option<std::time::Duration>,
+    /// the IPv4 checksum variant sent
+    pub v3_checksum: &'static str,
+    /// the IPv4 checksum variant of the last advert heard
+    pub peer_v3_checksum: Option<&'static str>,
+    /// RFC 9568 Accept_Mode as configured
+    pub accept_mode: bool,
 }
 
 /// Whether the loop goes on.
@@ -256,7 +319,7 @@ struct Group {
     name: String,
     link: LinkId,
     vhid: u8,
-    vips: Vec<Ipv4Addr>,
+    vips: Vec<IpAddr>,
     /// the VIPs as `carpctl status` shows them (address/prefix)
     vips_shown: Vec<String>,
     native: bool,
@@ -501,10 +564,17 @@ impl Engine {
                 return;
             };
             let (demote, advskew) = (vr.demote(), vr.advskew());
-            tracing::warn!(
-                "{tag}Demotion {} (failed trackers' weights): advertising demote {demote}, advskew {advskew}",
-                verdict.demotion
-            );
+            let priority = vr.config().vrrp3.map(|_| vr.priority());
+            match priority {
+                Some(priority) => tracing::warn!(
+                    "{tag}Demotion {} (failed trackers' weights): advertising priority {priority}",
+                    verdict.demotion
+                ),
+                None => tracing::warn!(
+                    "{tag}Demotion {} (failed trackers' weights): advertising demote {demote}, advskew {advskew}",
+                    verdict.demotion
+                ),
+            }
             let event = self.event(
                 router,
                 "demotion",
@@ -513,6 +583,7 @@ impl Engine {
                     demote_by: demote_by.as_str(),
                     demote,
                     advskew,
+                    priority,
                 },
             );
             self.effects.push(Effect::Event(event));
@@ -539,8 +610,8 @@ impl Engine {
     }
 
     /// The source address a group advertises from.
-    pub fn source_of(&self, router: RouterId) -> Option<Ipv4Addr> {
-        self.node.router(router).map(|r| r.config().source)
+    pub fn source_of(&self, router: RouterId) -> Option<IpAddr> {
+        Some(self.node.router(router)?.config().source)
     }
 
     /// Starts a group on `link` (INIT to BACKUP, the down hook unless neutral) with the
@@ -698,6 +769,18 @@ impl Engine {
                     sync: group.sync.clone(),
                     fault_causes: verdict.faulted_by,
                     master: vr.master(),
+                    protocol: vr.config().protocol_name(),
+                    vrrp3: vr.config().vrrp3.map(|p| Vrrp3Status {
+                        priority: vr.priority(),
+                        configured_priority: p.priority,
+                        advert_interval_cs: p.interval_cs,
+                        master_advert_interval: vr.master_interval(),
+                        v3_checksum: p.checksum.as_str(),
+                        peer_v3_checksum: vr.peer_checksum().map(|c| c.as_str()),
+                        accept_mode: p.accept_mode,
+                    }),
+                    peers: vr.config().peers.clone(),
+                    unicast_ttl_check: vr.config().unicast_ttl_check,
                     stats: vr.stats(),
                     drops: group.drops.clone(),
                 })
@@ -788,6 +871,20 @@ impl Engine {
             }
             Input::AddressRemoved { link, address } => {
                 self.address_removed(link, address);
+                Flow::Continue
+            }
+            Input::Packet6 {
+                link,
+                source,
+                destination,
+                hop_limit,
+                bytes,
+            } => {
+                self.node
+                    .handle_packet_v6(now, link.0, source, destination, hop_limit, &bytes);
+                self.frame_link = Some(link);
+                self.drain(now);
+                self.frame_link = None;
                 Flow::Continue
             }
             Input::Frame { link, bytes } => {
@@ -917,7 +1014,7 @@ impl Engine {
         }
     }
 
-    fn address_removed(&mut self, link: LinkId, address: Ipv4Addr) {
+    fn address_removed(&mut self, link: LinkId, address: IpAddr) {
         let found = self.groups.iter().find(|(r, g)| {
             g.link == link && g.vips.contains(&address) && self.state(**r) == State::Master
         });
@@ -953,7 +1050,7 @@ impl Engine {
                         .map(|g| g.vips.clone())
                         .unwrap_or_default();
                     for vip in vips {
-                        self.announce(router, IpAddr::V4(vip));
+                        self.announce(router, vip);
                     }
                 }
             }
@@ -979,7 +1076,12 @@ impl Engine {
                 });
             }
             IpAddr::V6(vip) => {
-                tracing::error!("cannot announce {vip}: IPv6 announcements are not built yet")
+                tracing::debug!("Sending unsolicited neighbor advertisement for {vip}");
+                self.effects.push(Effect::Transmit {
+                    link,
+                    frame: carpd_proto::wire::ndp::unsolicited_na_frame(mac, vip),
+                    ethertype: ETHERTYPE_IPV6,
+                });
             }
         }
     }
@@ -988,19 +1090,28 @@ impl Engine {
         let Some((link, mac)) = self.link_of(router) else {
             return;
         };
-        let (link_destination, ethertype) = match destination {
-            Destination::Multicast(IpAddr::V4(group)) => (multicast_mac(group), ETHERTYPE_IPV4),
-            Destination::Multicast(IpAddr::V6(group)) => {
-                // RFC 2464 §7: 33:33 and the group's last four bytes.
-                let o = group.octets();
-                ([0x33, 0x33, o[12], o[13], o[14], o[15]], ETHERTYPE_IPV6)
+        let link_destination = match destination {
+            Destination::Multicast(IpAddr::V4(group)) => multicast_mac(group),
+            Destination::Broadcast => BROADCAST,
+            Destination::Unicast(IpAddr::V4(to)) => {
+                self.effects.push(Effect::SendIp { link, to, packet });
+                return;
             }
-            Destination::Broadcast => (BROADCAST, ETHERTYPE_IPV4),
-            Destination::Unicast(peer) => {
-                tracing::error!("cannot send to {peer}: unicast peers are not built yet");
+            Destination::Multicast(IpAddr::V6(to)) | Destination::Unicast(IpAddr::V6(to)) => {
+                // VRRPv3 over IPv6: the socket writes the header, from the group's source.
+                let from = self.node.router(router).map(|r| r.config().source);
+                if let Some(IpAddr::V6(from)) = from {
+                    self.effects.push(Effect::SendIp6 {
+                        link,
+                        from,
+                        to,
+                        packet,
+                    });
+                }
                 return;
             }
         };
+        let ethertype = ETHERTYPE_IPV4;
         let frame = Frame {
             destination: link_destination,
             source: mac,
@@ -1021,6 +1132,17 @@ impl Engine {
         while let Some(out) = self.node.poll_action() {
             let Some(router) = out.router else {
                 if let Action::Dropped { reason, source } = out.action {
+                    // Another protocol on the vhid of one of ours: the group's status shows it.
+                    if let DropReason::OtherProtocol { vhid, .. } = reason {
+                        let link = self.frame_link;
+                        if let Some(group) = self
+                            .groups
+                            .values_mut()
+                            .find(|g| Some(g.link) == link && g.vhid == vhid)
+                        {
+                            *group.drops.entry(reason.kind()).or_default() += 1;
+                        }
+                    }
                     self.count_drop(self.frame_link, reason);
                     self.drops.record(std::time::Instant::now(), reason, source);
                 }
@@ -1132,6 +1254,12 @@ fn log_state_change(tag: &str, to: State, reason: StateChangeReason) {
         StateChangeReason::MasterBowedOut => {
             tracing::warn!("{tag}Master bowed out: taking over at once")
         }
+        StateChangeReason::MasterLeft => {
+            tracing::warn!("{tag}Master left (priority 0): taking over after the skew time")
+        }
+        StateChangeReason::AddressOwner => {
+            tracing::warn!("{tag}Priority 255, the owner of the addresses: master from the start")
+        }
         StateChangeReason::MasterDemoted => {
             tracing::warn!("{tag}Master advertises a higher demote count: taking over")
         }
@@ -1225,7 +1353,9 @@ srcip = "10.0.1.11"
     fn only_for(effects: &[Effect], router: RouterId, link: LinkId) {
         assert!(
             effects.iter().all(|e| match e {
-                Effect::Transmit { link: l, .. } => *l == link,
+                Effect::Transmit { link: l, .. }
+                | Effect::SendIp { link: l, .. }
+                | Effect::SendIp6 { link: l, .. } => *l == link,
                 Effect::Hook { router: r, .. } => *r == router,
                 Effect::Status(_) | Effect::Notify(_) => true,
                 Effect::Event(e) => e

@@ -15,7 +15,7 @@ use crate::sys::child::{self, Ended};
 use crate::sys::netlink::Netlink;
 use carpd_proto::{HookId, HookKind, RouterId};
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -39,7 +39,7 @@ pub enum VipMode {
         /// request connection
         netlink: Netlink,
         /// address and prefix of each VIP
-        vips: Vec<(Ipv4Addr, u8)>,
+        vips: Vec<(IpAddr, u8)>,
         /// the interface's current index (it changes if the interface is re-created)
         ifindex: Arc<AtomicU32>,
     },
@@ -305,12 +305,12 @@ async fn reconcile(old: &HookSpec, new: &HookSpec) {
         VipMode::Native { vips: new_vips, .. },
     ) = (&old.mode, &new.mode)
     {
-        let gone: Vec<(Ipv4Addr, u8)> = old_vips
+        let gone: Vec<(IpAddr, u8)> = old_vips
             .iter()
             .filter(|v| !new_vips.contains(v))
             .copied()
             .collect();
-        let added: Vec<(Ipv4Addr, u8)> = new_vips
+        let added: Vec<(IpAddr, u8)> = new_vips
             .iter()
             .filter(|v| !old_vips.contains(v))
             .copied()
@@ -370,7 +370,7 @@ async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) -> Op
 async fn native(
     spec: &HookSpec,
     netlink: &Netlink,
-    vips: &[(Ipv4Addr, u8)],
+    vips: &[(IpAddr, u8)],
     ifindex: u32,
     add: bool,
 ) -> HookResult {

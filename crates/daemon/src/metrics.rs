@@ -145,6 +145,7 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
     let received = Family::<GroupLabels, Counter>::default();
     let demote = Family::<GroupLabels, Gauge>::default();
     let advskew = Family::<GroupLabels, Gauge>::default();
+    let priority = Family::<GroupLabels, Gauge>::default();
     let last = Family::<GroupLabels, Gauge<f64, AtomicU64>>::default();
     let dropped = Family::<DropLabels, Counter>::default();
     let healthy = Family::<TrackerLabels, Gauge>::default();
@@ -168,8 +169,16 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
         received
             .get_or_create(&labels)
             .inc_by(g.stats.adverts_received);
-        demote.get_or_create(&labels).set(i64::from(g.demote));
-        advskew.get_or_create(&labels).set(i64::from(g.advskew));
+        // What the group advertises: CARP's demote byte and advskew, or VRRPv3's priority.
+        match &g.vrrp3 {
+            None => {
+                demote.get_or_create(&labels).set(i64::from(g.demote));
+                advskew.get_or_create(&labels).set(i64::from(g.advskew));
+            }
+            Some(v3) => {
+                priority.get_or_create(&labels).set(i64::from(v3.priority));
+            }
+        }
         let since = wall_epoch + std::time::Duration::from_micros(g.since.as_micros());
         let unix = since
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -215,13 +224,18 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
     );
     registry.register(
         "group_demote",
-        "The demote byte the group advertises (trackers' weights with demote_by = demote)",
+        "The demote byte a CARP group advertises (trackers' weights with demote_by = demote)",
         demote,
     );
     registry.register(
         "group_advskew",
-        "The advskew the group advertises (trackers' weights included with demote_by = advskew)",
+        "The advskew a CARP group advertises (trackers' weights included with demote_by = advskew)",
         advskew,
+    );
+    registry.register(
+        "group_priority",
+        "The VRRPv3 priority the group advertises (trackers' weights subtracted)",
+        priority,
     );
     registry.register(
         "group_last_transition_timestamp_seconds",

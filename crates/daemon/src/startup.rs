@@ -4,7 +4,7 @@
 
 use crate::sys::netlink::LinkAddress;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// carpd refuses to start: nothing on the host was changed. Exit status 1.
 #[derive(Debug, thiserror::Error)]
@@ -16,12 +16,12 @@ pub struct Refusal(pub String);
 pub struct HostView<'a> {
     /// the interface's name
     pub interface: &'a str,
-    /// the interface's IPv4 addresses now
+    /// the interface's addresses now
     pub addresses: &'a [LinkAddress],
     /// `-s`
-    pub srcip: Ipv4Addr,
+    pub srcip: IpAddr,
     /// `-a`: address and prefix
-    pub vips: &'a [(Ipv4Addr, u8)],
+    pub vips: &'a [(IpAddr, u8)],
     /// carpd adds and removes the VIPs itself (no scripts)
     pub native: bool,
     /// `-S`: the interface may not be ready yet
@@ -33,7 +33,7 @@ pub struct HostView<'a> {
 pub struct Findings {
     /// VIPs left on the interface by an earlier carpd (they carry its mark): remove them
     /// before the election.
-    pub stale_vips: Vec<(Ipv4Addr, u8)>,
+    pub stale_vips: Vec<(IpAddr, u8)>,
     /// warnings to log
     pub warnings: Vec<String>,
 }
@@ -103,15 +103,17 @@ pub fn check(view: &HostView<'_>) -> Result<Findings, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
-    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 11);
-    const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+    const SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 11));
+    const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100));
 
-    fn at(address: Ipv4Addr, added_by_carpd: bool) -> LinkAddress {
+    fn at(address: impl Into<IpAddr>, added_by_carpd: bool) -> LinkAddress {
         LinkAddress {
-            address,
+            address: address.into(),
             prefix: 24,
             added_by_carpd,
+            dad: crate::sys::netlink::Dad::Done,
         }
     }
 

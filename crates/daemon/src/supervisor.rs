@@ -14,25 +14,30 @@ use crate::settings::{GroupSettings, Origin, Settings};
 use crate::startup::{self, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
 use crate::sys::lock::PidLock;
-use crate::sys::netlink::{LinkAddress, Netlink};
+use crate::sys::netlink::{Dad, LinkAddress, Netlink};
 use crate::trackers::Trackers;
 use anyhow::{Context as _, Result};
 use carpd_proto::{Instant, RouterId, VrConfig};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::mpsc;
 
+/// How long start-up waits for a tentative IPv6 source address: the kernel's detection
+/// takes up to about 2 s with its defaults (a random delay of up to 1 s, then one probe
+/// and 1 s of listening).
+const DAD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A group ready to start: everything checked, nothing changed yet.
 struct Plan {
     settings: GroupSettings,
     link: PlannedLink,
-    vips: Vec<(Ipv4Addr, u8)>,
-    stale_vips: Vec<(Ipv4Addr, u8)>,
+    vips: Vec<(IpAddr, u8)>,
+    stale_vips: Vec<(IpAddr, u8)>,
     config: VrConfig,
 }
 
@@ -287,9 +292,19 @@ impl Daemon {
             "since": humantime::format_rfc3339_seconds(since).to_string(),
             "seconds_in_state": now.as_micros().saturating_sub(g.since.as_micros()) / 1_000_000,
             "vips": g.vips,
-            "advbase": g.advbase,
-            "advskew": g.advskew,
-            "configured_advskew": g.configured_advskew,
+            "protocol": g.protocol,
+            "advbase": g.vrrp3.is_none().then_some(g.advbase),
+            "advskew": g.vrrp3.is_none().then_some(g.advskew),
+            "configured_advskew": g.vrrp3.is_none().then_some(g.configured_advskew),
+            "priority": g.vrrp3.as_ref().map(|v| v.priority),
+            "configured_priority": g.vrrp3.as_ref().map(|v| v.configured_priority),
+            "advert_interval": g.vrrp3.as_ref().map(|v| f64::from(v.advert_interval_cs) / 100.0),
+            "master_advert_interval": g.vrrp3.as_ref().and_then(|v| v.master_advert_interval).map(|d| d.as_secs_f64()),
+            "v3_checksum": g.vrrp3.as_ref().map(|v| v.v3_checksum),
+            "peer_v3_checksum": g.vrrp3.as_ref().and_then(|v| v.peer_v3_checksum),
+            "accept_mode": g.vrrp3.as_ref().map(|v| v.accept_mode),
+            "peers": g.peers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "unicast_ttl_check": g.unicast_ttl_check,
             "demote": g.demote,
             "demote_by": g.demote_by.as_str(),
             "demotion": g.demotion,
@@ -353,9 +368,17 @@ impl Daemon {
                     .with_context(|| format!("listing the addresses of {}", g.interface))?;
                 addresses.insert(g.interface.clone(), list);
             }
+            let srcip = driver::source_address(g, &addresses[&g.interface], settings)?;
+            let dad = addresses[&g.interface]
+                .iter()
+                .find(|a| a.address == srcip)
+                .map(|a| a.dad);
+            if dad.is_some_and(|d| d != Dad::Done) {
+                let list = self.await_dad(g, index, srcip).await?;
+                addresses.insert(g.interface.clone(), list);
+            }
             let here = &addresses[&g.interface];
-            let srcip = driver::source_address(g, here, settings)?;
-            let vips: Vec<(Ipv4Addr, u8)> = g
+            let vips: Vec<(IpAddr, u8)> = g
                 .vips
                 .iter()
                 .map(|v| (v.address, v.prefix_or_default()))
@@ -385,6 +408,68 @@ impl Daemon {
         Ok(plans)
     }
 
+    /// Waits until the source address `srcip` of group `g` on link `index` has passed IPv6
+    /// duplicate address detection (an interface that has just come up has a tentative
+    /// link-local address for a second or two; adverts from it fail, and a backup that cannot
+    /// advertise would become a second master). Returns the link's addresses then. A failed
+    /// detection is refused; one still running after [`DAD_WAIT`] is warned about.
+    async fn await_dad(
+        &self,
+        g: &GroupSettings,
+        index: u32,
+        srcip: IpAddr,
+    ) -> Result<Vec<LinkAddress>> {
+        let started = tokio::time::Instant::now();
+        let mut logged = false;
+        loop {
+            let list = self
+                .netlink
+                .addresses(index)
+                .await
+                .with_context(|| format!("listing the addresses of {}", g.interface))?;
+            match list.iter().find(|a| a.address == srcip).map(|a| a.dad) {
+                Some(Dad::Failed) => {
+                    return Err(Refusal(format!(
+                        "carpd: group \"{}\": {srcip} on {} failed duplicate address detection (another host on the link has it): accepted a source address that passed it; set srcip in the group or fix the duplicate",
+                        g.name, g.interface
+                    ))
+                    .into())
+                }
+                Some(Dad::Tentative) if started.elapsed() < DAD_WAIT => {
+                    if !logged {
+                        tracing::info!(
+                            "[{}] Waiting for {srcip} on {} to finish duplicate address detection before advertising from it",
+                            g.name,
+                            g.interface
+                        );
+                        logged = true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Some(Dad::Tentative) => {
+                    tracing::warn!(
+                        "[{}] {srcip} on {} is still tentative after {} s of duplicate address detection: starting anyway; adverts fail until it is usable",
+                        g.name,
+                        g.interface,
+                        DAD_WAIT.as_secs()
+                    );
+                    return Ok(list);
+                }
+                _ => {
+                    if logged {
+                        tracing::info!(
+                            "[{}] {srcip} on {} is usable after {} ms",
+                            g.name,
+                            g.interface,
+                            started.elapsed().as_millis()
+                        );
+                    }
+                    return Ok(list);
+                }
+            }
+        }
+    }
+
     /// Opens a link for a new interface.
     fn add_link(&mut self, interface: Interface) -> Result<LinkId> {
         if let Some(id) = self.link_named(&interface.name) {
@@ -407,12 +492,16 @@ impl Daemon {
         self.next_link += 1;
         self.engine
             .add_link(id, &interface.name, interface.mac, interface.running);
+        let unicast = driver::open_unicast(&interface);
         self.io.links.insert(
             id,
             LinkIo {
                 ifindex: Arc::new(AtomicU32::new(interface.index)),
                 interface,
                 socket: Some(socket),
+                unicast,
+                v6: None,
+                wants_v6: false,
                 groups: Vec::new(),
                 memberships: Vec::new(),
             },
@@ -439,12 +528,14 @@ impl Daemon {
             }
         }
         for link in self.io.links.values_mut() {
-            let wanted = groups
-                .iter()
-                .filter(|g| g.interface == link.interface.name && !g.broadcast)
+            let on_link = || groups.iter().filter(|g| g.interface == link.interface.name);
+            let wanted = on_link()
+                .filter(|g| !g.broadcast && !g.is_ipv6())
                 .map(|g| g.multicast_group)
                 .collect();
+            let v6 = on_link().any(GroupSettings::is_ipv6);
             link.set_groups(wanted);
+            link.set_v6(v6);
         }
     }
 
@@ -472,6 +563,17 @@ impl Daemon {
             .expect("the group's link was opened");
         let link = &self.io.links[&link_id];
         let tag = self.tag(&g.name);
+        // RFC 9568 §7.2: an IPv6 router's first address is its link-local one. keepalived
+        // only warns, and so does carpd: the group works either way.
+        if let Some(first) = g.vips.first().filter(|v| match v.address {
+            std::net::IpAddr::V6(a) => !a.is_unicast_link_local(),
+            std::net::IpAddr::V4(_) => false,
+        }) {
+            tracing::warn!(
+                "{tag}The first IPv6 virtual address {} is not link-local (RFC 9568 wants a link-local one first, as keepalived warns too): it works, but strict VRRP routers may complain",
+                first.address
+            );
+        }
         let mode = if g.native() {
             tracing::info!("{tag}No up/down script: carpd manages the virtual IP addresses itself");
             // A killed instance may have left our VIP behind: take it away before the

@@ -189,6 +189,30 @@ impl Lab {
         Ipv4Addr::new(10, 77, self.subnet, last)
     }
 
+    /// An IPv6 address `fd77:<subnet>::<last>` on the LAN (a ULA prefix that exists only in
+    /// the lab's namespaces; both numbers written in decimal digits).
+    pub fn address6(&self, last: u16) -> std::net::Ipv6Addr {
+        format!("fd77:{}::{last}", self.subnet)
+            .parse()
+            .expect("a valid IPv6 address")
+    }
+
+    /// Adds `address/64` to `host`'s eth0 without duplicate address detection (a client on the
+    /// VIP's prefix).
+    pub fn add_address6(&self, host: &Host, address: std::net::Ipv6Addr) -> Result<()> {
+        ip(&[
+            "-n",
+            &host.ns,
+            "-6",
+            "addr",
+            "add",
+            &format!("{address}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])
+    }
+
     /// The folder for this lab's logs, scripts and captures.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -265,6 +289,54 @@ impl Lab {
             .unwrap_or(false)
     }
 
+    /// Whether `host` has the IPv6 `address` on eth0 (tentative or not).
+    pub fn has_address6(&self, host: &Host, address: std::net::Ipv6Addr) -> bool {
+        self.run(host, "ip", &["-6", "-o", "addr", "show", "dev", "eth0"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {address}/")))
+            .unwrap_or(false)
+    }
+
+    /// The hosts (1-based) that have the IPv6 `address`.
+    pub fn holders6(&self, address: std::net::Ipv6Addr) -> Vec<usize> {
+        (1..=self.hosts.len())
+            .filter(|&i| self.has_address6(self.host(i), address))
+            .collect()
+    }
+
+    /// `host`'s link-local address on eth0 once duplicate address detection has passed (a
+    /// tentative address cannot send), waiting up to 10 s for it.
+    pub fn link_local(&self, host: &Host) -> Option<std::net::Ipv6Addr> {
+        let mut found = None;
+        wait_until(Duration::from_secs(10), || {
+            let out = self
+                .run(
+                    host,
+                    "ip",
+                    &["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"],
+                )
+                .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                .unwrap_or_default();
+            found = out
+                .lines()
+                .filter(|l| !l.contains("tentative"))
+                .find_map(|l| {
+                    let mut words = l.split_whitespace();
+                    words.find(|w| *w == "inet6")?;
+                    words.next()?.split('/').next()?.parse().ok()
+                });
+            found.is_some()
+        });
+        found
+    }
+
+    /// The hosts (1-based) that have `address`, of either family.
+    pub fn holders_of(&self, address: std::net::IpAddr) -> Vec<usize> {
+        match address {
+            std::net::IpAddr::V4(a) => self.holders(a),
+            std::net::IpAddr::V6(a) => self.holders6(a),
+        }
+    }
+
     /// The hosts (1-based) that have `address`.
     pub fn holders(&self, address: Ipv4Addr) -> Vec<usize> {
         (1..=self.hosts.len())
@@ -279,8 +351,9 @@ impl Lab {
             .unwrap_or_default()
     }
 
-    /// The MAC `host` has in its ARP table for `address`, if any.
-    pub fn neighbour(&self, host: &Host, address: Ipv4Addr) -> Option<String> {
+    /// The MAC `host` has in its neighbour table (ARP or IPv6 ND) for `address`, if any.
+    pub fn neighbour(&self, host: &Host, address: impl Into<std::net::IpAddr>) -> Option<String> {
+        let address = address.into();
         let out = self
             .run(
                 host,
@@ -316,6 +389,24 @@ impl Lab {
             &host.port,
             if up { "up" } else { "down" },
         ])
+    }
+
+    /// Makes the switch drop every IPv4 multicast frame (destination MAC 01:00:5e:00:00:00/25)
+    /// and IPv6 frames to VRRP's group ff02::12 (33:33:00:00:00:12; neighbour discovery still
+    /// passes), as filtered switches, clouds and some hypervisors do: nftables rules in the
+    /// bridge family's forward hook, in the switch's namespace.
+    pub fn drop_multicast(&self) -> Result<()> {
+        let ruleset = "table bridge carpd_lab {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    ether daddr & ff:ff:ff:80:00:00 == 01:00:5e:00:00:00 drop\n    ether daddr 33:33:00:00:00:12 drop\n  }\n}\n";
+        let path = self.dir.join("drop-multicast.nft");
+        std::fs::write(&path, ruleset)?;
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.bridge_ns, "nft", "-f"])
+            .arg(&path)
+            .output()?;
+        if !out.status.success() {
+            bail!("nft: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
     }
 
     /// Deletes `host`'s eth0 (and its switch port) and creates it again with the same name and
@@ -419,8 +510,13 @@ impl Lab {
     }
 
     /// Starts probing `target` from `host` every `interval`.
-    pub fn probe(&self, host: &Host, target: Ipv4Addr, interval: Duration) -> Result<Prober> {
-        Prober::start(&host.ns, target, interval)
+    pub fn probe(
+        &self,
+        host: &Host,
+        target: impl Into<std::net::IpAddr>,
+        interval: Duration,
+    ) -> Result<Prober> {
+        Prober::start(&host.ns, target.into(), interval)
     }
 }
 

@@ -1,12 +1,12 @@
-//! A client's view of the VIP: ICMP echo requests at a fixed interval from inside a host
-//! namespace (a thread that enters it with setns), and the replies' arrival times.
+//! A client's view of the VIP: ICMP (or ICMPv6) echo requests at a fixed interval from inside
+//! a host namespace (a thread that enters it with setns), and the replies' arrival times.
 
 use anyhow::{Context, Result};
 use nix::poll::{ppoll, PollFd, PollFlags};
 use nix::sys::time::TimeSpec;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -56,6 +56,50 @@ impl ProbeReport {
     }
 }
 
+/// ICMP echo for one address family.
+struct Echo {
+    domain: Domain,
+    protocol: Protocol,
+    request: u8,
+    reply: u8,
+}
+
+impl Echo {
+    fn for_target(target: IpAddr) -> Echo {
+        match target {
+            IpAddr::V4(_) => Echo {
+                domain: Domain::IPV4,
+                protocol: Protocol::ICMPV4,
+                request: 8,
+                reply: 0,
+            },
+            IpAddr::V6(_) => Echo {
+                domain: Domain::IPV6,
+                protocol: Protocol::ICMPV6,
+                request: 128,
+                reply: 129,
+            },
+        }
+    }
+
+    /// The ICMP message in what a raw socket read, if it came from `target`. An IPv4 raw
+    /// socket gives the IP header too; an ICMPv6 one gives the message alone, and only the
+    /// target answers an echo request of ours (matched by the caller's identifier).
+    fn reply_from<'a>(&self, read: &'a [u8], target: IpAddr) -> Option<&'a [u8]> {
+        match target {
+            IpAddr::V4(t) => {
+                if read.len() < 28 {
+                    return None;
+                }
+                let from = Ipv4Addr::new(read[12], read[13], read[14], read[15]);
+                let ihl = usize::from(read[0] & 0x0f) * 4;
+                (from == t).then(|| read.get(ihl..)).flatten()
+            }
+            IpAddr::V6(_) => Some(read),
+        }
+    }
+}
+
 /// A running probe.
 #[derive(Debug)]
 pub struct Prober {
@@ -67,7 +111,7 @@ pub struct Prober {
 
 impl Prober {
     /// Starts probing `target` every `interval` from namespace `ns`.
-    pub fn start(ns: &str, target: Ipv4Addr, interval: Duration) -> Result<Prober> {
+    pub fn start(ns: &str, target: IpAddr, interval: Duration) -> Result<Prober> {
         let netns = std::fs::File::open(format!("/run/netns/{ns}"))
             .with_context(|| format!("namespace {ns}"))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -78,9 +122,10 @@ impl Prober {
         let thread = std::thread::spawn(move || -> Result<ProbeReport> {
             // Only this thread moves into the host's namespace.
             nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).context("setns")?;
-            let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?;
+            let echo = Echo::for_target(target);
+            let socket = Socket::new(echo.domain, Type::RAW, Some(echo.protocol))?;
             socket.set_nonblocking(true)?;
-            let dest = SocketAddrV4::new(target, 0).into();
+            let dest = SocketAddr::new(target, 0).into();
             let ident = (std::process::id() & 0xffff) as u16;
             let mut report = ProbeReport {
                 started_at: Some(started_at),
@@ -95,11 +140,14 @@ impl Prober {
                 if now >= next {
                     let seq = report.sent as u16;
                     let mut packet = [0u8; 16];
-                    packet[0] = 8;
+                    packet[0] = echo.request;
                     packet[4..6].copy_from_slice(&ident.to_be_bytes());
                     packet[6..8].copy_from_slice(&seq.to_be_bytes());
-                    let sum = carpd_proto::wire::checksum(&packet);
-                    packet[2..4].copy_from_slice(&sum.to_be_bytes());
+                    if target.is_ipv4() {
+                        // The kernel computes ICMPv6 checksums (with their pseudo-header).
+                        let sum = carpd_proto::wire::checksum(&packet);
+                        packet[2..4].copy_from_slice(&sum.to_be_bytes());
+                    }
                     let _ = socket.send_to(&packet, &dest);
                     // Sequence numbers wrap: one half a cycle old cannot be a duplicate.
                     seen.remove(&seq.wrapping_add(32768));
@@ -112,18 +160,10 @@ impl Prober {
                 let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
                 let _ = ppoll(&mut fds, Some(TimeSpec::from_duration(next - now)), None);
                 while let Ok(n) = (&socket).read(&mut buf) {
-                    if n < 28 {
-                        continue;
-                    }
-                    let ihl = usize::from(buf[0] & 0x0f) * 4;
-                    let Some(icmp) = buf.get(ihl..n) else {
+                    let Some(icmp) = echo.reply_from(&buf[..n], target) else {
                         continue;
                     };
-                    let from = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
-                    if from == target
-                        && icmp.len() >= 8
-                        && icmp[0] == 0
-                        && icmp[4..6] == ident.to_be_bytes()
+                    if icmp.len() >= 8 && icmp[0] == echo.reply && icmp[4..6] == ident.to_be_bytes()
                     {
                         let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
                         if seen.insert(seq) {

@@ -1,7 +1,7 @@
 //! What the core asks the driver to do, and why packets were dropped.
 
 use crate::wire::DecodeError;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// A virtual router's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +71,10 @@ pub enum StateChangeReason {
     Fault,
     /// Every fault is over: BACKUP, taking part in the election again.
     FaultCleared,
+    /// VRRPv3 priority 255: the owner of the addresses is master from the start.
+    AddressOwner,
+    /// The VRRPv3 master sent priority 0 and this backup's Skew_Time passed.
+    MasterLeft,
 }
 
 impl StateChangeReason {
@@ -90,6 +94,8 @@ impl StateChangeReason {
             StateChangeReason::Drained => "drained",
             StateChangeReason::Fault => "fault",
             StateChangeReason::FaultCleared => "fault-cleared",
+            StateChangeReason::AddressOwner => "address-owner",
+            StateChangeReason::MasterLeft => "master-left",
         }
     }
 }
@@ -105,7 +111,7 @@ pub enum DropReason {
     /// No group with this vhid on this interface.
     UnknownVhid(u8),
     /// Sent to another multicast group than ours.
-    WrongGroup(Ipv4Addr),
+    WrongGroup(IpAddr),
     /// The HMAC does not verify: wrong password, VIP or vhid at the sender.
     BadDigest,
     /// The exact counter was already received recently.
@@ -113,6 +119,41 @@ pub enum DropReason {
     /// An IP fragment (more-fragments flag or a fragment offset): adverts are never
     /// fragmented, so a fragment is not taken as a whole advert.
     Fragment,
+    /// An advert of another protocol on protocol 112 for a vhid that this host serves with
+    /// its own (for example a keepalived VRRPv2 instance on the vhid of a CARP group):
+    /// never an election input.
+    OtherProtocol {
+        /// what was heard
+        heard: ProtocolKind,
+        /// what the group on this vhid speaks
+        ours: ProtocolKind,
+        /// the vhid (VRID)
+        vhid: u8,
+    },
+    /// A group with unicast peers heard an advert from an address that is not one of them.
+    NotAPeer,
+}
+
+/// The protocols that share IP protocol 112.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProtocolKind {
+    /// CARP (version 2 in the first nibble, 36 bytes)
+    Carp,
+    /// VRRPv2 (RFC 3768; keepalived's default version), which carpd does not speak
+    Vrrp2,
+    /// VRRPv3 (RFC 9568)
+    Vrrp3,
+}
+
+impl ProtocolKind {
+    /// The name used in logs and status: `CARP`, `VRRPv2`, `VRRPv3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolKind::Carp => "CARP",
+            ProtocolKind::Vrrp2 => "VRRPv2",
+            ProtocolKind::Vrrp3 => "VRRPv3",
+        }
+    }
 }
 
 impl DropReason {
@@ -131,6 +172,11 @@ impl DropReason {
                 DecodeError::BadCarpVersion(_) => "bad-version",
                 DecodeError::BadCarpType(_) => "bad-type",
                 DecodeError::BadAuthLen(_) => "bad-authlen",
+                DecodeError::BadVrrpVersion(_) => "vrrp3-bad-version",
+                DecodeError::BadVrrpType(_) => "vrrp3-bad-type",
+                DecodeError::BadVrrpLength { .. } => "vrrp3-bad-length",
+                DecodeError::BadVrrpChecksum => "vrrp3-bad-checksum",
+                DecodeError::BadVrrpInterval => "vrrp3-bad-interval",
             },
             DropReason::BadTtl(_) => "bad-ttl",
             DropReason::UnknownVhid(_) => "other-vhid",
@@ -138,6 +184,8 @@ impl DropReason {
             DropReason::BadDigest => "bad-digest",
             DropReason::Replay => "replay",
             DropReason::Fragment => "fragment",
+            DropReason::OtherProtocol { .. } => "other-protocol",
+            DropReason::NotAPeer => "not-a-peer",
         }
     }
 }
@@ -157,15 +205,18 @@ pub enum Destination {
 /// One thing for the driver to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Send this IP packet (header included) on the router's link, from the interface's own
-    /// link-layer address.
+    /// Send this packet on the router's link, from the interface's own link-layer address.
+    /// For an IPv4 destination it is the whole IP packet, header included (56 bytes for a
+    /// CARP advert); for an IPv6 destination it is the VRRP packet alone, and the driver's
+    /// socket writes the IPv6 header (hop limit 255, the link-local source).
     Send {
         /// where the packet goes on the link
         destination: Destination,
-        /// the whole IP packet (56 bytes for a CARP advert over IPv4)
+        /// the packet (see above)
         packet: Vec<u8>,
     },
-    /// Tell the link that this VIP is here (a gratuitous ARP for IPv4).
+    /// Tell the link that this VIP is here (a gratuitous ARP for IPv4, an unsolicited
+    /// Neighbor Advertisement with the override flag for IPv6).
     Announce {
         /// the virtual address
         vip: IpAddr,
@@ -197,7 +248,7 @@ pub enum Action {
     Dropped {
         /// why
         reason: DropReason,
-        /// its IPv4 source, when the header was readable
-        source: Option<Ipv4Addr>,
+        /// its source, when the header was readable
+        source: Option<IpAddr>,
     },
 }

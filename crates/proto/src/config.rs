@@ -1,27 +1,54 @@
 //! A virtual router's validated configuration.
 
 use crate::error::ConfigError;
-use crate::time::{advert_interval, master_down_interval};
+use crate::time::{advert_interval, centiseconds, master_down_interval};
 use crate::wire::auth::Authenticator;
 use crate::wire::carp::DEFAULT_GROUP;
+use crate::wire::vrrp3::{self, Checksum};
 use core::time::Duration;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// How long a demoted master stays backup before it takes part in the election again
 /// (ucarp's SIGUSR2 handler sleeps 3 s).
 pub const DEMOTE_HOLD: Duration = Duration::from_secs(3);
 
+/// What a VRRPv3 group sets instead of CARP's advbase, advskew, deadratio and password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vrrp3Params {
+    /// 1..=255, higher is preferred; 255 = the address owner
+    pub priority: u8,
+    /// Max Advertise Interval in centiseconds, 1..=4095
+    pub interval_cs: u16,
+    /// the IPv4 checksum sent (both are accepted)
+    pub checksum: Checksum,
+    /// a master answers for its VIPs as their owner would (RFC 9568 Accept_Mode)
+    pub accept_mode: bool,
+}
+
+impl Default for Vrrp3Params {
+    /// keepalived's defaults: priority 100, 1 s, the pseudo-header checksum.
+    fn default() -> Self {
+        Vrrp3Params {
+            priority: 100,
+            interval_cs: 100,
+            checksum: Checksum::PseudoHeader,
+            accept_mode: false,
+        }
+    }
+}
+
 /// Everything a user can set for one group, before validation. Start from
-/// [`VrConfigBuilder::new`] (ucarp's defaults), change fields, then [`VrConfigBuilder::build`].
+/// [`VrConfigBuilder::new`] (ucarp's defaults) or [`VrConfigBuilder::vrrp3`], change fields,
+/// then [`VrConfigBuilder::build`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct VrConfigBuilder {
-    /// virtual host id (`-v`)
+    /// virtual host id (`-v`), the VRID for VRRPv3
     pub vhid: u8,
-    /// base interval in seconds (`-b`, default 1)
+    /// base interval in seconds (`-b`, default 1; CARP only)
     pub advbase: u8,
-    /// skew in 1/256 s (`-k`, default 0)
+    /// skew in 1/256 s (`-k`, default 0; CARP only)
     pub advskew: u8,
-    /// dead ratio (`-r`, default 3)
+    /// dead ratio (`-r`, default 3; CARP only)
     pub deadratio: u32,
     /// take over from a less preferred master (`-P`)
     pub preempt: bool,
@@ -29,21 +56,27 @@ pub struct VrConfigBuilder {
     pub neutral: bool,
     /// run the down hook when stopping as master (`-z`)
     pub down_hook_on_stop: bool,
-    /// this host's address on the interface (`-s`)
-    pub source: Ipv4Addr,
-    /// the virtual addresses (`-a`)
-    pub vips: Vec<Ipv4Addr>,
-    /// the shared password (`-p`/`-o`)
+    /// this host's address on the interface (`-s`; IPv6: its link-local address)
+    pub source: IpAddr,
+    /// the virtual addresses (`-a`), all of the source's family
+    pub vips: Vec<IpAddr>,
+    /// the shared password (`-p`/`-o`; CARP only)
     pub password: Vec<u8>,
-    /// the multicast group (`--mcast`, default 224.0.0.18)
-    pub group: Ipv4Addr,
-    /// send adverts to the Ethernet broadcast address (`-M`)
+    /// the multicast group (`--mcast`, default 224.0.0.18; ff02::12 for IPv6)
+    pub group: IpAddr,
+    /// send adverts to the Ethernet broadcast address (`-M`; CARP only)
     pub broadcast: bool,
     /// after start-up and after FAULT, take over from no live master for this long
     /// (preemption and the demote rule wait; a dead or departed master is still replaced)
     pub preempt_delay: Duration,
     /// while master, announce the VIPs again this often (`None`: only on the usual occasions)
     pub garp_refresh: Option<Duration>,
+    /// `None`: CARP; else VRRPv3 with these values
+    pub vrrp3: Option<Vrrp3Params>,
+    /// unicast peers: adverts go to each of them instead of the group, and only theirs count
+    pub peers: Vec<IpAddr>,
+    /// whether adverts from listed peers must carry TTL (hop limit) 255
+    pub unicast_ttl_check: bool,
 }
 
 impl std::fmt::Debug for VrConfigBuilder {
@@ -52,15 +85,17 @@ impl std::fmt::Debug for VrConfigBuilder {
             .field("vhid", &self.vhid)
             .field("advbase", &self.advbase)
             .field("advskew", &self.advskew)
+            .field("vrrp3", &self.vrrp3)
             .field("source", &self.source)
             .field("vips", &self.vips)
+            .field("peers", &self.peers)
             .field("password", &"<hidden>")
             .finish_non_exhaustive()
     }
 }
 
 impl VrConfigBuilder {
-    /// ucarp's defaults for the required values given.
+    /// A CARP group with ucarp's defaults for the required values given.
     pub fn new(vhid: u8, source: Ipv4Addr, vips: Vec<Ipv4Addr>, password: &[u8]) -> Self {
         VrConfigBuilder {
             vhid,
@@ -70,13 +105,32 @@ impl VrConfigBuilder {
             preempt: false,
             neutral: false,
             down_hook_on_stop: false,
-            source,
-            vips,
+            source: IpAddr::V4(source),
+            vips: vips.into_iter().map(IpAddr::V4).collect(),
             password: password.to_vec(),
-            group: DEFAULT_GROUP,
+            group: IpAddr::V4(DEFAULT_GROUP),
             broadcast: false,
             preempt_delay: Duration::ZERO,
             garp_refresh: None,
+            vrrp3: None,
+            peers: Vec::new(),
+            unicast_ttl_check: true,
+        }
+    }
+
+    /// A VRRPv3 group (IPv4 or IPv6, after `source`) sending to 224.0.0.18 or ff02::12.
+    pub fn vrrp3(vrid: u8, source: IpAddr, vips: Vec<IpAddr>, params: Vrrp3Params) -> Self {
+        let group = match source {
+            IpAddr::V4(_) => IpAddr::V4(vrrp3::GROUP_V4),
+            IpAddr::V6(_) => IpAddr::V6(vrrp3::GROUP_V6),
+        };
+        VrConfigBuilder {
+            source,
+            vips,
+            password: Vec::new(),
+            group,
+            vrrp3: Some(params),
+            ..VrConfigBuilder::new(vrid, Ipv4Addr::UNSPECIFIED, Vec::new(), b"")
         }
     }
 
@@ -84,12 +138,6 @@ impl VrConfigBuilder {
     pub fn build(self) -> Result<VrConfig, ConfigError> {
         if self.vhid == 0 {
             return Err(ConfigError::VhidZero);
-        }
-        if self.advbase == 0 && self.advskew == 0 {
-            return Err(ConfigError::ZeroInterval);
-        }
-        if self.deadratio == 0 {
-            return Err(ConfigError::DeadratioZero);
         }
         if self.vips.is_empty() {
             return Err(ConfigError::NoVip);
@@ -102,10 +150,69 @@ impl VrConfigBuilder {
         if self.source.is_unspecified() {
             return Err(ConfigError::SourceUnspecified);
         }
-        if !self.group.is_multicast() {
+        if let Some(&vip) = self
+            .vips
+            .iter()
+            .find(|v| v.is_ipv4() != self.source.is_ipv4())
+        {
+            return Err(ConfigError::MixedFamilies {
+                vip,
+                srcip: self.source,
+            });
+        }
+        if let Some(&peer) = self
+            .peers
+            .iter()
+            .find(|p| p.is_ipv4() != self.source.is_ipv4())
+        {
+            return Err(ConfigError::PeerFamily {
+                peer,
+                srcip: self.source,
+            });
+        }
+        if self.peers.contains(&self.source) {
+            return Err(ConfigError::PeerIsSelf(self.source));
+        }
+        if !self.group.is_multicast() || self.group.is_ipv4() != self.source.is_ipv4() {
             return Err(ConfigError::GroupNotMulticast(self.group));
         }
-        let auth = Authenticator::new(&self.password, self.vhid, &self.vips)?;
+        let auth = match self.vrrp3 {
+            None => {
+                let IpAddr::V4(_) = self.source else {
+                    return Err(ConfigError::CarpIpv6(self.source));
+                };
+                if self.advbase == 0 && self.advskew == 0 {
+                    return Err(ConfigError::ZeroInterval);
+                }
+                if self.deadratio == 0 {
+                    return Err(ConfigError::DeadratioZero);
+                }
+                let vips: Vec<Ipv4Addr> = self
+                    .vips
+                    .iter()
+                    .filter_map(|v| match v {
+                        IpAddr::V4(a) => Some(*a),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                Some(Authenticator::new(&self.password, self.vhid, &vips)?)
+            }
+            Some(params) => {
+                if params.priority == 0 {
+                    return Err(ConfigError::PriorityZero);
+                }
+                if params.interval_cs == 0 || params.interval_cs > vrrp3::MAX_INTERVAL_CS {
+                    return Err(ConfigError::IntervalOutOfRange(params.interval_cs));
+                }
+                if !self.password.is_empty() {
+                    return Err(ConfigError::PasswordInVrrp3);
+                }
+                if self.broadcast {
+                    return Err(ConfigError::BroadcastInVrrp3);
+                }
+                None
+            }
+        };
         Ok(VrConfig {
             vhid: self.vhid,
             advbase: self.advbase,
@@ -120,6 +227,9 @@ impl VrConfigBuilder {
             broadcast: self.broadcast,
             preempt_delay: self.preempt_delay,
             garp_refresh: self.garp_refresh,
+            vrrp3: self.vrrp3,
+            peers: self.peers,
+            unicast_ttl_check: self.unicast_ttl_check,
             auth,
         })
     }
@@ -128,13 +238,13 @@ impl VrConfigBuilder {
 /// A validated configuration (see [`VrConfigBuilder`] for the meaning of each field).
 #[derive(Debug, Clone)]
 pub struct VrConfig {
-    /// virtual host id, 1..=255
+    /// virtual host id (VRRPv3: the VRID), 1..=255
     pub vhid: u8,
-    /// base interval in seconds
+    /// base interval in seconds (CARP)
     pub advbase: u8,
-    /// skew in 1/256 s
+    /// skew in 1/256 s (CARP)
     pub advskew: u8,
-    /// dead ratio, at least 1
+    /// dead ratio, at least 1 (CARP)
     pub deadratio: u32,
     /// preempt a less preferred master
     pub preempt: bool,
@@ -143,34 +253,64 @@ pub struct VrConfig {
     /// down hook when stopping as master
     pub down_hook_on_stop: bool,
     /// own address
-    pub source: Ipv4Addr,
-    /// virtual addresses, in the order given
-    pub vips: Vec<Ipv4Addr>,
+    pub source: IpAddr,
+    /// virtual addresses, in the order given, of the source's family
+    pub vips: Vec<IpAddr>,
     /// multicast group
-    pub group: Ipv4Addr,
+    pub group: IpAddr,
     /// Ethernet broadcast instead of multicast
     pub broadcast: bool,
     /// how long after start-up or FAULT no live master is taken over
     pub preempt_delay: Duration,
     /// how often a master announces its VIPs again
     pub garp_refresh: Option<Duration>,
-    pub(crate) auth: Authenticator,
+    /// `None`: CARP; else VRRPv3
+    pub vrrp3: Option<Vrrp3Params>,
+    /// unicast peers (empty: multicast)
+    pub peers: Vec<IpAddr>,
+    /// whether listed peers' adverts must carry TTL 255
+    pub unicast_ttl_check: bool,
+    pub(crate) auth: Option<Authenticator>,
 }
 
 impl VrConfig {
-    /// The advertisement interval, `advbase + advskew/256`.
+    /// The configured advertisement interval: `advbase + advskew/256` for CARP, the Max
+    /// Advertise Interval for VRRPv3.
     pub fn advert_interval(&self) -> Duration {
-        advert_interval(self.advbase, self.advskew)
+        match self.vrrp3 {
+            None => advert_interval(self.advbase, self.advskew),
+            Some(p) => centiseconds(p.interval_cs),
+        }
     }
 
-    /// The master-down interval (see [`crate::time::master_down_interval`]).
+    /// The master-down interval for CARP (see [`crate::time::master_down_interval`]); for
+    /// VRRPv3 the one computed from our own interval (a backup uses the master's).
     pub fn master_down_interval(&self) -> Duration {
-        master_down_interval(self.advbase, self.advskew, self.deadratio)
+        match self.vrrp3 {
+            None => master_down_interval(self.advbase, self.advskew, self.deadratio),
+            Some(p) => {
+                crate::time::vrrp3_master_down_interval(p.priority, centiseconds(p.interval_cs))
+            }
+        }
     }
 
-    /// The HMAC state for this group.
-    pub fn authenticator(&self) -> &Authenticator {
-        &self.auth
+    /// The HMAC state of a CARP group.
+    pub fn authenticator(&self) -> Option<&Authenticator> {
+        self.auth.as_ref()
+    }
+
+    /// Whether adverts go to listed peers instead of the group.
+    pub fn is_unicast(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// The protocol's name: `carp` or `vrrp3`.
+    pub fn protocol_name(&self) -> &'static str {
+        if self.vrrp3.is_some() {
+            "vrrp3"
+        } else {
+            "carp"
+        }
     }
 }
 
@@ -196,16 +336,34 @@ mod tests {
             (Box::new(|b| b.deadratio = 0), ConfigError::DeadratioZero),
             (Box::new(|b| b.vips.clear()), ConfigError::NoVip),
             (
-                Box::new(|b| b.vips.push(Ipv4Addr::new(10, 0, 0, 9))),
-                ConfigError::DuplicateVip(Ipv4Addr::new(10, 0, 0, 9)),
+                Box::new(|b| b.vips.push(v4(10, 0, 0, 9))),
+                ConfigError::DuplicateVip(v4(10, 0, 0, 9)),
             ),
             (
-                Box::new(|b| b.source = Ipv4Addr::UNSPECIFIED),
+                Box::new(|b| b.source = v4(0, 0, 0, 0)),
                 ConfigError::SourceUnspecified,
             ),
             (
-                Box::new(|b| b.group = Ipv4Addr::new(10, 1, 1, 1)),
-                ConfigError::GroupNotMulticast(Ipv4Addr::new(10, 1, 1, 1)),
+                Box::new(|b| b.group = v4(10, 1, 1, 1)),
+                ConfigError::GroupNotMulticast(v4(10, 1, 1, 1)),
+            ),
+            (
+                Box::new(|b| b.vips.push("2001:db8::1".parse().unwrap())),
+                ConfigError::MixedFamilies {
+                    vip: "2001:db8::1".parse().unwrap(),
+                    srcip: v4(10, 0, 0, 1),
+                },
+            ),
+            (
+                Box::new(|b| b.peers.push("fe80::2".parse().unwrap())),
+                ConfigError::PeerFamily {
+                    peer: "fe80::2".parse().unwrap(),
+                    srcip: v4(10, 0, 0, 1),
+                },
+            ),
+            (
+                Box::new(|b| b.peers.push(v4(10, 0, 0, 1))),
+                ConfigError::PeerIsSelf(v4(10, 0, 0, 1)),
             ),
             (
                 Box::new(|b| b.password = vec![b'a'; 20]),
@@ -219,5 +377,62 @@ mod tests {
         }
         assert!(base().build().is_ok());
         assert!(!format!("{:?}", base()).contains("pw\""));
+    }
+
+    fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    }
+
+    fn vrrp3(source: &str, vip: &str) -> VrConfigBuilder {
+        VrConfigBuilder::vrrp3(
+            50,
+            source.parse().unwrap(),
+            vec![vip.parse().unwrap()],
+            Vrrp3Params::default(),
+        )
+    }
+
+    #[test]
+    fn each_bad_vrrp3_value_is_named() {
+        type Change = Box<dyn Fn(&mut VrConfigBuilder)>;
+        let cases: Vec<(Change, ConfigError)> = vec![
+            (
+                Box::new(|b| b.vrrp3.as_mut().unwrap().priority = 0),
+                ConfigError::PriorityZero,
+            ),
+            (
+                Box::new(|b| b.vrrp3.as_mut().unwrap().interval_cs = 0),
+                ConfigError::IntervalOutOfRange(0),
+            ),
+            (
+                Box::new(|b| b.vrrp3.as_mut().unwrap().interval_cs = 4096),
+                ConfigError::IntervalOutOfRange(4096),
+            ),
+            (
+                Box::new(|b| b.password = b"secret".to_vec()),
+                ConfigError::PasswordInVrrp3,
+            ),
+            (
+                Box::new(|b| b.broadcast = true),
+                ConfigError::BroadcastInVrrp3,
+            ),
+        ];
+        for (change, expected) in cases {
+            let mut b = vrrp3("10.0.0.1", "10.0.0.9");
+            change(&mut b);
+            assert_eq!(b.build().unwrap_err(), expected);
+        }
+        let v6 = vrrp3("fe80::1", "2001:db8::9").build().unwrap();
+        assert_eq!(v6.group, IpAddr::V6(vrrp3::GROUP_V6));
+        assert!(v6.authenticator().is_none());
+        assert_eq!(v6.protocol_name(), "vrrp3");
+        let mut carp6 = base();
+        carp6.source = "fe80::1".parse().unwrap();
+        carp6.vips = vec!["2001:db8::9".parse().unwrap()];
+        carp6.group = IpAddr::V6(vrrp3::GROUP_V6);
+        assert_eq!(
+            carp6.build().unwrap_err(),
+            ConfigError::CarpIpv6("fe80::1".parse().unwrap())
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Errors for bad configuration. Packet errors live in [`crate::wire::DecodeError`] and
 //! [`crate::action::DropReason`].
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use thiserror::Error;
 
 /// A configuration the core refuses, with the value given and what is accepted.
@@ -23,7 +23,7 @@ pub enum ConfigError {
     NoVip,
     /// The same virtual address twice.
     #[error("virtual IP address {0} given twice")]
-    DuplicateVip(Ipv4Addr),
+    DuplicateVip(IpAddr),
     /// Password of the wrong length.
     #[error("password of {len} bytes: accepted 1 to 19 bytes (ucarp's limit: a 20-byte key with its terminating NUL)")]
     PasswordLength {
@@ -31,9 +31,45 @@ pub enum ConfigError {
         len: usize,
     },
     /// Unspecified source address.
-    #[error("source address 0.0.0.0 is invalid: give the host's own address on the interface")]
+    #[error(
+        "the unspecified source address is invalid: give the host's own address on the interface"
+    )]
     SourceUnspecified,
     /// A group address that is not multicast.
-    #[error("group {0} is not an IPv4 multicast address: accepted 224.0.0.0 to 239.255.255.255")]
-    GroupNotMulticast(Ipv4Addr),
+    #[error("group {0} is not a multicast address of the source's family: accepted 224.0.0.0 to 239.255.255.255 (IPv4) or ff00::/8 (IPv6)")]
+    GroupNotMulticast(IpAddr),
+    /// A VIP of the other family than the source (one family per group).
+    #[error("virtual IP address {vip} is not of the family of the source address {srcip}: one address family per group")]
+    MixedFamilies {
+        /// the VIP
+        vip: IpAddr,
+        /// the source
+        srcip: IpAddr,
+    },
+    /// A unicast peer of the other family than the source.
+    #[error("peer {peer} is not of the family of the source address {srcip}")]
+    PeerFamily {
+        /// the peer
+        peer: IpAddr,
+        /// the source
+        srcip: IpAddr,
+    },
+    /// The group's own address among its peers.
+    #[error("peer {0} is this host's own source address")]
+    PeerIsSelf(IpAddr),
+    /// CARP over IPv6 (ucarp's CARP is IPv4 only).
+    #[error("CARP groups are IPv4 only, got {0}: use protocol = \"vrrp3\" for IPv6")]
+    CarpIpv6(IpAddr),
+    /// VRRPv3 priority 0 (reserved for a master that leaves).
+    #[error("priority 0 is invalid: accepted 1 to 255 (0 is what a leaving master sends)")]
+    PriorityZero,
+    /// A VRRPv3 interval outside 1..=4095 centiseconds.
+    #[error("advert interval of {0} centiseconds is invalid: accepted 0.01 to 40.95 s")]
+    IntervalOutOfRange(u16),
+    /// A password on a VRRPv3 group (VRRPv3 has no authentication).
+    #[error("VRRPv3 has no authentication: remove the password")]
+    PasswordInVrrp3,
+    /// Broadcast adverts on a VRRPv3 group.
+    #[error("broadcast adverts are a CARP (ucarp --nomcast) option: VRRPv3 sends to its multicast group or to peers")]
+    BroadcastInVrrp3,
 }

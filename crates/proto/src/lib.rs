@@ -1,4 +1,5 @@
-//! carpd's protocol core: CARP as ucarp 1.5.2 speaks it, with no I/O.
+//! carpd's protocol core: CARP as ucarp 1.5.2 speaks it and VRRPv3 (RFC 9568) for IPv4 and
+//! IPv6, with no I/O.
 //!
 //! Nothing in this crate opens a socket, reads a clock, spawns a thread or logs above `debug`.
 //! Time comes in as an argument ([`Instant`]), randomness from a seed. The contract follows
@@ -12,7 +13,9 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod action;
+pub mod advert;
 pub mod config;
+pub mod election;
 pub mod error;
 pub mod node;
 pub mod rng;
@@ -20,8 +23,10 @@ pub mod time;
 pub mod vr;
 pub mod wire;
 
-pub use action::{Action, Destination, DropReason, HookId, HookKind, State, StateChangeReason};
-pub use config::{VrConfig, VrConfigBuilder};
+pub use action::{
+    Action, Destination, DropReason, HookId, HookKind, ProtocolKind, State, StateChangeReason,
+};
+pub use config::{VrConfig, VrConfigBuilder, Vrrp3Params};
 pub use error::ConfigError;
 pub use node::{Node, RouterId};
 pub use time::Instant;

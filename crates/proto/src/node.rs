@@ -1,14 +1,55 @@
-//! A node: the virtual routers of one host, with packets routed by (interface, vhid).
+//! A node: the virtual routers of one host, with packets routed by (interface, protocol,
+//! family, vhid).
 
-use crate::action::{Action, DropReason};
+use crate::action::{Action, DropReason, ProtocolKind};
 use crate::config::VrConfig;
 use crate::time::Instant;
 use crate::vr::{Command, Reconfigured, VirtualRouter};
-use crate::wire::carp::Advertisement;
-use crate::wire::ipv4::{is_fragment, CARP_TTL};
+use crate::wire::carp::{Advertisement, CarpRepr, Packet, AUTHLEN, HEADER_LEN as CARP_LEN};
+use crate::wire::ipv4::{is_fragment, Ipv4Repr, CARP_TTL, PROTOCOL_CARP};
+use crate::wire::vrrp3::Vrrp3Repr;
+use crate::wire::DecodeError;
 use crate::HookId;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
+
+/// Which routers a packet may be for: CARP (IPv4), VRRPv3 over IPv4, VRRPv3 over IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Route {
+    Carp,
+    Vrrp3V4,
+    Vrrp3V6,
+}
+
+impl Route {
+    fn of(config: &VrConfig) -> Route {
+        match (config.vrrp3.is_some(), config.source.is_ipv4()) {
+            (false, _) => Route::Carp,
+            (true, true) => Route::Vrrp3V4,
+            (true, false) => Route::Vrrp3V6,
+        }
+    }
+
+    fn kind(self) -> ProtocolKind {
+        match self {
+            Route::Carp => ProtocolKind::Carp,
+            Route::Vrrp3V4 | Route::Vrrp3V6 => ProtocolKind::Vrrp3,
+        }
+    }
+}
+
+/// Whether an IPv4 payload whose first byte says version 2, type 1 is VRRPv2 rather than
+/// CARP: a VRRPv2 advert is 16 bytes plus 4 per address (its count in byte 3); CARP is 36
+/// bytes with an authlen of 7 in byte 3, which no VRRPv2 advert of that length has.
+fn is_vrrp2(payload: &[u8]) -> bool {
+    match payload {
+        [0x21, _, _, count, ..] => {
+            payload.len() == 16 + 4 * usize::from(*count)
+                && !(payload.len() == CARP_LEN && *count == AUTHLEN)
+        }
+        _ => false,
+    }
+}
 
 /// A router's id in its node: given once, never reused, so it stays valid (and never names
 /// another router) when other routers are added or removed.
@@ -42,10 +83,10 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Node {
     routers: BTreeMap<RouterId, Entry>,
-    /// The routers serving each (link, vhid).
-    by_vhid: HashMap<(u32, u8), Vec<RouterId>>,
+    /// The routers serving each (link, protocol and family, vhid).
+    by_vhid: HashMap<(u32, Route, u8), Vec<RouterId>>,
     /// How many routers send from each (link, source address): adverts from these are our own.
-    sources: HashMap<(u32, Ipv4Addr), usize>,
+    sources: HashMap<(u32, IpAddr), usize>,
     /// Every router's deadline, earliest first.
     timers: BTreeSet<(Instant, RouterId)>,
     /// Routers that may have actions queued.
@@ -88,7 +129,7 @@ impl Node {
         };
         let (link, config) = (e.link, e.router.config());
         self.by_vhid
-            .entry((link, config.vhid))
+            .entry((link, Route::of(config), config.vhid))
             .or_default()
             .push(id);
         *self.sources.entry((link, config.source)).or_default() += 1;
@@ -100,7 +141,7 @@ impl Node {
             return;
         };
         let (link, config) = (e.link, e.router.config());
-        let key = (link, config.vhid);
+        let key = (link, Route::of(config), config.vhid);
         if let Some(ids) = self.by_vhid.get_mut(&key) {
             ids.retain(|&r| r != id);
             if ids.is_empty() {
@@ -216,16 +257,17 @@ impl Node {
         self.routers.iter().map(|(id, e)| (*id, &e.router))
     }
 
-    /// An IPv4 packet (from the IP header on) arrived on `ifindex`.
+    /// An IPv4 packet of protocol 112 (from the IP header on) arrived on `link`.
     ///
     /// Checks in ucarp's order where it has one (ucarp.md §1.7): fragments are dropped (ucarp
-    /// does not look), then own packets are ignored, then TTL 255, then the header (codec),
-    /// then vhid; the router checks group, HMAC and replay.
+    /// does not look), then own packets are ignored, then the header (codec), then TTL 255,
+    /// then the vhid; the router checks group, peers, HMAC and replay. The payload decides
+    /// the protocol: VRRPv3 (first byte 0x31), VRRPv2 (0x21 and a VRRPv2 length) or CARP.
     pub fn handle_packet(&mut self, now: Instant, link: u32, bytes: &[u8]) {
         let source = || {
             bytes
                 .get(12..16)
-                .map(|s| Ipv4Addr::new(s[0], s[1], s[2], s[3]))
+                .map(|s| IpAddr::from([s[0], s[1], s[2], s[3]]))
         };
         // Adverts are never fragmented: a fragment that happens to hold a whole advert's
         // bytes must not count as one (ucarp takes it as one).
@@ -233,36 +275,155 @@ impl Node {
             self.drop_unclaimed(DropReason::Fragment, source());
             return;
         }
-        let advert = match Advertisement::parse(bytes) {
-            Ok(a) => a,
-            Err(e) => {
-                self.drop_unclaimed(DropReason::Malformed(e), source());
-                return;
-            }
+        let (ip, payload) = match Ipv4Repr::parse(bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => return self.drop_unclaimed(DropReason::Malformed(e), source()),
         };
-        let source = advert.ip.source;
+        let (from, to) = (IpAddr::V4(ip.source), IpAddr::V4(ip.destination));
+        if ip.protocol != PROTOCOL_CARP {
+            let e = DecodeError::NotCarp(ip.protocol);
+            return self.drop_unclaimed(DropReason::Malformed(e), Some(from));
+        }
         // Our own multicast looped back (ucarp's filter: `src host not <srcip>`).
-        if self.sources.contains_key(&(link, source)) {
+        if self.sources.contains_key(&(link, from)) {
             return;
         }
-        if advert.ip.ttl != CARP_TTL {
-            self.drop_unclaimed(DropReason::BadTtl(advert.ip.ttl), Some(source));
+        match payload.first() {
+            Some(0x31) => self.vrrp3_packet(now, link, from, to, ip.ttl, payload, Route::Vrrp3V4),
+            _ if is_vrrp2(payload) => {
+                let vhid = payload[1];
+                self.other_protocol(
+                    link,
+                    ProtocolKind::Vrrp2,
+                    vhid,
+                    from,
+                    &[Route::Carp, Route::Vrrp3V4],
+                );
+            }
+            _ => {
+                let carp = match Packet::new_checked(payload).and_then(|p| CarpRepr::parse(&p)) {
+                    Ok(carp) => carp,
+                    Err(e) => return self.drop_unclaimed(DropReason::Malformed(e), Some(from)),
+                };
+                let key = (link, Route::Carp, carp.vhid);
+                if !self.ttl_ok(key, ip.ttl, from) {
+                    return self.drop_unclaimed(DropReason::BadTtl(ip.ttl), Some(from));
+                }
+                let Some(ids) = self.by_vhid.get(&key).cloned() else {
+                    return self.other_protocol(
+                        link,
+                        ProtocolKind::Carp,
+                        carp.vhid,
+                        from,
+                        &[Route::Vrrp3V4],
+                    );
+                };
+                let advert = Advertisement { ip, carp };
+                for id in ids {
+                    if let Some(e) = self.routers.get_mut(&id) {
+                        e.router.handle_advert(now, &advert);
+                    }
+                    self.touched(id);
+                }
+            }
+        }
+    }
+
+    /// A VRRP packet (the IPv6 header already taken off by the socket) arrived on `link`
+    /// from `source` to `destination` with `hop_limit`.
+    pub fn handle_packet_v6(
+        &mut self,
+        now: Instant,
+        link: u32,
+        source: Ipv6Addr,
+        destination: Ipv6Addr,
+        hop_limit: u8,
+        vrrp: &[u8],
+    ) {
+        let (from, to) = (IpAddr::V6(source), IpAddr::V6(destination));
+        if self.sources.contains_key(&(link, from)) {
             return;
         }
-        let vhid = advert.carp.vhid;
-        let Some(ids) = self.by_vhid.get(&(link, vhid)).cloned() else {
-            self.drop_unclaimed(DropReason::UnknownVhid(vhid), Some(source));
-            return;
+        self.vrrp3_packet(now, link, from, to, hop_limit, vrrp, Route::Vrrp3V6);
+    }
+
+    /// A VRRPv3 packet over either family: decode, hop limit, route by VRID.
+    #[allow(clippy::too_many_arguments)]
+    fn vrrp3_packet(
+        &mut self,
+        now: Instant,
+        link: u32,
+        from: IpAddr,
+        to: IpAddr,
+        ttl: u8,
+        vrrp: &[u8],
+        route: Route,
+    ) {
+        let (repr, checksum) = match Vrrp3Repr::parse(vrrp, from, to) {
+            Ok(parsed) => parsed,
+            Err(e) => return self.drop_unclaimed(DropReason::Malformed(e), Some(from)),
+        };
+        let key = (link, route, repr.vrid);
+        if !self.ttl_ok(key, ttl, from) {
+            return self.drop_unclaimed(DropReason::BadTtl(ttl), Some(from));
+        }
+        let Some(ids) = self.by_vhid.get(&key).cloned() else {
+            let others: &[Route] = if route == Route::Vrrp3V4 {
+                &[Route::Carp]
+            } else {
+                &[]
+            };
+            return self.other_protocol(link, ProtocolKind::Vrrp3, repr.vrid, from, others);
         };
         for id in ids {
             if let Some(e) = self.routers.get_mut(&id) {
-                e.router.handle_advert(now, &advert);
+                e.router.handle_vrrp3(now, from, to, &repr, checksum);
             }
             self.touched(id);
         }
     }
 
-    fn drop_unclaimed(&mut self, reason: DropReason, source: Option<Ipv4Addr>) {
+    /// TTL (hop limit) 255, or a listed unicast peer of a router on `key` whose TTL says
+    /// nothing: the router relaxed the check (`unicast_ttl_check = false`: its peers are
+    /// across a router), or the peer's address is IPv6 link-local, which no router forwards
+    /// (RFC 4291 section 2.5.6), so the packet came from the link whatever its hop limit
+    /// (keepalived sends IPv6 unicast adverts at the kernel's default of 64).
+    fn ttl_ok(&self, key: (u32, Route, u8), ttl: u8, from: IpAddr) -> bool {
+        let on_link = matches!(from, IpAddr::V6(a) if a.is_unicast_link_local());
+        ttl == CARP_TTL
+            || self.by_vhid.get(&key).is_some_and(|ids| {
+                ids.iter().filter_map(|id| self.routers.get(id)).any(|e| {
+                    let config = e.router.config();
+                    (on_link || !config.unicast_ttl_check) && config.peers.contains(&from)
+                })
+            })
+    }
+
+    /// No router of the kind heard serves `vhid` on `link`: a drop that names the protocol
+    /// when a router of another kind (`others`) serves it, else an unknown vhid.
+    fn other_protocol(
+        &mut self,
+        link: u32,
+        heard: ProtocolKind,
+        vhid: u8,
+        from: IpAddr,
+        others: &[Route],
+    ) {
+        let ours = others
+            .iter()
+            .find(|&&route| self.by_vhid.contains_key(&(link, route, vhid)));
+        let reason = match ours {
+            Some(route) => DropReason::OtherProtocol {
+                heard,
+                ours: route.kind(),
+                vhid,
+            },
+            None => DropReason::UnknownVhid(vhid),
+        };
+        self.drop_unclaimed(reason, Some(from));
+    }
+
+    fn drop_unclaimed(&mut self, reason: DropReason, source: Option<IpAddr>) {
         self.pending.push_back(Output {
             router: None,
             action: Action::Dropped { reason, source },

@@ -83,6 +83,23 @@ pub fn master_down_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duratio
     Duration::from_micros(micros)
 }
 
+/// A VRRPv3 interval given in centiseconds.
+pub fn centiseconds(cs: u16) -> Duration {
+    Duration::from_millis(u64::from(cs) * 10)
+}
+
+/// VRRPv3 `Skew_Time = ((256 − priority) × Master_Adver_Interval) / 256` (RFC 9568 §6.1),
+/// to the microsecond: the more preferred a backup, the sooner it takes over.
+pub fn vrrp3_skew_time(priority: u8, master_interval: Duration) -> Duration {
+    let micros = master_interval.as_micros().min(u128::from(u64::MAX)) as u64;
+    Duration::from_micros((256 - u64::from(priority)) * micros / 256)
+}
+
+/// VRRPv3 `Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time`.
+pub fn vrrp3_master_down_interval(priority: u8, master_interval: Duration) -> Duration {
+    3 * master_interval + vrrp3_skew_time(priority, master_interval)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +118,20 @@ mod tests {
             master_down_interval(0, 13, 3),
             Duration::from_micros(3 * 50_781)
         );
+    }
+
+    #[test]
+    fn vrrp3_timers_follow_rfc_9568() {
+        assert_eq!(centiseconds(5), Duration::from_millis(50));
+        // priority 200 at 1 s: skew 56/256 s = 218 750 µs, down 3.218 750 s
+        let second = Duration::from_secs(1);
+        assert_eq!(vrrp3_skew_time(200, second), Duration::from_micros(218_750));
+        assert_eq!(
+            vrrp3_master_down_interval(200, second),
+            Duration::from_micros(3_218_750)
+        );
+        assert_eq!(vrrp3_skew_time(255, second), Duration::from_micros(3_906));
+        assert_eq!(vrrp3_skew_time(0, second), second);
     }
 
     #[test]

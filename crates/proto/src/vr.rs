@@ -1,4 +1,6 @@
-//! One virtual router (one vhid on one interface): the CARP state machine.
+//! One virtual router (one vhid on one interface): the state machine that CARP and VRRPv3
+//! share. What differs between them (what an advert says, who is preferred, the timers) is in
+//! [`crate::election`]; the phases, hooks, drains, faults and take-overs are the same.
 //!
 //! Methods come in two groups. Inputs: [`VirtualRouter::handle_timeout`],
 //! [`VirtualRouter::handle_advert`], [`VirtualRouter::handle_link`],
@@ -6,13 +8,16 @@
 //! [`VirtualRouter::poll_action`] (drain it to empty after every input) and
 //! [`VirtualRouter::poll_timeout`] (read it after draining).
 
-use crate::action::{Action, Destination, DropReason, HookId, HookKind, State, StateChangeReason};
+use crate::action::{Action, DropReason, HookId, HookKind, State, StateChangeReason};
 use crate::config::{VrConfig, DEMOTE_HOLD};
+use crate::election::{Heard, Preference};
 use crate::rng::SplitMix64;
 use crate::time::Instant;
-use crate::wire::carp::{Advertisement, CarpRepr};
+use crate::wire::carp::Advertisement;
+use crate::wire::vrrp3::{Checksum, Vrrp3Repr};
+use core::time::Duration;
 use std::collections::VecDeque;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// How many recent counters a router remembers to drop exact replays.
 const REPLAY_WINDOW: usize = 32;
@@ -144,7 +149,15 @@ pub struct VirtualRouter {
     actions: VecDeque<Action>,
     stats: RouterStats,
     /// The address of the last master heard (ours while we are master).
-    master: Option<Ipv4Addr>,
+    master: Option<IpAddr>,
+    /// VRRPv3: the interval the master advertises (RFC 9568 Master_Adver_Interval), which a
+    /// backup's master-down interval is computed from; `None` until one was heard.
+    master_interval: Option<Duration>,
+    /// VRRPv3 over IPv4: the checksum variant of the last advert heard.
+    peer_checksum: Option<Checksum>,
+    /// Why the master-down timer will fire: the master went silent, or it left (VRRPv3
+    /// priority 0, after which a backup waits only its Skew_Time).
+    down_reason: StateChangeReason,
 }
 
 impl VirtualRouter {
@@ -173,6 +186,9 @@ impl VirtualRouter {
             actions: VecDeque::new(),
             stats: RouterStats::default(),
             master: None,
+            master_interval: None,
+            peer_checksum: None,
+            down_reason: StateChangeReason::MasterDown,
         };
         vr.start(now);
         vr
@@ -192,7 +208,16 @@ impl VirtualRouter {
         } else {
             self.hold_preemption(now);
             self.listen(now);
+            // RFC 9568 §6.4.1: the address owner is master from the start.
+            if self.is_address_owner() && matches!(self.phase, Phase::Backup { .. }) {
+                self.become_master(now, StateChangeReason::AddressOwner);
+            }
         }
+    }
+
+    /// A VRRPv3 router with priority 255 in effect.
+    fn is_address_owner(&self) -> bool {
+        self.config.vrrp3.is_some() && self.priority() == 255 && self.link_up
     }
 
     /// `preempt_delay` from now: services here are warming up (after start-up or FAULT).
@@ -221,7 +246,15 @@ impl VirtualRouter {
     /// the router: a master bows out (and runs the down hook when the new configuration says
     /// so), then it starts again as at start-up.
     pub fn reconfigure(&mut self, now: Instant, config: VrConfig) -> Reconfigured {
-        let restart = config.vhid != self.config.vhid || !config.auth.same_key(&self.config.auth);
+        let same_key = match (&config.auth, &self.config.auth) {
+            (Some(new), Some(old)) => new.same_key(old),
+            (None, None) => true,
+            _ => false,
+        };
+        let restart = config.vhid != self.config.vhid
+            || !same_key
+            || config.vrrp3.is_some() != self.config.vrrp3.is_some()
+            || config.source.is_ipv4() != self.config.source.is_ipv4();
         if restart {
             self.restart(now, config);
             return Reconfigured::Restarted;
@@ -254,6 +287,8 @@ impl VirtualRouter {
         self.handle_command(now, Command::Stop);
         self.config = config;
         self.master = None;
+        self.master_interval = None;
+        self.peer_checksum = None;
         self.start(now);
     }
 
@@ -270,8 +305,30 @@ impl VirtualRouter {
 
     /// The address of the current master as far as this router knows: its own while master,
     /// the last one heard while backup, `None` before any was heard or after it went silent.
-    pub fn master(&self) -> Option<Ipv4Addr> {
+    pub fn master(&self) -> Option<IpAddr> {
         self.master
+    }
+
+    /// VRRPv3: the priority advertised and compared, the configured one lowered by the
+    /// demotion (never below 1). CARP routers have none (`0`).
+    pub fn priority(&self) -> u8 {
+        match self.config.vrrp3 {
+            Some(p) => {
+                let demotion = self.demote.saturating_add(self.skew_demotion);
+                p.priority.saturating_sub(demotion).max(1)
+            }
+            None => 0,
+        }
+    }
+
+    /// VRRPv3 over IPv4: the checksum variant the last advert heard carried.
+    pub fn peer_checksum(&self) -> Option<Checksum> {
+        self.peer_checksum
+    }
+
+    /// VRRPv3: the interval the master advertises, once one was heard.
+    pub fn master_interval(&self) -> Option<Duration> {
+        self.master_interval
     }
 
     /// The demote counter advertised and compared.
@@ -290,18 +347,46 @@ impl VirtualRouter {
         }
     }
 
-    /// The advertisement interval in effect (`advbase + advskew/256`, demotion included).
-    pub fn advert_interval(&self) -> core::time::Duration {
-        crate::time::advert_interval(self.config.advbase, self.advskew())
+    /// The advertisement interval in effect: CARP `advbase + advskew/256`, demotion
+    /// included; VRRPv3 the configured one.
+    pub fn advert_interval(&self) -> Duration {
+        match self.config.vrrp3 {
+            None => crate::time::advert_interval(self.config.advbase, self.advskew()),
+            Some(p) => crate::time::centiseconds(p.interval_cs),
+        }
     }
 
-    /// The master-down interval in effect (demotion included).
-    pub fn master_down_interval(&self) -> core::time::Duration {
-        crate::time::master_down_interval(
-            self.config.advbase,
-            self.advskew(),
-            self.config.deadratio,
+    /// The master-down interval in effect: CARP from our own timing (demotion included),
+    /// VRRPv3 from the master's advertised interval (ours until one was heard) and our
+    /// priority.
+    pub fn master_down_interval(&self) -> Duration {
+        match self.config.vrrp3 {
+            None => crate::time::master_down_interval(
+                self.config.advbase,
+                self.advskew(),
+                self.config.deadratio,
+            ),
+            Some(_) => crate::time::vrrp3_master_down_interval(
+                self.priority(),
+                self.master_interval.unwrap_or(self.advert_interval()),
+            ),
+        }
+    }
+
+    /// VRRPv3 Skew_Time: how long a backup waits after the master left (priority 0).
+    fn skew_time(&self) -> Duration {
+        crate::time::vrrp3_skew_time(
+            self.priority(),
+            self.master_interval.unwrap_or(self.advert_interval()),
         )
+    }
+
+    /// Our own claim, as adverts carry it.
+    fn preference(&self) -> Preference {
+        match self.config.vrrp3 {
+            None => Preference::carp(self.demote, self.config.advbase, self.advskew()),
+            Some(_) => Preference::vrrp3(self.priority()),
+        }
     }
 
     /// Whether the operator drained the router ([`Command::Drain`]).
@@ -370,7 +455,7 @@ impl VirtualRouter {
             Phase::Backup {
                 master_down_at: Some(down),
                 ..
-            } if down <= now => self.become_master(now, StateChangeReason::MasterDown),
+            } if down <= now => self.become_master(now, self.down_reason),
             Phase::TakingOver {
                 up_hook,
                 master_down_at,
@@ -392,19 +477,22 @@ impl VirtualRouter {
         }
     }
 
-    /// A well-formed advertisement for this vhid arrived (TTL and source already checked by
-    /// the caller, see [`crate::Node::handle_packet`]).
+    /// A well-formed CARP advertisement for this vhid arrived (TTL and source already checked
+    /// by the caller, see [`crate::Node::handle_packet`]).
     pub fn handle_advert(&mut self, now: Instant, advert: &Advertisement) {
         if self.phase == Phase::Init || !self.link_up {
             return;
         }
         let carp = &advert.carp;
-        let source = advert.ip.source;
-        // ucarp carp.c packethandler: a different multicast destination is not for us.
-        if advert.ip.destination != self.config.group {
-            return self.drop(DropReason::WrongGroup(advert.ip.destination), source);
+        let source = IpAddr::V4(advert.ip.source);
+        if !self.accepts(source, IpAddr::V4(advert.ip.destination)) {
+            return;
         }
-        if !self.config.auth.verify(carp.counter, &carp.digest) {
+        let Some(auth) = self.config.auth.as_ref() else {
+            // A VRRPv3 router is never handed CARP (the node routes by protocol).
+            return;
+        };
+        if !auth.verify(carp.counter, &carp.digest) {
             return self.drop(DropReason::BadDigest, source);
         }
         // ucarp accepts any counter; carpd also accepts any, but not one it has just seen.
@@ -413,19 +501,66 @@ impl VirtualRouter {
         }
         self.recent_counters[self.recent_next] = Some(carp.counter);
         self.recent_next = (self.recent_next + 1) % REPLAY_WINDOW;
+        self.heard(now, Heard::carp(carp, advert.ip.source));
+    }
+
+    /// A well-formed VRRPv3 advertisement for this VRID arrived from `source` to
+    /// `destination`, carrying the IPv4 checksum variant `checksum` (hop limit and source
+    /// already checked by the caller, see [`crate::Node::handle_packet`]).
+    pub fn handle_vrrp3(
+        &mut self,
+        now: Instant,
+        source: IpAddr,
+        destination: IpAddr,
+        repr: &Vrrp3Repr,
+        checksum: Checksum,
+    ) {
+        if self.phase == Phase::Init || !self.link_up || self.config.vrrp3.is_none() {
+            return;
+        }
+        if !self.accepts(source, destination) {
+            return;
+        }
+        if source.is_ipv4() {
+            self.peer_checksum = Some(checksum);
+        }
+        self.heard(now, Heard::vrrp3(repr, source));
+    }
+
+    /// Whether an advert from `source` to `destination` is for us: with unicast peers, only
+    /// theirs count; with multicast, only those sent to our group (ucarp carp.c
+    /// packethandler). Records the drop otherwise.
+    fn accepts(&mut self, source: IpAddr, destination: IpAddr) -> bool {
+        if self.config.is_unicast() {
+            if !self.config.peers.contains(&source) {
+                self.drop(DropReason::NotAPeer, source);
+                return false;
+            }
+        } else if destination != self.config.group {
+            self.drop(DropReason::WrongGroup(destination), source);
+            return false;
+        }
+        true
+    }
+
+    /// An advert that passed its protocol's checks: the election proper.
+    fn heard(&mut self, now: Instant, heard: Heard) {
         self.stats.adverts_received += 1;
-        if !carp.is_bow_out() {
-            self.master = Some(source);
-        } else if self.master == Some(source) {
+        if !heard.leaving {
+            self.master = Some(heard.source);
+            if self.config.vrrp3.is_some() {
+                self.master_interval = Some(heard.interval);
+            }
+        } else if self.master == Some(heard.source) {
             self.master = None;
         }
 
         match self.phase {
-            Phase::Master { up_hook, .. } => self.master_heard(now, carp, source, up_hook),
-            Phase::TakingOver { up_hook, .. } => self.taking_over_heard(now, carp, source, up_hook),
+            Phase::Master { up_hook, .. } => self.master_heard(now, &heard, up_hook),
+            Phase::TakingOver { up_hook, .. } => self.taking_over_heard(now, &heard, up_hook),
             Phase::Backup { hold_until, .. } => {
                 if hold_until.is_none() {
-                    self.backup_heard(now, carp);
+                    self.backup_heard(now, &heard);
                 }
             }
             Phase::Drained | Phase::Fault | Phase::Init => {}
@@ -434,7 +569,7 @@ impl VirtualRouter {
 
     /// Sends the regular advert now and schedules the next one an interval later.
     fn advertise_now(&mut self, now: Instant) {
-        self.send_advert(self.config.advbase, self.advskew());
+        self.send_advert(false);
         self.last_advert_at = Some(now);
         let next = now + self.advert_interval();
         if let Phase::Master { advert_at, .. } = &mut self.phase {
@@ -442,19 +577,15 @@ impl VirtualRouter {
         }
     }
 
-    fn master_heard(
-        &mut self,
-        now: Instant,
-        carp: &CarpRepr,
-        source: Ipv4Addr,
-        up_hook: Option<HookId>,
-    ) {
-        if self.peer_is_preferred(carp, source) {
+    fn master_heard(&mut self, now: Instant, heard: &Heard, up_hook: Option<HookId>) {
+        if self.peer_is_preferred(heard) {
             // ucarp packethandler: one more advert "to be really sure the new master knows",
-            // then BACKUP.
-            self.send_advert(self.config.advbase, self.advskew());
+            // then BACKUP. VRRPv3 (RFC 9568 §6.4.3) steps down without one.
+            if self.config.vrrp3.is_none() {
+                self.send_advert(false);
+            }
             self.become_backup(StateChangeReason::PreferredMaster);
-            self.master = Some(source);
+            self.master = Some(heard.source);
             self.arm_master_down(now);
         } else {
             // A worse master: a partition has healed, or it has just started. Advertise now,
@@ -481,20 +612,14 @@ impl VirtualRouter {
         }
     }
 
-    fn taking_over_heard(
-        &mut self,
-        now: Instant,
-        carp: &CarpRepr,
-        source: Ipv4Addr,
-        up_hook: HookId,
-    ) {
-        if carp.is_bow_out() {
+    fn taking_over_heard(&mut self, now: Instant, heard: &Heard, up_hook: HookId) {
+        if heard.leaving {
             // The master we were waiting to replace has left: claim the group at once.
             self.start_advertising(now, Some(up_hook));
-        } else if self.peer_is_preferred(carp, source) {
+        } else if self.peer_is_preferred(heard) {
             // A master we do not beat (a third router, or the old one got better): give up.
             self.become_backup(StateChangeReason::PreferredMaster);
-            self.master = Some(source);
+            self.master = Some(heard.source);
             self.arm_master_down(now);
         } else {
             // The old master still serves: keep waiting for our up hook.
@@ -505,27 +630,39 @@ impl VirtualRouter {
         }
     }
 
-    fn backup_heard(&mut self, now: Instant, carp: &CarpRepr) {
-        if carp.is_bow_out() {
+    fn backup_heard(&mut self, now: Instant, heard: &Heard) {
+        if heard.leaving {
+            if self.config.vrrp3.is_some() {
+                // RFC 9568 §6.4.2: the master left; the most preferred backup, whose
+                // Skew_Time is shortest, takes over first and the others hear it.
+                self.down_reason = StateChangeReason::MasterLeft;
+                self.phase = Phase::Backup {
+                    master_down_at: Some(now + self.skew_time()),
+                    hold_until: None,
+                };
+                return;
+            }
             return self.become_master(now, StateChangeReason::MasterBowedOut);
         }
-        let local = self.timing();
-        let remote = timing(carp.advbase, carp.advskew);
+        let local = self.preference();
+        let remote = heard.preference;
         // preempt_delay: services here are still warming up, so a live master that serves
         // keeps serving (it is still replaced when it dies, bows out or will time out).
         let warming_up = self.preempt_hold_until.is_some_and(|until| now < until);
         // Every other reason to take over is about a master that is alive and serving.
-        let reason = if carp.demote > self.demote && !warming_up {
+        let reason = if remote.demote > local.demote && !warming_up {
             // OpenBSD carp_proto_input_c: a master with a higher demote count loses.
             Some(StateChangeReason::MasterDemoted)
-        } else if self.config.preempt && carp.demote == self.demote && local < remote && !warming_up
+        } else if self.config.preempt
+            && remote.demote == local.demote
+            && local.rank < remote.rank
+            && !warming_up
         {
             Some(StateChangeReason::Preemption)
-        } else if self.master_down_interval()
-            < crate::time::advert_interval(carp.advbase, carp.advskew)
-        {
+        } else if self.config.vrrp3.is_none() && self.master_down_interval() < heard.interval {
             // ucarp packethandler "going to time out": the master's interval exceeds our
-            // dead time, so it would be declared dead between two of its adverts.
+            // dead time, so it would be declared dead between two of its adverts. (A VRRPv3
+            // backup times the master by its own advertised interval.)
             Some(StateChangeReason::MasterWillTimeOut)
         } else {
             None
@@ -536,22 +673,19 @@ impl VirtualRouter {
         }
     }
 
-    /// Whether an advert from `source` beats us while we are master.
-    ///
-    /// OpenBSD's demote rule first (lower demote wins), then timing (`advbase·256 + advskew`,
-    /// smaller wins), then ucarp's tie-break: the peer wins when its address, read as the raw
-    /// network-order word on a little-endian host, is smaller (ucarp.md §2.3). That orders by
-    /// the last octet first; carpd does the same on every host so that mixed pairs agree.
-    fn peer_is_preferred(&self, carp: &CarpRepr, source: Ipv4Addr) -> bool {
-        if carp.demote != self.demote {
-            return carp.demote < self.demote;
+    /// Whether an advert beats us while we are master: the smaller [`Preference`] (CARP's
+    /// demote counter, then its timing; VRRPv3's priority), then the protocol's tie-break
+    /// ([`crate::election::peer_wins_tie`]).
+    fn peer_is_preferred(&self, heard: &Heard) -> bool {
+        let local = self.preference();
+        if heard.preference != local {
+            return heard.preference < local;
         }
-        let local = self.timing();
-        let remote = timing(carp.advbase, carp.advskew);
-        if local != remote {
-            return remote < local;
-        }
-        ucarp_address_order(source) < ucarp_address_order(self.config.source)
+        crate::election::peer_wins_tie(
+            self.config.vrrp3.is_some(),
+            heard.source,
+            self.config.source,
+        )
     }
 
     /// The link came up or went down.
@@ -701,11 +835,8 @@ impl VirtualRouter {
         }
     }
 
-    fn timing(&self) -> u32 {
-        timing(self.config.advbase, self.advskew())
-    }
-
     fn arm_master_down(&mut self, now: Instant) {
+        self.down_reason = StateChangeReason::MasterDown;
         self.phase = Phase::Backup {
             master_down_at: Some(now + self.master_down_interval()),
             hold_until: None,
@@ -797,34 +928,42 @@ impl VirtualRouter {
     fn announce(&mut self) {
         if let Phase::Master { up_hook: None, .. } = self.phase {
             for &vip in &self.config.vips {
-                self.actions.push_back(Action::Announce {
-                    vip: IpAddr::V4(vip),
-                });
+                self.actions.push_back(Action::Announce { vip });
             }
         }
     }
 
-    fn send_advert(&mut self, advbase: u8, advskew: u8) {
-        self.counter = self.counter.wrapping_add(1);
-        let carp = CarpRepr {
-            vhid: self.config.vhid,
-            advskew,
-            demote: self.demote,
-            advbase,
-            counter: self.counter,
-            digest: self.config.auth.digest(self.counter),
+    /// Sends one advert (to the group, or to each unicast peer): the regular one, or the one
+    /// that says the sender leaves (`leaving`).
+    fn send_advert(&mut self, leaving: bool) {
+        let packets = match self.config.vrrp3 {
+            None => {
+                let (advbase, advskew) = if leaving {
+                    (255, 255)
+                } else {
+                    (self.config.advbase, self.advskew())
+                };
+                self.counter = self.counter.wrapping_add(1);
+                crate::advert::carp(
+                    &self.config,
+                    self.demote,
+                    advbase,
+                    advskew,
+                    self.counter,
+                    &mut self.rng,
+                )
+            }
+            Some(_) => {
+                let priority = if leaving { 0 } else { self.priority() };
+                crate::advert::vrrp3(&self.config, priority, &mut self.rng)
+            }
         };
-        let ident = self.rng.next_u64() as u16;
-        let advert = Advertisement::outgoing(self.config.source, self.config.group, ident, carp);
-        let destination = if self.config.broadcast {
-            Destination::Broadcast
-        } else {
-            Destination::Multicast(IpAddr::V4(self.config.group))
-        };
-        self.actions.push_back(Action::Send {
-            destination,
-            packet: advert.emit().to_vec(),
-        });
+        for (destination, packet) in packets {
+            self.actions.push_back(Action::Send {
+                destination,
+                packet,
+            });
+        }
         self.stats.adverts_sent += 1;
         let mut due = false;
         if let Phase::Master { delayed_arp, .. } = &mut self.phase {
@@ -838,14 +977,15 @@ impl VirtualRouter {
         }
     }
 
-    /// The bow-out advert (OpenBSD carp_send_ad: advbase 255, advskew 255): every backup,
-    /// ucarp's included, takes over on receipt instead of waiting for the dead time.
+    /// The bow-out advert (OpenBSD carp_send_ad: advbase 255, advskew 255; VRRPv3: priority
+    /// 0): every CARP backup, ucarp's included, takes over on receipt instead of waiting for
+    /// the dead time; a VRRPv3 backup waits only its Skew_Time.
     fn bow_out(&mut self) {
         self.set_delayed_arp(0);
-        self.send_advert(255, 255);
+        self.send_advert(true);
     }
 
-    fn drop(&mut self, reason: DropReason, source: Ipv4Addr) {
+    fn drop(&mut self, reason: DropReason, source: IpAddr) {
         self.actions.push_back(Action::Dropped {
             reason,
             source: Some(source),
@@ -853,13 +993,4 @@ impl VirtualRouter {
     }
 }
 
-/// `advbase·256 + advskew`: the preference order of two routers (smaller is preferred).
-fn timing(advbase: u8, advskew: u8) -> u32 {
-    u32::from(advbase) * 256 + u32::from(advskew)
-}
-
-/// ucarp's tie-break key: the address's network-order bytes read as a little-endian word,
-/// which is what `ip_src.s_addr < srcip.s_addr` compares on x86.
-pub fn ucarp_address_order(address: Ipv4Addr) -> u32 {
-    u32::from_le_bytes(address.octets())
-}
+pub use crate::election::ucarp_address_order;

@@ -44,7 +44,7 @@ enum A {
 }
 
 fn summarise(vr: &mut VirtualRouter) -> Vec<A> {
-    let auth = vr.config().authenticator().clone();
+    let auth = vr.config().authenticator().cloned().expect("a CARP key");
     drain(vr)
         .into_iter()
         .map(|a| match a {
@@ -544,13 +544,13 @@ fn node_routes_by_vhid_and_drops_the_rest() {
     let mut hop = advert(PEER, 1, 0, 0, 2);
     hop.ip.ttl = 64;
     node.handle_packet(at(3), 2, &hop.emit());
-    assert!(matches!(
+    assert_eq!(
         node.poll_action().unwrap().action,
         Action::Dropped {
             reason: DropReason::BadTtl(64),
-            source: Some(PEER)
+            source: Some(PEER.into())
         }
-    ));
+    );
     // Wrong interface: not ours.
     node.handle_packet(at(4), 3, &advert(PEER, 1, 0, 0, 3).emit());
     assert!(matches!(
@@ -810,7 +810,7 @@ fn fragments_are_dropped_with_their_own_reason() {
             out,
             [Action::Dropped {
                 reason: DropReason::Fragment,
-                source: Some(PEER)
+                source: Some(PEER.into())
             }]
         );
     }
@@ -1066,7 +1066,7 @@ fn reconfigure_keeps_state_and_schedule_in_place_and_restarts_for_a_new_password
     let mut slower = config(ME);
     slower.advbase = 3;
     slower.advskew = 20;
-    slower.vips.push(Ipv4Addr::new(10, 77, 0, 101));
+    slower.vips.push(Ipv4Addr::new(10, 77, 0, 101).into());
     assert_eq!(
         vr.reconfigure(at(3_500_000), slower.build().unwrap()),
         carpd_proto::Reconfigured::InPlace
@@ -1142,10 +1142,10 @@ fn stats_count_adverts_and_transitions_and_name_the_master() {
     vr.handle_advert(at(100), &advert(PEER, 1, 0, 0, 1));
     vr.handle_advert(at(200), &advert(PEER, 1, 0, 0, 1));
     drain(&mut vr);
-    assert_eq!(vr.master(), Some(PEER));
+    assert_eq!(vr.master(), Some(PEER.into()));
     vr.handle_advert(at(300), &advert(PEER, 255, 255, 0, 2));
     drain(&mut vr);
-    assert_eq!(vr.master(), Some(ME));
+    assert_eq!(vr.master(), Some(ME.into()));
     let stats = vr.stats();
     assert_eq!(stats.adverts_received, 2, "the replay is not counted");
     assert_eq!(stats.transitions, 2);
@@ -1176,7 +1176,7 @@ fn fault_bows_out_at_once_runs_the_down_hook_and_ignores_the_election_until_clea
     assert_eq!(summarise(&mut vr), []);
     assert_eq!(vr.state(), State::Fault);
     // The master is still followed, for carpctl status.
-    assert_eq!(vr.master(), Some(PEER));
+    assert_eq!(vr.master(), Some(PEER.into()));
     // Setting it again is no change.
     vr.handle_command(at(9_500_000), Command::SetFault(true));
     assert_eq!(summarise(&mut vr), []);

@@ -411,7 +411,7 @@ fn the_measures_can_fail() {
 fn extra_group(host: u8, vhid: u8, advskew: u8) -> carpd_proto::VrConfigBuilder {
     let mut b = Sim::config(host, advskew, false);
     b.vhid = vhid;
-    b.vips = vec![std::net::Ipv4Addr::new(10, 77, 0, 100 + vhid)];
+    b.vips = vec![std::net::Ipv4Addr::new(10, 77, 0, 100 + vhid).into()];
     b
 }
 

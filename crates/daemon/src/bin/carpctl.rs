@@ -237,6 +237,10 @@ fn event_text(e: &Value) -> String {
             },
             s("detail")
         ),
+        "demotion" if !e["priority"].is_null() => format!(
+            "{group}demotion {}: advertising priority {}",
+            e["demotion"], e["priority"]
+        ),
         "demotion" => format!(
             "{group}demotion {} on {}: advertising demote {}, advskew {}",
             e["demotion"],
@@ -294,12 +298,14 @@ fn status_table(reply: &Value) -> String {
         "GROUP",
         "INTERFACE",
         "VHID",
+        "PROTO",
         "STATE",
         "FOR",
         "VIPS",
         "MASTER",
         "ADVBASE",
         "ADVSKEW",
+        "PRIO",
         "DEMOTE",
         "SENT",
         "RECEIVED",
@@ -312,8 +318,17 @@ fn status_table(reply: &Value) -> String {
         if g["demoted_by_operator"] == true {
             state.push_str(" (demoted)");
         }
-        // The effective advskew, and how it came about when trackers add to it.
-        let mut advskew = g["advskew"].to_string();
+        // The effective advskew (CARP) or priority (VRRPv3), and how it came about when
+        // trackers change it. A VRRPv3 group's ADVBASE is its advert interval in seconds.
+        let vrrp3 = g["protocol"] == "vrrp3";
+        let shown = |v: &Value| {
+            if v.is_null() {
+                "-".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        let mut advskew = shown(&g["advskew"]);
         if g["advskew"] != g["configured_advskew"] && !g["configured_advskew"].is_null() {
             advskew.push_str(&format!(
                 " ({}+{})",
@@ -324,6 +339,22 @@ fn status_table(reply: &Value) -> String {
                     .saturating_sub(g["configured_advskew"].as_u64().unwrap_or(0))
             ));
         }
+        let mut priority = shown(&g["priority"]);
+        if g["priority"] != g["configured_priority"] && !g["configured_priority"].is_null() {
+            priority.push_str(&format!(
+                " ({}-{})",
+                g["configured_priority"],
+                g["configured_priority"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .saturating_sub(g["priority"].as_u64().unwrap_or(0))
+            ));
+        }
+        let advbase = if vrrp3 {
+            shown(&g["advert_interval"])
+        } else {
+            shown(&g["advbase"])
+        };
         let drops: Vec<String> = g["drops"]
             .as_object()
             .into_iter()
@@ -335,12 +366,14 @@ fn status_table(reply: &Value) -> String {
             g["name"].as_str().unwrap_or("?").into(),
             g["interface"].as_str().unwrap_or("?").into(),
             g["vhid"].to_string(),
+            g["protocol"].as_str().unwrap_or("carp").into(),
             state,
             humantime::format_duration(Duration::from_secs(age)).to_string(),
             names(&g["vips"]).replace(", ", ","),
             g["master"].as_str().unwrap_or("-").into(),
-            g["advbase"].to_string(),
+            advbase,
             advskew,
+            priority,
             g["demote"].to_string(),
             g["adverts_sent"].to_string(),
             g["adverts_received"].to_string(),
@@ -425,8 +458,12 @@ denied: only root and the members of carpd's \fBcontrol_group\fR may connect).
 .SH JSON
 With \fB\-\-json\fR every reply is carpd's own JSON object on one line.
 \fBstatus\fR: {"groups": [{"name", "interface", "vhid", "state" (INIT, BACKUP, MASTER or
-FAULT), "since", "seconds_in_state", "vips", "advbase", "advskew" (in effect),
-"configured_advskew", "demote" (in effect), "demote_by" ("demote" or "advskew"), "demotion"
+FAULT), "since", "seconds_in_state", "vips", "protocol" ("carp" or "vrrp3"), "advbase",
+"advskew" (in effect), "configured_advskew" (null for VRRPv3), "priority" (in effect),
+"configured_priority", "advert_interval" (seconds), "master_advert_interval" (the interval
+the master advertises), "v3_checksum" (sent), "peer_v3_checksum" (the IPv4 checksum variant
+of the last advert heard: "pseudo-header" or "rfc9568"), "accept_mode" (null for CARP),
+"peers", "unicast_ttl_check", "demote" (in effect), "demote_by" ("demote" or "advskew"), "demotion"
 (the weights of its failed trackers), "fault", "fault_causes": [text], "sync" (its sync
 group or null), "track": [{"tracker", "healthy", "weight"}],
 "demoted_by_operator", "master", "adverts_sent", "adverts_received", "transitions", "drops":
@@ -437,7 +474,8 @@ group or null), "track": [{"tracker", "healthy", "weight"}],
 \fBwatch\fR: one event per line, first {"event": "watching"}; each event has "event" and, for
 a group, "group", "interface" and "vhid"; a state change adds "from", "to" and "reason"; a
 tracker's health change is {"event": "tracker", "tracker", "healthy", "detail"}; a group's
-demotion change adds "demotion", "demote_by", "demote" and "advskew" (both in effect).
+demotion change adds "demotion", "demote_by", "demote" and "advskew" (both in effect), and
+"priority" (in effect) for a VRRPv3 group.
 A failure is {"error": message}.
 .SH "SEE ALSO"
 .BR carpd (8)
@@ -502,12 +540,34 @@ mod tests {
         let text = status_table(&reply);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("GROUP  INTERFACE  VHID  STATE"));
+        assert!(lines[0].starts_with("GROUP  INTERFACE  VHID  PROTO  STATE"));
         assert!(
-            lines[1].starts_with("web    eth0       47    MASTER  1m 2s"),
+            lines[1].starts_with("web    eth0       47    carp   MASTER  1m 2s"),
             "{}",
             lines[1]
         );
         assert!(lines[1].ends_with("bad-digest=3"));
+    }
+
+    #[test]
+    fn a_vrrp3_row_shows_its_interval_and_how_trackers_lower_its_priority() {
+        let reply = json!({"groups": [{"name": "db", "interface": "eth0", "vhid": 50, "state": "BACKUP",
+            "protocol": "vrrp3", "seconds_in_state": 5, "vips": ["10.0.0.150/24"], "master": "10.0.0.12",
+            "advbase": null, "advskew": null, "configured_advskew": null, "priority": 150,
+            "configured_priority": 200, "advert_interval": 0.05, "demote": 50,
+            "adverts_sent": 0, "adverts_received": 100, "transitions": 1, "drops": {}}]});
+        let text = status_table(&reply);
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        let row: Vec<&str> = lines[1]
+            .split("  ")
+            .filter(|c| !c.is_empty())
+            .map(str::trim)
+            .collect();
+        let column = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(column("PROTO"), "vrrp3", "{text}");
+        assert_eq!(column("ADVBASE"), "0.05", "{text}");
+        assert_eq!(column("ADVSKEW"), "-", "{text}");
+        assert_eq!(column("PRIO"), "150 (200-50)", "{text}");
     }
 }

@@ -8,9 +8,9 @@ pub mod rules;
 pub mod tracking;
 
 use crate::cli::{Cli, Password};
-use carpd_proto::{ConfigError, VrConfig, VrConfigBuilder};
+use carpd_proto::{ConfigError, VrConfig, VrConfigBuilder, Vrrp3Params};
 use rules::Vip;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 use tracking::{DemoteBy, TrackerSettings};
@@ -68,8 +68,9 @@ pub struct GroupSettings {
     pub neutral: bool,
     /// down hook when stopping (or removed) as master
     pub down_on_stop: bool,
-    /// this host's address; `None`: the interface's first IPv4 address that is no VIP
-    pub srcip: Option<Ipv4Addr>,
+    /// this host's address; `None`: the interface's first IPv4 address that is no VIP (an
+    /// IPv6 group: its link-local address)
+    pub srcip: Option<IpAddr>,
     /// adverts to the Ethernet broadcast address
     pub broadcast: bool,
     /// the multicast group
@@ -96,6 +97,12 @@ pub struct GroupSettings {
     pub notify_script: Option<Vec<String>>,
     /// while master, announce the VIPs again this often
     pub garp_refresh: Option<Duration>,
+    /// `None`: CARP (ucarp's protocol); else VRRPv3 with these values
+    pub vrrp3: Option<Vrrp3Params>,
+    /// unicast peers (empty: multicast)
+    pub peers: Vec<IpAddr>,
+    /// whether listed peers' adverts must carry TTL 255
+    pub unicast_ttl_check: bool,
 }
 
 impl std::fmt::Debug for GroupSettings {
@@ -116,22 +123,38 @@ impl GroupSettings {
         self.up_script.is_none() && self.down_script.is_none()
     }
 
+    /// Whether the group's addresses are IPv6 (one family per group, checked).
+    pub fn is_ipv6(&self) -> bool {
+        self.vips.first().is_some_and(|v| v.address.is_ipv6())
+    }
+
     /// The core's configuration, with the source address resolved.
-    pub fn router_config(&self, srcip: Ipv4Addr) -> Result<VrConfig, ConfigError> {
-        let mut builder = VrConfigBuilder::new(
-            self.vhid,
-            srcip,
-            self.vips.iter().map(|v| v.address).collect(),
-            &self.password,
-        );
-        builder.advbase = self.advbase;
-        builder.advskew = self.advskew;
-        builder.deadratio = self.deadratio;
+    pub fn router_config(&self, srcip: IpAddr) -> Result<VrConfig, ConfigError> {
+        let vips: Vec<IpAddr> = self.vips.iter().map(|v| v.address).collect();
+        let mut builder = match self.vrrp3 {
+            None => {
+                let v4 = |a: IpAddr| match a {
+                    IpAddr::V4(a) => a,
+                    IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+                };
+                let mut carp = VrConfigBuilder::new(self.vhid, v4(srcip), vec![], &self.password);
+                // The core refuses an IPv6 VIP or source in a CARP group.
+                carp.vips = vips;
+                carp.source = srcip;
+                carp.advbase = self.advbase;
+                carp.advskew = self.advskew;
+                carp.deadratio = self.deadratio;
+                carp.group = IpAddr::V4(self.multicast_group);
+                carp.broadcast = self.broadcast;
+                carp
+            }
+            Some(params) => VrConfigBuilder::vrrp3(self.vhid, srcip, vips, params),
+        };
+        builder.peers = self.peers.clone();
+        builder.unicast_ttl_check = self.unicast_ttl_check;
         builder.preempt = self.preempt;
         builder.neutral = self.neutral;
         builder.down_hook_on_stop = self.down_on_stop;
-        builder.group = self.multicast_group;
-        builder.broadcast = self.broadcast;
         builder.preempt_delay = self.preempt_delay;
         builder.garp_refresh = self.garp_refresh;
         builder.build()
@@ -183,7 +206,7 @@ impl Settings {
             neutral: cli.neutral,
             // In native mode carpd added the VIPs, so it always takes them away when it stops.
             down_on_stop: cli.shutdown || native,
-            srcip: cli.srcip,
+            srcip: cli.srcip.map(IpAddr::V4),
             broadcast: cli.nomcast,
             multicast_group: cli.mcast,
             up_script: cli.upscript.clone(),
@@ -197,6 +220,9 @@ impl Settings {
             preempt_delay: Duration::ZERO,
             notify_script: None,
             garp_refresh: None,
+            vrrp3: None,
+            peers: Vec::new(),
+            unicast_ttl_check: true,
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {

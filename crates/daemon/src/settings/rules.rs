@@ -2,7 +2,7 @@
 //! a value means the same and is refused with the same words wherever it is given. Each
 //! returns what is accepted when the value is not.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ pub struct Vip {
     /// the text given
     pub typed: String,
     /// the address
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     /// the prefix length, when given as `IP/PREFIX`
     pub prefix: Option<u8>,
 }
@@ -21,9 +21,13 @@ pub struct Vip {
 pub const DEFAULT_VIP_PREFIX: u8 = 32;
 
 impl Vip {
-    /// The prefix carpd adds the address with in native mode.
+    /// The prefix carpd adds the address with in native mode (a host route's: 32 or 128).
     pub fn prefix_or_default(&self) -> u8 {
-        self.prefix.unwrap_or(DEFAULT_VIP_PREFIX)
+        self.prefix.unwrap_or(if self.address.is_ipv6() {
+            128
+        } else {
+            DEFAULT_VIP_PREFIX
+        })
     }
 }
 
@@ -76,6 +80,15 @@ pub fn srcip(text: &str) -> Result<Ipv4Addr, String> {
     Ok(ip)
 }
 
+/// An IPv6 group's own address: the interface's link-local address (VRRPv3 over IPv6 sends
+/// from it, RFC 9568 §5.1.2.1).
+pub fn srcip_v6(text: &str) -> Result<IpAddr, String> {
+    match text.trim().parse::<std::net::Ipv6Addr>() {
+        Ok(ip) if ip.is_unicast_link_local() => Ok(IpAddr::V6(ip)),
+        _ => Err("accepted the interface's IPv6 link-local address, such as fe80::1 (an IPv6 group sends from it)".into()),
+    }
+}
+
 /// The multicast group adverts go to.
 pub fn multicast_group(text: &str) -> Result<Ipv4Addr, String> {
     let ip = ipv4(text)?;
@@ -85,7 +98,39 @@ pub fn multicast_group(text: &str) -> Result<Ipv4Addr, String> {
     Ok(ip)
 }
 
-/// A virtual address, `IP` or `IP/PREFIX`.
+/// A virtual address of a config file's group, IPv4 or IPv6: `IP` or `IP/PREFIX`.
+pub fn vip_any(text: &str) -> Result<Vip, String> {
+    if !text.contains(':') {
+        return vip(text);
+    }
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => {
+            let prefix = p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| (1..=128).contains(p))
+                .ok_or_else(|| {
+                    "accepted IP or IP/PREFIX with a prefix of 1 to 128 for IPv6".to_string()
+                })?;
+            (a, Some(prefix))
+        }
+        None => (text, None),
+    };
+    let address: std::net::Ipv6Addr = addr.trim().parse().map_err(|_| {
+        "accepted an IPv4 address such as 10.0.0.1 or an IPv6 address such as 2001:db8::1"
+            .to_string()
+    })?;
+    if address.is_unspecified() || address.is_multicast() || address.is_loopback() {
+        return Err("accepted a unicast IPv6 address".into());
+    }
+    Ok(Vip {
+        typed: text.to_string(),
+        address: IpAddr::V6(address),
+        prefix,
+    })
+}
+
+/// A virtual address, `IP` or `IP/PREFIX`, IPv4 only (ucarp's `-a`).
 pub fn vip(text: &str) -> Result<Vip, String> {
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => {
@@ -105,7 +150,7 @@ pub fn vip(text: &str) -> Result<Vip, String> {
     }
     Ok(Vip {
         typed: text.to_string(),
-        address,
+        address: IpAddr::V4(address),
         prefix,
     })
 }

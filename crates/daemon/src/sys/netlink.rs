@@ -1,14 +1,16 @@
 //! rtnetlink: VIP add/remove, and link and address events as they happen (no polling).
 
 use futures::stream::{StreamExt, TryStreamExt};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressProtocol};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol,
+};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{AsyncSocket, SocketAddr};
-use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_LINK};
+use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK};
 use rtnetlink::{AddressMessageBuilder, Handle};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tokio::sync::mpsc;
 
 /// Something that changed on the host.
@@ -30,12 +32,12 @@ pub enum NetEvent {
         /// kernel index
         index: u32,
     },
-    /// An IPv4 address was removed from a link.
+    /// An address was removed from a link.
     AddressRemoved {
         /// kernel index of the link
         index: u32,
         /// the address
-        address: Ipv4Addr,
+        address: IpAddr,
     },
 }
 
@@ -45,15 +47,58 @@ pub enum NetEvent {
 /// did not add (the host's own, an administrator's) is never taken away.
 pub const CARPD_ADDRESS_PROTOCOL: u8 = 112;
 
-/// An IPv4 address on a link.
+/// An address on a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkAddress {
     /// the address
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     /// its prefix length
     pub prefix: u8,
     /// whether carpd added it (it carries [`CARPD_ADDRESS_PROTOCOL`])
     pub added_by_carpd: bool,
+    /// where it is in IPv6 duplicate address detection
+    pub dad: Dad,
+}
+
+/// Where an address is in IPv6 duplicate address detection (RFC 4862 section 5.4). A
+/// tentative address cannot be a source yet; one that failed never can. IPv4 addresses and
+/// carpd's own `nodad` VIPs are always [`Dad::Done`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dad {
+    /// usable
+    Done,
+    /// still being checked (about a second after the address appears)
+    Tentative,
+    /// another host on the link has it
+    Failed,
+}
+
+impl Dad {
+    /// From an address message's flags (the `IFA_FLAGS` attribute when present, else the
+    /// header's 8 bits).
+    fn of(message: &AddressMessage) -> Dad {
+        let wide = message.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Flags(f) => Some(*f),
+            _ => None,
+        });
+        let (failed, tentative) = match wide {
+            Some(f) => (
+                f.contains(AddressFlags::Dadfailed),
+                f.contains(AddressFlags::Tentative),
+            ),
+            None => (
+                message.header.flags.contains(AddressHeaderFlags::Dadfailed),
+                message.header.flags.contains(AddressHeaderFlags::Tentative),
+            ),
+        };
+        if failed {
+            Dad::Failed
+        } else if tentative {
+            Dad::Tentative
+        } else {
+            Dad::Done
+        }
+    }
 }
 
 /// A netlink connection for requests.
@@ -77,13 +122,13 @@ impl Netlink {
         Ok(Netlink { handle })
     }
 
-    /// Subscribes to link and IPv4 address events; they arrive on the returned channel.
+    /// Subscribes to link and address events; they arrive on the returned channel.
     pub fn events() -> io::Result<mpsc::UnboundedReceiver<NetEvent>> {
         let (mut connection, _, mut messages) = rtnetlink::new_connection()?;
-        connection
-            .socket_mut()
-            .socket_mut()
-            .bind(&SocketAddr::new(0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))?;
+        connection.socket_mut().socket_mut().bind(&SocketAddr::new(
+            0,
+            RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+        ))?;
         tokio::spawn(connection);
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -102,18 +147,23 @@ impl Netlink {
         Ok(rx)
     }
 
-    /// Adds `address/prefix` to link `index`, marked as carpd's; already present is fine.
-    pub async fn add_address(&self, index: u32, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
-        let mut request = self
-            .handle
-            .address()
-            .add(index, IpAddr::V4(address), prefix);
-        request
-            .message_mut()
+    /// Adds `address/prefix` to link `index`, marked as carpd's; already present is fine. An
+    /// IPv6 address is added without duplicate address detection (`nodad`): DAD would leave
+    /// it tentative, unusable, for about a second after a takeover.
+    pub async fn add_address(&self, index: u32, address: IpAddr, prefix: u8) -> io::Result<()> {
+        let mut request = self.handle.address().add(index, address, prefix);
+        let message = request.message_mut();
+        message
             .attributes
             .push(AddressAttribute::Protocol(AddressProtocol::Other(
                 CARPD_ADDRESS_PROTOCOL,
             )));
+        if address.is_ipv6() {
+            message.header.flags |= AddressHeaderFlags::Nodad;
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
         match request.execute().await {
             Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => Ok(()),
             other => other.map_err(to_io),
@@ -121,16 +171,17 @@ impl Netlink {
     }
 
     /// Removes `address/prefix` from link `index`; already absent is fine.
-    pub async fn remove_address(
-        &self,
-        index: u32,
-        address: Ipv4Addr,
-        prefix: u8,
-    ) -> io::Result<()> {
-        let message = AddressMessageBuilder::<Ipv4Addr>::new()
-            .index(index)
-            .address(address, prefix)
-            .build();
+    pub async fn remove_address(&self, index: u32, address: IpAddr, prefix: u8) -> io::Result<()> {
+        let message = match address {
+            IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+                .index(index)
+                .address(a, prefix)
+                .build(),
+            IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+                .index(index)
+                .address(a, prefix)
+                .build(),
+        };
         match self.handle.address().del(message).execute().await {
             Err(rtnetlink::Error::NetlinkError(m))
                 if m.raw_code() == -libc::EADDRNOTAVAIL || m.raw_code() == -libc::ENODEV =>
@@ -141,7 +192,7 @@ impl Netlink {
         }
     }
 
-    /// The IPv4 addresses of link `index`.
+    /// The addresses of link `index`, IPv4 and IPv6.
     pub async fn addresses(&self, index: u32) -> io::Result<Vec<LinkAddress>> {
         let mut stream = self
             .handle
@@ -159,6 +210,7 @@ impl Netlink {
                     address,
                     prefix: message.header.prefix_len,
                     added_by_carpd,
+                    dad: Dad::of(&message),
                 });
             }
         }
@@ -166,13 +218,14 @@ impl Netlink {
     }
 }
 
-fn address_of(message: &AddressMessage) -> Option<Ipv4Addr> {
-    // IFA_LOCAL is the interface's own address; IFA_ADDRESS the peer on point-to-point links.
+fn address_of(message: &AddressMessage) -> Option<IpAddr> {
+    // IFA_LOCAL is the interface's own address; IFA_ADDRESS the peer on point-to-point links
+    // (IPv6 addresses have only IFA_ADDRESS).
     let mut found = None;
     for attribute in &message.attributes {
         match attribute {
-            AddressAttribute::Local(IpAddr::V4(a)) => return Some(*a),
-            AddressAttribute::Address(IpAddr::V4(a)) => found = Some(*a),
+            AddressAttribute::Local(a) => return Some(*a),
+            AddressAttribute::Address(a) => found = Some(*a),
             _ => {}
         }
     }
@@ -213,5 +266,26 @@ fn translate(message: RouteNetlinkMessage) -> Option<NetEvent> {
             address: address_of(&address)?,
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dad_state_comes_from_ifa_flags_before_the_header() {
+        let mut m = AddressMessage::default();
+        assert_eq!(Dad::of(&m), Dad::Done);
+        m.header.flags = AddressHeaderFlags::Tentative;
+        assert_eq!(Dad::of(&m), Dad::Tentative);
+        m.header.flags = AddressHeaderFlags::Tentative | AddressHeaderFlags::Dadfailed;
+        assert_eq!(Dad::of(&m), Dad::Failed);
+        // IFA_FLAGS, when present, is the full set and wins over the header's 8 bits.
+        m.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Permanent));
+        assert_eq!(Dad::of(&m), Dad::Done);
+        m.attributes = vec![AddressAttribute::Flags(AddressFlags::Tentative)];
+        assert_eq!(Dad::of(&m), Dad::Tentative);
     }
 }

@@ -62,23 +62,11 @@ impl PacketSocket {
         // Filter first, so that nothing unfiltered queues between bind and attach.
         socket.attach_filter(&carp_filter())?;
         socket.bind(&link_address(ifindex, ETH_P_IP)?)?;
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket fd, a pointer to a live c_int and its exact size.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_IGNORE_OUTGOING,
-                (&one as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
+        if let Err(e) =
+            super::set_int_option(&socket, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)
+        {
             // Older kernels: own packets are then dropped by source address in the core.
-            tracing::debug!(
-                "PACKET_IGNORE_OUTGOING unavailable: {}",
-                io::Error::last_os_error()
-            );
+            tracing::debug!("PACKET_IGNORE_OUTGOING unavailable: {e}");
         }
         // Room for bursts (a flood of bad packets must not crowd out the master's adverts
         // while the loop catches up).
@@ -116,14 +104,4 @@ impl AsRawFd for PacketSocket {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.socket.as_raw_fd()
     }
-}
-
-/// Registers the socket with the tokio reactor for readability.
-pub fn register(socket: PacketSocket) -> io::Result<tokio::io::unix::AsyncFd<PacketSocket>> {
-    // SAFETY: PacketSocket owns its socket for its whole lifetime and never replaces it, so
-    // as_raw_fd returns the same open descriptor until the AsyncFd is dropped.
-    unsafe {
-        tokio::io::unix::AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE)
-    }
-    .map_err(|e| e.into_parts().1)
 }

@@ -202,6 +202,37 @@ pub fn watch_holders(lab: &Lab, vip: Ipv4Addr, duration: Duration) -> (Duration,
     (longest_two, longest_none)
 }
 
+/// Watches `vip` for `duration` and panics with `logs` if it ever had two holders or none.
+pub fn expect_settled(lab: &Lab, vip: Ipv4Addr, duration: Duration, logs: &[&str]) {
+    let (two, none) = watch_holders(lab, vip, duration);
+    let text: Vec<String> = logs.iter().map(|l| lab.log(l)).collect();
+    assert_eq!(
+        (two, none),
+        (Duration::ZERO, Duration::ZERO),
+        "two holders, no holder over {duration:?}\n{}",
+        text.join("\n")
+    );
+}
+
+/// Waits until exactly the hosts `want` hold the IPv6 `vip`, then checks that they still do
+/// 2 s later (settled, no split brain); panics with `logs` otherwise.
+pub fn expect_settled6(lab: &Lab, vip: std::net::Ipv6Addr, want: &[usize], logs: &[&str]) {
+    let text = || -> String {
+        logs.iter()
+            .map(|l| lab.log(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        wait_until(SETTLE, || lab.holders6(vip) == want),
+        "holders of {vip}: {:?}, expected {want:?}\n{}",
+        lab.holders6(vip),
+        text()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lab.holders6(vip), want, "not settled\n{}", text());
+}
+
 /// Starts carpd on `host` for `vhid` with these (up, down) scripts and extra options (`-z`,
 /// no syslog).
 pub fn start_with_scripts(

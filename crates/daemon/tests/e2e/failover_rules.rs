@@ -1,5 +1,6 @@
 //! Failover rules beyond one tracker: sync groups that move together, preempt_delay, and
-//! clients following the winner when a partition heals.
+//! clients following the winner when a partition heals or, over IPv6, when the master
+//! changes.
 
 use crate::common::{expect_holders, lab};
 use crate::config_mode::{group, start_config, write_config};
@@ -207,4 +208,89 @@ fn garp_refresh_reannounces_the_vip_while_master() {
         (4..=5).contains(&garps),
         "{garps} gratuitous ARPs in 4.5 s:\n{text}"
     );
+}
+
+#[test]
+fn an_ipv6_clients_neighbour_entry_follows_the_new_master() {
+    let Some(lab) = lab("tna", 56, 3, &["ping"]) else {
+        return;
+    };
+    let vip: std::net::Ipv6Addr = "fd77:56::100".parse().unwrap();
+    let group = |priority: u8| {
+        format!(
+            "[[group]]\nname = \"v6\"\nprotocol = \"vrrp3\"\ninterface = \"eth0\"\nvhid = 56\n\
+             vips = [\"{vip}/64\"]\npriority = {priority}\nadvert_interval = 0.2\npreempt = true\n"
+        )
+    };
+    // Started as the lab's links come up, while their link-local addresses are still
+    // tentative: carpd waits for duplicate address detection before it takes part, so that
+    // no advert fails and neither host becomes master for want of hearing the other.
+    let a = start_config(&lab, 1, &write_config(&lab, "a.toml", &group(200)), "a");
+    let _b = start_config(&lab, 2, &write_config(&lab, "b.toml", &group(100)), "b");
+    assert!(
+        wait_until(Duration::from_secs(15), || lab.holders6(vip) == [1]),
+        "{}\n{}",
+        lab.log("a"),
+        lab.log("b")
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    for log in ["a", "b"] {
+        let text = lab.log(log);
+        assert!(
+            text.contains("to finish duplicate address detection") && !text.contains("has failed"),
+            "{text}"
+        );
+    }
+    let masters = lab.log("b").matches("state: MASTER").count();
+    // The client, on the VIP's prefix, learns host 1's MAC for the VIP by talking to it.
+    let client = lab.host(3).clone();
+    let out = lab
+        .run(
+            &client,
+            "ip",
+            &["-6", "addr", "add", "fd77:56::3/64", "dev", "eth0", "nodad"],
+        )
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (old, new) = (lab.mac(lab.host(1)), lab.mac(lab.host(2)));
+    assert!(wait_until(Duration::from_secs(5), || {
+        lab.run(
+            &client,
+            "ping",
+            &["-6", "-c", "1", "-W", "1", &vip.to_string()],
+        )
+        .is_ok_and(|o| o.status.success())
+            && lab.neighbour(&client, vip).as_deref() == Some(old.as_str())
+    }));
+    // Host 1 leaves; host 2 takes over after its Skew_Time and sends an unsolicited Neighbor
+    // Advertisement with the override flag. The client sends nothing meanwhile, so only that
+    // advertisement can change its entry (which would otherwise stay host 1's until it is
+    // used and found stale).
+    let at = Instant::now();
+    crate::common::stop(&lab, &a, nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(2), || {
+            lab.neighbour(&client, vip).as_deref() == Some(new.as_str())
+        }),
+        "the client's entry is {:?}, not the new master's {new}\n{}",
+        lab.neighbour(&client, vip),
+        lab.log("b")
+    );
+    eprintln!(
+        "IPv6 client follows the new master after {:?}",
+        at.elapsed()
+    );
+    // The takeover came from host 1's priority 0 (Skew_Time 122 ms), not from host 2's
+    // Master_Down_Interval (722 ms).
+    assert!(
+        lab.log("b").matches("state: MASTER").count() == masters + 1
+            && at.elapsed() < Duration::from_millis(600),
+        "{}",
+        lab.log("b")
+    );
+    assert_eq!(lab.holders6(vip), [2]);
 }

@@ -9,14 +9,14 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// `curl -s URL` inside host `host`: the body, or "" when it fails.
-fn fetch(lab: &Lab, host: usize, url: &str) -> String {
+pub fn fetch(lab: &Lab, host: usize, url: &str) -> String {
     lab.run(lab.host(host), "curl", &["-s", "--max-time", "5", url])
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
         .unwrap_or_default()
 }
 
 /// The value of the sample whose line starts with `series` (name and labels as printed).
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
         .and_then(|l| l[series.len()..].trim().parse().ok())

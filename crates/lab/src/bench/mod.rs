@@ -7,6 +7,7 @@ mod scale;
 mod scenarios;
 mod stats;
 mod svg;
+mod vrrp3;
 
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -141,6 +142,9 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     if wanted("reload") {
         sections.push(scale::reload(&options)?);
+    }
+    if wanted("vrrp3") {
+        sections.push(vrrp3::vrrp3(&options)?);
     }
     if wanted("soak") {
         sections.push(scenarios::soak(&options)?);

@@ -15,6 +15,8 @@ pub enum Daemon {
     Ucarp,
     /// keepalived, VRRPv3
     Keepalived,
+    /// carpd speaking VRRPv3 (config mode, VIP managed natively), as keepalived does
+    CarpdVrrp3,
 }
 
 impl Daemon {
@@ -25,13 +27,14 @@ impl Daemon {
             Daemon::CarpdNative => "carpd (native VIP)",
             Daemon::Ucarp => "ucarp",
             Daemon::Keepalived => "keepalived",
+            Daemon::CarpdVrrp3 => "carpd (VRRPv3)",
         }
     }
 
     /// The process name, to find it in a namespace.
     pub fn comm(self) -> &'static str {
         match self {
-            Daemon::Carpd | Daemon::CarpdNative => "carpd",
+            Daemon::Carpd | Daemon::CarpdNative | Daemon::CarpdVrrp3 => "carpd",
             Daemon::Ucarp => "ucarp",
             Daemon::Keepalived => "keepalived",
         }
@@ -50,6 +53,25 @@ pub struct Member {
     /// keepalived only: VRRP priority (higher wins); its advert_int is advbase + advskew/256,
     /// which must be the same on every member
     pub priority: u8,
+    /// VRRPv3 only: an IPv6 VIP ([`Lab::address6`]) instead of the IPv4 one
+    pub ipv6: bool,
+}
+
+/// The VIP of a bench LAN: `.100` of the lab's IPv4 or IPv6 prefix.
+pub fn vip(lab: &Lab, ipv6: bool) -> std::net::IpAddr {
+    if ipv6 {
+        lab.address6(100).into()
+    } else {
+        lab.address(100).into()
+    }
+}
+
+/// The VIP with its prefix length, as both daemons' configs write it.
+fn vip_with_prefix(lab: &Lab, ipv6: bool) -> String {
+    match vip(lab, ipv6) {
+        std::net::IpAddr::V4(a) => format!("{a}/24"),
+        std::net::IpAddr::V6(a) => format!("{a}/64"),
+    }
 }
 
 /// Starts `daemon` on host `host` (1-based) for VIP `.100` with `member`'s settings; the
@@ -64,7 +86,7 @@ pub fn start(
 ) -> Result<Pid> {
     let scripts = match daemon {
         Daemon::Carpd | Daemon::Ucarp => Some(lab.vip_scripts(log)?),
-        Daemon::CarpdNative | Daemon::Keepalived => None,
+        Daemon::CarpdNative | Daemon::Keepalived | Daemon::CarpdVrrp3 => None,
     };
     start_with(lab, carpd, daemon, host, member, log, scripts)
 }
@@ -83,6 +105,9 @@ pub fn start_with(
     let vip = lab.address(100);
     let ip = h.ip.to_string();
     match daemon {
+        Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp if member.ipv6 => {
+            anyhow::bail!("{daemon:?} speaks CARP, over IPv4 only")
+        }
         Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp => {
             let program = if daemon == Daemon::Ucarp {
                 "ucarp".to_string()
@@ -118,6 +143,28 @@ pub fn start_with(
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             lab.spawn(&h, &program, &refs, log)
         }
+        Daemon::CarpdVrrp3 => {
+            let interval = f64::from(member.advbase) + f64::from(member.advskew) / 256.0;
+            let dir = lab.dir();
+            let conf = dir.join(format!("{log}.toml"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "[daemon]\ncontrol_socket = \"{}\"\n\n[[group]]\nprotocol = \"vrrp3\"\ninterface = \"eth0\"\n\
+                     vhid = 7\nvips = [\"{}\"]\npriority = {}\nadvert_interval = {interval:.2}\npreempt = {}\n",
+                    dir.join(format!("{log}.sock")).display(),
+                    vip_with_prefix(lab, member.ipv6),
+                    member.priority,
+                    member.preempt
+                ),
+            )?;
+            lab.spawn(
+                &h,
+                &carpd.display().to_string(),
+                &["--config", &conf.display().to_string(), "-f", "none"],
+                log,
+            )
+        }
         Daemon::Keepalived => {
             let interval = f64::from(member.advbase) + f64::from(member.advskew) / 256.0;
             let priority = member.priority;
@@ -129,8 +176,9 @@ pub fn start_with(
                     "global_defs {{\n  router_id {log}\n  vrrp_version 3\n  script_user root\n  enable_script_security\n  \
                      vrrp_garp_master_repeat 1\n  vrrp_garp_master_delay 0\n}}\n\
                      vrrp_instance bench {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 7\n  \
-                     priority {priority}\n  advert_int {interval:.2}\n  {}\n  virtual_ipaddress {{\n    {vip}/24 dev eth0\n  }}\n}}\n",
-                    if member.preempt { "" } else { "nopreempt" }
+                     priority {priority}\n  advert_int {interval:.2}\n  {}\n  virtual_ipaddress {{\n    {} dev eth0\n  }}\n}}\n",
+                    if member.preempt { "" } else { "nopreempt" },
+                    vip_with_prefix(lab, member.ipv6)
                 ),
             )?;
             let pid = dir.join(format!("{log}.pid"));

@@ -148,6 +148,7 @@ fn start_pair(o: &Options, lab: &Lab, daemon: Daemon, groups: u8) -> Result<Pair
                     &log,
                 )?);
             }
+            Daemon::CarpdVrrp3 => bail!("the 255-group scenarios run carpd with CARP"),
             Daemon::Carpd | Daemon::CarpdNative => {
                 let conf = write_config(lab, daemon, host, groups)?
                     .display()

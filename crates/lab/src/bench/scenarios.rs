@@ -19,15 +19,16 @@ use std::time::Duration;
 
 const PREFIX: &str = "bn";
 /// How often the client pings the VIP: the resolution of every outage figure.
-const PROBE: Duration = Duration::from_millis(2);
+pub(super) const PROBE: Duration = Duration::from_millis(2);
 const SUBNET: u8 = 90;
 
-fn member(advbase: u8, advskew: u8, preempt: bool, priority: u8) -> Member {
+pub(super) fn member(advbase: u8, advskew: u8, preempt: bool, priority: u8) -> Member {
     Member {
         advbase,
         advskew,
         preempt,
         priority,
+        ipv6: false,
     }
 }
 
@@ -39,30 +40,30 @@ fn usual() -> (Member, Member) {
 /// Starts the master (host 1), waits until it holds the VIP, then starts the backup (host 2)
 /// and gives it a second to settle. Starting them together would let start-up jitter decide
 /// the first election when dead times differ by only tens of milliseconds.
-fn pair(
+pub(super) fn pair(
     o: &Options,
     lab: &Lab,
     daemon: (Daemon, Daemon),
     m: Member,
     b: Member,
 ) -> Result<(Pid, Pid)> {
-    let vip = lab.address(100);
+    let vip = peers::vip(lab, m.ipv6);
     let mp = peers::start(lab, &o.carpd, daemon.0, 1, m, "m")?;
-    if !wait_until(Duration::from_secs(20), || lab.holders(vip) == [1]) {
+    if !wait_until(Duration::from_secs(20), || lab.holders_of(vip) == [1]) {
         bail!(
             "{:?}: no master on host 1 (holders {:?}):\n{}",
             daemon,
-            lab.holders(vip),
+            lab.holders_of(vip),
             lab.log("m")
         );
     }
     let bp = peers::start(lab, &o.carpd, daemon.1, 2, b, "b")?;
     std::thread::sleep(Duration::from_secs(1));
-    if lab.holders(vip) != [1] {
+    if lab.holders_of(vip) != [1] {
         bail!(
             "{:?}: host 1 lost the VIP when the backup started (holders {:?}):\n{}\n{}",
             daemon,
-            lab.holders(vip),
+            lab.holders_of(vip),
             lab.log("m"),
             lab.log("b")
         );
@@ -108,7 +109,7 @@ fn outage(report: &ProbeReport, at: f64) -> Option<(f64, f64)> {
 }
 
 /// The outage's length after `at`, in milliseconds (NaN when there was no reply after it).
-fn outage_ms(report: &ProbeReport, at: f64) -> f64 {
+pub(super) fn outage_ms(report: &ProbeReport, at: f64) -> f64 {
     outage(report, at).map_or(f64::NAN, |(a, b)| (b - a) * 1000.0)
 }
 
@@ -155,7 +156,7 @@ pub(super) fn row(
     }
 }
 
-fn jitter(rep: usize) -> Duration {
+pub(super) fn jitter(rep: usize) -> Duration {
     // Spread the moment of the fault over the advert interval.
     Duration::from_millis(1500 + (rep as u64 * 173) % 1000)
 }

@@ -9,6 +9,8 @@ pub const HEADER_LEN: usize = 14;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 /// Ethertype of ARP.
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// EtherType of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// The broadcast address, used by `--nomcast` adverts and by gratuitous ARP.
 pub const BROADCAST: [u8; 6] = [0xff; 6];
 

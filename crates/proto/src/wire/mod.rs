@@ -1,4 +1,5 @@
-//! Wire formats: Ethernet, IPv4 (the fields a CARP receiver checks), CARP, gratuitous ARP.
+//! Wire formats: Ethernet, IPv4 (the fields a CARP receiver checks), CARP, VRRPv3, gratuitous
+//! ARP and its IPv6 counterpart, the unsolicited Neighbor Advertisement.
 //!
 //! Codecs follow smoltcp: a `Packet<T: AsRef<[u8]>>` view with checked accessors and a `Repr`
 //! with `parse`/`emit`. No function here panics on any input; a malformed packet gives a
@@ -9,6 +10,8 @@ pub mod auth;
 pub mod carp;
 pub mod ethernet;
 pub mod ipv4;
+pub mod ndp;
+pub mod vrrp3;
 
 use thiserror::Error;
 
@@ -59,11 +62,37 @@ pub enum DecodeError {
     /// The CARP authentication length is not 7 words.
     #[error("CARP authlen {0}, 7 expected")]
     BadAuthLen(u8),
+    /// The VRRP version is not 3.
+    #[error("VRRP version {0}, 3 expected")]
+    BadVrrpVersion(u8),
+    /// The VRRP type is not 1 (advertisement).
+    #[error("VRRP type {0}, 1 (advertisement) expected")]
+    BadVrrpType(u8),
+    /// The VRRPv3 packet's length does not match its count of addresses.
+    #[error("VRRPv3 packet of {len} bytes for {count} addresses")]
+    BadVrrpLength {
+        /// the count of addresses field
+        count: u8,
+        /// bytes present
+        len: usize,
+    },
+    /// The VRRPv3 checksum verifies in neither variant.
+    #[error("bad VRRPv3 checksum")]
+    BadVrrpChecksum,
+    /// A Max Advertise Interval of 0.
+    #[error("VRRPv3 advertisement interval 0")]
+    BadVrrpInterval,
 }
 
 /// RFC 1071 Internet checksum of `data` (the complement of the one's-complement sum of its
 /// big-endian 16-bit words; an odd last byte is padded with zero).
 pub fn checksum(data: &[u8]) -> u16 {
+    !fold(checksum_words(data))
+}
+
+/// The sum of `data`'s big-endian 16-bit words (an odd last byte padded with zero), not yet
+/// folded: partial sums of several pieces (a pseudo-header and a packet) add up.
+pub(crate) fn checksum_words(data: &[u8]) -> u32 {
     let mut sum: u32 = 0;
     let mut chunks = data.chunks_exact(2);
     for word in &mut chunks {
@@ -72,10 +101,15 @@ pub fn checksum(data: &[u8]) -> u16 {
     if let [last] = chunks.remainder() {
         sum += u32::from(*last) << 8;
     }
+    sum
+}
+
+/// Folds a 32-bit sum of words into 16 bits with end-around carry.
+pub(crate) fn fold(mut sum: u32) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    !(sum as u16)
+    sum as u16
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 //! is accepted. A relative `passfile` is read from the config file's folder. `[[tracker]]`
 //! tables are checked in [`trackers`].
 
+mod protocol;
 mod trackers;
 
 use super::rules::{self, Vip};
+use super::tracking::DemoteBy;
 use super::{DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONTROL_SOCKET};
 use serde::Deserialize;
 use std::fmt;
@@ -109,6 +111,13 @@ struct RawGroup {
     preempt_delay: Option<Spanned<f64>>,
     notify_script: Option<Spanned<Vec<Spanned<String>>>>,
     garp_refresh: Option<Spanned<f64>>,
+    protocol: Option<Spanned<String>>,
+    priority: Option<Spanned<i64>>,
+    advert_interval: Option<Spanned<f64>>,
+    accept_mode: Option<Spanned<bool>>,
+    v3_checksum: Option<Spanned<String>>,
+    peers: Option<Spanned<Vec<Spanned<String>>>>,
+    unicast_ttl_check: Option<Spanned<bool>>,
 }
 
 /// Reads and checks `path`.
@@ -377,7 +386,7 @@ impl Checker<'_> {
             Some(list) => {
                 let mut vips: Vec<Vip> = Vec::new();
                 for v in list.get_ref() {
-                    if let Some(vip) = self.check(&label, "vips", v, rules::vip(v.get_ref())) {
+                    if let Some(vip) = self.check(&label, "vips", v, rules::vip_any(v.get_ref())) {
                         if vips.iter().any(|e| e.address == vip.address) {
                             self.error(
                                 v.span(),
@@ -400,7 +409,11 @@ impl Checker<'_> {
                 None
             }
         };
+        let vrrp3 = self.protocol(&label, &raw);
+        let peers = self.peers(&label, &raw);
         let password = match (&raw.password, &raw.passfile) {
+            // VRRPv3 has none; a password given is refused by `protocol`.
+            _ if vrrp3.is_none_or(|v| v.is_some()) => Some(Vec::new()),
             (Some(_), Some(f)) => {
                 self.error(
                     f.span(),
@@ -441,11 +454,27 @@ impl Checker<'_> {
             }
         }
         let deadratio = self.number(&label, "deadratio", &raw.deadratio, 3, rules::deadratio);
+        // One family per group, the first VIP's; CARP is IPv4 only.
+        let ipv6 = vips
+            .as_ref()
+            .and_then(|v| v.first())
+            .is_some_and(|v| v.address.is_ipv6());
+        if let (Some(list), Some(vips)) = (&raw.vips, &vips) {
+            self.families(&label, vips, list, vrrp3);
+        }
+        if let (true, Some(v)) = (ipv6, &raw.v3_checksum) {
+            self.error(v.span(), format!("{label}: v3_checksum is for IPv4 groups: IPv6 adverts always carry the pseudo-header checksum"));
+        }
         let srcip = match &raw.srcip {
             None => Some(None),
-            Some(s) => self
-                .check(&label, "srcip", s, rules::srcip(s.get_ref()))
-                .map(Some),
+            Some(s) => {
+                let verdict = if ipv6 {
+                    rules::srcip_v6(s.get_ref())
+                } else {
+                    rules::srcip(s.get_ref()).map(std::net::IpAddr::V4)
+                };
+                self.check(&label, "srcip", s, verdict).map(Some)
+            }
         };
         if let (Some(Some(src)), Some(vips)) = (srcip, &vips) {
             if vips.iter().any(|v| v.address == src) {
@@ -487,6 +516,18 @@ impl Checker<'_> {
             None => Some(None),
             Some(_) => self.refresh(&label, &raw.garp_refresh).map(Some),
         };
+        if let Some((peers, _)) = &peers {
+            self.peer_families(&label, !ipv6, peers, &raw.peers);
+            if let (Some(Some(src)), Some(list)) = (srcip, &raw.peers) {
+                if let Some(p) = peers.iter().zip(list.get_ref()).find(|(ip, _)| **ip == src) {
+                    self.error(p.1.span(), format!("{label}: peers: {src} is this host's srcip: accepted the addresses of the other nodes"));
+                }
+            }
+        }
+        if let (Some(Some(_)), Some(DemoteBy::Advskew)) = (vrrp3, demote_by) {
+            let at = raw.demote_by.as_ref().map_or(span.clone(), |v| v.span());
+            self.error(at, format!("{label}: demote_by = \"advskew\" is for CARP groups with ucarp peers: a VRRPv3 group's weights lower its priority (demote_by = \"demote\", the default)"));
+        }
         if self.errors.len() > errors_before {
             return None;
         }
@@ -522,6 +563,9 @@ impl Checker<'_> {
             preempt_delay: preempt_delay?,
             notify_script: notify_script?,
             garp_refresh: garp_refresh?,
+            vrrp3: vrrp3?,
+            peers: peers.as_ref()?.0.clone(),
+            unicast_ttl_check: peers?.1,
         })
     }
 
@@ -593,8 +637,8 @@ password = "other"
         }
     }
 
-    /// One error, containing each of `needles`.
-    fn refused(text: &str, needles: &[&str]) {
+    /// One error, containing each of `needles` (shared with the other key families' tests).
+    pub(super) fn refused(text: &str, needles: &[&str]) {
         let errors = errors(text);
         assert_eq!(errors.len(), 1, "{errors:?}");
         for needle in needles {
@@ -822,8 +866,10 @@ password = "other"
             "password = \"db-secret\"",
         );
         let s = parse(Path::new("/etc/carpd/carpd.toml"), &here).unwrap();
-        assert_eq!(s.groups.len(), 2);
+        assert_eq!(s.groups.len(), 4);
         assert_eq!(s.groups[1].name, "eth0-48");
+        assert!(s.groups[2].vrrp3.is_some() && s.groups[2].peers.len() == 1);
+        assert!(s.groups[3].is_ipv6());
     }
 
     #[test]
