@@ -306,6 +306,14 @@ fn try_receive(socket: &AsyncFd<PacketSocket>, name: &str) -> Option<Vec<u8>> {
     }
 }
 
+/// The error of a send whose socket could not be opened (said once when it failed).
+fn not_open(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        format!("no {what}: it could not be opened (see the error above)"),
+    )
+}
+
 /// Reads one IPv6 VRRP packet if one is queued; `None` when none is (or the read failed).
 fn try_receive_v6(socket: &AsyncFd<Vrrp6Socket>, name: &str) -> Option<(vrrp6::Received, Vec<u8>)> {
     let mut buf = vec![0u8; FRAME_BUFFER];
@@ -517,11 +525,16 @@ impl Io {
                     }
                 }
                 Effect::SendIp { link, to, packet } => {
-                    let Some(socket) = self.links.get(&link).and_then(|l| l.unicast.as_ref())
-                    else {
+                    // Nothing to do while the interface is gone; a socket that failed to open
+                    // on a live interface is a failed send, logged as the others are.
+                    let Some(l) = self.links.get(&link).filter(|l| l.socket.is_some()) else {
                         continue;
                     };
-                    match socket.send(&packet, to) {
+                    let sent = match &l.unicast {
+                        Some(socket) => socket.send(&packet, to),
+                        None => Err(not_open("raw IP socket for unicast peers")),
+                    };
+                    match sent {
                         Ok(()) => engine.send_succeeded(),
                         Err(e) => engine.send_failed(&e),
                     }
@@ -532,10 +545,14 @@ impl Io {
                     to,
                     packet,
                 } => {
-                    let Some(socket) = self.links.get(&link).and_then(|l| l.v6.as_ref()) else {
+                    let Some(l) = self.links.get(&link).filter(|l| l.socket.is_some()) else {
                         continue;
                     };
-                    match socket.get_ref().send(&packet, from, to) {
+                    let sent = match &l.v6 {
+                        Some(socket) => socket.get_ref().send(&packet, from, to),
+                        None => Err(not_open("IPv6 VRRP socket")),
+                    };
+                    match sent {
                         Ok(()) => engine.send_succeeded(),
                         Err(e) => engine.send_failed(&e),
                     }
