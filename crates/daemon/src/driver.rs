@@ -260,6 +260,10 @@ pub struct Io {
     pub notifier: crate::notify::Notifier,
     /// metrics scrapes waiting for an answer
     pub scrapes: mpsc::Receiver<crate::metrics::Scrape>,
+    /// the interfaces that hold VIPs without carrying adverts
+    pub vip_links: crate::vip_links::VipLinks,
+    /// inputs made by one event beyond the one returned (a VIP interface's change)
+    pub pending: std::collections::VecDeque<Input>,
 }
 
 /// The signals carpd handles.
@@ -373,6 +377,9 @@ impl Io {
     /// can delay nothing else.
     pub async fn next(&mut self, deadline: Option<Instant>) -> Next {
         loop {
+            if let Some(input) = self.pending.pop_front() {
+                return Next::Input(input);
+            }
             if let Some((link, read)) = self.batch.take() {
                 if read < RECEIVE_BATCH {
                     let frame = self.links.get(&link).and_then(|l| {
@@ -436,7 +443,11 @@ impl Io {
                     ok: o.ok,
                     detail: o.detail,
                 }),
-                Some(event) = self.net_events.recv() => self.net_event(event),
+                Some(event) = self.net_events.recv() => {
+                    let more = self.vip_links.net_event(&event);
+                    self.pending.extend(more);
+                    self.net_event(event)
+                }
                 Some(call) = self.calls.recv() => return Next::Call(call),
                 Some(scrape) = self.scrapes.recv() => return Next::Scrape(scrape),
                 _ = self.flush.tick() => Some(Input::FlushDrops),
@@ -524,6 +535,14 @@ impl Io {
                         Err(e) => engine.send_failed(&e),
                     }
                 }
+                Effect::TransmitOn {
+                    index,
+                    frame,
+                    ethertype,
+                } => match self.vip_links.send(index, &frame, ethertype) {
+                    Ok(()) => engine.send_succeeded(),
+                    Err(e) => engine.send_failed(&e),
+                },
                 Effect::SendIp { link, to, packet } => {
                     // Nothing to do while the interface is gone; a socket that failed to open
                     // on a live interface is a failed send, logged as the others are.

@@ -12,6 +12,7 @@ use crate::health::{Change, Health, Verdict};
 use crate::hooks::Job;
 use crate::settings::tracking::{DemoteBy, TrackerSettings};
 use crate::settings::GroupSettings;
+use crate::sys::iface::VipLink;
 use carpd_proto::wire::arp::gratuitous_frame;
 use carpd_proto::wire::ethernet::{
     multicast_mac, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
@@ -69,6 +70,20 @@ pub enum Input {
         /// the address
         address: IpAddr,
     },
+    /// What is known of a VIP interface now (`vip_interface`).
+    VipLink {
+        /// its name
+        name: String,
+        /// its state
+        state: VipLink,
+    },
+    /// Someone removed this address from a VIP interface.
+    VipAddressRemoved {
+        /// the interface's name
+        name: String,
+        /// the address
+        address: IpAddr,
+    },
     /// An Ethernet frame arrived on the link.
     Frame {
         /// the link
@@ -121,6 +136,15 @@ pub enum Effect {
         /// the whole frame
         frame: Vec<u8>,
         /// its ethertype (the packet socket wants it)
+        ethertype: u16,
+    },
+    /// Send this Ethernet frame on an interface that is no link (a VIP interface).
+    TransmitOn {
+        /// the interface's kernel index
+        index: u32,
+        /// the whole frame
+        frame: Vec<u8>,
+        /// its ethertype
         ethertype: u16,
     },
     /// Send this IPv4 packet (header included) to a unicast peer; the kernel routes it.
@@ -276,6 +300,8 @@ pub struct GroupStatus {
     pub stats: carpd_proto::RouterStats,
     /// packets dropped for this group, by kind
     pub drops: BTreeMap<&'static str, u64>,
+    /// the interface its VIPs are added to (`vip_interface`, else its own)
+    pub vip_interface: String,
 }
 
 /// What `carpctl status` shows of a VRRPv3 group beside what every group has.
@@ -342,6 +368,8 @@ struct Group {
     vips_typed: String,
     /// What the core was last told: fault, demote byte, skew demotion.
     applied: (bool, u8, u8),
+    /// where its VIPs go when not on its link
+    vip_interface: Option<String>,
 }
 
 impl Group {
@@ -375,6 +403,7 @@ impl Group {
                 .collect::<Vec<_>>()
                 .join(" "),
             applied: (false, 0, 0),
+            vip_interface: settings.vip_interface.clone(),
         }
     }
 }
@@ -397,6 +426,8 @@ pub struct Engine {
     drops_by_link: BTreeMap<(LinkId, &'static str), u64>,
     /// the link of the frame being handled, for drops that no group claims
     frame_link: Option<LinkId>,
+    /// the VIP interfaces groups use, by name
+    vip_links: BTreeMap<String, VipLink>,
 }
 
 impl Engine {
@@ -414,6 +445,7 @@ impl Engine {
             tallies: crate::metrics::Tallies::default(),
             drops_by_link: BTreeMap::new(),
             frame_link: None,
+            vip_links: BTreeMap::new(),
         }
     }
 
@@ -494,7 +526,9 @@ impl Engine {
             return Verdict::default();
         };
         let Some(sync) = &group.sync else {
-            return self.health.verdict(&group.track);
+            let mut verdict = self.health.verdict(&group.track);
+            verdict.faulted_by.extend(self.vip_link_fault(group));
+            return verdict;
         };
         let members: Vec<&Group> = self
             .groups
@@ -508,6 +542,14 @@ impl Engine {
             }
         }
         let mut verdict = self.health.verdict(&track);
+        for member in &members {
+            if let Some(cause) = self.vip_link_fault(member) {
+                verdict.faulted_by.push(format!(
+                    "{cause} (sync group \"{sync}\" member \"{}\")",
+                    member.name
+                ));
+            }
+        }
         for member in members.iter().filter(|m| !m.link_up) {
             let interface = self
                 .links
@@ -519,6 +561,31 @@ impl Engine {
             ));
         }
         verdict
+    }
+
+    /// Why the group's VIP interface cannot hold its VIPs now, if it cannot: it does not
+    /// exist (yet), or it is down (the kernel routes to no address of a down interface).
+    fn vip_link_fault(&self, group: &Group) -> Option<String> {
+        let name = group.vip_interface.as_ref()?;
+        match self.vip_links.get(name) {
+            Some(l) if l.present && l.running => None,
+            Some(l) if l.present => Some(format!("vip_interface {name} is down")),
+            _ => Some(format!("vip_interface {name} does not exist")),
+        }
+    }
+
+    /// Records what a VIP interface is now; the groups that use it leave or enter FAULT.
+    pub fn set_vip_link(&mut self, now: Instant, name: &str, state: VipLink) {
+        if self.vip_links.get(name) == Some(&state) {
+            return;
+        }
+        let before = self.vip_links.insert(name.to_string(), state);
+        if before.is_some_and(|b| b.present && !state.present) {
+            tracing::warn!("VIP interface {name} was removed");
+        } else if before.is_some_and(|b| !b.present && state.present) {
+            tracing::warn!("VIP interface {name} exists (index {})", state.index);
+        }
+        self.refresh_health(now);
     }
 
     /// Tells the core what the group's trackers add up to, when that changed: FAULT, and the
@@ -547,7 +614,7 @@ impl Engine {
             );
         } else if !fault && was_fault {
             tracing::warn!(
-                "{tag}Fault over (trackers healthy, sync group links up): leaving FAULT"
+                "{tag}Fault over (trackers healthy, sync group links up, VIP interface usable): leaving FAULT"
             );
         }
         if fault != was_fault {
@@ -783,6 +850,7 @@ impl Engine {
                     unicast_ttl_check: vr.config().unicast_ttl_check,
                     stats: vr.stats(),
                     drops: group.drops.clone(),
+                    vip_interface: self.vip_interface_of(group).unwrap_or("?").to_string(),
                 })
             })
             .collect())
@@ -870,7 +938,25 @@ impl Engine {
                 Flow::Continue
             }
             Input::AddressRemoved { link, address } => {
-                self.address_removed(link, address);
+                // Only groups whose VIPs are on their link: a VIP interface has its own input.
+                let name = self
+                    .links
+                    .get(&link)
+                    .map_or("?", |l| l.name.as_str())
+                    .to_string();
+                self.address_removed(&name, address, |g| {
+                    g.link == link && g.vip_interface.is_none()
+                });
+                Flow::Continue
+            }
+            Input::VipAddressRemoved { name, address } => {
+                self.address_removed(&name, address, |g| {
+                    g.vip_interface.as_deref() == Some(name.as_str())
+                });
+                Flow::Continue
+            }
+            Input::VipLink { name, state } => {
+                self.set_vip_link(now, &name, state);
                 Flow::Continue
             }
             Input::Packet6 {
@@ -1014,16 +1100,30 @@ impl Engine {
         }
     }
 
-    fn address_removed(&mut self, link: LinkId, address: IpAddr) {
+    /// The interface a group's VIPs are on: its `vip_interface`, else its link's.
+    fn vip_interface_of<'a>(&'a self, group: &'a Group) -> Option<&'a str> {
+        match &group.vip_interface {
+            Some(name) => Some(name),
+            None => self.links.get(&group.link).map(|l| l.name.as_str()),
+        }
+    }
+
+    /// `address` was removed from interface `name`, where the groups `holds_vips_there` keep
+    /// their VIPs: a master whose VIP it was puts it back (native mode) or says so (scripts).
+    fn address_removed(
+        &mut self,
+        name: &str,
+        address: IpAddr,
+        holds_vips_there: impl Fn(&Group) -> bool,
+    ) {
         let found = self.groups.iter().find(|(r, g)| {
-            g.link == link && g.vips.contains(&address) && self.state(**r) == State::Master
+            holds_vips_there(g) && g.vips.contains(&address) && self.state(**r) == State::Master
         });
         let Some((router, group)) = found else {
             return;
         };
         let (router, native) = (*router, group.native);
         let tag = self.tag(router);
-        let name = &self.links[&link].name;
         if native {
             tracing::warn!(
                 "{tag}Virtual IP {address} was removed from {name} while MASTER: putting it back"
@@ -1062,28 +1162,54 @@ impl Engine {
         Some((link, self.links.get(&link)?.mac))
     }
 
+    /// Tells the LAN where `vip` is now: a gratuitous ARP or an unsolicited NA from the
+    /// interface that holds it. A VIP interface that does no ARP (`lo`, a dummy) gets none:
+    /// there the host's routing daemon announces the address.
     fn announce(&mut self, router: RouterId, vip: IpAddr) {
-        let Some((link, mac)) = self.link_of(router) else {
+        let Some(group) = self.groups.get(&router) else {
             return;
         };
-        match vip {
+        let (mac, on) = match &group.vip_interface {
+            None => {
+                let Some((link, mac)) = self.link_of(router) else {
+                    return;
+                };
+                (mac, Err(link))
+            }
+            Some(name) => {
+                let state = self.vip_links.get(name).copied().unwrap_or_default();
+                let Some(mac) = state.announce_from.filter(|_| state.present) else {
+                    tracing::debug!("{vip} is on {name}, which does no ARP: nothing to announce");
+                    return;
+                };
+                (mac, Ok(state.index))
+            }
+        };
+        let (frame, ethertype) = match vip {
             IpAddr::V4(vip) => {
                 tracing::debug!("Sending gratuitous ARP for {vip}");
-                self.effects.push(Effect::Transmit {
-                    link,
-                    frame: gratuitous_frame(mac, vip).to_vec(),
-                    ethertype: ETHERTYPE_ARP,
-                });
+                (gratuitous_frame(mac, vip).to_vec(), ETHERTYPE_ARP)
             }
             IpAddr::V6(vip) => {
                 tracing::debug!("Sending unsolicited neighbor advertisement for {vip}");
-                self.effects.push(Effect::Transmit {
-                    link,
-                    frame: carpd_proto::wire::ndp::unsolicited_na_frame(mac, vip),
-                    ethertype: ETHERTYPE_IPV6,
-                });
+                (
+                    carpd_proto::wire::ndp::unsolicited_na_frame(mac, vip),
+                    ETHERTYPE_IPV6,
+                )
             }
-        }
+        };
+        self.effects.push(match on {
+            Err(link) => Effect::Transmit {
+                link,
+                frame,
+                ethertype,
+            },
+            Ok(index) => Effect::TransmitOn {
+                index,
+                frame,
+                ethertype,
+            },
+        });
     }
 
     fn transmit(&mut self, router: RouterId, destination: Destination, packet: Vec<u8>) {
@@ -1357,6 +1483,8 @@ srcip = "10.0.1.11"
                 | Effect::SendIp { link: l, .. }
                 | Effect::SendIp6 { link: l, .. } => *l == link,
                 Effect::Hook { router: r, .. } => *r == router,
+                // Neither group here has a VIP interface.
+                Effect::TransmitOn { .. } => false,
                 Effect::Status(_) | Effect::Notify(_) => true,
                 Effect::Event(e) => e
                     .group
@@ -1624,6 +1752,194 @@ sync = "edge"
             (engine.state(inside), engine.state(outside)),
             (State::Fault, State::Fault)
         );
+    }
+
+    /// One group on eth0 whose VIP 10.0.0.100/32 goes to `vipd0`, which is `state` at start.
+    fn vip_link_engine(state: VipLink) -> (Engine, RouterId) {
+        let text = r#"
+[[group]]
+interface = "eth0"
+vhid = 7
+vips = ["10.0.0.100/32"]
+password = "secret"
+srcip = "10.0.0.11"
+vip_interface = "vipd0"
+"#;
+        let settings = crate::settings::file::parse(Path::new("t.toml"), text).unwrap();
+        let mut engine = Engine::new(true);
+        engine.add_link(LinkId(0), "eth0", MAC0, true);
+        engine.set_vip_link(Instant::ZERO, "vipd0", state);
+        let g = &settings.groups[0];
+        let config = g.router_config(g.srcip.unwrap()).unwrap();
+        let router = engine.add_group(Instant::ZERO, g, config, LinkId(0), 1);
+        (engine, router)
+    }
+
+    /// What the group's announcements were: (on a link, on an interface by index).
+    fn announcements(effects: &[Effect]) -> (usize, Vec<u32>) {
+        let on_link = effects
+            .iter()
+            .filter(
+                |e| matches!(e, Effect::Transmit { ethertype, .. } if *ethertype == ETHERTYPE_ARP),
+            )
+            .count();
+        let on_index = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::TransmitOn {
+                    index,
+                    ethertype,
+                    frame,
+                } => {
+                    assert_eq!(*ethertype, ETHERTYPE_ARP);
+                    assert_eq!(&frame[6..12], &MAC1, "from the VIP interface's MAC");
+                    Some(*index)
+                }
+                _ => None,
+            })
+            .collect();
+        (on_link, on_index)
+    }
+
+    /// Becomes master on a bow-out and finishes its up hook; the effects of both.
+    fn take_over(engine: &mut Engine, router: RouterId, micros: u64) -> Vec<Effect> {
+        hear_bow_out(engine, micros, 0);
+        let mut effects = engine.take_effects();
+        let up = effects.iter().find_map(|e| match e {
+            Effect::Hook {
+                request:
+                    HookRequest::Run(
+                        job @ Job::Hook {
+                            kind: HookKind::Up, ..
+                        },
+                    ),
+                ..
+            } => Some(*job),
+            _ => None,
+        });
+        if let Some(job) = up {
+            let now = Instant::from_micros(micros + 1_000);
+            engine.handle(
+                now,
+                Input::HookDone {
+                    router,
+                    job,
+                    report: None,
+                },
+            );
+            effects.extend(engine.take_effects());
+        }
+        effects
+    }
+
+    #[test]
+    fn a_missing_vip_interface_holds_the_group_in_fault_until_it_appears() {
+        let (mut engine, router) = vip_link_engine(VipLink::default());
+        assert_eq!(engine.state(router), State::Fault);
+        let status = &engine.group_status(None).unwrap()[0];
+        assert_eq!(status.fault_causes, ["vip_interface vipd0 does not exist"]);
+        assert_eq!(status.vip_interface, "vipd0");
+        // No master heard for longer than the dead time: still FAULT, nothing added.
+        engine.take_effects();
+        engine.handle(Instant::from_micros(150_000), Input::Timer);
+        engine.handle(Instant::from_micros(4_000_000), Input::Timer);
+        assert_eq!(engine.state(router), State::Fault);
+        assert!(engine
+            .take_effects()
+            .iter()
+            .all(|e| !matches!(e, Effect::Hook { .. })));
+        let lo = VipLink {
+            index: 1,
+            present: true,
+            running: true,
+            announce_from: None,
+        };
+        engine.handle(
+            Instant::from_micros(4_100_000),
+            Input::VipLink {
+                name: "vipd0".into(),
+                state: lo,
+            },
+        );
+        assert_eq!(engine.state(router), State::Backup);
+        let events = events(&engine.take_effects());
+        assert_eq!(events, ["state BACKUP fault-cleared"]);
+        // Master on lo: the VIPs are added, nothing is announced anywhere.
+        let effects = take_over(&mut engine, router, 4_200_000);
+        assert_eq!(engine.state(router), State::Master);
+        assert_eq!(announcements(&effects), (0, vec![]), "{effects:?}");
+        // Someone takes the VIP off lo: it is put back.
+        engine.handle(
+            Instant::from_micros(4_400_000),
+            Input::VipAddressRemoved {
+                name: "vipd0".into(),
+                address: "10.0.0.100".parse().unwrap(),
+            },
+        );
+        assert!(engine.take_effects().iter().any(|e| matches!(
+            e,
+            Effect::Hook {
+                request: HookRequest::Run(Job::Restore),
+                ..
+            }
+        )));
+        // The same address removed from eth0 is not the group's.
+        engine.handle(
+            Instant::from_micros(4_450_000),
+            Input::AddressRemoved {
+                link: LinkId(0),
+                address: "10.0.0.100".parse().unwrap(),
+            },
+        );
+        assert!(engine.take_effects().is_empty());
+        // The interface goes away: FAULT, bowing out, the down hook.
+        engine.handle(
+            Instant::from_micros(4_500_000),
+            Input::VipLink {
+                name: "vipd0".into(),
+                state: VipLink::default(),
+            },
+        );
+        assert_eq!(engine.state(router), State::Fault);
+        let effects = engine.take_effects();
+        assert!(
+            effects.iter().any(|e| matches!(
+                e,
+                Effect::Hook {
+                    request: HookRequest::Run(Job::Hook {
+                        kind: HookKind::Down,
+                        ..
+                    }),
+                    ..
+                }
+            )),
+            "{effects:?}"
+        );
+        // Down (administratively) is a fault too, with its own cause.
+        let down = VipLink {
+            running: false,
+            ..lo
+        };
+        engine.set_vip_link(Instant::from_micros(4_600_000), "vipd0", down);
+        assert_eq!(
+            engine.group_status(None).unwrap()[0].fault_causes,
+            ["vip_interface vipd0 is down"]
+        );
+    }
+
+    #[test]
+    fn vips_on_an_arp_interface_are_announced_there_from_its_own_mac() {
+        let eth1 = VipLink {
+            index: 9,
+            present: true,
+            running: true,
+            announce_from: Some(MAC1),
+        };
+        let (mut engine, router) = vip_link_engine(eth1);
+        assert_eq!(engine.state(router), State::Backup);
+        let effects = take_over(&mut engine, router, 100_000);
+        assert_eq!(engine.state(router), State::Master);
+        assert_eq!(announcements(&effects), (0, vec![9]), "{effects:?}");
     }
 
     #[test]

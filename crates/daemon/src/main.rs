@@ -17,6 +17,7 @@ mod startup;
 mod supervisor;
 mod sys;
 mod trackers;
+mod vip_links;
 
 use cli::{Cli, Invocation};
 use settings::Settings;

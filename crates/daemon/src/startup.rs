@@ -22,6 +22,10 @@ pub struct HostView<'a> {
     pub srcip: IpAddr,
     /// `-a`: address and prefix
     pub vips: &'a [(IpAddr, u8)],
+    /// the interface the VIPs go to (`vip_interface`, else `interface`)
+    pub vip_interface: &'a str,
+    /// its addresses now (none while it does not exist)
+    pub vip_addresses: &'a [LinkAddress],
     /// carpd adds and removes the VIPs itself (no scripts)
     pub native: bool,
     /// `-S`: the interface may not be ready yet
@@ -85,7 +89,7 @@ pub fn check(view: &HostView<'_>) -> Result<Findings, Refusal> {
         return Ok(findings);
     }
     for &(vip, _) in view.vips {
-        let Some(present) = view.addresses.iter().find(|a| a.address == vip) else {
+        let Some(present) = view.vip_addresses.iter().find(|a| a.address == vip) else {
             continue;
         };
         if present.added_by_carpd {
@@ -93,7 +97,7 @@ pub fn check(view: &HostView<'_>) -> Result<Findings, Refusal> {
         } else {
             return Err(Refusal(format!(
                 "carpd: --addr {vip} is already on {} and carpd did not add it (the host's own or an administrator's address): accepted an address carpd may add and remove; remove it first (ip address del {vip}/{} dev {}) or choose another virtual address",
-                view.interface, present.prefix, view.interface
+                view.vip_interface, present.prefix, view.vip_interface
             )));
         }
     }
@@ -123,9 +127,32 @@ mod tests {
             addresses,
             srcip: SRC,
             vips: &[(VIP, 32)],
+            vip_interface: "eth0",
+            vip_addresses: addresses,
             native,
             ignore_ifstate: ignore,
         }
+    }
+
+    #[test]
+    fn vips_on_a_vip_interface_are_looked_for_there() {
+        let eth0 = [at(SRC, false), at(VIP, false)];
+        let lo = [at(VIP, true)];
+        let on_lo = |lo: &'static [LinkAddress]| HostView {
+            vip_interface: "lo",
+            vip_addresses: lo,
+            ..view(&eth0, true, false)
+        };
+        // The same address on eth0 is not the VIP's (it goes to lo); the marked one on lo
+        // is stale.
+        let lo: &'static [LinkAddress] = Box::leak(Box::new(lo));
+        assert_eq!(check(&on_lo(lo)).unwrap().stale_vips, [(VIP, 24)]);
+        let foreign: &'static [LinkAddress] = Box::leak(Box::new([at(VIP, false)]));
+        let e = check(&on_lo(foreign)).unwrap_err().0;
+        assert!(e.contains("is already on lo"), "{e}");
+        assert!(e.contains("dev lo"), "{e}");
+        // A VIP interface that does not exist yet has no address to clean.
+        assert_eq!(check(&on_lo(&[])).unwrap(), Findings::default());
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             observations,
             notifier: crate::notify::Notifier::start(),
             scrapes,
+            vip_links: Default::default(),
+            pending: Default::default(),
         },
         netlink,
         locks,
@@ -292,6 +294,7 @@ impl Daemon {
             "since": humantime::format_rfc3339_seconds(since).to_string(),
             "seconds_in_state": now.as_micros().saturating_sub(g.since.as_micros()) / 1_000_000,
             "vips": g.vips,
+            "vip_interface": g.vip_interface,
             "protocol": g.protocol,
             "advbase": g.vrrp3.is_none().then_some(g.advbase),
             "advskew": g.vrrp3.is_none().then_some(g.advskew),
@@ -378,6 +381,10 @@ impl Daemon {
                 addresses.insert(g.interface.clone(), list);
             }
             let here = &addresses[&g.interface];
+            let vip_addresses = match &g.vip_interface {
+                None => here.clone(),
+                Some(name) => self.vip_addresses(name).await?,
+            };
             let vips: Vec<(IpAddr, u8)> = g
                 .vips
                 .iter()
@@ -388,6 +395,8 @@ impl Daemon {
                 addresses: here,
                 srcip,
                 vips: &vips,
+                vip_interface: g.vip_interface(),
+                vip_addresses: &vip_addresses,
                 native: g.native(),
                 ignore_ifstate: g.ignore_ifstate,
             })?;
@@ -406,6 +415,19 @@ impl Daemon {
             });
         }
         Ok(plans)
+    }
+
+    /// The addresses on VIP interface `name` now; none while it does not exist.
+    async fn vip_addresses(&self, name: &str) -> Result<Vec<LinkAddress>> {
+        let link = iface::vip_link(name)
+            .with_context(|| format!("looking up the VIP interface {name}"))?;
+        if !link.present {
+            return Ok(Vec::new());
+        }
+        self.netlink
+            .addresses(link.index)
+            .await
+            .with_context(|| format!("listing the addresses of {name}"))
     }
 
     /// Waits until the source address `srcip` of group `g` on link `index` has passed IPv6
@@ -537,6 +559,11 @@ impl Daemon {
             link.set_groups(wanted);
             link.set_v6(v6);
         }
+        let vip_interfaces: Vec<&str> = groups
+            .iter()
+            .filter_map(|g| g.vip_interface.as_deref())
+            .collect();
+        self.io.vip_links.retain(&vip_interfaces);
     }
 
     /// Starts planned groups: links opened, stale VIPs removed, runners started, groups added
@@ -561,13 +588,38 @@ impl Daemon {
         let link_id = self
             .link_named(&g.interface)
             .expect("the group's link was opened");
-        let link = &self.io.links[&link_id];
         let tag = self.tag(&g.name);
+        // Where the VIPs go: the link, or a VIP interface watched from now on (the engine
+        // knows whether it can hold them before the group starts).
+        let ifindex = match &g.vip_interface {
+            None => Arc::clone(&self.io.links[&link_id].ifindex),
+            Some(name) => {
+                self.io
+                    .vip_links
+                    .watch(name)
+                    .with_context(|| format!("looking up the VIP interface {name}"))?;
+                let state = self.io.vip_links.state(name);
+                let now = self.io.now();
+                self.engine.set_vip_link(now, name, state);
+                if state.present && state.announce_from.is_none() {
+                    tracing::info!("{tag}Virtual IPs go to {name}, which does no ARP: no gratuitous ARP or neighbor advertisement is sent for them (the host's routing daemon announces them)");
+                } else if !state.present {
+                    tracing::warn!(
+                        "{tag}VIP interface {name} does not exist (yet): waiting for it in FAULT"
+                    );
+                }
+                self.io.vip_links.index(name)
+            }
+        };
         // RFC 9568 §7.2: an IPv6 router's first address is its link-local one. keepalived
-        // only warns, and so does carpd: the group works either way.
-        if let Some(first) = g.vips.first().filter(|v| match v.address {
-            std::net::IpAddr::V6(a) => !a.is_unicast_link_local(),
-            std::net::IpAddr::V4(_) => false,
+        // only warns, and so does carpd: the group works either way. VIPs on a VIP interface
+        // are not on the advert link: no link-local one is expected there.
+        if let Some(first) = g.vips.first().filter(|v| {
+            g.vip_interface.is_none()
+                && match v.address {
+                    std::net::IpAddr::V6(a) => !a.is_unicast_link_local(),
+                    std::net::IpAddr::V4(_) => false,
+                }
         }) {
             tracing::warn!(
                 "{tag}The first IPv6 virtual address {} is not link-local (RFC 9568 wants a link-local one first, as keepalived warns too): it works, but strict VRRP routers may complain",
@@ -580,17 +632,21 @@ impl Daemon {
             // election (only what carpd added; startup::check refused anything else).
             for &(vip, prefix) in &plan.stale_vips {
                 self.netlink
-                    .remove_address(link.interface.index, vip, prefix)
+                    .remove_address(
+                        ifindex.load(std::sync::atomic::Ordering::Relaxed),
+                        vip,
+                        prefix,
+                    )
                     .await?;
                 tracing::warn!(
                     "{tag}Removed stale virtual IP {vip}/{prefix} from {} (left by an earlier instance)",
-                    g.interface
+                    g.vip_interface()
                 );
             }
             VipMode::Native {
                 netlink: self.netlink.clone(),
                 vips: plan.vips.clone(),
-                ifindex: Arc::clone(&link.ifindex),
+                ifindex,
             }
         } else {
             if g.up_script.is_none() {
@@ -683,6 +739,7 @@ impl Daemon {
                 Some(o) if *o == g => report.unchanged += 1,
                 Some(o)
                     if o.interface != g.interface
+                        || o.vip_interface != g.vip_interface
                         || o.vhid != g.vhid
                         || o.password != g.password =>
                 {
@@ -758,7 +815,10 @@ impl Daemon {
                             .iter()
                             .map(|v| (v.address, v.prefix_or_default()))
                             .collect(),
-                        ifindex: Arc::clone(&self.io.links[&link].ifindex),
+                        ifindex: match &g.vip_interface {
+                            None => Arc::clone(&self.io.links[&link].ifindex),
+                            Some(name) => self.io.vip_links.index(name),
+                        },
                     }
                 } else {
                     VipMode::Scripts {
@@ -850,7 +910,7 @@ fn hook_spec(g: &GroupSettings, mode: VipMode, tag: String) -> HookSpec {
     HookSpec {
         mode,
         tag,
-        interface: g.interface.clone(),
+        interface: g.vip_interface().to_string(),
         vip_typed: g.vips[0].typed.clone(),
         vips: g.vips.iter().map(|v| v.typed.clone()).collect(),
         xparam: g.xparam.clone(),

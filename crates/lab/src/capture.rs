@@ -14,7 +14,13 @@ pub struct Capture {
 }
 
 impl Capture {
-    pub(crate) fn start(lab: &Lab, host: &Host, filter: &str, name: &str) -> Result<Capture> {
+    pub(crate) fn start(
+        lab: &Lab,
+        host: &Host,
+        dev: &str,
+        filter: &str,
+        name: &str,
+    ) -> Result<Capture> {
         let file = lab.dir().join(format!("{name}.pcap"));
         let log = format!("tcpdump-{name}");
         let pid = lab.spawn(
@@ -22,7 +28,7 @@ impl Capture {
             "tcpdump",
             &[
                 "-i",
-                "eth0",
+                dev,
                 "-U",
                 "-n",
                 "-w",

@@ -7,6 +7,7 @@
 //! Addresses are only ever used inside these namespaces.
 
 pub mod bench;
+pub mod bgp;
 pub mod capture;
 pub mod flood;
 pub mod probe;
@@ -84,6 +85,29 @@ fn ip(args: &[&str]) -> Result<()> {
         bail!(
             "ip {}: {}",
             args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Gives `host`'s eth0 its address (/24) and brings it and lo up.
+fn bring_up(host: &Host) -> Result<()> {
+    let address = format!("{}/24", host.ip);
+    ip(&["-n", &host.ns, "addr", "add", &address, "dev", "eth0"])?;
+    ip(&["-n", &host.ns, "link", "set", "eth0", "up"])?;
+    ip(&["-n", &host.ns, "link", "set", "lo", "up"])
+}
+
+/// Sets a sysctl (`key=value`) inside namespace `ns`.
+fn sysctl(ns: &str, setting: &str) -> Result<()> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "sysctl", "-qw", setting])
+        .output()
+        .context("running sysctl")?;
+    if !out.status.success() {
+        bail!(
+            "sysctl {setting} in {ns}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
@@ -177,6 +201,96 @@ impl Lab {
             lab.hosts.push(host);
         }
         Ok(lab)
+    }
+
+    /// Builds a routed network instead of a LAN: one router namespace `<prefix>br` and `hosts`
+    /// hosts, host `i` alone on subnet 10.77.`first_subnet + i - 1`.0/24 with the address
+    /// `.10 + i` on its eth0 and a default route to the router's `.1` there. A host's `port` is
+    /// the router's end of its cable (`set_port` cuts the host off at the router).
+    pub fn routed(prefix: &str, first_subnet: u8, hosts: usize) -> Result<Lab> {
+        assert!(prefix.len() <= 6, "prefix too long for interface names");
+        cleanup_prefix(prefix);
+        let dir = std::env::temp_dir().join(format!("carpd-lab-{prefix}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let router = format!("{prefix}br");
+        let mut lab = Lab {
+            subnet: first_subnet,
+            bridge_ns: router.clone(),
+            hosts: Vec::new(),
+            dir,
+            children: Mutex::new(Vec::new()),
+        };
+        ip(&["netns", "add", &router])?;
+        ip(&["-n", &router, "link", "set", "lo", "up"])?;
+        sysctl(&router, "net.ipv4.ip_forward=1")?;
+        for i in 1..=hosts {
+            let subnet = first_subnet + i as u8 - 1;
+            let ns = format!("{prefix}h{i}");
+            let port = format!("{prefix}p{i}");
+            let host = Host {
+                ns,
+                ip: Ipv4Addr::new(10, 77, subnet, 10 + i as u8),
+                port,
+            };
+            ip(&["netns", "add", &host.ns])?;
+            ip(&[
+                "-n", &router, "link", "add", &host.port, "type", "veth", "peer", "name", "eth0",
+                "netns", &host.ns,
+            ])?;
+            let gateway = Ipv4Addr::new(10, 77, subnet, 1);
+            ip(&[
+                "-n",
+                &router,
+                "addr",
+                "add",
+                &format!("{gateway}/24"),
+                "dev",
+                &host.port,
+            ])?;
+            ip(&["-n", &router, "link", "set", &host.port, "up"])?;
+            bring_up(&host)?;
+            ip(&[
+                "-n",
+                &host.ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                &gateway.to_string(),
+            ])?;
+            lab.hosts.push(host);
+        }
+        Ok(lab)
+    }
+
+    /// The router of a [`Lab::routed`] network (its `ip` is its address on host 1's subnet).
+    pub fn router(&self) -> Host {
+        Host {
+            ns: self.bridge_ns.clone(),
+            ip: Ipv4Addr::new(10, 77, self.subnet, 1),
+            port: String::new(),
+        }
+    }
+
+    /// The router's address on `host`'s subnet (a [`Lab::routed`] network).
+    pub fn gateway(&self, host: &Host) -> Ipv4Addr {
+        let [a, b, c, _] = host.ip.octets();
+        Ipv4Addr::new(a, b, c, 1)
+    }
+
+    /// Whether `host` has `address` on interface `dev` (e.g. `lo`).
+    pub fn has_address_on(&self, host: &Host, dev: &str, address: Ipv4Addr) -> bool {
+        self.run(host, "ip", &["-4", "-o", "addr", "show", "dev", dev])
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {address}/")))
+            .unwrap_or(false)
+    }
+
+    /// The hosts (1-based) that have `address` on `dev`.
+    pub fn holders_on(&self, dev: &str, address: Ipv4Addr) -> Vec<usize> {
+        (1..=self.hosts.len())
+            .filter(|&i| self.has_address_on(self.host(i), dev, address))
+            .collect()
     }
 
     /// Host `i` (1-based, as in its name).
@@ -426,17 +540,7 @@ impl Lab {
             &host.ns,
         ])?;
         ip(&["-n", bridge, "link", "set", port, "master", "br0", "up"])?;
-        ip(&[
-            "-n",
-            &host.ns,
-            "addr",
-            "add",
-            &format!("{}/24", host.ip),
-            "dev",
-            "eth0",
-        ])?;
-        ip(&["-n", &host.ns, "link", "set", "eth0", "up"])?;
-        ip(&["-n", &host.ns, "link", "set", "lo", "up"])
+        bring_up(host)
     }
 
     /// Adds a second LAN on its own bridge: each host gets `eth1` with `10.77.<subnet>.<10+i>/24`.
@@ -506,7 +610,12 @@ impl Lab {
 
     /// Starts capturing `filter` on `host`'s eth0.
     pub fn capture(&self, host: &Host, filter: &str, name: &str) -> Result<Capture> {
-        Capture::start(self, host, filter, name)
+        Capture::start(self, host, "eth0", filter, name)
+    }
+
+    /// Starts capturing `filter` on `host`'s interface `dev`.
+    pub fn capture_on(&self, host: &Host, dev: &str, filter: &str, name: &str) -> Result<Capture> {
+        Capture::start(self, host, dev, filter, name)
     }
 
     /// Starts probing `target` from `host` every `interval`.

@@ -369,7 +369,7 @@ fn status_table(reply: &Value) -> String {
             g["protocol"].as_str().unwrap_or("carp").into(),
             state,
             humantime::format_duration(Duration::from_secs(age)).to_string(),
-            names(&g["vips"]).replace(", ", ","),
+            vips_shown(g),
             g["master"].as_str().unwrap_or("-").into(),
             advbase,
             advskew,
@@ -408,6 +408,15 @@ fn status_table(reply: &Value) -> String {
         out.push_str(&aligned(&rows));
     }
     out
+}
+
+/// The VIPs, and the interface they are on when it is not the group's own (`vip_interface`).
+fn vips_shown(g: &Value) -> String {
+    let vips = names(&g["vips"]).replace(", ", ",");
+    match g["vip_interface"].as_str() {
+        Some(on) if Some(on) != g["interface"].as_str() => format!("{vips} on {on}"),
+        _ => vips,
+    }
 }
 
 /// Rows as left-aligned columns, two spaces apart.
@@ -458,7 +467,8 @@ denied: only root and the members of carpd's \fBcontrol_group\fR may connect).
 .SH JSON
 With \fB\-\-json\fR every reply is carpd's own JSON object on one line.
 \fBstatus\fR: {"groups": [{"name", "interface", "vhid", "state" (INIT, BACKUP, MASTER or
-FAULT), "since", "seconds_in_state", "vips", "protocol" ("carp" or "vrrp3"), "advbase",
+FAULT), "since", "seconds_in_state", "vips", "vip_interface" (where the VIPs are added:
+the group's \fBvip_interface\fR, else its interface), "protocol" ("carp" or "vrrp3"), "advbase",
 "advskew" (in effect), "configured_advskew" (null for VRRPv3), "priority" (in effect),
 "configured_priority", "advert_interval" (seconds), "master_advert_interval" (the interval
 the master advertises), "v3_checksum" (sent), "peer_v3_checksum" (the IPv4 checksum variant
@@ -569,5 +579,21 @@ mod tests {
         assert_eq!(column("ADVBASE"), "0.05", "{text}");
         assert_eq!(column("ADVSKEW"), "-", "{text}");
         assert_eq!(column("PRIO"), "150 (200-50)", "{text}");
+    }
+
+    #[test]
+    fn a_row_names_the_vip_interface_when_it_is_not_the_groups_own() {
+        let row = |vip_interface: &str| {
+            let reply = json!({"groups": [{"name": "api", "interface": "eth0", "vhid": 9,
+                "state": "MASTER", "seconds_in_state": 1, "vips": ["10.0.9.1/32"],
+                "vip_interface": vip_interface, "drops": {}}]});
+            status_table(&reply)
+                .lines()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(row("lo").contains("10.0.9.1/32 on lo"), "{}", row("lo"));
+        assert!(!row("eth0").contains(" on "), "{}", row("eth0"));
     }
 }

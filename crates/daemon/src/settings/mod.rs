@@ -103,6 +103,9 @@ pub struct GroupSettings {
     pub peers: Vec<IpAddr>,
     /// whether listed peers' adverts must carry TTL 255
     pub unicast_ttl_check: bool,
+    /// where the VIPs go when not on `interface` (`lo`, a dummy: the host's routing daemon
+    /// announces them); `None`: on `interface`
+    pub vip_interface: Option<String>,
 }
 
 impl std::fmt::Debug for GroupSettings {
@@ -121,6 +124,11 @@ impl GroupSettings {
     /// Whether carpd adds and removes the VIPs itself (no script given).
     pub fn native(&self) -> bool {
         self.up_script.is_none() && self.down_script.is_none()
+    }
+
+    /// The interface the VIPs are added to: `vip_interface`, else `interface`.
+    pub fn vip_interface(&self) -> &str {
+        self.vip_interface.as_deref().unwrap_or(&self.interface)
     }
 
     /// Whether the group's addresses are IPv6 (one family per group, checked).
@@ -223,6 +231,7 @@ impl Settings {
             vrrp3: None,
             peers: Vec::new(),
             unicast_ttl_check: true,
+            vip_interface: None,
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {

@@ -80,3 +80,48 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+/// An interface that holds VIPs without carrying adverts (`vip_interface`), as last seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VipLink {
+    /// kernel index (0 while it does not exist)
+    pub index: u32,
+    /// it exists
+    pub present: bool,
+    /// administratively up and running: addresses on it are reachable
+    pub running: bool,
+    /// the Ethernet address gratuitous ARP and unsolicited NA go out from; `None` where the
+    /// interface does no ARP (loopback, a NOARP dummy): nothing is announced there
+    pub announce_from: Option<[u8; 6]>,
+}
+
+/// Looks a VIP interface up; a missing one is not an error.
+pub fn vip_link(name: &str) -> io::Result<VipLink> {
+    let Ok(index) = if_nametoindex(name) else {
+        return Ok(VipLink::default());
+    };
+    let mut link = VipLink {
+        index,
+        present: true,
+        ..VipLink::default()
+    };
+    let mut arp = true;
+    for addr in getifaddrs().map_err(io::Error::from)? {
+        if addr.interface_name != name {
+            continue;
+        }
+        link.running = addr
+            .flags
+            .contains(InterfaceFlags::IFF_UP | InterfaceFlags::IFF_RUNNING);
+        arp &= !addr
+            .flags
+            .intersects(InterfaceFlags::IFF_LOOPBACK | InterfaceFlags::IFF_NOARP);
+        if let Some(mac) = addr.address.as_ref().and_then(|a| a.as_link_addr()?.addr()) {
+            link.announce_from = Some(mac);
+        }
+    }
+    if !arp || link.announce_from == Some([0; 6]) {
+        link.announce_from = None;
+    }
+    Ok(link)
+}

@@ -75,6 +75,14 @@ impl PacketSocket {
         Ok(PacketSocket { socket, ifindex })
     }
 
+    /// A socket on `ifindex` that only sends (protocol 0: the kernel queues nothing to it),
+    /// for gratuitous ARP and unsolicited NA on an interface carpd does not listen on.
+    pub fn sender(ifindex: u32) -> io::Result<Self> {
+        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))?;
+        socket.set_nonblocking(true)?;
+        Ok(PacketSocket { socket, ifindex })
+    }
+
     /// Reads one frame into `buf`; `WouldBlock` when none is queued.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.socket).read(buf)

@@ -14,14 +14,21 @@ pub fn carpd() -> &'static str {
 pub fn lab(prefix: &str, subnet: u8, hosts: usize, tools: &[&str]) -> Option<Lab> {
     let mut all = vec!["ip"];
     all.extend_from_slice(tools);
-    if let Err(e) = carpd_lab::require(&all) {
+    prerequisites(prefix, carpd_lab::require(&all))?;
+    Some(Lab::new(prefix, subnet, hosts).expect("building the lab"))
+}
+
+/// `Some` when `check` passed; else `None` with a loud message, or a panic where the
+/// prerequisites are required (`CARPD_REQUIRE_NETNS`).
+pub fn prerequisites(prefix: &str, check: anyhow::Result<()>) -> Option<()> {
+    if let Err(e) = check {
         if std::env::var_os("CARPD_REQUIRE_NETNS").is_some() {
             panic!("network-namespace test cannot run: {e:#}");
         }
         eprintln!("SKIPPED {prefix}: {e:#} (set CARPD_REQUIRE_NETNS=1 to make this an error)");
         return None;
     }
-    Some(Lab::new(prefix, subnet, hosts).expect("building the lab"))
+    Some(())
 }
 
 /// Which daemon.

@@ -17,6 +17,7 @@ mod notify;
 mod pair;
 mod refusals;
 mod resilience;
+mod routed;
 mod signals;
 mod slow_scripts;
 mod tcpdump;

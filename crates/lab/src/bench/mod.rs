@@ -3,6 +3,7 @@
 
 mod observe;
 mod peers;
+mod routed;
 mod scale;
 mod scenarios;
 mod stats;
@@ -13,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use observe::parse_stamp;
 pub use peers::{Daemon, Member};
 pub use stats::{Goal, Samples};
 
@@ -145,6 +147,10 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     if wanted("vrrp3") {
         sections.push(vrrp3::vrrp3(&options)?);
+    }
+    if wanted("routed") {
+        crate::bgp::available()?;
+        sections.push(routed::routed(&options)?);
     }
     if wanted("soak") {
         sections.push(scenarios::soak(&options)?);

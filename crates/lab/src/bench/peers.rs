@@ -181,25 +181,37 @@ pub fn start_with(
                     vip_with_prefix(lab, member.ipv6)
                 ),
             )?;
-            let pid = dir.join(format!("{log}.pid"));
-            let vrrp_pid = dir.join(format!("{log}.vrrp.pid"));
-            lab.spawn(
-                &h,
-                "keepalived",
-                &[
-                    "-n",
-                    "-l",
-                    "-G",
-                    "-P",
-                    "-f",
-                    &conf.display().to_string(),
-                    "-p",
-                    &pid.display().to_string(),
-                    "-r",
-                    &vrrp_pid.display().to_string(),
-                ],
-                log,
-            )
+            spawn_keepalived(lab, &h, &conf, log)
         }
     }
+}
+
+/// Starts keepalived in `host` with `conf`, in the foreground, its pid files beside the lab's
+/// logs and its log in `<log>.log`.
+pub(super) fn spawn_keepalived(
+    lab: &Lab,
+    host: &crate::Host,
+    conf: &Path,
+    log: &str,
+) -> Result<Pid> {
+    let dir = lab.dir();
+    let pid = dir.join(format!("{log}.pid"));
+    let vrrp_pid = dir.join(format!("{log}.vrrp.pid"));
+    lab.spawn(
+        host,
+        "keepalived",
+        &[
+            "-n",
+            "-l",
+            "-G",
+            "-P",
+            "-f",
+            &conf.display().to_string(),
+            "-p",
+            &pid.display().to_string(),
+            "-r",
+            &vrrp_pid.display().to_string(),
+        ],
+        log,
+    )
 }

@@ -4,6 +4,7 @@
 //! tables are checked in [`trackers`].
 
 mod protocol;
+mod routed;
 mod trackers;
 
 use super::rules::{self, Vip};
@@ -118,6 +119,8 @@ struct RawGroup {
     v3_checksum: Option<Spanned<String>>,
     peers: Option<Spanned<Vec<Spanned<String>>>>,
     unicast_ttl_check: Option<Spanned<bool>>,
+    vip_interface: Option<Spanned<String>>,
+    vip_interface_must_exist: Option<Spanned<bool>>,
 }
 
 /// Reads and checks `path`.
@@ -491,6 +494,7 @@ impl Checker<'_> {
                 rules::multicast_group(g.get_ref()),
             ),
         };
+        let vip_interface = self.vip_interface(&label, &raw, interface.as_deref(), vips.as_deref());
         let up_script = self.script(&label, "up_script", raw.up_script);
         let down_script = self.script(&label, "down_script", raw.down_script);
         let hook_timeout = match &raw.hook_timeout {
@@ -566,6 +570,7 @@ impl Checker<'_> {
             vrrp3: vrrp3?,
             peers: peers.as_ref()?.0.clone(),
             unicast_ttl_check: peers?.1,
+            vip_interface: vip_interface?,
         })
     }
 
@@ -866,10 +871,13 @@ password = "other"
             "password = \"db-secret\"",
         );
         let s = parse(Path::new("/etc/carpd/carpd.toml"), &here).unwrap();
-        assert_eq!(s.groups.len(), 4);
+        assert_eq!(s.groups.len(), 5);
         assert_eq!(s.groups[1].name, "eth0-48");
         assert!(s.groups[2].vrrp3.is_some() && s.groups[2].peers.len() == 1);
         assert!(s.groups[3].is_ipv6());
+        let api = &s.groups[4];
+        assert_eq!(api.vip_interface(), "lo");
+        assert!(!api.unicast_ttl_check && api.track == ["bgp"]);
     }
 
     #[test]
