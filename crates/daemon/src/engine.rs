@@ -332,6 +332,12 @@ pub enum Flow {
     Stop,
 }
 
+/// Where an announcement leaves: the group's link, or its VIP interface by kernel index.
+enum AnnounceOn {
+    Link(LinkId),
+    Index(u32),
+}
+
 #[derive(Debug)]
 struct LinkState {
     name: String,
@@ -707,6 +713,13 @@ impl Engine {
         }
         self.drain(now);
         self.groups.remove(&router);
+        // Forget VIP interfaces no group uses any more.
+        let groups = &self.groups;
+        self.vip_links.retain(|name, _| {
+            groups
+                .values()
+                .any(|g| g.vip_interface.as_ref() == Some(name))
+        });
         true
     }
 
@@ -1174,7 +1187,7 @@ impl Engine {
                 let Some((link, mac)) = self.link_of(router) else {
                     return;
                 };
-                (mac, Err(link))
+                (mac, AnnounceOn::Link(link))
             }
             Some(name) => {
                 let state = self.vip_links.get(name).copied().unwrap_or_default();
@@ -1182,7 +1195,7 @@ impl Engine {
                     tracing::debug!("{vip} is on {name}, which does no ARP: nothing to announce");
                     return;
                 };
-                (mac, Ok(state.index))
+                (mac, AnnounceOn::Index(state.index))
             }
         };
         let (frame, ethertype) = match vip {
@@ -1199,12 +1212,12 @@ impl Engine {
             }
         };
         self.effects.push(match on {
-            Err(link) => Effect::Transmit {
+            AnnounceOn::Link(link) => Effect::Transmit {
                 link,
                 frame,
                 ethertype,
             },
-            Ok(index) => Effect::TransmitOn {
+            AnnounceOn::Index(index) => Effect::TransmitOn {
                 index,
                 frame,
                 ethertype,
@@ -1892,6 +1905,17 @@ vip_interface = "vipd0"
             },
         );
         assert!(engine.take_effects().is_empty());
+        // vipd0 also carrying adverts of another group (a link of that name): its address
+        // event is not this group's; the VIP interface's own event above restored it once.
+        engine.add_link(LinkId(1), "vipd0", MAC1, true);
+        engine.handle(
+            Instant::from_micros(4_460_000),
+            Input::AddressRemoved {
+                link: LinkId(1),
+                address: "10.0.0.100".parse().unwrap(),
+            },
+        );
+        assert!(engine.take_effects().is_empty());
         // The interface goes away: FAULT, bowing out, the down hook.
         engine.handle(
             Instant::from_micros(4_500_000),
@@ -1925,6 +1949,9 @@ vip_interface = "vipd0"
             engine.group_status(None).unwrap()[0].fault_causes,
             ["vip_interface vipd0 is down"]
         );
+        // The group goes: so does what the engine kept of its VIP interface.
+        assert!(engine.remove_group(Instant::from_micros(4_700_000), router));
+        assert!(engine.vip_links.is_empty());
     }
 
     #[test]
