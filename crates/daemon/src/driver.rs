@@ -230,8 +230,10 @@ impl Runner {
 
 /// Everything the loop waits on.
 pub struct Io {
-    /// the core's time zero
-    pub epoch: tokio::time::Instant,
+    /// the core's time zero, on the monotonic clock
+    pub epoch: Duration,
+    /// the core's next deadline
+    pub timer: crate::sys::timer::DeadlineTimer,
     /// signals
     pub signals: Signals,
     /// hook completions
@@ -240,8 +242,6 @@ pub struct Io {
     pub net_events: mpsc::UnboundedReceiver<NetEvent>,
     /// control requests
     pub calls: mpsc::Receiver<Call>,
-    /// when to log drop counts
-    pub flush: tokio::time::Interval,
     /// links by id
     pub links: BTreeMap<LinkId, LinkIo>,
     /// hook runners by group
@@ -290,11 +290,13 @@ impl Signals {
     }
 }
 
-/// Reads one frame if one is queued; `None` when none is (or the read failed).
+/// Reads one frame if one is queued; `None` when none is (or the read failed). Through the
+/// reactor's readiness: a read that finds nothing clears it, so that the loop then waits on
+/// epoll without trying the socket once more.
 fn try_receive(socket: &AsyncFd<PacketSocket>, name: &str) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; FRAME_BUFFER];
     loop {
-        match socket.get_ref().recv(&mut buf) {
+        match socket.try_io(tokio::io::Interest::READABLE, |s| s.recv(&mut buf)) {
             Ok(len) => {
                 buf.truncate(len);
                 return Some(buf);
@@ -322,7 +324,7 @@ fn not_open(what: &str) -> std::io::Error {
 fn try_receive_v6(socket: &AsyncFd<Vrrp6Socket>, name: &str) -> Option<(vrrp6::Received, Vec<u8>)> {
     let mut buf = vec![0u8; FRAME_BUFFER];
     loop {
-        match socket.get_ref().recv(&mut buf) {
+        match socket.try_io(tokio::io::Interest::READABLE, |s| s.recv(&mut buf)) {
             Ok(received) => {
                 buf.truncate(received.len);
                 return Some((received, buf));
@@ -369,7 +371,8 @@ where
 impl Io {
     /// The core's time now.
     pub fn now(&self) -> Instant {
-        Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
+        let since = crate::sys::timer::monotonic_now().saturating_sub(self.epoch);
+        Instant::from_micros(since.as_micros() as u64)
     }
 
     /// The next input, by priority: signals, then a due deadline and finished hooks, then
@@ -394,12 +397,24 @@ impl Io {
                 }
             }
             let deadline = deadline.map(|t| self.epoch + Duration::from_micros(t.as_micros()));
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
+            // The timerfd cannot refuse a valid time; if it ever does, tokio's timer stands in.
+            let fallback = match self.timer.arm(deadline) {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::error!("cannot arm the deadline timer: {e}");
+                    deadline
+                }
+            };
+            let late = async {
+                match fallback {
+                    Some(d) => {
+                        let wait = d.saturating_sub(crate::sys::timer::monotonic_now());
+                        tokio::time::sleep(wait).await
+                    }
                     None => std::future::pending().await,
                 }
             };
+            let timer = &mut self.timer;
             let sockets: Vec<_> = self
                 .links
                 .iter()
@@ -431,7 +446,8 @@ impl Io {
                 }
                 _ = s.usr1.recv() => Some(Input::Status),
                 _ = s.usr2.recv() => Some(Input::Demote),
-                _ = sleep => Some(Input::Timer),
+                _ = timer.expired() => Some(Input::Timer),
+                _ = late => Some(Input::Timer),
                 Some((router, job, report)) = self.done.recv() => {
                     if let Some(r) = self.runners.get_mut(&router) {
                         r.queued = r.queued.saturating_sub(1);
@@ -450,7 +466,6 @@ impl Io {
                 }
                 Some(call) = self.calls.recv() => return Next::Call(call),
                 Some(scrape) = self.scrapes.recv() => return Next::Scrape(scrape),
-                _ = self.flush.tick() => Some(Input::FlushDrops),
                 (link, bytes) = receive_first(sockets, try_receive) => {
                     self.batch = Some((link, 1));
                     Some(Input::Frame { link, bytes })

@@ -2,10 +2,10 @@
 //! the last sender named. A flood of bad packets costs a counter increment each, not a log
 //! line each (ucarp writes one line per packet).
 
-use carpd_proto::DropReason;
+use carpd_proto::{DropReason, Instant};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often one kind of drop may be logged.
 pub const LOG_EVERY: Duration = Duration::from_secs(5);
@@ -33,23 +33,27 @@ impl DropLog {
         kind.unlogged += 1;
         kind.last_source = source.or(kind.last_source);
         kind.last_reason = Some(reason);
-        if kind
-            .last_logged
-            .is_none_or(|t| now.duration_since(t) >= LOG_EVERY)
-        {
+        if kind.last_logged.is_none_or(|t| now - t >= LOG_EVERY) {
             Self::log(kind);
             kind.last_logged = Some(now);
         }
     }
 
+    /// When [`flush`](Self::flush) next has something to log: the earliest throttle expiry
+    /// of a kind with unlogged drops. None while everything is logged, so that an idle
+    /// daemon has no timer for this.
+    pub fn next_flush(&self) -> Option<Instant> {
+        self.kinds
+            .values()
+            .filter(|k| k.unlogged > 0)
+            .map(|k| k.last_logged.map_or(Instant::ZERO, |t| t + LOG_EVERY))
+            .min()
+    }
+
     /// Logs the kinds with drops not yet logged whose throttle has expired.
     pub fn flush(&mut self, now: Instant) {
         for kind in self.kinds.values_mut() {
-            if kind.unlogged > 0
-                && kind
-                    .last_logged
-                    .is_none_or(|t| now.duration_since(t) >= LOG_EVERY)
-            {
+            if kind.unlogged > 0 && kind.last_logged.is_none_or(|t| now - t >= LOG_EVERY) {
                 Self::log(kind);
                 kind.last_logged = Some(now);
             }
@@ -111,7 +115,8 @@ mod tests {
     #[test]
     fn counts_everything_and_throttles() {
         let mut log = DropLog::default();
-        let t0 = Instant::now();
+        assert_eq!(log.next_flush(), None, "nothing to log, no timer");
+        let t0 = Instant::from_secs(100);
         for i in 0..50_000u32 {
             let now = t0 + Duration::from_micros(u64::from(i) * 20);
             log.record(
@@ -124,9 +129,11 @@ mod tests {
         let kind = &log.kinds["bad-digest"];
         // 1 s of packets: logged once at the start, the rest waits for the throttle.
         assert_eq!(kind.unlogged, 49_999);
+        assert_eq!(log.next_flush(), Some(t0 + LOG_EVERY));
         log.flush(t0 + Duration::from_secs(2));
         assert_eq!(log.kinds["bad-digest"].unlogged, 49_999, "throttled");
         log.flush(t0 + LOG_EVERY);
         assert_eq!(log.kinds["bad-digest"].unlogged, 0);
+        assert_eq!(log.next_flush(), None, "all logged: no timer again");
     }
 }

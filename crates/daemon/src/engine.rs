@@ -104,8 +104,6 @@ pub enum Input {
         /// the VRRP packet
         bytes: Vec<u8>,
     },
-    /// Time to log the drop counts still unlogged.
-    FlushDrops,
     /// A tracker's check came back (or its interface or file changed).
     Tracker {
         /// the tracker's name
@@ -891,9 +889,13 @@ impl Engine {
         std::mem::take(&mut self.effects)
     }
 
-    /// The core's next deadline.
+    /// The next deadline: the core's timers, or the drop log's throttle expiring with
+    /// drops still unlogged. None when nothing is due, and then the loop sleeps until input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.node.poll_timeout()
+        match (self.node.poll_timeout(), self.drops.next_flush()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The state of a group.
@@ -916,6 +918,7 @@ impl Engine {
             }
             Input::Timer => {
                 self.node.handle_timeout(now);
+                self.drops.flush(now);
                 Flow::Continue
             }
             Input::HookDone {
@@ -998,14 +1001,9 @@ impl Engine {
                     Ok(_) => {}
                     Err(e) => {
                         self.count_drop(Some(link), DropReason::Malformed(e));
-                        self.drops
-                            .record(std::time::Instant::now(), DropReason::Malformed(e), None)
+                        self.drops.record(now, DropReason::Malformed(e), None)
                     }
                 }
-                Flow::Continue
-            }
-            Input::FlushDrops => {
-                self.drops.flush(std::time::Instant::now());
                 Flow::Continue
             }
             Input::Tracker {
@@ -1283,7 +1281,7 @@ impl Engine {
                         }
                     }
                     self.count_drop(self.frame_link, reason);
-                    self.drops.record(std::time::Instant::now(), reason, source);
+                    self.drops.record(now, reason, source);
                 }
                 continue;
             };
@@ -1332,7 +1330,7 @@ impl Engine {
                     }
                     let link = self.groups.get(&router).map(|g| g.link);
                     self.count_drop(link, reason);
-                    self.drops.record(std::time::Instant::now(), reason, source)
+                    self.drops.record(now, reason, source)
                 }
             }
         }

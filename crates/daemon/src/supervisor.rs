@@ -116,17 +116,19 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         })?),
         None => None,
     };
-    let epoch = tokio::time::Instant::now();
+    let epoch = crate::sys::timer::monotonic_now();
+    let timer =
+        crate::sys::timer::DeadlineTimer::new().context("creating the deadline timer (timerfd)")?;
     let mut daemon = Daemon {
         named_logs,
         engine: Engine::new(named_logs),
         io: Io {
             epoch,
+            timer,
             signals: Signals::new()?,
             done: done_rx,
             net_events,
             calls,
-            flush: tokio::time::interval(crate::drops::LOG_EVERY),
             links: BTreeMap::new(),
             runners: BTreeMap::new(),
             batch: None,
@@ -170,7 +172,12 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     }
     // Kept so that the scrape channel stays open when no endpoint is served.
     let _scraper = scraper;
-    crate::sys::privileges::drop_to_network();
+    let realtime = daemon
+        .settings
+        .daemon
+        .realtime_priority
+        .is_some_and(enter_realtime);
+    crate::sys::privileges::drop_to_network(realtime);
     daemon.io.apply(&mut daemon.engine);
     // systemd Type=notify: ready once the first state (BACKUP) is known.
     notify(&[
@@ -179,6 +186,26 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     ]);
     daemon.serve().await;
     Ok(())
+}
+
+/// Moves the loop to SCHED_FIFO at `priority` with its memory locked; whether it did. A
+/// refusal is logged with what is missing, and carpd goes on under the normal scheduler:
+/// failing over late under load beats not failing over at all.
+fn enter_realtime(priority: u8) -> bool {
+    match crate::sys::realtime::enter(priority) {
+        Ok(()) => {
+            tracing::info!(
+                "Event loop on SCHED_FIFO priority {priority}, memory locked ([daemon] realtime_priority)"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!(
+                "[daemon] realtime_priority = {priority} not applied, running on the normal scheduler: {e}"
+            );
+            false
+        }
+    }
 }
 
 impl Daemon {
@@ -714,11 +741,12 @@ impl Daemon {
                 d.control_socket.clone(),
                 d.control_group.clone(),
                 d.metrics_listen,
+                d.realtime_priority,
             )
         };
         if control(&new.daemon) != control(&self.settings.daemon) {
             tracing::warn!(
-                "[daemon] changed in {}: control_socket, control_group and metrics_listen apply at the next start",
+                "[daemon] changed in {}: control_socket, control_group, metrics_listen and realtime_priority apply at the next start",
                 path.display()
             );
         }

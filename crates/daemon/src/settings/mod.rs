@@ -41,6 +41,8 @@ pub struct DaemonSettings {
     pub notify_script: Option<Vec<String>>,
     /// where `/metrics` is served (off when `None`)
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// the event loop runs under SCHED_FIFO at this priority, with its memory locked
+    pub realtime_priority: Option<u8>,
 }
 
 /// Everything about one group.
@@ -247,6 +249,7 @@ impl Settings {
                 control_group: None,
                 notify_script: None,
                 metrics_listen: None,
+                realtime_priority: None,
             },
             trackers: Vec::new(),
             groups: vec![group],

@@ -10,7 +10,9 @@ pub mod netlink;
 pub mod packet;
 pub mod privileges;
 pub mod rawip;
+pub mod realtime;
 pub mod syslog;
+pub mod timer;
 pub mod vrrp6;
 
 /// A socket type that owns one descriptor from creation to drop and never swaps it, which

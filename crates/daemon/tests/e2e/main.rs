@@ -15,6 +15,7 @@ mod keepalived_interop;
 mod metrics;
 mod notify;
 mod pair;
+mod realtime;
 mod refusals;
 mod resilience;
 mod routed;

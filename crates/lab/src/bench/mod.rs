@@ -7,6 +7,7 @@ mod routed;
 mod scale;
 mod scenarios;
 mod stats;
+mod stress;
 mod svg;
 mod vrrp3;
 
@@ -151,6 +152,10 @@ pub fn run(args: &[String]) -> Result<()> {
     if wanted("routed") {
         crate::bgp::available()?;
         sections.push(routed::routed(&options)?);
+    }
+    if wanted("stress") {
+        crate::require(&["stress-ng"])?;
+        sections.push(stress::under_load(&options)?);
     }
     if wanted("soak") {
         sections.push(scenarios::soak(&options)?);

@@ -107,6 +107,26 @@ pub fn cpu_seconds(pid: i32) -> Option<f64> {
     })
 }
 
+/// Context switches of every thread of process `pid` so far (voluntary and not): each wake-up
+/// of an idle daemon is one.
+pub fn switches(pid: i32) -> Option<f64> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .filter_map(|task| {
+            let status = std::fs::read_to_string(task.ok()?.path().join("status")).ok()?;
+            let count = |key: &str| -> Option<f64> {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))?
+                    .trim()
+                    .parse()
+                    .ok()
+            };
+            Some(count("voluntary_ctxt_switches:")? + count("nonvoluntary_ctxt_switches:")?)
+        })
+        .reduce(|a, b| a + b)
+}
+
 /// Resident memory of process `pid`, in KiB.
 pub fn rss_kib(pid: i32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -17,6 +17,8 @@ pub enum Daemon {
     Keepalived,
     /// carpd speaking VRRPv3 (config mode, VIP managed natively), as keepalived does
     CarpdVrrp3,
+    /// carpd with CARP in config mode, VIP managed natively, `realtime_priority = 50`
+    CarpdRealtime,
 }
 
 impl Daemon {
@@ -28,13 +30,16 @@ impl Daemon {
             Daemon::Ucarp => "ucarp",
             Daemon::Keepalived => "keepalived",
             Daemon::CarpdVrrp3 => "carpd (VRRPv3)",
+            Daemon::CarpdRealtime => "carpd (realtime_priority 50)",
         }
     }
 
     /// The process name, to find it in a namespace.
     pub fn comm(self) -> &'static str {
         match self {
-            Daemon::Carpd | Daemon::CarpdNative | Daemon::CarpdVrrp3 => "carpd",
+            Daemon::Carpd | Daemon::CarpdNative | Daemon::CarpdVrrp3 | Daemon::CarpdRealtime => {
+                "carpd"
+            }
             Daemon::Ucarp => "ucarp",
             Daemon::Keepalived => "keepalived",
         }
@@ -86,7 +91,9 @@ pub fn start(
 ) -> Result<Pid> {
     let scripts = match daemon {
         Daemon::Carpd | Daemon::Ucarp => Some(lab.vip_scripts(log)?),
-        Daemon::CarpdNative | Daemon::Keepalived | Daemon::CarpdVrrp3 => None,
+        Daemon::CarpdNative | Daemon::Keepalived | Daemon::CarpdVrrp3 | Daemon::CarpdRealtime => {
+            None
+        }
     };
     start_with(lab, carpd, daemon, host, member, log, scripts)
 }
@@ -105,7 +112,9 @@ pub fn start_with(
     let vip = lab.address(100);
     let ip = h.ip.to_string();
     match daemon {
-        Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp if member.ipv6 => {
+        Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp | Daemon::CarpdRealtime
+            if member.ipv6 =>
+        {
             anyhow::bail!("{daemon:?} speaks CARP, over IPv4 only")
         }
         Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp => {
@@ -142,6 +151,28 @@ pub fn start_with(
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             lab.spawn(&h, &program, &refs, log)
+        }
+        Daemon::CarpdRealtime => {
+            let dir = lab.dir();
+            let conf = dir.join(format!("{log}.toml"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "[daemon]\ncontrol_socket = \"{}\"\nrealtime_priority = 50\n\n[[group]]\ninterface = \"eth0\"\n\
+                     vhid = 7\nvips = [\"{}\"]\npassword = \"bench\"\nadvbase = {}\nadvskew = {}\npreempt = {}\n",
+                    dir.join(format!("{log}.sock")).display(),
+                    vip_with_prefix(lab, false),
+                    member.advbase,
+                    member.advskew,
+                    member.preempt
+                ),
+            )?;
+            lab.spawn(
+                &h,
+                &carpd.display().to_string(),
+                &["--config", &conf.display().to_string(), "-f", "none"],
+                log,
+            )
         }
         Daemon::CarpdVrrp3 => {
             let interval = f64::from(member.advbase) + f64::from(member.advskew) / 256.0;

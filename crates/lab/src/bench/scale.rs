@@ -46,38 +46,64 @@ fn expected(host: usize, groups: u8) -> BTreeSet<Ipv4Addr> {
         .collect()
 }
 
+/// How often a many-group pair advertises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rate {
+    /// advbase 1, advskew 0 (preferred) or 50; keepalived VRRPv2 advert_int 1
+    Second,
+    /// advbase 0, advskew 13 (preferred: 50.8 ms adverts) or 15 (dead time 175.8 ms);
+    /// keepalived VRRPv3 advert_int 0.05
+    Fast,
+}
+
+impl Rate {
+    /// carpd's (advbase, advskew) on a host preferred or not.
+    fn carp(self, preferred: bool) -> (u8, u8) {
+        match (self, preferred) {
+            (Rate::Second, true) => (1, 0),
+            (Rate::Second, false) => (1, 50),
+            (Rate::Fast, true) => (0, 13),
+            (Rate::Fast, false) => (0, 15),
+        }
+    }
+}
+
 /// One implementation serving `groups` groups on both hosts of a lab.
-struct Pair {
+pub(super) struct Pair {
     daemon: Daemon,
     /// the processes started on host 1 and host 2 (carpd and keepalived: one each)
     started: [Vec<Pid>; 2],
 }
 
-fn carpd_config(lab: &Lab, host: usize, groups: u8) -> String {
+fn carpd_config(lab: &Lab, host: usize, groups: u8, rate: Rate) -> String {
     let mut s = format!(
         "[daemon]\ncontrol_socket = \"{}\"\n\n",
         lab.dir().join(format!("h{host}.sock")).display()
     );
     for v in 1..=groups {
-        let skew = if preferred(host, v) { 0 } else { 50 };
+        let (advbase, advskew) = rate.carp(preferred(host, v));
         let _ = writeln!(
             s,
             "[[group]]\nname = \"g{v}\"\ninterface = \"eth0\"\nvhid = {v}\nvips = [\"{}/32\"]\n\
-             password = \"bench\"\nadvbase = 1\nadvskew = {skew}\npreempt = true\n",
+             password = \"bench\"\nadvbase = {advbase}\nadvskew = {advskew}\npreempt = true\n",
             vip(v)
         );
     }
     s
 }
 
-fn keepalived_config(host: usize, groups: u8) -> String {
-    let mut s = format!("global_defs {{\n  router_id h{host}\n}}\n");
+fn keepalived_config(host: usize, groups: u8, rate: Rate) -> String {
+    let (version, interval) = match rate {
+        Rate::Second => ("", "1"),
+        Rate::Fast => ("\n  vrrp_version 3", "0.05"),
+    };
+    let mut s = format!("global_defs {{\n  router_id h{host}{version}\n}}\n");
     for v in 1..=groups {
         let priority = if preferred(host, v) { 200 } else { 100 };
         let _ = writeln!(
             s,
             "vrrp_instance g{v} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {v}\n  \
-             priority {priority}\n  advert_int 1\n  virtual_ipaddress {{\n    {}/32 dev eth0\n  }}\n}}",
+             priority {priority}\n  advert_int {interval}\n  virtual_ipaddress {{\n    {}/32 dev eth0\n  }}\n}}",
             vip(v)
         );
     }
@@ -85,15 +111,21 @@ fn keepalived_config(host: usize, groups: u8) -> String {
 }
 
 /// Writes host `host`'s config for `groups` groups (carpd and keepalived) and returns its path.
-fn write_config(lab: &Lab, daemon: Daemon, host: usize, groups: u8) -> Result<std::path::PathBuf> {
+fn write_config(
+    lab: &Lab,
+    daemon: Daemon,
+    host: usize,
+    groups: u8,
+    rate: Rate,
+) -> Result<std::path::PathBuf> {
     let (path, text) = match daemon {
         Daemon::Keepalived => (
             lab.dir().join(format!("h{host}.conf")),
-            keepalived_config(host, groups),
+            keepalived_config(host, groups, rate),
         ),
         _ => (
             lab.dir().join(format!("h{host}.toml")),
-            carpd_config(lab, host, groups),
+            carpd_config(lab, host, groups, rate),
         ),
     };
     std::fs::write(&path, text)?;
@@ -102,13 +134,22 @@ fn write_config(lab: &Lab, daemon: Daemon, host: usize, groups: u8) -> Result<st
 
 /// Starts `daemon` for groups `1..=groups` on hosts 1 and 2 (logs `h1`, `h2`) and waits until
 /// each host holds the VIPs it is preferred for.
-fn start_pair(o: &Options, lab: &Lab, daemon: Daemon, groups: u8) -> Result<Pair> {
+pub(super) fn start_pair(
+    o: &Options,
+    lab: &Lab,
+    daemon: Daemon,
+    groups: u8,
+    rate: Rate,
+) -> Result<Pair> {
     let mut started: [Vec<Pid>; 2] = Default::default();
     for host in [1, 2] {
         let h = lab.host(host);
         let log = format!("h{host}");
         let pids = &mut started[host - 1];
         match daemon {
+            Daemon::Ucarp if rate == Rate::Fast => {
+                bail!("ucarp runs the many-group pair at advbase 1 only")
+            }
             Daemon::Ucarp => {
                 let up = lab.script("up", "ip addr add \"$2\"/32 dev \"$1\"")?;
                 let down = lab.script(
@@ -132,7 +173,7 @@ fn start_pair(o: &Options, lab: &Lab, daemon: Daemon, groups: u8) -> Result<Pair
                 }
             }
             Daemon::Keepalived => {
-                let conf = write_config(lab, daemon, host, groups)?
+                let conf = write_config(lab, daemon, host, groups, rate)?
                     .display()
                     .to_string();
                 let pid = lab.dir().join(format!("h{host}.pid")).display().to_string();
@@ -148,9 +189,13 @@ fn start_pair(o: &Options, lab: &Lab, daemon: Daemon, groups: u8) -> Result<Pair
                     &log,
                 )?);
             }
-            Daemon::CarpdVrrp3 => bail!("the 255-group scenarios run carpd with CARP"),
+            Daemon::CarpdVrrp3 | Daemon::CarpdRealtime => {
+                bail!(
+                    "the many-group scenarios run carpd with CARP on the command line's scheduler"
+                )
+            }
             Daemon::Carpd | Daemon::CarpdNative => {
-                let conf = write_config(lab, daemon, host, groups)?
+                let conf = write_config(lab, daemon, host, groups, rate)?
                     .display()
                     .to_string();
                 pids.push(lab.spawn(
@@ -187,7 +232,7 @@ fn tail(log: &str) -> String {
 }
 
 /// State changes in `log` after its first `skip` lines, leaving out group `except`'s.
-fn state_changes(log: &str, skip: usize, except: Option<u8>) -> usize {
+pub(super) fn state_changes(log: &str, skip: usize, except: Option<u8>) -> usize {
     let other = except.map(|v| (format!("[g{v}]"), format!("(g{v})")));
     log.lines()
         .skip(skip)
@@ -206,7 +251,8 @@ impl Pair {
         pids_named(&lab.host(host).ns, self.daemon.comm())
     }
 
-    fn cpu(&self, lab: &Lab) -> f64 {
+    /// CPU seconds of every process of the pair so far.
+    pub(super) fn cpu(&self, lab: &Lab) -> f64 {
         [1, 2]
             .iter()
             .flat_map(|&h| self.processes(lab, h))
@@ -218,7 +264,8 @@ impl Pair {
         self.processes(lab, host).into_iter().filter_map(read).sum()
     }
 
-    fn log_lines(&self, lab: &Lab) -> [usize; 2] {
+    /// Lines in each host's log so far.
+    pub(super) fn log_lines(&self, lab: &Lab) -> [usize; 2] {
         [lab.log("h1").lines().count(), lab.log("h2").lines().count()]
     }
 }
@@ -231,7 +278,7 @@ pub fn many_groups(o: &Options) -> Result<Section> {
     for rep in 0..o.reps.min(3) {
         for (i, &daemon) in daemons.iter().enumerate() {
             let lab = Lab::new("bnm", SUBNET_MANY, 3)?;
-            let pair = start_pair(o, &lab, daemon, 255)?;
+            let pair = start_pair(o, &lab, daemon, 255, Rate::Second)?;
             std::thread::sleep(Duration::from_secs(3));
             let lines = pair.log_lines(&lab);
             let cpu0 = pair.cpu(&lab);
@@ -315,14 +362,14 @@ pub fn reload(o: &Options) -> Result<Section> {
     for rep in 0..o.reps.min(3) {
         for (i, &daemon) in daemons.iter().enumerate() {
             let lab = Lab::new("bnr", SUBNET_RELOAD, 3)?;
-            let pair = start_pair(o, &lab, daemon, 254)?;
+            let pair = start_pair(o, &lab, daemon, 254, Rate::Second)?;
             monitor(&lab, 1)?;
             monitor(&lab, 2)?;
             adverts_dump(&lab)?;
             std::thread::sleep(Duration::from_secs(3));
             let lines = pair.log_lines(&lab);
             for host in [1, 2] {
-                write_config(&lab, daemon, host, 255)?;
+                write_config(&lab, daemon, host, 255, Rate::Second)?;
             }
             let at = now();
             for host in [1, 2] {

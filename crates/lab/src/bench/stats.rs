@@ -58,6 +58,8 @@ pub enum Goal {
     AtMostAndNoWorse(f64),
     /// carpd's median at most this fraction of the peer's
     RatioAtMost(f64),
+    /// at most this, and at most this fraction of the peer's
+    AtMostAndRatio(f64, f64),
     /// none: reported for information
     None,
 }
@@ -70,6 +72,7 @@ impl Goal {
             Goal::NoWorseThanPeer => "≤ peer".into(),
             Goal::AtMostAndNoWorse(x) => format!("≤ {x} {unit} and ≤ peer"),
             Goal::RatioAtMost(x) => format!("≤ {x} × peer"),
+            Goal::AtMostAndRatio(x, r) => format!("≤ {x} {unit} and ≤ {r} × peer"),
             Goal::None => "—".into(),
         }
     }
@@ -82,6 +85,7 @@ impl Goal {
             Goal::NoWorseThanPeer => Some(c <= peer.median()?),
             Goal::AtMostAndNoWorse(x) => Some(c <= x && c <= peer.median()?),
             Goal::RatioAtMost(x) => Some(c <= x * peer.median()?),
+            Goal::AtMostAndRatio(x, r) => Some(c <= x && c <= r * peer.median()?),
             Goal::None => None,
         }
     }
@@ -108,6 +112,9 @@ mod tests {
         assert_eq!(c.summary(1), "2.0 (1.0–3.0)");
         assert_eq!(ratio(&c, &p), "0.13");
         assert_eq!(Goal::AtMost(2.0).met(&c, &p), Some(true));
+        assert_eq!(Goal::AtMostAndRatio(2.0, 0.2).met(&c, &p), Some(true));
+        assert_eq!(Goal::AtMostAndRatio(2.0, 0.1).met(&c, &p), Some(false));
+        assert_eq!(Goal::AtMostAndRatio(1.5, 0.5).met(&c, &p), Some(false));
         assert_eq!(Goal::AtMost(1.5).met(&c, &p), Some(false));
         assert_eq!(Goal::NoWorseThanPeer.met(&p, &c), Some(false));
         assert_eq!(Goal::RatioAtMost(0.3).met(&c, &p), Some(true));

@@ -82,6 +82,7 @@ struct RawDaemon {
     control_group: Option<Spanned<String>>,
     notify_script: Option<Spanned<Vec<Spanned<String>>>>,
     metrics_listen: Option<Spanned<String>>,
+    realtime_priority: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -283,10 +284,21 @@ impl Checker<'_> {
             control_group: None,
             notify_script: None,
             metrics_listen: None,
+            realtime_priority: None,
         };
         let Some(raw) = raw else {
             return daemon;
         };
+        if let Some(priority) = &raw.realtime_priority {
+            let verdict = u8::try_from(*priority.get_ref())
+                .ok()
+                .filter(|p| (1..=99).contains(p))
+                .ok_or_else(|| {
+                    "accepted 1 to 99 (SCHED_FIFO priorities; keepalived's vrrp_rt_priority uses the same range), or no key for the normal scheduler".to_string()
+                });
+            daemon.realtime_priority =
+                self.check("[daemon]", "realtime_priority", priority, verdict);
+        }
         daemon.notify_script = self
             .argv("[daemon]", "notify_script", &raw.notify_script)
             .flatten();
