@@ -98,6 +98,33 @@ pub fn start(
     start_with(lab, carpd, daemon, host, member, log, scripts)
 }
 
+/// Writes `{log}.toml` in the lab's directory (a `[daemon]` table with a control socket of its
+/// own and `daemon_keys`, then one `[[group]]` of `group_keys`) and starts carpd on it in `host`.
+fn spawn_config(
+    lab: &Lab,
+    carpd: &Path,
+    host: &crate::Host,
+    log: &str,
+    daemon_keys: &str,
+    group_keys: &str,
+) -> Result<Pid> {
+    let dir = lab.dir();
+    let conf = dir.join(format!("{log}.toml"));
+    std::fs::write(
+        &conf,
+        format!(
+            "[daemon]\ncontrol_socket = \"{}\"\n{daemon_keys}\n[[group]]\n{group_keys}",
+            dir.join(format!("{log}.sock")).display()
+        ),
+    )?;
+    lab.spawn(
+        host,
+        &carpd.display().to_string(),
+        &["--config", &conf.display().to_string(), "-f", "none"],
+        log,
+    )
+}
+
 /// As [`start`], with these up and down scripts for carpd or ucarp.
 pub fn start_with(
     lab: &Lab,
@@ -152,48 +179,36 @@ pub fn start_with(
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             lab.spawn(&h, &program, &refs, log)
         }
-        Daemon::CarpdRealtime => {
-            let dir = lab.dir();
-            let conf = dir.join(format!("{log}.toml"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "[daemon]\ncontrol_socket = \"{}\"\nrealtime_priority = 50\n\n[[group]]\ninterface = \"eth0\"\n\
-                     vhid = 7\nvips = [\"{}\"]\npassword = \"bench\"\nadvbase = {}\nadvskew = {}\npreempt = {}\n",
-                    dir.join(format!("{log}.sock")).display(),
-                    vip_with_prefix(lab, false),
-                    member.advbase,
-                    member.advskew,
-                    member.preempt
-                ),
-            )?;
-            lab.spawn(
-                &h,
-                &carpd.display().to_string(),
-                &["--config", &conf.display().to_string(), "-f", "none"],
-                log,
-            )
-        }
+        Daemon::CarpdRealtime => spawn_config(
+            lab,
+            carpd,
+            &h,
+            log,
+            "realtime_priority = 50\n",
+            &format!(
+                "interface = \"eth0\"\nvhid = 7\nvips = [\"{}\"]\npassword = \"bench\"\n\
+                 advbase = {}\nadvskew = {}\npreempt = {}\n",
+                vip_with_prefix(lab, false),
+                member.advbase,
+                member.advskew,
+                member.preempt
+            ),
+        ),
         Daemon::CarpdVrrp3 => {
             let interval = f64::from(member.advbase) + f64::from(member.advskew) / 256.0;
-            let dir = lab.dir();
-            let conf = dir.join(format!("{log}.toml"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "[daemon]\ncontrol_socket = \"{}\"\n\n[[group]]\nprotocol = \"vrrp3\"\ninterface = \"eth0\"\n\
-                     vhid = 7\nvips = [\"{}\"]\npriority = {}\nadvert_interval = {interval:.2}\npreempt = {}\n",
-                    dir.join(format!("{log}.sock")).display(),
+            spawn_config(
+                lab,
+                carpd,
+                &h,
+                log,
+                "",
+                &format!(
+                    "protocol = \"vrrp3\"\ninterface = \"eth0\"\nvhid = 7\nvips = [\"{}\"]\n\
+                     priority = {}\nadvert_interval = {interval:.2}\npreempt = {}\n",
                     vip_with_prefix(lab, member.ipv6),
                     member.priority,
                     member.preempt
                 ),
-            )?;
-            lab.spawn(
-                &h,
-                &carpd.display().to_string(),
-                &["--config", &conf.display().to_string(), "-f", "none"],
-                log,
             )
         }
         Daemon::Keepalived => {

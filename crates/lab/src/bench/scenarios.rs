@@ -376,6 +376,26 @@ pub fn planned_handover(o: &Options) -> Result<Section> {
     })
 }
 
+/// The client's longest gap (ms) when host 1 of a running pair crashes: host 3 pings the VIP,
+/// host 1's switch port is cut after `settle`, and the gap is read `after` host 2 holds the VIP.
+pub(super) fn crash_outage(
+    lab: &Lab,
+    settle: Duration,
+    after: Duration,
+    what: &str,
+) -> Result<f64> {
+    let vip = lab.address(100);
+    let probe = lab.probe(lab.host(3), vip, PROBE)?;
+    std::thread::sleep(settle);
+    lab.set_port(lab.host(1), false)?;
+    let cut = now();
+    if !wait_until(Duration::from_secs(10), || lab.holders(vip).contains(&2)) {
+        bail!("{what}: no takeover:\n{}", lab.log("b"));
+    }
+    std::thread::sleep(after);
+    Ok(outage_ms(&probe.finish()?, cut))
+}
+
 /// Scenario 3: sub-second failover, carpd at advbase 0 against keepalived VRRPv3. Both
 /// manage the VIP themselves (carpd's native mode), as keepalived always does.
 pub fn subsecond(o: &Options) -> Result<Section> {
@@ -400,16 +420,12 @@ pub fn subsecond(o: &Options) -> Result<Section> {
                     _ => (member(0, skew, false, 0), member(0, backup_skew, false, 0)),
                 };
                 pair(o, &lab, (daemon, daemon), m, b)?;
-                let vip = lab.address(100);
-                let probe = lab.probe(lab.host(3), vip, PROBE)?;
-                std::thread::sleep(Duration::from_millis(1000 + (rep as u64 * 37) % 100));
-                lab.set_port(lab.host(1), false)?;
-                let cut = now();
-                if !wait_until(Duration::from_secs(10), || lab.holders(vip).contains(&2)) {
-                    bail!("{daemon:?}: no takeover:\n{}", lab.log("b"));
-                }
-                std::thread::sleep(Duration::from_millis(500));
-                let g = outage_ms(&probe.finish()?, cut);
+                let g = crash_outage(
+                    &lab,
+                    Duration::from_millis(1000 + (rep as u64 * 37) % 100),
+                    Duration::from_millis(500),
+                    daemon.name(),
+                )?;
                 if daemon == Daemon::Keepalived {
                     keep.push(g)
                 } else {
