@@ -3,9 +3,10 @@
 //! carpd keeps CAP_NET_RAW (to reopen its packet socket when the interface is re-created) and
 //! CAP_NET_ADMIN (group joins, native VIP management) in its effective and permitted sets and
 //! drops every other capability, but CAP_IPC_LOCK when its memory is locked
-//! (`realtime_priority`): memory mapped later stays locked without a RLIMIT_MEMLOCK cap. The bounding set is left alone: scripts are executed as the
-//! same user, and a script run by root gets root's full capabilities again at exec, as with
-//! ucarp, so `ifup`, `systemctl` or anything else a script calls keeps working.
+//! (`realtime_priority`): memory mapped later stays locked without a RLIMIT_MEMLOCK cap. The
+//! bounding set is left alone: scripts are executed as the same user, and a script run by
+//! root gets root's full capabilities again at exec, as with ucarp, so `ifup`, `systemctl` or
+//! anything else a script calls keeps working.
 
 use caps::{CapSet, Capability, CapsHashSet};
 
