@@ -698,6 +698,24 @@ password = "other"
     }
 
     #[test]
+    fn realtime_priority_takes_1_to_99_and_names_the_range_otherwise() {
+        let with = |value: &str| {
+            GOOD.replacen(
+                "[daemon]\n",
+                &format!("[daemon]\nrealtime_priority = {value}\n"),
+                1,
+            )
+        };
+        let s = parse(Path::new("/etc/carpd/carpd.toml"), &with("50")).unwrap();
+        assert_eq!(s.daemon.realtime_priority, Some(50));
+        let s = parse(Path::new("/etc/carpd/carpd.toml"), GOOD).unwrap();
+        assert_eq!(s.daemon.realtime_priority, None, "no key: normal scheduler");
+        for bad in ["0", "100", "-1", "300"] {
+            refused(&with(bad), &["realtime_priority", bad, "accepted 1 to 99"]);
+        }
+    }
+
+    #[test]
     fn every_bad_value_names_file_line_column_key_value_and_what_is_accepted() {
         let group = |extra: &str| {
             format!("[[group]]\ninterface = \"eth0\"\nvhid = 5\nvips = [\"10.0.0.9\"]\npassword = \"pw\"\n{extra}\n")
