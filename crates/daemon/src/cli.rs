@@ -41,11 +41,21 @@ pub struct Cli {
     pub vhid: Option<u8>,
 
     /// Password, 1-19 bytes (visible in ps: prefer --passfile)
-    #[arg(short = 'p', long = "pass", value_name = "PASS")]
+    #[arg(
+        short = 'p',
+        long = "pass",
+        value_name = "PASS",
+        overrides_with = "passfile"
+    )]
     pub pass: Option<String>,
 
     /// Read the password from the first line of FILE
-    #[arg(short = 'o', long = "passfile", value_name = "FILE")]
+    #[arg(
+        short = 'o',
+        long = "passfile",
+        value_name = "FILE",
+        overrides_with = "pass"
+    )]
     pub passfile: Option<PathBuf>,
 
     /// Become master as soon as possible (take over from a less preferred master)
@@ -206,14 +216,7 @@ impl Cli {
                     ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
                         Ok(Invocation::Print(e.render().to_string()))
                     }
-                    _ => {
-                        let rendered = e.render().to_string();
-                        let first = rendered.lines().next().unwrap_or("invalid arguments");
-                        Err(usage(format!(
-                            "carpd: {}",
-                            first.trim_start_matches("error: ")
-                        )))
-                    }
+                    _ => Err(usage(format!("carpd: {}", clap_error_line(&e)))),
                 };
             }
         };
@@ -266,14 +269,8 @@ impl Cli {
         if rules::interval(cli.advbase, cli.advskew).is_err() {
             return Err(usage("carpd: --advbase 0 needs --advskew above 0 (the interval is advbase + advskew/256 s)"));
         }
-        // ucarp: -p and -o may both be given; the later one wins.
-        let pass_at = matches.index_of("pass");
-        let file_at = matches.index_of("passfile");
+        // ucarp: -p and -o may both be given; the later one wins (clap drops the earlier one).
         let password = match (&cli.pass, &cli.passfile) {
-            (Some(p), Some(f)) if file_at < pass_at => {
-                let _ = f;
-                p.clone().into_bytes()
-            }
             (_, Some(f)) => read_passfile(f)?,
             (Some(p), None) => p.clone().into_bytes(),
             (None, None) => {
@@ -287,6 +284,54 @@ impl Cli {
             });
         }
         Ok(Invocation::Run(Box::new(cli), Password(password)))
+    }
+}
+
+/// One line for a clap error, built from its kind and context (the option, the value, why it
+/// was refused) rather than from clap's rendered text.
+fn clap_error_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(list)) => Some(list.join(", ")),
+        Some(ContextValue::StyledStr(s)) => Some(s.to_string()),
+        Some(ContextValue::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let option = context(ContextKind::InvalidArg).unwrap_or_else(|| "an option".to_string());
+    let value = context(ContextKind::InvalidValue).unwrap_or_default();
+    match e.kind() {
+        ErrorKind::ValueValidation => {
+            let why = std::error::Error::source(e).map_or_else(String::new, |s| s.to_string());
+            format!("invalid value '{value}' for {option}: {why}")
+        }
+        ErrorKind::InvalidValue if value.is_empty() => format!("{option} needs a value"),
+        ErrorKind::InvalidValue => match context(ContextKind::ValidValue) {
+            Some(valid) => format!("invalid value '{value}' for {option}: accepted {valid}"),
+            None => format!("invalid value '{value}' for {option}"),
+        },
+        ErrorKind::UnknownArgument => match context(ContextKind::SuggestedArg) {
+            Some(like) => {
+                format!("unknown option '{option}' (did you mean {like}?): see carpd --help")
+            }
+            None => format!("unknown option '{option}': see carpd --help for the accepted ones"),
+        },
+        ErrorKind::NoEquals => format!("{option} takes its value after '='"),
+        ErrorKind::ArgumentConflict => match context(ContextKind::PriorArg) {
+            Some(prior) => format!("{option} cannot be used with {prior}"),
+            None => format!("{option} cannot be used with an option given before it"),
+        },
+        ErrorKind::WrongNumberOfValues | ErrorKind::TooManyValues | ErrorKind::TooFewValues => {
+            format!("wrong number of values for {option}")
+        }
+        ErrorKind::InvalidUtf8 => format!("{option}: accepted UTF-8 text only"),
+        ErrorKind::MissingRequiredArgument => {
+            format!(
+                "missing {}",
+                context(ContextKind::InvalidArg).unwrap_or_default()
+            )
+        }
+        kind => format!("{option}: {}", kind.as_str().unwrap_or("invalid arguments")),
     }
 }
 
@@ -537,6 +582,29 @@ mod tests {
     }
 
     #[test]
+    fn clap_errors_are_one_line_by_kind() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["-p", "x", "--bogus"], "unknown option '--bogus'"),
+            (&["-p", "x", "-Z"], "unknown option '-Z'"),
+            (&["-p", "x", "--vhidd", "3"], "unknown option '--vhidd'"),
+            (&["-p", "x", "-v"], "--vhid <ID> needs a value"),
+            (&["-p"], "--pass <PASS> needs a value"),
+            (
+                &["-p", "x", "-v", "300"],
+                "invalid value '300' for --vhid <ID>: accepted 1 to 255",
+            ),
+        ];
+        for (args, expected) in cases {
+            let err = with(args).unwrap_err();
+            assert_eq!(err.status, 1, "{args:?}");
+            assert!(err.message.starts_with("carpd: "), "{}", err.message);
+            assert!(!err.message.contains("error:"), "{}", err.message);
+            assert!(!err.message.contains('\n'), "one line: {}", err.message);
+            assert!(err.message.contains(expected), "{args:?}: {}", err.message);
+        }
+    }
+
+    #[test]
     fn missing_required_options_are_named() {
         assert!(run(&["-s", "10.0.0.1", "-v", "1", "-a", "10.0.0.9"])
             .unwrap_err()
@@ -569,6 +637,11 @@ mod tests {
         // The later of -p and -o wins.
         assert_eq!(with(&["-o", f, "-p", "cli"]).unwrap().1, b"cli");
         assert_eq!(with(&["-p", "cli", "-o", f]).unwrap().1, b"filepass");
+        // An overridden passfile is not read at all.
+        assert_eq!(
+            with(&["-o", "/nonexistent/pw", "-p", "cli"]).unwrap().1,
+            b"cli"
+        );
         // At most ucarp's one line of 511 bytes is read, whatever the file's size: /dev/zero
         // gives 511 NUL bytes, refused as too long (exit 2, as ucarp), at once.
         let e = with(&["-o", "/dev/zero"]).unwrap_err();

@@ -721,13 +721,16 @@ pub fn notify(states: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
+/// A seed for a group's CARP counter and timers, from the kernel's random source. Should it
+/// fail (no getrandom(2) and no /dev/urandom), the clock and pid still make restarts differ.
 pub fn random_seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut bytes);
-    }
-    u64::from_ne_bytes(bytes) ^ u64::from(std::process::id())
+    getrandom::u64().unwrap_or_else(|e| {
+        tracing::warn!("no random seed from the kernel ({e}): the clock and pid are used instead");
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        nanos ^ u64::from(std::process::id()).rotate_left(32)
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use carpd_proto::{
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::ControlFlow;
 
 /// A link's key: stable while carpd runs, across re-creation of the kernel interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -319,15 +320,6 @@ pub struct Vrrp3Status {
     pub peer_v3_checksum: Option<&'static str>,
     /// RFC 9568 Accept_Mode as configured
     pub accept_mode: bool,
-}
-
-/// Whether the loop goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// keep going
-    Continue,
-    /// every group has been told to stop: finish the hooks and exit
-    Stop,
 }
 
 /// Where an announcement leaves: the group's link, or its VIP interface by kernel index.
@@ -903,23 +895,24 @@ impl Engine {
         self.node.router(router).map_or(State::Init, |r| r.state())
     }
 
-    /// Handles one input; [`Flow::Stop`] once every group has been told to stop.
-    pub fn handle(&mut self, now: Instant, input: Input) -> Flow {
+    /// Handles one input; [`ControlFlow::Break`] once every group has been told to stop (the
+    /// loop then finishes the hooks and exits).
+    pub fn handle(&mut self, now: Instant, input: Input) -> ControlFlow<()> {
         let flow = match input {
             Input::Stop(signal) => self.stop(now, signal),
             Input::Hangup => self.stop(now, "HUP"),
             Input::Status => {
                 self.status();
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::Demote => {
                 self.node.handle_command(now, Command::Demote);
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::Timer => {
                 self.node.handle_timeout(now);
                 self.drops.flush(now);
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::HookDone {
                 router,
@@ -930,7 +923,7 @@ impl Engine {
                     self.tallies.hook(&group.name, &report);
                 }
                 self.hook_done(now, router, job);
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::Link {
                 link,
@@ -951,7 +944,7 @@ impl Engine {
                     l.running = running;
                 }
                 self.refresh_link(now, link);
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::AddressRemoved { link, address } => {
                 // Only groups whose VIPs are on their link: a VIP interface has its own input.
@@ -963,17 +956,17 @@ impl Engine {
                 self.address_removed(&name, address, |g| {
                     g.link == link && g.vip_interface.is_none()
                 });
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::VipAddressRemoved { name, address } => {
                 self.address_removed(&name, address, |g| {
                     g.vip_interface.as_deref() == Some(name.as_str())
                 });
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::VipLink { name, state } => {
                 self.set_vip_link(now, &name, state);
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::Packet6 {
                 link,
@@ -987,7 +980,7 @@ impl Engine {
                 self.frame_link = Some(link);
                 self.drain(now);
                 self.frame_link = None;
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::Frame { link, bytes } => {
                 match Frame::parse(&bytes) {
@@ -1004,7 +997,7 @@ impl Engine {
                         self.drops.record(now, DropReason::Malformed(e), None)
                     }
                 }
-                Flow::Continue
+                ControlFlow::Continue(())
             }
             Input::Tracker {
                 tracker,
@@ -1012,7 +1005,7 @@ impl Engine {
                 detail,
             } => {
                 self.tracker_observed(now, tracker, ok, detail);
-                Flow::Continue
+                ControlFlow::Continue(())
             }
         };
         self.drain(now);
@@ -1027,10 +1020,10 @@ impl Engine {
         }
     }
 
-    fn stop(&mut self, now: Instant, signal: &str) -> Flow {
+    fn stop(&mut self, now: Instant, signal: &str) -> ControlFlow<()> {
         tracing::info!("Received SIG{signal}: leaving");
         self.node.handle_command(now, Command::Stop);
-        Flow::Stop
+        ControlFlow::Break(())
     }
 
     /// ucarp's SIGUSR1 line for one group, e.g. "MASTER on eth0 id 7".
@@ -1476,7 +1469,7 @@ srcip = "10.0.1.11"
     }
 
     /// The group on link `net` hears its master bow out at `micros`.
-    fn hear_bow_out(engine: &mut Engine, micros: u64, net: u8) -> Flow {
+    fn hear_bow_out(engine: &mut Engine, micros: u64, net: u8) -> ControlFlow<()> {
         engine.handle(
             Instant::from_micros(micros),
             Input::Frame {
@@ -1983,7 +1976,7 @@ vip_interface = "vipd0"
         let (mut engine, a, b) = engine();
         engine.take_effects();
         let flow = hear_bow_out(&mut engine, 100_000, 1);
-        assert_eq!(flow, Flow::Continue);
+        assert_eq!(flow, ControlFlow::Continue(()));
         assert_eq!(
             (engine.state(a), engine.state(b)),
             (State::Backup, State::Master)
@@ -2039,7 +2032,7 @@ vip_interface = "vipd0"
         only_for(&effects, a, LinkId(0));
         assert!(!effects.is_empty());
         let flow = engine.handle(Instant::from_micros(300_000), Input::Stop("TERM"));
-        assert_eq!(flow, Flow::Stop);
+        assert_eq!(flow, ControlFlow::Break(()));
         assert_eq!(
             (engine.state(a), engine.state(b)),
             (State::Init, State::Init)

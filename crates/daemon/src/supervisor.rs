@@ -8,7 +8,7 @@
 
 use crate::control::{self, access::Access, protocol::error_line};
 use crate::driver::{self, notify, random_seed, Io, LinkIo, Next, Runner, Signals};
-use crate::engine::{Engine, Flow, GroupStatus, LinkId};
+use crate::engine::{Engine, GroupStatus, LinkId};
 use crate::hooks::{HookRunner, HookSpec, VipMode};
 use crate::settings::{GroupSettings, Origin, Settings};
 use crate::startup::{self, HostView, Refusal};
@@ -21,6 +21,7 @@ use carpd_proto::{Instant, RouterId, VrConfig};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
@@ -229,20 +230,20 @@ impl Daemon {
                     if let Err(e) = self.reload().await {
                         tracing::error!("reload refused, nothing changed: {e}");
                     }
-                    Flow::Continue
+                    ControlFlow::Continue(())
                 }
                 Next::Call(call) => {
                     let reply = self.call(call.request).await;
                     let _ = call.reply.send(reply);
-                    Flow::Continue
+                    ControlFlow::Continue(())
                 }
                 Next::Scrape(scrape) => {
                     let _ = scrape.send(crate::metrics::render(&self.engine, self.wall_epoch));
-                    Flow::Continue
+                    ControlFlow::Continue(())
                 }
             };
             self.io.apply(&mut self.engine);
-            if flow == Flow::Stop {
+            if flow.is_break() {
                 break;
             }
         }
