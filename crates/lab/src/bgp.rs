@@ -326,7 +326,7 @@ pub fn route_events(monitor: &str, vip: Ipv4Addr) -> Vec<(f64, Option<Ipv4Addr>)
         .filter(|l| l.starts_with('[') && format!("{l} ").contains(&needle))
         .filter_map(|l| {
             let end = l.find(']')?;
-            let at = crate::bench::parse_stamp(&l[1..end])?;
+            let at = crate::parse_stamp(&l[1..end])?;
             let rest = &l[end + 1..];
             if rest.trim_start().starts_with("Deleted") {
                 return Some((at, None));

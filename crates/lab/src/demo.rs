@@ -4,23 +4,10 @@
 
 use anyhow::{bail, Context, Result};
 use carpd_lab::{wait_until, Lab};
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const PREFIX: &str = "cdemo";
-
-fn carpd_path(args: &[String]) -> Result<PathBuf> {
-    if let Some(i) = args.iter().position(|a| a == "--carpd") {
-        return Ok(PathBuf::from(
-            args.get(i + 1).context("--carpd needs a path")?,
-        ));
-    }
-    let sibling = std::env::current_exe()?.with_file_name("carpd");
-    if sibling.is_file() {
-        return Ok(sibling);
-    }
-    bail!("carpd binary not found next to carpd-lab: build it (cargo build --release) or pass --carpd PATH")
-}
 
 struct Clock(Instant);
 
@@ -30,10 +17,9 @@ impl Clock {
     }
 }
 
-/// Runs the demo.
-pub fn run(args: &[String]) -> Result<()> {
+/// Runs the demo with the carpd binary at `carpd`.
+pub fn run(carpd: &Path) -> Result<()> {
     carpd_lab::require(&["ip"])?;
-    let carpd = carpd_path(args)?;
     let carpd = carpd.to_str().context("path")?.to_string();
     ctrlc::set_handler(|| {
         carpd_lab::cleanup_prefix(PREFIX);

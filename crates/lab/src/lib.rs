@@ -6,7 +6,6 @@
 //!
 //! Addresses are only ever used inside these namespaces.
 
-pub mod bench;
 pub mod bgp;
 pub mod capture;
 pub mod flood;
@@ -66,6 +65,22 @@ pub fn require(tools: &[&str]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The carpd binary to run: `given`, or else `carpd` beside the running program (cargo puts
+/// both in the same target folder); an error says how to get one.
+pub fn carpd_binary(given: Option<PathBuf>) -> Result<PathBuf> {
+    let path = match given {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("carpd"),
+    };
+    if !path.is_file() {
+        bail!(
+            "carpd not found at {}: build it (cargo build --release -p carpd) or pass --carpd PATH",
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 /// The full path of `tool` on PATH (or in /usr/sbin, /sbin).
@@ -641,6 +656,13 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Parses a timestamp such as `2026-11-23T15:30:53.350743` (optionally ending in `Z`), as
+/// UTC, into seconds since the Unix epoch (`ip -ts monitor` and carpd's log lines).
+pub fn parse_stamp(text: &str) -> Option<f64> {
+    let t = humantime::parse_rfc3339_weak(text.trim().trim_end_matches('Z')).ok()?;
+    Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
 }
 
 impl Drop for Lab {

@@ -1,25 +1,49 @@
 //! `carpd-lab`: the demo, and clean-up after an interrupted run.
 //!
 //! - `carpd-lab demo [--carpd PATH]`: a live failover on a three-host LAN.
-//! - `carpd-lab bench [...]`: the benchmarks, written to docs/benchmarks.md.
 //! - `carpd-lab cleanup PREFIX`: removes namespaces left by an interrupted run.
+//!
+//! The benchmarks are a program of their own, `carpd-bench` (crates/bench).
 
 mod demo;
 
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "carpd-lab",
+    about = "Throw-away LANs of network namespaces for carpd: the demo, and clean-up"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A live failover on a throw-away LAN of three namespaces (needs root and iproute2)
+    Demo {
+        /// The carpd binary (default: `carpd` beside this program)
+        #[arg(long, value_name = "PATH")]
+        carpd: Option<PathBuf>,
+    },
+    /// Kills the processes in, and deletes, every namespace whose name starts with PREFIX
+    /// (what an interrupted run left behind)
+    Cleanup {
+        /// e.g. cdemo for the demo's namespaces
+        prefix: String,
+    },
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("demo") => demo::run(&args[1..]),
-        Some("bench") => carpd_lab::bench::run(&args[1..]),
-        Some("cleanup") if args.len() == 2 => {
-            carpd_lab::cleanup_prefix(&args[1]);
+    let result = match Args::parse().command {
+        Command::Demo { carpd } => carpd_lab::carpd_binary(carpd).and_then(|c| demo::run(&c)),
+        Command::Cleanup { prefix } => {
+            carpd_lab::cleanup_prefix(&prefix);
             Ok(())
-        }
-        _ => {
-            eprintln!("usage: carpd-lab demo [--carpd PATH] | carpd-lab bench [--carpd PATH] [--reps N] [--soak SECONDS] [--footprint SECONDS] [--out FILE] [--only NAME] | carpd-lab cleanup PREFIX");
-            return ExitCode::from(2);
         }
     };
     match result {

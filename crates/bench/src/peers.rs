@@ -1,7 +1,7 @@
 //! Starting carpd, ucarp and keepalived in a lab host with equivalent settings.
 
-use crate::{Lab, Pid};
 use anyhow::Result;
+use carpd_lab::{Lab, Pid};
 use std::path::{Path, PathBuf};
 
 /// Which implementation, and how it brings the VIP up.
@@ -103,7 +103,7 @@ pub fn start(
 fn spawn_config(
     lab: &Lab,
     carpd: &Path,
-    host: &crate::Host,
+    host: &carpd_lab::Host,
     log: &str,
     daemon_keys: &str,
     group_keys: &str,
@@ -234,9 +234,9 @@ pub fn start_with(
 
 /// Starts keepalived in `host` with `conf`, in the foreground, its pid files beside the lab's
 /// logs and its log in `<log>.log`.
-pub(super) fn spawn_keepalived(
+pub(crate) fn spawn_keepalived(
     lab: &Lab,
-    host: &crate::Host,
+    host: &carpd_lab::Host,
     conf: &Path,
     log: &str,
 ) -> Result<Pid> {

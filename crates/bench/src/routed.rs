@@ -4,13 +4,15 @@
 //! `unicast_peer`), both VRRPv3 with the same timing: a crash (the holder's link cut at the router,
 //! then SIGKILL) and a planned handover (SIGTERM), with the share of BGP in each outage.
 
-use super::observe::{address_events, now};
-use super::scenarios::{jitter, outage_ms, row};
-use super::stats::{Goal, Samples};
-use super::{Daemon, Options, Section};
-use crate::bgp::{self, Example};
-use crate::{wait_until, Lab, Pid};
+use crate::observe::{address_events, now};
+use crate::peers::Daemon;
+use crate::report::{row, Section};
+use crate::scenarios::{jitter, outage_ms};
+use crate::stats::{Goal, Samples};
+use crate::Options;
 use anyhow::{bail, Result};
+use carpd_lab::bgp::{self, Example};
+use carpd_lab::{wait_until, Lab, Pid};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 

@@ -1,28 +1,28 @@
 //! The scenarios. Each builds fresh LANs, runs carpd and the peer alternately, and returns a
 //! section of the report.
 
-use super::observe::{
+use crate::observe::{
     address_events, adverts_from, cpu_seconds, log_times, now, pids_named, rss_kib, switches,
 };
-use super::peers::{self, Daemon, Member};
-use super::stats::{ratio, Goal, Samples};
-use super::svg::Panel;
-use super::{Options, Row, Section};
-use crate::{wait_until, Lab, Pid, ProbeReport};
+use crate::peers::{self, Daemon, Member};
+use crate::report::svg::Panel;
+use crate::report::{row, Section};
+use crate::stats::{Goal, Samples};
+use crate::Options;
 use anyhow::{bail, Result};
+use carpd_lab::{wait_until, Lab, Pid, ProbeReport};
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
 use carpd_proto::wire::ethernet::{multicast_mac, Frame, ETHERTYPE_IPV4};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 const PREFIX: &str = "bn";
 /// How often the client pings the VIP: the resolution of every outage figure.
-pub(super) const PROBE: Duration = Duration::from_millis(2);
+pub(crate) const PROBE: Duration = Duration::from_millis(2);
 const SUBNET: u8 = 90;
 
-pub(super) fn member(advbase: u8, advskew: u8, preempt: bool, priority: u8) -> Member {
+pub(crate) fn member(advbase: u8, advskew: u8, preempt: bool, priority: u8) -> Member {
     Member {
         advbase,
         advskew,
@@ -40,7 +40,7 @@ fn usual() -> (Member, Member) {
 /// Starts the master (host 1), waits until it holds the VIP, then starts the backup (host 2)
 /// and gives it a second to settle. Starting them together would let start-up jitter decide
 /// the first election when dead times differ by only tens of milliseconds.
-pub(super) fn pair(
+pub(crate) fn pair(
     o: &Options,
     lab: &Lab,
     daemon: (Daemon, Daemon),
@@ -72,7 +72,7 @@ pub(super) fn pair(
 }
 
 /// `ip -ts monitor address` on `host`'s eth0, into log `mon<host>`.
-pub(super) fn monitor(lab: &Lab, host: usize) -> Result<()> {
+pub(crate) fn monitor(lab: &Lab, host: usize) -> Result<()> {
     lab.spawn(
         lab.host(host),
         "ip",
@@ -83,7 +83,7 @@ pub(super) fn monitor(lab: &Lab, host: usize) -> Result<()> {
 }
 
 /// Every advert seen by host 3, into log `dump`, once tcpdump listens.
-pub(super) fn adverts_dump(lab: &Lab) -> Result<()> {
+pub(crate) fn adverts_dump(lab: &Lab) -> Result<()> {
     lab.spawn(
         lab.host(3),
         "tcpdump",
@@ -109,7 +109,7 @@ fn outage(report: &ProbeReport, at: f64) -> Option<(f64, f64)> {
 }
 
 /// The outage's length after `at`, in milliseconds (NaN when there was no reply after it).
-pub(super) fn outage_ms(report: &ProbeReport, at: f64) -> f64 {
+pub(crate) fn outage_ms(report: &ProbeReport, at: f64) -> f64 {
     outage(report, at).map_or(f64::NAN, |(a, b)| (b - a) * 1000.0)
 }
 
@@ -135,28 +135,7 @@ fn holder_intervals(lab: &Lab, initial: usize, start: f64, end: f64) -> Vec<(usi
     out
 }
 
-/// One table row.
-pub(super) fn row(
-    metric: &str,
-    unit: &'static str,
-    carpd: Samples,
-    peer_name: &str,
-    peer: Samples,
-    goal: Goal,
-    digits: usize,
-) -> Row {
-    Row {
-        metric: metric.into(),
-        unit,
-        carpd,
-        peer_name: peer_name.into(),
-        peer,
-        goal,
-        digits,
-    }
-}
-
-pub(super) fn jitter(rep: usize) -> Duration {
+pub(crate) fn jitter(rep: usize) -> Duration {
     // Spread the moment of the fault over the advert interval.
     Duration::from_millis(1500 + (rep as u64 * 173) % 1000)
 }
@@ -378,7 +357,7 @@ pub fn planned_handover(o: &Options) -> Result<Section> {
 
 /// The client's longest gap (ms) when host 1 of a running pair crashes: host 3 pings the VIP,
 /// host 1's switch port is cut after `settle`, and the gap is read `after` host 2 holds the VIP.
-pub(super) fn crash_outage(
+pub(crate) fn crash_outage(
     lab: &Lab,
     settle: Duration,
     after: Duration,
@@ -813,7 +792,7 @@ pub fn flood(o: &Options) -> Result<Section> {
                 let cpu0 = cpu_seconds(backup.0).unwrap_or(0.0);
                 let lines0 = lab.log("b").lines().count();
                 let takeovers0 = lab.log("b").matches("Switching to state: MASTER").count();
-                let sent = crate::flood(
+                let sent = carpd_lab::flood(
                     &lab.host(3).ns,
                     hostile(&lab),
                     rate,
@@ -942,133 +921,6 @@ pub fn soak(o: &Options) -> Result<Section> {
         rows: vec![row("spurious transitions", "count", c, "keepalived", k, Goal::AtMost(0.0), 0)],
         notes: vec![],
     })
-}
-
-fn version(program: &str, args: &[&str]) -> String {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            text.lines().next().unwrap_or("").trim().to_string()
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// The Markdown report.
-pub fn report(o: &Options, sections: &[Section], took: Duration, svg: bool) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
-    let mut s = String::new();
-    let _ = writeln!(s, "# carpd benchmarks\n");
-    let _ = writeln!(
-        s,
-        "Generated by `scripts/bench` (carpd-lab bench) in {:.0} min. Every scenario runs carpd and its peer \
-         alternately, in the same run, on fresh LANs of network namespaces (a bridge and three hosts). \
-         Figures are median (min–max) over the repetitions; ratio = carpd's median / the peer's (below 1: \
-         carpd lower). Timings live here, never in the tests.\n",
-        took.as_secs_f64() / 60.0
-    );
-    let _ = writeln!(s, "| | |\n|---|---|");
-    let _ = writeln!(
-        s,
-        "| machine | {} CPUs, {cpu}, kernel {} |",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        version("uname", &["-r"])
-    );
-    let _ = writeln!(
-        s,
-        "| carpd | {} (release build) |",
-        version(&o.carpd.display().to_string(), &["--version"])
-    );
-    let _ = writeln!(
-        s,
-        "| ucarp | {} |",
-        version("dpkg-query", &["-W", "-f", "${Version}", "ucarp"])
-    );
-    let _ = writeln!(
-        s,
-        "| keepalived | {} |",
-        version("keepalived", &["--version"])
-    );
-    let _ = writeln!(
-        s,
-        "| repetitions | {} per timed scenario (footprint, 255 groups and reload 3; flood 2) |\n",
-        o.reps
-    );
-    let _ = writeln!(s, "## Goals\n");
-    let mut missed = Vec::new();
-    let _ = writeln!(
-        s,
-        "| scenario | figure | goal | carpd | met |\n|---|---|---|---|---|"
-    );
-    for section in sections {
-        for r in &section.rows {
-            if let Some(met) = r.goal.met(&r.carpd, &r.peer) {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {} | {} {} | {} |",
-                    section.title,
-                    r.metric,
-                    r.goal.describe(r.unit),
-                    r.carpd.summary(r.digits),
-                    r.unit,
-                    if met { "yes" } else { "**no**" }
-                );
-                if !met {
-                    missed.push(format!("{}: {}", section.title, r.metric));
-                }
-            }
-        }
-    }
-    if missed.is_empty() {
-        let _ = writeln!(s, "\nEvery goal is met in this run.\n");
-    } else {
-        let _ = writeln!(
-            s,
-            "\nMissed in this run: {}. See the notes of those sections.\n",
-            missed.join("; ")
-        );
-    }
-    if svg {
-        let _ = writeln!(s, "The client's view of one crash failover, carpd above, ucarp below:\n\n![failover](failover.svg)\n");
-    }
-    for section in sections {
-        let _ = writeln!(s, "## {}\n\n{}\n", section.title, section.method);
-        let _ = writeln!(
-            s,
-            "| figure | carpd | peer | peer's figure | ratio | goal |\n|---|---|---|---|---|---|"
-        );
-        for r in &section.rows {
-            let _ = writeln!(
-                s,
-                "| {} ({}) | {} | {} | {} | {} | {} |",
-                r.metric,
-                r.unit,
-                r.carpd.summary(r.digits),
-                r.peer_name,
-                r.peer.summary(r.digits),
-                ratio(&r.carpd, &r.peer),
-                r.goal.describe(r.unit)
-            );
-        }
-        s.push('\n');
-        for note in &section.notes {
-            let _ = writeln!(s, "- {note}");
-        }
-        s.push('\n');
-    }
-    s
 }
 
 #[cfg(test)]

@@ -12,11 +12,7 @@ pub fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Parses `2026-11-23T15:30:53.350743` (optionally with `Z`), as UTC.
-pub fn parse_stamp(text: &str) -> Option<f64> {
-    let t = humantime::parse_rfc3339_weak(text.trim().trim_end_matches('Z')).ok()?;
-    Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs_f64())
-}
+pub use carpd_lab::parse_stamp;
 
 /// When `vip` was added (`true`) or removed (`false`), from `ip -ts monitor address` output.
 pub fn address_events(monitor: &str, vip: Ipv4Addr) -> Vec<(f64, bool)> {

@@ -2,15 +2,16 @@
 //! ucarp runs one process per group, keepalived one `vrrp_instance` per group; then a reload
 //! that adds one group while the others must not notice.
 
-use super::observe::{
+use crate::observe::{
     adverts_by_vrid, cpu_seconds, longest_gap, now, pids_named, pss_kib, rss_kib,
 };
-use super::peers::Daemon;
-use super::scenarios::{adverts_dump, monitor, row};
-use super::stats::{Goal, Samples};
-use super::{Options, Section};
-use crate::{wait_until, Lab, Pid};
+use crate::peers::Daemon;
+use crate::report::{row, Section};
+use crate::scenarios::{adverts_dump, monitor};
+use crate::stats::{Goal, Samples};
+use crate::Options;
 use anyhow::{bail, Result};
+use carpd_lab::{wait_until, Lab, Pid};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -48,7 +49,7 @@ fn expected(host: usize, groups: u8) -> BTreeSet<Ipv4Addr> {
 
 /// How often a many-group pair advertises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Rate {
+pub(crate) enum Rate {
     /// advbase 1, advskew 0 (preferred) or 50; keepalived VRRPv2 advert_int 1
     Second,
     /// advbase 0, advskew 13 (preferred: 50.8 ms adverts) or 15 (dead time 175.8 ms);
@@ -69,7 +70,7 @@ impl Rate {
 }
 
 /// One implementation serving `groups` groups on both hosts of a lab.
-pub(super) struct Pair {
+pub(crate) struct Pair {
     daemon: Daemon,
     /// the processes started on host 1 and host 2 (carpd and keepalived: one each)
     started: [Vec<Pid>; 2],
@@ -134,7 +135,7 @@ fn write_config(
 
 /// Starts `daemon` for groups `1..=groups` on hosts 1 and 2 (logs `h1`, `h2`) and waits until
 /// each host holds the VIPs it is preferred for.
-pub(super) fn start_pair(
+pub(crate) fn start_pair(
     o: &Options,
     lab: &Lab,
     daemon: Daemon,
@@ -232,7 +233,7 @@ fn tail(log: &str) -> String {
 }
 
 /// State changes in `log` after its first `skip` lines, leaving out group `except`'s.
-pub(super) fn state_changes(log: &str, skip: usize, except: Option<u8>) -> usize {
+pub(crate) fn state_changes(log: &str, skip: usize, except: Option<u8>) -> usize {
     let other = except.map(|v| (format!("[g{v}]"), format!("(g{v})")));
     log.lines()
         .skip(skip)
@@ -252,7 +253,7 @@ impl Pair {
     }
 
     /// CPU seconds of every process of the pair so far.
-    pub(super) fn cpu(&self, lab: &Lab) -> f64 {
+    pub(crate) fn cpu(&self, lab: &Lab) -> f64 {
         [1, 2]
             .iter()
             .flat_map(|&h| self.processes(lab, h))
@@ -265,7 +266,7 @@ impl Pair {
     }
 
     /// Lines in each host's log so far.
-    pub(super) fn log_lines(&self, lab: &Lab) -> [usize; 2] {
+    pub(crate) fn log_lines(&self, lab: &Lab) -> [usize; 2] {
         [lab.log("h1").lines().count(), lab.log("h2").lines().count()]
     }
 }

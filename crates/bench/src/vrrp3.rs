@@ -2,14 +2,15 @@
 //! settings: a crash (the master's switch port cut) and a planned handover (SIGTERM: priority
 //! 0), at advert intervals of 1 s and 0.05 s.
 
-use super::observe::now;
-use super::peers::Member;
-use super::peers::{self, Daemon};
-use super::scenarios::{jitter, member, outage_ms, pair, row, PROBE};
-use super::stats::{Goal, Samples};
-use super::{Options, Section};
-use crate::{wait_until, Lab};
+use crate::observe::now;
+use crate::peers::Member;
+use crate::peers::{self, Daemon};
+use crate::report::{row, Section};
+use crate::scenarios::{jitter, member, outage_ms, pair, PROBE};
+use crate::stats::{Goal, Samples};
+use crate::Options;
 use anyhow::{bail, Result};
+use carpd_lab::{wait_until, Lab};
 use std::time::Duration;
 
 /// Its own LAN, 10.77.97.0/24 and fd77:97::/64.

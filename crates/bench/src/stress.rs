@@ -1,14 +1,15 @@
 //! Scenario 12: failover at each implementation's fastest setting, alone and 50 groups at a
 //! time, while `stress-ng` keeps every CPU busy.
 
-use super::observe::{now, parse_stamp};
-use super::peers::{Daemon, Member};
-use super::scale::{start_pair, state_changes, Pair, Rate};
-use super::scenarios::{crash_outage, member, pair, row};
-use super::stats::{Goal, Samples};
-use super::{Options, Row, Section};
-use crate::Lab;
+use crate::observe::{now, parse_stamp};
+use crate::peers::{Daemon, Member};
+use crate::report::{row, Row, Section};
+use crate::scale::{start_pair, state_changes, Pair, Rate};
+use crate::scenarios::{crash_outage, member, pair};
+use crate::stats::{Goal, Samples};
+use crate::Options;
 use anyhow::{Context, Result};
+use carpd_lab::Lab;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
