@@ -13,7 +13,6 @@ use anyhow::{bail, Result};
 use carpd_lab::{wait_until, Lab, Pid, ProbeReport};
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
-use carpd_proto::wire::ethernet::{multicast_mac, Frame, ETHERTYPE_IPV4};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -767,13 +766,7 @@ fn hostile(lab: &Lab) -> Vec<Vec<u8>> {
                 digest: wrong.digest(counter),
             };
             let packet = Advertisement::outgoing(lab.host(3).ip, DEFAULT_GROUP, 1, carp).emit();
-            Frame {
-                destination: multicast_mac(DEFAULT_GROUP),
-                source: [2, 0, 0, 0, 0, 3],
-                ethertype: ETHERTYPE_IPV4,
-                payload: &packet,
-            }
-            .emit()
+            packet.to_vec()
         })
         .collect()
 }

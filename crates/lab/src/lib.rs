@@ -10,7 +10,6 @@ pub mod bgp;
 pub mod capture;
 pub mod flood;
 pub mod probe;
-mod sockaddr;
 
 use anyhow::{bail, Context, Result};
 use std::net::Ipv4Addr;

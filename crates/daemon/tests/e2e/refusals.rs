@@ -6,7 +6,6 @@ use crate::common::*;
 use carpd_lab::{wait_until, Lab};
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
-use carpd_proto::wire::ethernet::{multicast_mac, Frame, ETHERTYPE_IPV4};
 use std::process::Output;
 use std::time::Duration;
 
@@ -214,13 +213,7 @@ fn better_adverts(lab: &Lab, vhid: u8, vip: std::net::Ipv4Addr, fragment: bool) 
                 let sum = carpd_proto::wire::checksum(&packet[..20]);
                 packet[10..12].copy_from_slice(&sum.to_be_bytes());
             }
-            Frame {
-                destination: multicast_mac(DEFAULT_GROUP),
-                source: [2, 0, 0, 0, 0, 3],
-                ethertype: ETHERTYPE_IPV4,
-                payload: &packet,
-            }
-            .emit()
+            packet.to_vec()
         })
         .collect()
 }

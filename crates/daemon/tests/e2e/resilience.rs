@@ -5,7 +5,6 @@ use crate::common::*;
 use carpd_lab::{wait_until, Lab};
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
-use carpd_proto::wire::ethernet::{multicast_mac, Frame, ETHERTYPE_IPV4};
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 
@@ -162,19 +161,11 @@ fn sigkill_then_restart_removes_the_stale_vip() {
     expect_client_sees(&lab, 3, g.vip, 2, SETTLE);
 }
 
-/// Wrong-password adverts with a bow-out timing, and malformed ones of every kind.
-fn hostile_frames(lab: &Lab, vhid: u8, vip: std::net::Ipv4Addr) -> Vec<Vec<u8>> {
+/// Wrong-password adverts with a bow-out timing, and malformed ones of every kind (IPv4
+/// packets).
+fn hostile_packets(lab: &Lab, vhid: u8, vip: std::net::Ipv4Addr) -> Vec<Vec<u8>> {
     let attacker = lab.host(3).ip;
     let wrong = Authenticator::new(b"guess", vhid, &[vip]).unwrap();
-    let frame = |packet: &[u8]| {
-        Frame {
-            destination: multicast_mac(DEFAULT_GROUP),
-            source: [2, 0, 0, 0, 0, 3],
-            ethertype: ETHERTYPE_IPV4,
-            payload: packet,
-        }
-        .emit()
-    };
     let advert = |counter: u64, advbase: u8, advskew: u8| {
         let carp = CarpRepr {
             vhid,
@@ -188,8 +179,8 @@ fn hostile_frames(lab: &Lab, vhid: u8, vip: std::net::Ipv4Addr) -> Vec<Vec<u8>> 
     };
     let mut frames = Vec::new();
     for i in 0..64u64 {
-        frames.push(frame(&advert(i, 255, 255)));
-        frames.push(frame(&advert(i, 0, 1)));
+        frames.push(Vec::from(&advert(i, 255, 255)));
+        frames.push(Vec::from(&advert(i, 0, 1)));
     }
     let good = advert(1, 1, 0);
     let mut bad_checksum = good;
@@ -198,9 +189,9 @@ fn hostile_frames(lab: &Lab, vhid: u8, vip: std::net::Ipv4Addr) -> Vec<Vec<u8>> 
     bad_version[20] = 0x31;
     let mut ttl = Advertisement::parse(&good).unwrap();
     ttl.ip.ttl = 64;
-    frames.push(frame(&bad_checksum));
-    frames.push(frame(&bad_version));
-    frames.push(frame(&ttl.emit()));
+    frames.push(Vec::from(&bad_checksum));
+    frames.push(Vec::from(&bad_version));
+    frames.push(Vec::from(&ttl.emit()));
     // (IP headers whose length fields disagree with the frame are discarded by the lab's Linux
     // bridge before any host sees them; the codec unit tests and fuzzers cover those.)
     frames
@@ -217,7 +208,7 @@ fn flood_of_hostile_packets_at_a_backup() {
     let _b = start(&lab, Impl::Carpd, 2, &g, 50, false, "b");
     expect_holders(&lab, g.vip, &[1], SETTLE, &["a", "b"]);
     let lines_before = lab.log("b").lines().count();
-    let frames = hostile_frames(&lab, g.vhid, g.vip);
+    let frames = hostile_packets(&lab, g.vhid, g.vip);
     let report =
         carpd_lab::flood(&lab.host(3).ns, frames, 50_000, Duration::from_secs(10)).unwrap();
     assert!(
