@@ -1,7 +1,7 @@
 //! Starting carpd, ucarp and keepalived in a lab host with equivalent settings.
 
 use anyhow::Result;
-use carpd_lab::{Lab, Pid};
+use carpd_lab::{CarpMember, Lab, Pid};
 use std::path::{Path, PathBuf};
 
 /// Which implementation, and how it brings the VIP up.
@@ -108,21 +108,11 @@ fn spawn_config(
     daemon_keys: &str,
     group_keys: &str,
 ) -> Result<Pid> {
-    let dir = lab.dir();
-    let conf = dir.join(format!("{log}.toml"));
-    std::fs::write(
-        &conf,
-        format!(
-            "[daemon]\ncontrol_socket = \"{}\"\n{daemon_keys}\n[[group]]\n{group_keys}",
-            dir.join(format!("{log}.sock")).display()
-        ),
+    let conf = lab.carpd_config(
+        &format!("{log}.toml"),
+        &format!("{daemon_keys}\n[[group]]\n{group_keys}"),
     )?;
-    lab.spawn(
-        host,
-        &carpd.display().to_string(),
-        &["--config", &conf.display().to_string(), "-f", "none"],
-        log,
-    )
+    lab.start_carpd_config(carpd, host, &conf, log)
 }
 
 /// As [`start`], with these up and down scripts for carpd or ucarp.
@@ -137,7 +127,6 @@ pub fn start_with(
 ) -> Result<Pid> {
     let h = lab.host(host).clone();
     let vip = lab.address(100);
-    let ip = h.ip.to_string();
     match daemon {
         Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp | Daemon::CarpdRealtime
             if member.ipv6 =>
@@ -150,34 +139,18 @@ pub fn start_with(
             } else {
                 carpd.display().to_string()
             };
-            let mut args: Vec<String> = [
-                "-i", "eth0", "-s", &ip, "-v", "7", "-p", "bench", "-z", "-f", "none",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            args.extend([
-                "-b".into(),
-                member.advbase.to_string(),
-                "-k".into(),
-                member.advskew.to_string(),
-            ]);
-            if member.preempt {
-                args.push("-P".into());
-            }
-            if let Some((up, down)) = scripts {
-                args.extend(["-a".into(), vip.to_string()]);
-                args.extend([
-                    "-u".into(),
-                    up.display().to_string(),
-                    "-d".into(),
-                    down.display().to_string(),
-                ]);
+            // ucarp takes the VIP without a prefix; carpd managing it itself, with one.
+            let address = if scripts.is_some() {
+                vip.to_string()
             } else {
-                args.extend(["-a".into(), format!("{vip}/24")]);
-            }
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            lab.spawn(&h, &program, &refs, log)
+                format!("{vip}/24")
+            };
+            let mut carp = CarpMember::new(7, address, "bench");
+            carp.advbase = member.advbase;
+            carp.advskew = member.advskew;
+            carp.preempt = member.preempt;
+            carp.scripts = scripts;
+            lab.start_carp(&program, &h, &carp, log)
         }
         Daemon::CarpdRealtime => spawn_config(
             lab,
@@ -227,37 +200,7 @@ pub fn start_with(
                     vip_with_prefix(lab, member.ipv6)
                 ),
             )?;
-            spawn_keepalived(lab, &h, &conf, log)
+            lab.start_keepalived(&h, &conf, log)
         }
     }
-}
-
-/// Starts keepalived in `host` with `conf`, in the foreground, its pid files beside the lab's
-/// logs and its log in `<log>.log`.
-pub(crate) fn spawn_keepalived(
-    lab: &Lab,
-    host: &carpd_lab::Host,
-    conf: &Path,
-    log: &str,
-) -> Result<Pid> {
-    let dir = lab.dir();
-    let pid = dir.join(format!("{log}.pid"));
-    let vrrp_pid = dir.join(format!("{log}.vrrp.pid"));
-    lab.spawn(
-        host,
-        "keepalived",
-        &[
-            "-n",
-            "-l",
-            "-G",
-            "-P",
-            "-f",
-            &conf.display().to_string(),
-            "-p",
-            &pid.display().to_string(),
-            "-r",
-            &vrrp_pid.display().to_string(),
-        ],
-        log,
-    )
 }

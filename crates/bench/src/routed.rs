@@ -49,24 +49,16 @@ fn start(lab: &Lab, o: &Options, daemon: Daemon, host: usize, vip: Ipv4Addr) -> 
     let log = format!("n{host}");
     match daemon {
         Daemon::CarpdVrrp3 => {
-            let conf = dir.join(format!("{log}.toml"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "[daemon]\ncontrol_socket = \"{}\"\n\n[[group]]\nname = \"api\"\nprotocol = \"vrrp3\"\n\
+            let conf = lab.carpd_config(
+                &format!("{log}.toml"),
+                &format!(
+                    "\n[[group]]\nname = \"api\"\nprotocol = \"vrrp3\"\n\
                      interface = \"eth0\"\nvhid = 7\nvips = [\"{vip}/32\"]\nvip_interface = \"lo\"\n\
                      priority = {priority}\nadvert_interval = {INTERVAL}\npreempt = true\n\
-                     peers = [\"{peer}\"]\nunicast_ttl_check = false\n",
-                    dir.join(format!("{log}.sock")).display()
+                     peers = [\"{peer}\"]\nunicast_ttl_check = false\n"
                 ),
             )?;
-            let carpd = o.carpd.display().to_string();
-            lab.spawn(
-                &me,
-                &carpd,
-                &["--config", &conf.display().to_string(), "-f", "none"],
-                &log,
-            )
+            lab.start_carpd_config(&o.carpd, &me, &conf, &log)
         }
         Daemon::Keepalived => {
             let conf = dir.join(format!("{log}.conf"));
@@ -81,7 +73,7 @@ fn start(lab: &Lab, o: &Options, daemon: Daemon, host: usize, vip: Ipv4Addr) -> 
                     me.ip
                 ),
             )?;
-            super::peers::spawn_keepalived(lab, &me, &conf, &log)
+            lab.start_keepalived(&me, &conf, &log)
         }
         other => bail!("{other:?} has no unicast peers: it cannot cross a router"),
     }

@@ -11,7 +11,7 @@ use crate::scenarios::{adverts_dump, monitor};
 use crate::stats::{Goal, Samples};
 use crate::Options;
 use anyhow::{bail, Result};
-use carpd_lab::{wait_until, Lab, Pid};
+use carpd_lab::{wait_until, CarpMember, Lab, Pid};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -76,11 +76,9 @@ pub(crate) struct Pair {
     started: [Vec<Pid>; 2],
 }
 
-fn carpd_config(lab: &Lab, host: usize, groups: u8, rate: Rate) -> String {
-    let mut s = format!(
-        "[daemon]\ncontrol_socket = \"{}\"\n\n",
-        lab.dir().join(format!("h{host}.sock")).display()
-    );
+/// Host `host`'s groups `1..=groups` in carpd's config file format.
+fn carpd_groups(host: usize, groups: u8, rate: Rate) -> String {
+    let mut s = String::from("\n");
     for v in 1..=groups {
         let (advbase, advskew) = rate.carp(preferred(host, v));
         let _ = writeln!(
@@ -119,18 +117,13 @@ fn write_config(
     groups: u8,
     rate: Rate,
 ) -> Result<std::path::PathBuf> {
-    let (path, text) = match daemon {
-        Daemon::Keepalived => (
-            lab.dir().join(format!("h{host}.conf")),
-            keepalived_config(host, groups, rate),
-        ),
-        _ => (
-            lab.dir().join(format!("h{host}.toml")),
-            carpd_config(lab, host, groups, rate),
-        ),
-    };
-    std::fs::write(&path, text)?;
-    Ok(path)
+    if daemon == Daemon::Keepalived {
+        let path = lab.dir().join(format!("h{host}.conf"));
+        std::fs::write(&path, keepalived_config(host, groups, rate))?;
+        Ok(path)
+    } else {
+        lab.carpd_config(&format!("h{host}.toml"), &carpd_groups(host, groups, rate))
+    }
 }
 
 /// Starts `daemon` for groups `1..=groups` on hosts 1 and 2 (logs `h1`, `h2`) and waits until
@@ -158,37 +151,16 @@ pub(crate) fn start_pair(
                     "ip addr del \"$2\"/32 dev \"$1\" 2>/dev/null; exit 0",
                 )?;
                 for v in 1..=groups {
-                    let skew = if preferred(host, v) { "0" } else { "50" };
-                    let (ip, vhid, address) = (h.ip.to_string(), v.to_string(), vip(v).to_string());
-                    let (up, down) = (up.display().to_string(), down.display().to_string());
-                    pids.push(lab.spawn(
-                        h,
-                        "ucarp",
-                        &[
-                            "-i", "eth0", "-s", &ip, "-v", &vhid, "-p", "bench", "-a", &address,
-                            "-b", "1", "-k", skew, "-P", "-u", &up, "-d", &down, "-z", "-f",
-                            "none",
-                        ],
-                        &log,
-                    )?);
+                    let mut member = CarpMember::new(v, vip(v), "bench");
+                    member.advskew = if preferred(host, v) { 0 } else { 50 };
+                    member.preempt = true;
+                    member.scripts = Some((up.clone(), down.clone()));
+                    pids.push(lab.start_carp("ucarp", h, &member, &log)?);
                 }
             }
             Daemon::Keepalived => {
-                let conf = write_config(lab, daemon, host, groups, rate)?
-                    .display()
-                    .to_string();
-                let pid = lab.dir().join(format!("h{host}.pid")).display().to_string();
-                let vrrp = lab
-                    .dir()
-                    .join(format!("h{host}.vrrp.pid"))
-                    .display()
-                    .to_string();
-                pids.push(lab.spawn(
-                    h,
-                    "keepalived",
-                    &["-n", "-l", "-P", "-f", &conf, "-p", &pid, "-r", &vrrp],
-                    &log,
-                )?);
+                let conf = write_config(lab, daemon, host, groups, rate)?;
+                pids.push(lab.start_keepalived(h, &conf, &log)?);
             }
             Daemon::CarpdVrrp3 | Daemon::CarpdRealtime => {
                 bail!(
@@ -196,15 +168,8 @@ pub(crate) fn start_pair(
                 )
             }
             Daemon::Carpd | Daemon::CarpdNative => {
-                let conf = write_config(lab, daemon, host, groups, rate)?
-                    .display()
-                    .to_string();
-                pids.push(lab.spawn(
-                    h,
-                    &o.carpd.display().to_string(),
-                    &["--config", &conf, "-f", "none"],
-                    &log,
-                )?);
+                let conf = write_config(lab, daemon, host, groups, rate)?;
+                pids.push(lab.start_carpd_config(&o.carpd, h, &conf, &log)?);
             }
         }
     }

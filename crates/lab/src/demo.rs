@@ -3,7 +3,7 @@
 //! outage is measured; then the first host returns and preempts. Everything is torn down.
 
 use anyhow::{bail, Context, Result};
-use carpd_lab::{wait_until, Lab};
+use carpd_lab::{wait_until, CarpMember, Lab};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -41,38 +41,15 @@ pub fn run(carpd: &Path) -> Result<()> {
         h1.ip, h2.ip, client.ip
     ));
     let (up, down) = lab.vip_scripts("demo")?;
-    let start = |host: &carpd_lab::Host, skew: &str, log: &str| {
-        let ip = host.ip.to_string();
-        lab.spawn(
-            host,
-            &carpd,
-            &[
-                "-i",
-                "eth0",
-                "-s",
-                &ip,
-                "-v",
-                "10",
-                "-p",
-                "demo-secret",
-                "-a",
-                &vip.to_string(),
-                "-k",
-                skew,
-                "-P",
-                "-z",
-                "-f",
-                "none",
-                "-u",
-                up.to_str().unwrap_or_default(),
-                "-d",
-                down.to_str().unwrap_or_default(),
-            ],
-            log,
-        )
+    let start = |host: &carpd_lab::Host, skew: u8, log: &str| {
+        let mut member = CarpMember::new(10, vip, "demo-secret");
+        member.advskew = skew;
+        member.preempt = true;
+        member.scripts = Some((up.clone(), down.clone()));
+        lab.start_carp(&carpd, host, &member, log)
     };
-    let p1 = start(&h1, "0", "host1")?;
-    let _p2 = start(&h2, "50", "host2")?;
+    let p1 = start(&h1, 0, "host1")?;
+    let _p2 = start(&h2, 50, "host2")?;
     clock.say("carpd started on host1 (advskew 0, --preempt) and host2 (advskew 50); advbase 1 s");
     if !wait_until(Duration::from_secs(10), || lab.holders(vip) == [1]) {
         bail!("no master after 10 s: host1 log:\n{}", lab.log("host1"));
@@ -93,7 +70,7 @@ pub fn run(carpd: &Path) -> Result<()> {
     std::thread::sleep(Duration::from_secs(2));
     let back_at = probe.elapsed();
     lab.set_port(&h1, true)?;
-    start(&h1, "0", "host1")?;
+    start(&h1, 0, "host1")?;
     clock.say("host1 comes back: port up, carpd restarted (its startup down-script removes the stale VIP)");
     if !wait_until(Duration::from_secs(10), || lab.holders(vip) == [1]) {
         bail!("host1 did not preempt: log:\n{}", lab.log("host1"));

@@ -55,7 +55,9 @@ pub fn flood(
             Type::RAW,
             Some(Protocol::from(libc::IPPROTO_RAW)),
         )?;
-        socket.bind_device(Some(b"eth0")).context("binding to eth0")?;
+        socket
+            .bind_device(Some(b"eth0"))
+            .context("binding to eth0")?;
         // The flooding host itself need not hear its own multicast.
         socket.set_multicast_loop_v4(false)?;
         let start = Instant::now();

@@ -8,6 +8,7 @@
 
 pub mod bgp;
 pub mod capture;
+pub mod daemons;
 pub mod flood;
 pub mod probe;
 
@@ -19,6 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use capture::Capture;
+pub use daemons::CarpMember;
 pub use flood::{flood, FloodReport};
 pub use probe::{ProbeReport, Prober};
 

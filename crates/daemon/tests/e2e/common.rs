@@ -1,6 +1,6 @@
 //! Shared helpers: starting carpd or ucarp in a host, waiting for the VIP to move.
 
-use carpd_lab::{wait_until, Host, Lab, Pid};
+use carpd_lab::{wait_until, CarpMember, Host, Lab, Pid};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -80,6 +80,22 @@ pub struct Member {
     pub pid: Pid,
 }
 
+impl Group {
+    /// This group's member with `advskew`, preempting as asked, with the lab's ip-addr
+    /// scripts named after `log` unless the group is native.
+    pub fn member(&self, lab: &Lab, advskew: u8, preempt: bool, log: &str) -> CarpMember {
+        let mut member = CarpMember::new(self.vhid, self.vip, "");
+        member.password = self.pass.clone();
+        member.advskew = advskew;
+        member.preempt = preempt;
+        member.extra = self.extra.clone();
+        if !self.native {
+            member.scripts = Some(lab.vip_scripts(log).expect("scripts"));
+        }
+        member
+    }
+}
+
 /// Starts `which` on host `host` in `group` with `advskew`, preempt as asked, `-z`, and the
 /// lab's ip-addr scripts.
 pub fn start(
@@ -91,38 +107,10 @@ pub fn start(
     preempt: bool,
     log: &str,
 ) -> Member {
-    let h: &Host = lab.host(host);
-    let (up, down) = lab.vip_scripts(log).expect("scripts");
-    let mut args: Vec<String> = vec![
-        "-i".into(),
-        "eth0".into(),
-        "-s".into(),
-        h.ip.to_string(),
-        "-v".into(),
-        group.vhid.to_string(),
-        "-a".into(),
-        group.vip.to_string(),
-        "-k".into(),
-        advskew.to_string(),
-        "-z".into(),
-        "-f".into(),
-        "none".into(),
-    ];
-    if !group.native {
-        args.extend([
-            "-u".into(),
-            up.display().to_string(),
-            "-d".into(),
-            down.display().to_string(),
-        ]);
-    }
-    args.extend(group.pass.iter().cloned());
-    if preempt {
-        args.push("-P".into());
-    }
-    args.extend(group.extra.iter().cloned());
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let pid = lab.spawn(h, which.program(), &refs, log).expect("spawn");
+    let member = group.member(lab, advskew, preempt, log);
+    let pid = lab
+        .start_carp(which.program(), lab.host(host), &member, log)
+        .expect("spawn");
     Member { pid }
 }
 
@@ -251,31 +239,34 @@ pub fn start_with_scripts(
     extra: &[&str],
     log: &str,
 ) -> Member {
-    let ip = lab.host(host).ip.to_string();
-    let vhid = vhid.to_string();
-    let vip = vip.to_string();
-    let mut args = vec![
-        "-i",
-        "eth0",
-        "-s",
-        &ip,
-        "-v",
-        &vhid,
-        "-p",
-        "secret",
-        "-a",
-        &vip,
-        "-z",
-        "-f",
-        "none",
-        "-u",
-        up.to_str().expect("utf-8 path"),
-        "-d",
-        down.to_str().expect("utf-8 path"),
-    ];
-    args.extend_from_slice(extra);
+    let mut member = CarpMember::new(vhid, vip, "secret");
+    member.scripts = Some((up.to_path_buf(), down.to_path_buf()));
+    member.extra = extra.iter().map(|s| s.to_string()).collect();
     let pid = lab
-        .spawn(lab.host(host), carpd(), &args, log)
+        .start_carp(carpd(), lab.host(host), &member, log)
         .expect("spawn");
+    Member { pid }
+}
+
+/// Writes the carpd config `name` in the lab's folder (a control socket of its own, then
+/// `text`).
+pub fn write_config(lab: &Lab, name: &str, text: &str) -> std::path::PathBuf {
+    lab.carpd_config(name, &format!("\n{text}"))
+        .expect("writing the config")
+}
+
+/// Starts carpd on `host` with the config file `path`.
+pub fn start_config(lab: &Lab, host: usize, path: &std::path::Path, log: &str) -> Member {
+    let pid = lab
+        .start_carpd_config(std::path::Path::new(carpd()), lab.host(host), path, log)
+        .expect("spawn");
+    Member { pid }
+}
+
+/// Starts keepalived in `host` with `conf`, its log under `log` (pid files beside it).
+pub fn start_keepalived(lab: &Lab, host: usize, conf: &std::path::Path, log: &str) -> Member {
+    let pid = lab
+        .start_keepalived(lab.host(host), conf, log)
+        .expect("spawn keepalived");
     Member { pid }
 }

@@ -1,12 +1,11 @@
 //! Config mode: many groups on several interfaces in one process, from one file.
 
-use crate::common::{carpd, lab, stop, Member};
-use carpd_lab::{wait_until, Lab};
+use crate::common::{carpd, lab, start_config, stop, write_config};
+use carpd_lab::{wait_until, CarpMember, Lab};
 use nix::sys::signal::Signal;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// One `[[group]]` table in native mode (carpd manages the VIP).
@@ -14,31 +13,6 @@ pub fn group(interface: &str, vhid: u8, vip: Ipv4Addr, advskew: u8) -> String {
     format!(
         "[[group]]\ninterface = \"{interface}\"\nvhid = {vhid}\nvips = [\"{vip}/32\"]\npassword = \"secret\"\nadvskew = {advskew}\npreempt = true\n\n"
     )
-}
-
-/// Writes a config file with its own control socket beside it (every host of every lab
-/// shares /run, so the default socket would be one for all).
-pub fn write_config(lab: &Lab, name: &str, text: &str) -> PathBuf {
-    let path = lab.dir().join(name);
-    let socket = lab.dir().join(format!("{name}.sock"));
-    let text = format!(
-        "[daemon]\ncontrol_socket = \"{}\"\n\n{text}",
-        socket.display()
-    );
-    std::fs::write(&path, text).expect("writing the config");
-    path
-}
-
-pub fn start_config(lab: &Lab, host: usize, path: &std::path::Path, log: &str) -> Member {
-    let pid = lab
-        .spawn(
-            lab.host(host),
-            carpd(),
-            &["--config", path.to_str().expect("utf-8"), "-f", "none"],
-            log,
-        )
-        .expect("spawn");
-    Member { pid }
 }
 
 /// Waits until `host` holds exactly `expected` among `all`; panics with the logs otherwise.
@@ -125,35 +99,12 @@ fn sixty_groups_on_two_interfaces_each_host_master_of_half_one_peer_is_ucarp() {
     }
     let h1 = start_config(&lab, 1, &paths[0], "h1");
     let h2 = start_config(&lab, 2, &paths[1], "h2");
-    let (up, down) = lab.vip_scripts("ucarp").expect("scripts");
-    let ucarp_vip = vip("eth0", 30).to_string();
-    let src = lab.host(2).ip.to_string();
-    lab.spawn(
-        lab.host(2),
-        "ucarp",
-        &[
-            "-i",
-            "eth0",
-            "-s",
-            &src,
-            "-v",
-            "30",
-            "-p",
-            "secret",
-            "-a",
-            &ucarp_vip,
-            "-k",
-            "100",
-            "-P",
-            "-z",
-            "-u",
-            up.to_str().expect("utf-8"),
-            "-d",
-            down.to_str().expect("utf-8"),
-        ],
-        "ucarp",
-    )
-    .expect("ucarp");
+    let mut ucarp = CarpMember::new(30, vip("eth0", 30), "secret");
+    ucarp.advskew = 100;
+    ucarp.preempt = true;
+    ucarp.scripts = Some(lab.vip_scripts("ucarp").expect("scripts"));
+    lab.start_carp("ucarp", lab.host(2), &ucarp, "ucarp")
+        .expect("ucarp");
     let logs = ["h1", "h2", "ucarp"];
     let settle = Duration::from_secs(20);
     expect_holds(&lab, 1, &all, &wanted[0], settle, &logs);

@@ -3,7 +3,8 @@
 //! promote, access for root and for another user, and floods on the control socket.
 
 use crate::common::{lab, stop};
-use crate::config_mode::{group, start_config, write_config};
+use crate::common::{start_config, write_config};
+use crate::config_mode::group;
 use carpd_lab::wait_until;
 use nix::sys::signal::Signal;
 use serde_json::Value;

@@ -3,7 +3,8 @@
 //! changes.
 
 use crate::common::{expect_holders, lab};
-use crate::config_mode::{group, start_config, write_config};
+use crate::common::{start_config, write_config};
+use crate::config_mode::group;
 use crate::control::status;
 use crate::trackers::{socket_of, time_until_holders, tracked};
 use carpd_lab::{wait_until, Lab};

@@ -2,7 +2,6 @@
 //! keepalived group as one of its routers, as master and as backup.
 
 use crate::common::*;
-use crate::config_mode::{start_config, write_config};
 use crate::control::status;
 use carpd_lab::{wait_until, Lab};
 use nix::sys::signal::Signal;
@@ -22,34 +21,6 @@ fn keepalived_conf(lab: &Lab, name: &str, priority: u8, interval: &str, vip: Ipv
     );
     std::fs::write(&path, text).expect("writing keepalived.conf");
     path
-}
-
-/// Starts keepalived in `host` with `conf`, its log under `log` (pid files beside it).
-pub fn start_keepalived(lab: &Lab, host: usize, conf: &std::path::Path, log: &str) -> Member {
-    let dir = lab.dir();
-    let (pid, vrrp) = (
-        dir.join(format!("{log}.pid")),
-        dir.join(format!("{log}.vrrp.pid")),
-    );
-    let pid = lab
-        .spawn(
-            lab.host(host),
-            "keepalived",
-            &[
-                "-n",
-                "-l",
-                "-P",
-                "-f",
-                conf.to_str().expect("utf-8"),
-                "-p",
-                pid.to_str().expect("utf-8"),
-                "-r",
-                vrrp.to_str().expect("utf-8"),
-            ],
-            log,
-        )
-        .expect("spawn keepalived");
-    Member { pid }
 }
 
 /// A carpd config with one VRRPv3 group "v3" of VRID 50 (VIP managed natively, IPv4 or

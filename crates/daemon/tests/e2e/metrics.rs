@@ -2,7 +2,8 @@
 //! Prometheus server that answers a query for `carpd_group_state`.
 
 use crate::common::{expect_holders, lab};
-use crate::config_mode::{group, start_config, write_config};
+use crate::common::{start_config, write_config};
+use crate::config_mode::group;
 use carpd_lab::{wait_until, Lab};
 use std::io::Write as _;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! Notify scripts: every transition, in the order it happened, with a slow script.
 
 use crate::common::{expect_holders, lab};
-use crate::config_mode::{start_config, write_config};
+use crate::common::{start_config, write_config};
 use crate::trackers::{socket_of, tracked, Watch};
 use std::time::Duration;
 

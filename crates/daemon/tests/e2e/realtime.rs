@@ -2,7 +2,7 @@
 //! its scripts do not.
 
 use crate::common::{lab, stop};
-use crate::config_mode::{start_config, write_config};
+use crate::common::{start_config, write_config};
 use carpd_lab::wait_until;
 use nix::sys::signal::Signal;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! the router) and a planned stop (SIGTERM). Then a VIP interface that appears late.
 
 use crate::common::*;
-use crate::config_mode::{start_config, write_config};
+use crate::common::{start_config, write_config};
 use crate::control::status;
 use carpd_lab::bgp::{self, Example};
 use carpd_lab::{wait_until, Lab};

@@ -3,7 +3,8 @@
 //! hangs while the master keeps advertising on time.
 
 use crate::common::{expect_holders, lab, start, Group, Impl};
-use crate::config_mode::{group, start_config, write_config};
+use crate::common::{start_config, write_config};
+use crate::config_mode::group;
 use crate::control::{adverts, ctl, longest_gap, status};
 use carpd_lab::{wait_until, Lab};
 use serde_json::Value;

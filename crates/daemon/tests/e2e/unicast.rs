@@ -1,9 +1,10 @@
 //! Unicast peers on a LAN whose switch drops multicast (an nftables rule in the switch
 //! namespace): VRRPv3 with keepalived's `unicast_peer`, and CARP between two carpd nodes.
 
+use crate::common::start_keepalived;
 use crate::common::*;
-use crate::config_mode::{start_config, write_config};
-use crate::keepalived_interop::{start_keepalived, vip6};
+use crate::common::{start_config, write_config};
+use crate::keepalived_interop::vip6;
 use carpd_lab::Lab;
 use nix::sys::signal::Signal;
 use std::net::{Ipv4Addr, Ipv6Addr};
