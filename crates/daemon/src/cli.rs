@@ -1,5 +1,5 @@
 //! The command line: every ucarp 1.5.2 option, short and long, with the same meaning and
-//! defaults (reference/ucarp.md §3), plus carpd's long-only additions.
+//! defaults (docs/protocol.md §8), plus carpd's long-only additions.
 //!
 //! Where ucarp silently accepts a bad value (advbase 256 taken modulo 256, trailing junk after
 //! a number, an unknown facility), carpd refuses it with one line naming the option, the value

@@ -72,8 +72,9 @@ impl Heard {
 /// With equal claims, whether the peer at `peer` beats the router at `local`.
 ///
 /// CARP follows ucarp: the peer wins when its address, read as the raw network-order word on
-/// a little-endian host, is smaller (ucarp.md §2.3; carpd does the same on every host so that
-/// mixed pairs agree). VRRPv3 follows RFC 9568 §6.4.3: the higher primary address wins.
+/// a little-endian host, is smaller (docs/protocol.md §6, "Tie-break"; carpd does the same on
+/// every host so that mixed pairs agree). VRRPv3 follows RFC 9568 §6.4.3: the higher primary
+/// address wins.
 pub fn peer_wins_tie(vrrp3: bool, peer: IpAddr, local: IpAddr) -> bool {
     if vrrp3 {
         return peer > local;

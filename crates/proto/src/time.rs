@@ -72,7 +72,7 @@ pub fn advert_interval(advbase: u8, advskew: u8) -> Duration {
 ///
 /// ucarp carp.c carp_setrun: `deadratio × advbase + advskew/256` (the skew is not multiplied).
 /// For advbase 0 that leaves the ratio without effect and a backup that times out after one
-/// skew, so carpd uses `deadratio × advskew/256` there (ARCHITECTURE.md, "master-down").
+/// skew, so carpd uses `deadratio × advskew/256` there (docs/protocol.md §6, "Master-down interval").
 pub fn master_down_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
     let skew = u64::from(advskew) * 1_000_000 / 256;
     let micros = if advbase == 0 {

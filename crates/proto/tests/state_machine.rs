@@ -312,7 +312,7 @@ fn equal_timing_tie_break_in_ucarps_address_order() {
     assert_eq!(tie(ME, PEER), State::Master);
     assert_eq!(tie(PEER, ME), State::Backup);
     // Differ in the third octet: ucarp on x86 orders by the last octet first, so 10.77.1.1
-    // beats 10.77.0.2 although it is numerically higher (ucarp.md §2.3, lab-verified).
+    // beats 10.77.0.2 although it is numerically higher (docs/protocol.md §6, "Tie-break", checked against ucarp).
     let high = Ipv4Addr::new(10, 77, 1, 1);
     let low = Ipv4Addr::new(10, 77, 0, 2);
     assert_eq!(tie(high, low), State::Master);

@@ -84,7 +84,7 @@ fn direction(lab: &Lab, mode: &Mode, first: Impl, second: Impl, tag: &str) {
     for (log, which) in [(l1.as_str(), first), (l2.as_str(), second)] {
         let hooks =
             std::fs::read_to_string(lab.dir().join(format!("{log}-hooks.log"))).unwrap_or_default();
-        // ucarp leaks its sockets into scripts (ucarp.md §2.6); carpd must not. Seeing the
+        // ucarp leaks its sockets into scripts (docs/protocol.md §7); carpd must not. Seeing the
         // leak on ucarp's side shows that the check works.
         let leaked = hooks.contains("socket:") || hooks.contains("anon_inode:");
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Gratuitous ARP in ucarp's format.
 //!
 //! ucarp garp.c: an ARP *request* broadcast from the interface's MAC, with sender IP = target
-//! IP = VIP and target MAC = the sender's own MAC (reference/ucarp.md §1.8).
+//! IP = VIP and target MAC = the sender's own MAC (docs/protocol.md §5).
 
 use super::ethernet::{self, Frame};
 use super::DecodeError;

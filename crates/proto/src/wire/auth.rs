@@ -1,4 +1,4 @@
-//! CARP authentication as ucarp computes it (reference/ucarp.md §1.4).
+//! CARP authentication as ucarp computes it (docs/protocol.md §2).
 //!
 //! Key: the password bytes zero-padded to 20 bytes (ucarp copies the NUL-terminated password
 //! into a 20-byte key, so at most 19 bytes fit). Message: `02 01 vhid`, the VIPs (ascending,

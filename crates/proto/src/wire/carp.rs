@@ -1,4 +1,4 @@
-//! The 36-byte CARP advertisement header (ucarp ip_carp.h, reference/ucarp.md §1.2).
+//! The 36-byte CARP advertisement header (ucarp's ip_carp.h `struct carp_header`; docs/protocol.md §1).
 //!
 //! ```text
 //!  0        4        8               16              24              32
@@ -290,8 +290,8 @@ impl Advertisement {
 mod tests {
     use super::*;
 
-    // ucarp.md §1.2 lab sample: vhid 42, advskew 0, advbase 1, checksum 0xda65 for its
-    // counter/digest; here we check the layout with a known repr instead.
+    // docs/protocol.md §1, the checked sample: vhid 42, advskew 0, advbase 1, checksum 0xda65
+    // for its counter/digest; here we check the layout with a known repr instead.
     fn repr() -> CarpRepr {
         CarpRepr {
             vhid: 42,
