@@ -18,13 +18,13 @@ use crate::sys::vrrp6::{self, Vrrp6Socket};
 use crate::trackers::{Observation, Trackers};
 use anyhow::{Context as _, Result};
 use carpd_proto::{Instant, RouterId};
-use futures::future::FutureExt as _;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -248,6 +248,8 @@ pub struct Io {
     pub runners: BTreeMap<RouterId, Runner>,
     /// The link a receive batch is reading, and how many frames it has read.
     pub batch: Option<(LinkId, usize)>,
+    /// The link a frame was read from last: the next look at the links starts after it.
+    pub batch_link: LinkId,
     /// Config mode: SIGHUP is for reloading, not for stopping as in ucarp.
     pub hangup_reloads: bool,
     /// where events go (`carpctl watch`)
@@ -320,52 +322,64 @@ fn not_open(what: &str) -> std::io::Error {
     )
 }
 
-/// Reads one IPv6 VRRP packet if one is queued; `None` when none is (or the read failed).
-fn try_receive_v6(socket: &AsyncFd<Vrrp6Socket>, name: &str) -> Option<(vrrp6::Received, Vec<u8>)> {
-    let mut buf = vec![0u8; FRAME_BUFFER];
+/// Reads one frame from `socket` if the reactor says it is readable; `None` after registering
+/// `cx` for its next readiness. Nothing is allocated or read while it is not readable.
+fn poll_receive(
+    socket: &AsyncFd<PacketSocket>,
+    name: &str,
+    cx: &mut Context<'_>,
+) -> Option<Vec<u8>> {
     loop {
-        match socket.try_io(tokio::io::Interest::READABLE, |s| s.recv(&mut buf)) {
-            Ok(received) => {
-                buf.truncate(received.len);
-                return Some((received, buf));
+        let Poll::Ready(Ok(mut guard)) = socket.poll_read_ready(cx) else {
+            return None;
+        };
+        let mut buf = vec![0u8; FRAME_BUFFER];
+        match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+            Ok(Ok(len)) => {
+                buf.truncate(len);
+                return Some(buf);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
-            Err(e) => {
-                tracing::debug!("IPv6 receive on {name}: {e}");
-                return None;
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) => {
+                // ENETDOWN: the interface went down or away; netlink tells us the rest.
+                tracing::debug!("receive on {name}: {e}");
+                guard.clear_ready();
             }
+            // Nothing queued: readiness is cleared, the next poll registers `cx`.
+            Err(_would_block) => {}
         }
     }
 }
 
-/// Waits until one of the links' sockets is readable and `read` gets something from it.
-async fn receive_first<S, T>(
-    links: Vec<(LinkId, Rc<AsyncFd<S>>, String)>,
-    read: fn(&AsyncFd<S>, &str) -> Option<T>,
-) -> (LinkId, T)
-where
-    S: std::os::fd::AsRawFd,
-{
-    if links.is_empty() {
-        return std::future::pending().await;
-    }
-    let waits = links.into_iter().map(|(id, socket, name)| {
-        async move {
-            loop {
-                let Ok(mut guard) = socket.readable().await else {
-                    return std::future::pending().await;
-                };
-                match read(&socket, &name) {
-                    Some(got) => return (id, got),
-                    // Nothing queued (or an error): wait for the next readiness.
-                    None => guard.clear_ready(),
-                }
+/// As [`poll_receive`], for a link's IPv6 VRRP socket.
+fn poll_receive_v6(
+    socket: &AsyncFd<Vrrp6Socket>,
+    name: &str,
+    cx: &mut Context<'_>,
+) -> Option<(vrrp6::Received, Vec<u8>)> {
+    loop {
+        let Poll::Ready(Ok(mut guard)) = socket.poll_read_ready(cx) else {
+            return None;
+        };
+        let mut buf = vec![0u8; FRAME_BUFFER];
+        match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+            Ok(Ok(received)) => {
+                buf.truncate(received.len);
+                return Some((received, buf));
             }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) => {
+                tracing::debug!("IPv6 receive on {name}: {e}");
+                guard.clear_ready();
+            }
+            Err(_would_block) => {}
         }
-        .boxed_local()
-    });
-    futures::future::select_all(waits).await.0
+    }
+}
+
+/// Whether a signal stream has delivered (`cx` is registered otherwise).
+fn delivered(signal: &mut Signal, cx: &mut Context<'_>) -> bool {
+    matches!(signal.poll_recv(cx), Poll::Ready(Some(())))
 }
 
 impl Io {
@@ -398,90 +412,122 @@ impl Io {
             }
             let deadline = deadline.map(|t| self.epoch + Duration::from_micros(t.as_micros()));
             // The timerfd cannot refuse a valid time; if it ever does, tokio's timer stands in.
-            let fallback = match self.timer.arm(deadline) {
+            let mut late = match self.timer.arm(deadline) {
                 Ok(()) => None,
                 Err(e) => {
                     tracing::error!("cannot arm the deadline timer: {e}");
-                    deadline
-                }
-            };
-            let late = async {
-                match fallback {
-                    Some(d) => {
+                    deadline.map(|d| {
                         let wait = d.saturating_sub(crate::sys::timer::monotonic_now());
-                        tokio::time::sleep(wait).await
-                    }
-                    None => std::future::pending().await,
+                        Box::pin(tokio::time::sleep(wait))
+                    })
                 }
             };
-            let timer = &mut self.timer;
-            let sockets: Vec<_> = self
-                .links
-                .iter()
-                .filter_map(|(id, l)| {
-                    l.socket
-                        .as_ref()
-                        .map(|s| (*id, Rc::clone(s), l.interface.name.clone()))
-                })
-                .collect();
-            let sockets6: Vec<_> = self
-                .links
-                .iter()
-                .filter_map(|(id, l)| {
-                    l.v6.as_ref()
-                        .map(|s| (*id, Rc::clone(s), l.interface.name.clone()))
-                })
-                .collect();
-            let s = &mut self.signals;
-            let input = tokio::select! {
-                biased;
-                _ = s.term.recv() => Some(Input::Stop("TERM")),
-                _ = s.int.recv() => Some(Input::Stop("INT")),
-                _ = s.quit.recv() => Some(Input::Stop("QUIT")),
-                _ = s.hup.recv() => {
-                    if self.hangup_reloads {
-                        return Next::Reload;
-                    }
-                    Some(Input::Hangup)
-                }
-                _ = s.usr1.recv() => Some(Input::Status),
-                _ = s.usr2.recv() => Some(Input::Demote),
-                _ = timer.expired() => Some(Input::Timer),
-                _ = late => Some(Input::Timer),
-                Some((router, job, report)) = self.done.recv() => {
-                    if let Some(r) = self.runners.get_mut(&router) {
-                        r.queued = r.queued.saturating_sub(1);
-                    }
-                    Some(Input::HookDone { router, job, report })
-                }
-                Some(o) = self.observations.recv() => Some(Input::Tracker {
-                    tracker: o.tracker,
-                    ok: o.ok,
-                    detail: o.detail,
-                }),
-                Some(event) = self.net_events.recv() => {
-                    let more = self.vip_links.net_event(&event);
-                    self.pending.extend(more);
-                    self.net_event(event)
-                }
-                Some(call) = self.calls.recv() => return Next::Call(call),
-                Some(scrape) = self.scrapes.recv() => return Next::Scrape(scrape),
-                (link, bytes) = receive_first(sockets, try_receive) => {
-                    self.batch = Some((link, 1));
-                    Some(Input::Frame { link, bytes })
-                }
-                (link, (received, bytes)) = receive_first(sockets6, try_receive_v6) => Some(Input::Packet6 {
-                    link,
+            let next = std::future::poll_fn(|cx| self.poll_sources(cx, late.as_mut())).await;
+            if let Some(next) = next {
+                return next;
+            }
+        }
+    }
+
+    /// One pass over the sources in priority order: the first that has something gives it
+    /// (`None`: an interface event that changed nothing the engine needs, look again). Each
+    /// source that has nothing registers `cx` in place (no future is built or dropped per
+    /// pass, which an idle loop would pay for at every advert).
+    fn poll_sources(
+        &mut self,
+        cx: &mut Context<'_>,
+        late: Option<&mut std::pin::Pin<Box<tokio::time::Sleep>>>,
+    ) -> Poll<Option<Next>> {
+        let input = |input| Poll::Ready(Some(Next::Input(input)));
+        let s = &mut self.signals;
+        if delivered(&mut s.term, cx) {
+            return input(Input::Stop("TERM"));
+        }
+        if delivered(&mut s.int, cx) {
+            return input(Input::Stop("INT"));
+        }
+        if delivered(&mut s.quit, cx) {
+            return input(Input::Stop("QUIT"));
+        }
+        if delivered(&mut s.hup, cx) {
+            if self.hangup_reloads {
+                return Poll::Ready(Some(Next::Reload));
+            }
+            return input(Input::Hangup);
+        }
+        if delivered(&mut s.usr1, cx) {
+            return input(Input::Status);
+        }
+        if delivered(&mut s.usr2, cx) {
+            return input(Input::Demote);
+        }
+        if let Poll::Ready(result) = self.timer.poll_expired(cx) {
+            if let Err(e) = result {
+                tracing::error!("deadline timer: {e}");
+            }
+            return input(Input::Timer);
+        }
+        if let Some(late) = late {
+            if std::future::Future::poll(late.as_mut(), cx).is_ready() {
+                return input(Input::Timer);
+            }
+        }
+        if let Poll::Ready(Some((router, job, report))) = self.done.poll_recv(cx) {
+            if let Some(r) = self.runners.get_mut(&router) {
+                r.queued = r.queued.saturating_sub(1);
+            }
+            return input(Input::HookDone {
+                router,
+                job,
+                report,
+            });
+        }
+        if let Poll::Ready(Some(o)) = self.observations.poll_recv(cx) {
+            return input(Input::Tracker {
+                tracker: o.tracker,
+                ok: o.ok,
+                detail: o.detail,
+            });
+        }
+        if let Poll::Ready(Some(event)) = self.net_events.poll_recv(cx) {
+            let more = self.vip_links.net_event(&event);
+            self.pending.extend(more);
+            return Poll::Ready(self.net_event(event).map(Next::Input));
+        }
+        if let Poll::Ready(Some(call)) = self.calls.poll_recv(cx) {
+            return Poll::Ready(Some(Next::Call(call)));
+        }
+        if let Poll::Ready(Some(scrape)) = self.scrapes.poll_recv(cx) {
+            return Poll::Ready(Some(Next::Scrape(scrape)));
+        }
+        // Frames last, starting after the link read last so that a flood on one link cannot
+        // keep another's adverts waiting.
+        let after = self.batch_link;
+        let order = self
+            .links
+            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .chain(self.links.range(..=after));
+        for (id, link) in order {
+            let name = &link.interface.name;
+            if let Some(bytes) = link.socket.as_ref().and_then(|s| poll_receive(s, name, cx)) {
+                self.batch = Some((*id, 1));
+                self.batch_link = *id;
+                return input(Input::Frame { link: *id, bytes });
+            }
+            if let Some((received, bytes)) =
+                link.v6.as_ref().and_then(|s| poll_receive_v6(s, name, cx))
+            {
+                self.batch_link = *id;
+                return input(Input::Packet6 {
+                    link: *id,
                     source: received.source,
                     destination: received.destination,
                     hop_limit: received.hop_limit,
                     bytes,
-                }),
-            };
-            if let Some(input) = input {
-                return Next::Input(input);
+                });
             }
         }
+        Poll::Pending
     }
 
     /// Interface events: rebinding happens here; the engine is told what the link is now.

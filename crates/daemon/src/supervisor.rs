@@ -133,6 +133,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             links: BTreeMap::new(),
             runners: BTreeMap::new(),
             batch: None,
+            batch_link: LinkId(0),
             hangup_reloads: named_logs,
             events: events.clone(),
             trackers: Trackers::new(observed),

@@ -12,6 +12,7 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use nix::time::{clock_gettime, ClockId as Clock};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 
@@ -70,9 +71,20 @@ impl DeadlineTimer {
 
     /// Waits until the armed deadline is due (forever while disarmed); the timer is then
     /// disarmed. Cancel-safe: dropped before it is due, the timer stays armed.
+    #[cfg(test)]
     pub async fn expired(&mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_expired(cx)).await
+    }
+
+    /// Whether the armed deadline is due (the timer is then disarmed); `cx` is woken when it
+    /// becomes due otherwise.
+    pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            let mut guard = self.fd.readable().await?;
+            let mut guard = match self.fd.poll_read_ready(cx) {
+                Poll::Ready(Ok(guard)) => guard,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
             let mut count = [0u8; 8];
             match guard.try_io(|fd| {
                 nix::unistd::read(fd.get_ref().0.as_fd(), &mut count).map_err(io::Error::from)
@@ -82,9 +94,9 @@ impl DeadlineTimer {
                     // reactor reports afresh: no second read to find that out.
                     guard.clear_ready();
                     self.armed = None;
-                    return Ok(());
+                    return Poll::Ready(Ok(()));
                 }
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
                 // Readiness was stale (re-armed since): wait again.
                 Err(_would_block) => continue,
             }
