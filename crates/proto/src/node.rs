@@ -259,9 +259,9 @@ impl Node {
 
     /// An IPv4 packet of protocol 112 (from the IP header on) arrived on `link`.
     ///
-    /// Checks in ucarp's order where it has one (docs/protocol.md §4): fragments are dropped (ucarp
-    /// does not look), then own packets are ignored, then the header (codec), then TTL 255,
-    /// then the vhid; the router checks group, peers, HMAC and replay. The payload decides
+    /// Checks in ucarp's order where it has one (docs/protocol.md §4): fragments are dropped
+    /// (ucarp does not look), then own packets are ignored, then the header (codec), then TTL
+    /// 255, then the vhid; the router checks group, peers, HMAC and replay. The payload decides
     /// the protocol: VRRPv3 (first byte 0x31), VRRPv2 (0x21 and a VRRPv2 length) or CARP.
     pub fn handle_packet(&mut self, now: Instant, link: u32, bytes: &[u8]) {
         let source = || {
