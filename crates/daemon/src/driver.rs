@@ -322,27 +322,33 @@ fn not_open(what: &str) -> std::io::Error {
     )
 }
 
-/// Reads one frame from `socket` if the reactor says it is readable; `None` after registering
-/// `cx` for its next readiness. Nothing is allocated or read while it is not readable.
-fn poll_receive(
-    socket: &AsyncFd<PacketSocket>,
-    name: &str,
+/// Reads one datagram from `socket` with `recv` if the reactor says it is readable (`size`
+/// tells how many bytes of the buffer it filled); `None` after registering `cx` for the
+/// socket's next readiness. Nothing is allocated or read while it is not readable.
+fn poll_read<S, T>(
+    socket: &AsyncFd<S>,
+    what: std::fmt::Arguments<'_>,
     cx: &mut Context<'_>,
-) -> Option<Vec<u8>> {
+    recv: impl Fn(&S, &mut [u8]) -> std::io::Result<T>,
+    size: impl Fn(&T) -> usize,
+) -> Option<(T, Vec<u8>)>
+where
+    S: std::os::fd::AsRawFd,
+{
     loop {
         let Poll::Ready(Ok(mut guard)) = socket.poll_read_ready(cx) else {
             return None;
         };
         let mut buf = vec![0u8; FRAME_BUFFER];
-        match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
-            Ok(Ok(len)) => {
-                buf.truncate(len);
-                return Some(buf);
+        match guard.try_io(|s| recv(s.get_ref(), &mut buf)) {
+            Ok(Ok(got)) => {
+                buf.truncate(size(&got));
+                return Some((got, buf));
             }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Ok(Err(e)) => {
                 // ENETDOWN: the interface went down or away; netlink tells us the rest.
-                tracing::debug!("receive on {name}: {e}");
+                tracing::debug!("{what}: {e}");
                 guard.clear_ready();
             }
             // Nothing queued: readiness is cleared, the next poll registers `cx`.
@@ -351,30 +357,35 @@ fn poll_receive(
     }
 }
 
-/// As [`poll_receive`], for a link's IPv6 VRRP socket.
+/// A frame from a link's packet socket (see [`poll_read`]).
+fn poll_receive(
+    socket: &AsyncFd<PacketSocket>,
+    name: &str,
+    cx: &mut Context<'_>,
+) -> Option<Vec<u8>> {
+    poll_read(
+        socket,
+        format_args!("receive on {name}"),
+        cx,
+        PacketSocket::recv,
+        |len| *len,
+    )
+    .map(|(_, frame)| frame)
+}
+
+/// A packet from a link's IPv6 VRRP socket (see [`poll_read`]).
 fn poll_receive_v6(
     socket: &AsyncFd<Vrrp6Socket>,
     name: &str,
     cx: &mut Context<'_>,
 ) -> Option<(vrrp6::Received, Vec<u8>)> {
-    loop {
-        let Poll::Ready(Ok(mut guard)) = socket.poll_read_ready(cx) else {
-            return None;
-        };
-        let mut buf = vec![0u8; FRAME_BUFFER];
-        match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
-            Ok(Ok(received)) => {
-                buf.truncate(received.len);
-                return Some((received, buf));
-            }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Ok(Err(e)) => {
-                tracing::debug!("IPv6 receive on {name}: {e}");
-                guard.clear_ready();
-            }
-            Err(_would_block) => {}
-        }
-    }
+    poll_read(
+        socket,
+        format_args!("IPv6 receive on {name}"),
+        cx,
+        Vrrp6Socket::recv,
+        |r| r.len,
+    )
 }
 
 /// Whether a signal stream has delivered (`cx` is registered otherwise).
