@@ -1,4 +1,5 @@
-//! Starting carpd, ucarp and keepalived in a lab host with equivalent settings.
+//! The benchmark's implementations (carpd in its modes, ucarp, keepalived) and their equivalent
+//! settings, started through the lab's one starter (`carpd_lab::daemons`).
 
 use anyhow::Result;
 use carpd_lab::{CarpMember, Lab, Pid};
