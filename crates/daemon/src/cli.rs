@@ -359,14 +359,13 @@ const GROUP_OPTIONS: [&str; 20] = [
     "hook_timeout",
 ];
 
+/// How long a passfile that is a pipe (`-o <(...)`) has to deliver its line.
+const PASSFILE_PIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The passfile's first line (see [`rules::read_passfile`]).
 fn read_passfile(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
-    rules::read_passfile(path).map_err(|e| {
-        usage(format!(
-            "carpd: --passfile {}: cannot read it: {e}",
-            path.display()
-        ))
-    })
+    rules::read_passfile(path, Some(PASSFILE_PIPE_WAIT))
+        .map_err(|e| usage(format!("carpd: --passfile {}: it {e}", path.display())))
 }
 
 /// ucarp reads numbers with `strtoul(s, NULL, 0)`: decimal, `0x` hex, or `0` octal.
@@ -642,11 +641,19 @@ mod tests {
             with(&["-o", "/nonexistent/pw", "-p", "cli"]).unwrap().1,
             b"cli"
         );
-        // At most ucarp's one line of 511 bytes is read, whatever the file's size: /dev/zero
-        // gives 511 NUL bytes, refused as too long (exit 2, as ucarp), at once.
-        let e = with(&["-o", "/dev/zero"]).unwrap_err();
+        // At most ucarp's one line of 511 bytes is read, whatever the file's size: 511 bytes
+        // without a newline are refused as too long (exit 2, as ucarp).
+        std::fs::write(&dir, vec![b'x'; 4096]).unwrap();
+        let e = with(&["-o", f]).unwrap_err();
         assert_eq!(e.status, 2);
         assert!(e.message.contains("511 bytes"), "{}", e.message);
+        // A device is refused at once, never read (a terminal would wait, /dev/zero not end).
+        let e = with(&["-o", "/dev/zero"]).unwrap_err();
+        assert_eq!(e.status, 1);
+        assert_eq!(
+            e.message,
+            "carpd: --passfile /dev/zero: it is a character device, not a regular file: accepted a regular file"
+        );
         std::fs::write(&dir, "abc\r\n").unwrap();
         assert_eq!(
             with(&["-o", f]).unwrap().1,

@@ -690,7 +690,8 @@ pub fn lock_groups<'a>(
 ) -> Result<BTreeMap<(String, u8), PidLock>> {
     let mut locks = BTreeMap::new();
     for g in groups {
-        match lock::lock_instance(&g.interface, g.vhid) {
+        let note = lock::vip_note(g.vips.iter().map(|v| (g.vip_interface(), v.address)));
+        match lock::lock_instance(&g.interface, g.vhid, &note) {
             Ok(lock) => {
                 locks.insert((g.interface.clone(), g.vhid), lock);
             }

@@ -2,6 +2,7 @@
 //! script, no address removed), and a failed one ends carpd with exit status 1 and a message
 //! naming the value and what is accepted.
 
+use crate::sys::lock::LiveNote;
 use crate::sys::netlink::LinkAddress;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -104,6 +105,37 @@ pub fn check(view: &HostView<'_>) -> Result<Findings, Refusal> {
     Ok(findings)
 }
 
+/// A marked address on an interface carpd serves: (interface, address, prefix).
+pub type MarkedAddress = (String, IpAddr, u8);
+
+/// The addresses carrying carpd's mark that no configured group (`ours`: VIP interface and
+/// address) and no live carpd (`live`, this one's locks included) owns: a dead carpd left
+/// them, say one whose group was then removed from the file. `Err` with a warning when a live
+/// carpd does not list its VIPs (one from before the list): nothing is removed then, since any
+/// marked address could be its.
+pub fn orphan_vips(
+    marked: &[MarkedAddress],
+    ours: &[(String, IpAddr)],
+    live: &[LiveNote],
+) -> Result<Vec<MarkedAddress>, String> {
+    let mut owned: Vec<(String, IpAddr)> = ours.to_vec();
+    for note in live {
+        match note {
+            LiveNote::Vips(vips) => owned.extend(vips.iter().cloned()),
+            LiveNote::Unlisted => {
+                return Err("another running carpd does not list its virtual IPs (an older version): addresses with carpd's mark that no group here owns are left alone".into())
+            }
+        }
+    }
+    Ok(marked
+        .iter()
+        .filter(|(interface, address, _)| {
+            !owned.iter().any(|(i, a)| i == interface && a == address)
+        })
+        .cloned()
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +204,27 @@ mod tests {
             .unwrap_err()
             .0
             .contains("addresses: none"));
+    }
+
+    #[test]
+    fn marked_addresses_no_group_and_no_live_carpd_owns_are_orphans() {
+        let other: IpAddr = "10.0.0.200".parse().unwrap();
+        let theirs: IpAddr = "10.0.0.201".parse().unwrap();
+        let marked: Vec<MarkedAddress> = vec![
+            ("eth0".into(), VIP, 24),
+            ("eth0".into(), other, 32),
+            ("eth0".into(), theirs, 32),
+            ("lo".into(), VIP, 32),
+        ];
+        let ours = [("eth0".to_string(), VIP)];
+        let live = [LiveNote::Vips(vec![("eth0".into(), theirs)])];
+        assert_eq!(
+            orphan_vips(&marked, &ours, &live).unwrap(),
+            [("eth0".to_string(), other, 32), ("lo".to_string(), VIP, 32)]
+        );
+        let e = orphan_vips(&marked, &ours, &[LiveNote::Unlisted]).unwrap_err();
+        assert!(e.contains("left alone"), "{e}");
+        assert_eq!(orphan_vips(&[], &ours, &live).unwrap(), []);
     }
 
     #[test]

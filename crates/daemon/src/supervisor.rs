@@ -155,6 +155,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         },
     };
     let plans = daemon.plan(&settings, &settings.groups).await?;
+    daemon.remove_orphan_vips(&settings.groups).await;
     let socket = control_socket(&settings)?;
     // Trackers first: a group starts knowing whether it may compete.
     daemon
@@ -444,6 +445,71 @@ impl Daemon {
             });
         }
         Ok(plans)
+    }
+
+    /// Removes the addresses with carpd's mark on the interfaces these groups serve that no
+    /// group and no running carpd owns ([`startup::orphan_vips`]): a carpd killed while master
+    /// and then started without that group would leave them forever. Logged one by one; a
+    /// failure to look or to remove is a warning, never a reason not to start.
+    async fn remove_orphan_vips(&self, groups: &[GroupSettings]) {
+        let mut interfaces: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| [g.interface.as_str(), g.vip_interface()])
+            .collect();
+        interfaces.sort_unstable();
+        interfaces.dedup();
+        let mut marked = Vec::new();
+        let mut indexes = BTreeMap::new();
+        for name in interfaces {
+            let Ok(link) = iface::vip_link(name) else {
+                continue;
+            };
+            if !link.present {
+                continue;
+            }
+            match self.netlink.addresses(link.index).await {
+                Ok(list) => marked.extend(
+                    list.iter()
+                        .filter(|a| a.added_by_carpd)
+                        .map(|a| (name.to_string(), a.address, a.prefix)),
+                ),
+                Err(e) => tracing::warn!("listing the addresses of {name}: {e}"),
+            }
+            indexes.insert(name.to_string(), link.index);
+        }
+        if marked.is_empty() {
+            return;
+        }
+        let ours: Vec<(String, IpAddr)> = groups
+            .iter()
+            .flat_map(|g| {
+                g.vips
+                    .iter()
+                    .map(|v| (g.vip_interface().to_string(), v.address))
+            })
+            .collect();
+        let orphans =
+            match startup::orphan_vips(&marked, &ours, &crate::sys::lock::live_instance_notes()) {
+                Ok(orphans) => orphans,
+                Err(warning) => {
+                    tracing::warn!("{warning}");
+                    return;
+                }
+            };
+        for (name, address, prefix) in orphans {
+            match self
+                .netlink
+                .remove_address(indexes[&name], address, prefix)
+                .await
+            {
+                Ok(()) => tracing::warn!(
+                    "Removed stale virtual IP {address}/{prefix} from {name}: it carries carpd's mark and no configured group or running carpd owns it"
+                ),
+                Err(e) => tracing::warn!(
+                    "cannot remove stale virtual IP {address}/{prefix} from {name}: {e}"
+                ),
+            }
+        }
     }
 
     /// The addresses on VIP interface `name` now; none while it does not exist.

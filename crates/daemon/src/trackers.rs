@@ -179,13 +179,41 @@ async fn run(tracker: TrackerSettings, tx: mpsc::UnboundedSender<Observation>) {
     // A check that overran its interval is followed by the next one at once, not a burst.
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<(bool, String)> = None;
+    // A file read runs off the loop's thread; one that has not returned is waited for again
+    // at the next tick instead of being started twice.
+    let mut reading: Option<JoinHandle<(bool, String)>> = None;
     loop {
         ticks.tick().await;
         let (ok, detail) = match &tracker.check {
             Check::Script { argv, timeout, .. } => {
                 check_script(&tracker.name, argv, *timeout).await
             }
-            Check::File { path, .. } => read_file(path),
+            Check::File { path, .. } => match reading.as_mut() {
+                // A read that has not come back (a hung mount) is not started again.
+                Some(pending) => match tokio::time::timeout(interval, &mut *pending).await {
+                    Ok(result) => {
+                        reading = None;
+                        result
+                            .unwrap_or_else(|e| (false, format!("reading {}: {e}", path.display())))
+                    }
+                    Err(_) => stuck(path, interval),
+                },
+                None => {
+                    let mut pending = tokio::task::spawn_blocking({
+                        let path = path.clone();
+                        move || read_file(&path)
+                    });
+                    match tokio::time::timeout(interval, &mut pending).await {
+                        Ok(result) => result.unwrap_or_else(|e| {
+                            (false, format!("reading {}: {e}", path.display()))
+                        }),
+                        Err(_) => {
+                            reading = Some(pending);
+                            stuck(path, interval)
+                        }
+                    }
+                }
+            },
             Check::Interface { .. } => return,
         };
         // A file is read every interval but only a change is news; every check result is.
@@ -236,15 +264,33 @@ async fn check_script(name: &str, argv: &[String], timeout: Duration) -> (bool, 
     }
 }
 
+/// The most of a tracker file that is read: its verdict is on its first line.
+pub const FILE_READ_MAX: u64 = 4096;
+
+/// A file read that took longer than the tracker's interval: failed, saying so.
+fn stuck(path: &Path, interval: Duration) -> (bool, String) {
+    (
+        false,
+        format!(
+            "reading {} did not return within {}",
+            path.display(),
+            humantime::format_duration(interval)
+        ),
+    )
+}
+
 /// A file tracker's verdict: absent, empty or 0 is healthy; another number is failed;
-/// anything else is failed too, saying what it holds.
+/// anything else is failed too, saying what it holds. Only the first line of the first
+/// [`FILE_READ_MAX`] bytes counts, and only a regular file is read: a FIFO or a device is
+/// failed with what it is, never waited on.
 fn read_file(path: &Path) -> (bool, String) {
-    match std::fs::read_to_string(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            (true, format!("{} is absent", path.display()))
-        }
-        Err(e) => (false, format!("cannot read {}: {e}", path.display())),
-        Ok(text) => {
+    use crate::sys::file::{read_head, FileError};
+    match read_head(path, FILE_READ_MAX) {
+        Err(FileError::NotFound) => (true, format!("{} is absent", path.display())),
+        Err(e) => (false, format!("{} {e}", path.display())),
+        Ok(bytes) => {
+            let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+            let text = String::from_utf8_lossy(first);
             let value = text.trim();
             match value.parse::<i64>() {
                 _ if value.is_empty() => (true, format!("{} is empty", path.display())),
@@ -276,12 +322,31 @@ mod tests {
             ("1\n", false),
             ("-3", false),
             ("yes", false),
+            ("0\nignored second line", true),
         ] {
             std::fs::write(&path, text).unwrap();
             let (healthy, detail) = read_file(&path);
             assert_eq!(healthy, ok, "{text:?}: {detail}");
             assert!(detail.contains("maintenance"), "{detail}");
         }
+        // Only the head is read: a huge file whose first line is 0 is healthy, at once.
+        let mut big = b"0\n".to_vec();
+        big.resize(8 << 20, b'x');
+        std::fs::write(&path, &big).unwrap();
+        assert_eq!(
+            read_file(&path),
+            (true, format!("{} holds 0", path.display()))
+        );
+        std::fs::remove_file(&path).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let (healthy, detail) = read_file(&path);
+        assert!(!healthy);
+        assert!(
+            detail.ends_with(
+                "maintenance is a FIFO (named pipe), not a regular file: accepted a regular file"
+            ),
+            "{detail}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

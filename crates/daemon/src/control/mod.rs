@@ -59,6 +59,16 @@ pub enum BindError {
     /// A live process answers on it (another carpd).
     #[error("control socket {0} is in use by another carpd: accepted a path no running carpd listens on")]
     InUse(PathBuf),
+    /// Something other than a socket is at the path: carpd never replaces it.
+    #[error(
+        "control socket {path} {what}: accepted a path that is absent or a socket a carpd left"
+    )]
+    NotSocket {
+        /// the path
+        path: PathBuf,
+        /// what is there
+        what: String,
+    },
     /// Creating, binding or setting its mode failed.
     #[error("control socket {path}: {error}")]
     Io {
@@ -79,6 +89,10 @@ pub fn bind(path: &Path, access: &Access) -> Result<ControlSocket, BindError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io_error)?;
     }
+    socket_or_absent(path).map_err(|what| BindError::NotSocket {
+        path: path.to_path_buf(),
+        what,
+    })?;
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(BindError::InUse(path.to_path_buf()));
@@ -92,6 +106,32 @@ pub fn bind(path: &Path, access: &Access) -> Result<ControlSocket, BindError> {
     };
     access.apply_to(path).map_err(io_error)?;
     Ok(socket)
+}
+
+/// The longest socket path, in bytes: `sun_path` holds 108 with its closing NUL.
+pub const MAX_PATH: usize = 107;
+
+/// Whether `path` may become the control socket: absent, or a socket (one a carpd left, or
+/// a live one, which [`bind`] refuses separately). Anything else there is someone's file
+/// that binding would replace and stopping would delete; the error says what it is.
+pub fn socket_or_absent(path: &Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let length = path.as_os_str().as_bytes().len();
+    if length > MAX_PATH {
+        return Err(format!(
+            "is {length} bytes long: accepted at most {MAX_PATH} bytes (a Unix socket's path)"
+        ));
+    }
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot be checked: {e}")),
+        Ok(m) if m.file_type().is_socket() => Ok(()),
+        Ok(m) => Err(format!(
+            "is {}, not a socket",
+            crate::sys::file::kind_of(m.file_type()).unwrap_or("a regular file")
+        )),
+    }
 }
 
 /// Serves the socket until the daemon exits: requests go to `calls`, events of `events` to

@@ -184,14 +184,19 @@ pub fn hook_timeout(duration: Duration) -> Result<Duration, String> {
 
 /// The first line of a password file, as ucarp reads it: at most 511 bytes, only the first
 /// newline removed (a carriage return stays in the key, as in ucarp). Only those bytes are
-/// read, so `/dev/zero` or a huge file costs nothing.
-pub fn read_passfile(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::{BufRead, Read};
-    let file = std::fs::File::open(path)?;
-    let mut line = Vec::new();
-    std::io::BufReader::new(file.take(PASSFILE_LINE_MAX)).read_until(b'\n', &mut line)?;
-    if line.last() == Some(&b'\n') {
-        line.pop();
+/// read, so a huge file costs nothing. A regular file only, unless `pipe_wait` lets a pipe
+/// (`-o <(...)` on a command line) deliver its line within that time; a FIFO named in the
+/// config file could hold a reload forever, a device never ends.
+pub fn read_passfile(
+    path: &Path,
+    pipe_wait: Option<std::time::Duration>,
+) -> Result<Vec<u8>, crate::sys::file::FileError> {
+    let mut line = match pipe_wait {
+        Some(wait) => crate::sys::file::read_first_line(path, PASSFILE_LINE_MAX, wait)?,
+        None => crate::sys::file::read_head(path, PASSFILE_LINE_MAX)?,
+    };
+    if let Some(end) = line.iter().position(|b| *b == b'\n') {
+        line.truncate(end);
     }
     Ok(line)
 }

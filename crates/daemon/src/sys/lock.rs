@@ -35,6 +35,12 @@ pub struct PidLock {
 impl PidLock {
     /// Locks `path` (created 0644 if missing) without waiting and writes our pid into it.
     pub fn acquire(path: &Path) -> Result<PidLock, LockError> {
+        Self::acquire_noting(path, "")
+    }
+
+    /// As [`PidLock::acquire`], with `note` written after the pid line (an instance lock
+    /// lists the VIPs its group may add, see [`live_instance_notes`]).
+    pub fn acquire_noting(path: &Path, note: &str) -> Result<PidLock, LockError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -55,7 +61,7 @@ impl PidLock {
         };
         lock.set_len(0)?;
         lock.rewind()?;
-        writeln!(lock, "{}", std::process::id())?;
+        write!(lock, "{}\n{note}", std::process::id())?;
         Ok(PidLock {
             lock,
             path: path.to_path_buf(),
@@ -101,13 +107,90 @@ pub fn instance_lock_path(interface: &str, vhid: u8) -> PathBuf {
     Path::new(RUN_DIR).join(name)
 }
 
-/// Takes the instance lock for `interface` and `vhid`, creating [`RUN_DIR`] if needed.
-pub fn lock_instance(interface: &str, vhid: u8) -> Result<PidLock, (PathBuf, LockError)> {
+/// Takes the instance lock for `interface` and `vhid`, creating [`RUN_DIR`] if needed, with
+/// `note` (the group's VIPs, see [`vip_note`]) after the pid.
+pub fn lock_instance(
+    interface: &str,
+    vhid: u8,
+    note: &str,
+) -> Result<PidLock, (PathBuf, LockError)> {
     let path = instance_lock_path(interface, vhid);
     if let Err(e) = std::fs::create_dir_all(RUN_DIR) {
         return Err((path, e.into()));
     }
-    PidLock::acquire(&path).map_err(|e| (path, e))
+    PidLock::acquire_noting(&path, note).map_err(|e| (path, e))
+}
+
+/// An instance lock's note: a line `vip INTERFACE ADDRESS` for each VIP its group may add, so
+/// that another carpd starting on the same host can tell a VIP a live instance owns from one
+/// a dead instance left. The line `vips listed` is there even when the list is empty.
+pub fn vip_note<'a>(vips: impl IntoIterator<Item = (&'a str, std::net::IpAddr)>) -> String {
+    let mut note = String::from("vips listed\n");
+    for (interface, address) in vips {
+        note.push_str(&format!("vip {interface} {address}\n"));
+    }
+    note
+}
+
+/// What a live instance lock says of its VIPs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveNote {
+    /// the VIPs it may add: (interface, address)
+    Vips(Vec<(String, std::net::IpAddr)>),
+    /// an instance that does not list its VIPs (a carpd from before the list): any marked
+    /// address could be its
+    Unlisted,
+}
+
+/// The notes of this network namespace's instance locks that a live process holds (this one
+/// included): the ones a dead carpd left are ignored. Each file is read bounded (a lock is a
+/// few lines).
+pub fn live_instance_notes() -> Vec<LiveNote> {
+    let suffix = match std::fs::metadata("/proc/self/ns/net") {
+        Ok(namespace) => format!(".netns-{}.lock", namespace.ino()),
+        Err(_) => ".lock".to_string(),
+    };
+    let Ok(entries) = std::fs::read_dir(RUN_DIR) else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.to_string_lossy().ends_with(&suffix) {
+            continue;
+        }
+        let Ok(file) = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(&path)
+        else {
+            continue;
+        };
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        // A lock nobody holds is a dead instance's: take it for a moment and let go.
+        if let Err((file, Errno::EWOULDBLOCK)) = Flock::lock(file, FlockArg::LockSharedNonblock) {
+            let mut text = String::new();
+            let _ = file.take(64 * 1024).read_to_string(&mut text);
+            notes.push(parse_note(&text));
+        }
+    }
+    notes
+}
+
+fn parse_note(text: &str) -> LiveNote {
+    if !text.lines().any(|l| l == "vips listed") {
+        return LiveNote::Unlisted;
+    }
+    LiveNote::Vips(
+        text.lines()
+            .filter_map(|l| {
+                let mut words = l.strip_prefix("vip ")?.split(' ');
+                Some((words.next()?.to_string(), words.next()?.parse().ok()?))
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -136,6 +219,40 @@ mod tests {
         assert!(path.exists());
         drop(again);
         assert!(!path.exists(), "a pidfile goes when carpd ends");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_live_lock_is_read_with_its_vips_and_a_dead_ones_is_not() {
+        let dir = std::env::temp_dir().join(format!("carpd-lock-note-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("eth0-7.lock");
+        let note = vip_note([
+            ("eth0", "10.0.0.9".parse().unwrap()),
+            ("lo", "::1".parse().unwrap()),
+        ]);
+        let lock = PidLock::acquire_noting(&path, &note).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            parse_note(&text),
+            LiveNote::Vips(vec![
+                ("eth0".into(), "10.0.0.9".parse().unwrap()),
+                ("lo".into(), "::1".parse().unwrap())
+            ])
+        );
+        assert_eq!(
+            parse_note(&format!("{}\n", std::process::id())),
+            LiveNote::Unlisted
+        );
+        assert_eq!(parse_note("1\nvips listed\n"), LiveNote::Vips(vec![]));
+        // Held: a shared lock is refused; released: granted (a dead instance's).
+        let probe = || {
+            let f = File::open(&path).unwrap();
+            Flock::lock(f, FlockArg::LockSharedNonblock).is_err()
+        };
+        assert!(probe());
+        drop(lock);
+        assert!(!probe());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -3,6 +3,7 @@
 
 pub mod child;
 pub mod descriptors;
+pub mod file;
 pub mod iface;
 pub mod lock;
 pub mod multicast;

@@ -9,6 +9,7 @@ mod common;
 mod config_mode;
 mod control;
 mod failover_rules;
+mod guarantees;
 mod hooks;
 mod ifupdown;
 mod keepalived_interop;

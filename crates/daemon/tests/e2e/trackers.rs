@@ -82,7 +82,7 @@ impl Watch {
     }
 }
 
-fn tracker_status(socket: &Path, name: &str) -> Value {
+pub fn tracker_status(socket: &Path, name: &str) -> Value {
     let out = ctl(socket, &["--json", "status"]);
     let reply: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     reply["trackers"]

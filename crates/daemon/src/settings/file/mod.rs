@@ -124,15 +124,28 @@ struct RawGroup {
     vip_interface_must_exist: Option<Spanned<bool>>,
 }
 
+/// The largest config file read, in bytes: thousands of groups fit in a fraction of it, and
+/// `/dev/zero` or a runaway file is refused instead of read until memory runs out.
+pub const CONFIG_MAX: u64 = 16 << 20;
+
 /// Reads and checks `path`.
 pub fn load(path: &Path) -> Result<Settings, FileErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let whole = |message: String| {
         FileErrors(vec![FileError {
             path: path.to_path_buf(),
             line: 0,
             column: 0,
-            message: format!("cannot read the config file: {e}"),
+            message,
         }])
+    };
+    let bytes = crate::sys::file::read_whole(path, CONFIG_MAX)
+        .map_err(|e| whole(format!("the config file {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count();
+        whole(format!(
+            "not UTF-8 (byte {at}, line {line}): accepted a TOML file in UTF-8"
+        ))
     })?;
     parse(path, &text)
 }
@@ -313,8 +326,11 @@ impl Checker<'_> {
             daemon.metrics_listen = self.check("[daemon]", "metrics_listen", listen, verdict);
         }
         if let Some(socket) = raw.control_socket {
-            let verdict = if Path::new(socket.get_ref()).is_absolute() {
-                Ok(PathBuf::from(socket.get_ref()))
+            let path = Path::new(socket.get_ref());
+            let verdict = if path.is_absolute() {
+                crate::control::socket_or_absent(path)
+                    .map(|()| path.to_path_buf())
+                    .map_err(|what| format!("{what}: accepted an absolute path that is absent or a socket, such as /run/carpd/control.sock"))
             } else {
                 Err("accepted an absolute path such as /run/carpd/control.sock".to_string())
             };
@@ -444,8 +460,8 @@ impl Checker<'_> {
             ),
             (None, Some(f)) => {
                 let path = self.relative(f.get_ref());
-                let verdict = rules::read_passfile(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                let verdict = rules::read_passfile(&path, None)
+                    .map_err(|e| format!("{} {e}", path.display()))
                     .and_then(|pw| rules::password(&pw).map(|()| pw));
                 self.check(&label, "passfile", f, verdict)
             }
@@ -918,10 +934,102 @@ password = "other"
         let text = "[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\"]\npassfile = \"web.pass\"\n";
         let s = parse(&dir.join("carpd.toml"), text).unwrap();
         assert_eq!(s.groups[0].password, b"from-file");
-        let errors = errors(&text.replace("web.pass", "missing.pass"));
+        let missing = errors(&text.replace("web.pass", "missing.pass"));
         assert!(
-            errors[0].contains("cannot read") && errors[0].contains("missing.pass"),
-            "{errors:?}"
+            missing[0].contains("missing.pass does not exist"),
+            "{missing:?}"
+        );
+        // A FIFO is refused at once (opening it would wait for a writer), /dev/zero too.
+        nix::unistd::mkfifo(
+            &dir.join("fifo.pass"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let fifo_errors = parse(
+            &dir.join("carpd.toml"),
+            &text.replace("web.pass", "fifo.pass"),
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            fifo_errors[0].message.contains(
+                "fifo.pass is a FIFO (named pipe), not a regular file: accepted a regular file"
+            ),
+            "{fifo_errors:?}"
+        );
+        let zero = errors(&text.replace("web.pass", "/dev/zero"));
+        assert!(
+            zero[0].contains("/dev/zero is a character device"),
+            "{zero:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_config_file_that_is_no_regular_file_or_too_large_or_not_utf8_is_refused_at_once() {
+        let dir = std::env::temp_dir().join(format!("carpd-config-kinds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo.toml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let started = std::time::Instant::now();
+        let message = |path: &Path| load(path).unwrap_err().0[0].message.clone();
+        assert_eq!(
+            message(&fifo),
+            "the config file is a FIFO (named pipe), not a regular file: accepted a regular file"
+        );
+        assert_eq!(
+            message(Path::new("/dev/zero")),
+            "the config file is a character device, not a regular file: accepted a regular file"
+        );
+        let huge = dir.join("huge.toml");
+        let file = std::fs::File::create(&huge).unwrap();
+        file.set_len(CONFIG_MAX + 1).unwrap();
+        assert!(message(&huge).contains("is larger than 16777216 bytes"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let latin1 = dir.join("latin1.toml");
+        std::fs::write(&latin1, b"# ok\n[[group]]\nname = \"caf\xe9\"\n").unwrap();
+        assert_eq!(
+            message(&latin1),
+            "not UTF-8 (byte 26, line 3): accepted a TOML file in UTF-8"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_control_socket_path_that_holds_a_file_or_is_too_long_is_refused() {
+        let dir = std::env::temp_dir().join(format!("carpd-config-socket-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let taken = dir.join("carpd.toml");
+        std::fs::write(&taken, "# someone's file\n").unwrap();
+        let group =
+            "[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\"]\npassword = \"x\"\n";
+        refused(
+            &format!(
+                "[daemon]\ncontrol_socket = \"{}\"\n{group}",
+                taken.display()
+            ),
+            &[
+                "control_socket",
+                "is a regular file, not a socket",
+                "accepted an absolute path that is absent or a socket",
+            ],
+        );
+        refused(
+            &format!("[daemon]\ncontrol_socket = \"{}\"\n{group}", dir.display()),
+            &["is a directory, not a socket"],
+        );
+        let long = format!("/run/{}.sock", "x".repeat(200));
+        refused(
+            &format!("[daemon]\ncontrol_socket = \"{long}\"\n{group}"),
+            &["is 210 bytes long: accepted at most 107 bytes"],
+        );
+        assert_eq!(
+            std::fs::read_to_string(&taken).unwrap(),
+            "# someone's file\n"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
