@@ -311,9 +311,23 @@ pub fn bind(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpLis
     tokio::net::TcpListener::from_std(listener)
 }
 
+/// Connections served at once; one more is answered 503 and closed at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// How long a client has to send a request's headers, and how long a kept-alive connection
+/// may stay idle before the next request: a slow or silent client is closed after this.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The longest a connection lives: then it finishes the request under way and closes
+/// (Prometheus opens a new one at its next scrape).
+pub const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Serves `GET /metrics` on `listener`, each scrape answered by the loop through `scrapes`.
+/// Bounded: at most [`MAX_CONNECTIONS`] (more are refused at once, so a flood of idle
+/// connections costs neither descriptors nor memory), [`HEADER_TIMEOUT`] for headers and
+/// between requests, [`CONNECTION_LIFETIME`] in all.
 pub fn serve(listener: tokio::net::TcpListener, scrapes: tokio::sync::mpsc::Sender<Scrape>) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
+        let mut refused: u64 = 0;
         loop {
             let stream = match listener.accept().await {
                 Ok((stream, _)) => stream,
@@ -324,16 +338,39 @@ pub fn serve(listener: tokio::net::TcpListener, scrapes: tokio::sync::mpsc::Send
                     continue;
                 }
             };
+            let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else {
+                // One write that cannot block (the socket's buffer is empty), then closed.
+                let _ = stream.try_write(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                refused += 1;
+                if refused.is_power_of_two() {
+                    tracing::warn!(
+                        "metrics endpoint: {refused} connections refused in all, {MAX_CONNECTIONS} already open (the limit)"
+                    );
+                }
+                continue;
+            };
             let scrapes = scrapes.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = hyper::service::service_fn(move |request| {
                     let scrapes = scrapes.clone();
                     async move { Ok::<_, std::convert::Infallible>(respond(request, scrapes).await) }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await;
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(io, service);
+                tokio::pin!(connection);
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    () = tokio::time::sleep(CONNECTION_LIFETIME) => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(HEADER_TIMEOUT, connection).await;
+                    }
+                }
             });
         }
     });

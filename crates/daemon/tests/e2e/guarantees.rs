@@ -179,3 +179,140 @@ fn a_vip_left_by_a_killed_carpd_whose_group_was_removed_is_cleaned_at_start_and_
         lab.log("h1b")
     );
 }
+
+/// Opens `count` idle TCP connections to 127.0.0.1:9643 from inside host 1 and holds them
+/// `hold` seconds, then opens one that sends a header byte a second; prints how many
+/// connected, how many were answered 503 at once, and after how many seconds the slow one
+/// was closed (or "open").
+const FLOOD: &str = r#"
+import resource, socket, sys, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+count, hold = int(sys.argv[1]), float(sys.argv[2])
+held, refused = [], 0
+for _ in range(count):
+    try:
+        s = socket.socket()
+        s.settimeout(0.2)
+        s.connect(("127.0.0.1", 9643))
+        held.append(s)
+    except OSError:
+        s.close()
+time.sleep(0.5)
+for s in held:
+    s.setblocking(False)
+    try:
+        if s.recv(64).startswith(b"HTTP/1.1 503"):
+            refused += 1
+    except OSError:
+        pass
+time.sleep(hold)
+for s in held:
+    s.close()
+time.sleep(0.2)
+slow = socket.create_connection(("127.0.0.1", 9643), timeout=1)
+start, closed = time.time(), "open"
+for ch in b"GET /metrics HTTP/1.1\r\nHost: x\r\n" * 4:
+    if time.time() - start > 20:
+        break
+    try:
+        slow.send(bytes([ch]))
+        slow.settimeout(1.0)
+        if slow.recv(64) == b"":
+            closed = "%.1f" % (time.time() - start)
+            break
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = "%.1f" % (time.time() - start)
+        break
+print(len(held), refused, closed, flush=True)
+"#;
+
+fn rss_kib(pid: carpd_lab::Pid) -> u64 {
+    std::fs::read_to_string(format!("/proc/{}/status", pid.0))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn a_flood_of_metrics_connections_is_bounded_and_never_delays_control_or_adverts() {
+    let _heavy = crate::common::heavy();
+    let Some(lab) = lab("gmet", 142, 2, &["python3", "tcpdump"]) else {
+        return;
+    };
+    let vip = lab.address(115);
+    let h1 = write_config(&lab, "h1.toml", &tracked("web", 6, vip, 0, ""));
+    let text = std::fs::read_to_string(&h1).expect("config").replacen(
+        "[daemon]\n",
+        "[daemon]\nmetrics_listen = \"127.0.0.1:9643\"\n",
+        1,
+    );
+    std::fs::write(&h1, text).expect("config");
+    let m1 = start_config(&lab, 1, &h1, "h1");
+    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &["h1"]);
+    let socket = socket_of(&lab, "h1.toml");
+    let before = rss_kib(m1.pid);
+    let cap = lab
+        .capture(lab.host(2), "ip proto 112", "gmet")
+        .expect("capture");
+    let script = lab.dir().join("flood.py");
+    std::fs::write(&script, FLOOD).expect("script");
+    let flood = std::thread::spawn({
+        let ns = lab.host(1).ns.clone();
+        let script = script.clone();
+        move || {
+            Command::new("ip")
+                .args(["netns", "exec", &ns, "python3"])
+                .arg(&script)
+                .args(["2000", "4"])
+                .output()
+                .expect("python3")
+        }
+    });
+    // While the connections are held, carpctl answers at once.
+    std::thread::sleep(Duration::from_secs(3));
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert_eq!(status(&socket)["web"]["state"], "MASTER");
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(1),
+            "carpctl status took {took:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = flood.join().expect("flood");
+    cap.stop(&lab);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    eprintln!(
+        "metrics flood (connected, answered 503, slow client closed after s): {report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fields: Vec<&str> = report.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "{report}");
+    let connected: usize = fields[0].parse().expect("count");
+    let refused: usize = fields[1].parse().expect("count");
+    assert!(connected >= 1000, "{report}");
+    assert!(
+        refused >= connected - 64 - 128,
+        "beyond the 64 served, connections are answered 503 at once: {report}"
+    );
+    let closed: f64 = fields[2].parse().unwrap_or(f64::MAX);
+    assert!(
+        (4.0..9.0).contains(&closed),
+        "a client sending a header byte a second is closed after the 5 s header timeout: {report}"
+    );
+    let gap = longest_gap(&adverts(&cap.text(&["-tt"]).expect("tcpdump -r")), 6);
+    assert!(gap < 1.5, "longest advert gap {gap} s during the flood");
+    // Memory comes back: the connections are gone once the flood ends.
+    let after = rss_kib(m1.pid);
+    eprintln!("RSS {before} KiB before, {after} KiB after the flood");
+    assert!(after < before + 8 * 1024, "RSS {before} -> {after} KiB");
+    // And scrapes work again.
+    let body = crate::metrics::fetch(&lab, 1, "http://127.0.0.1:9643/metrics");
+    assert!(body.contains("carpd_group_state"), "{body}");
+}
