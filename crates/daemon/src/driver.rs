@@ -46,6 +46,10 @@ pub enum Next {
 /// Frames read in a row from one link before the loop looks at signals and timers again.
 const RECEIVE_BATCH: usize = 256;
 
+/// A deadline acted on later than this after it fell due means the loop did not run in
+/// between (normal wake-ups are well under a millisecond late): queued packets go first.
+const STALLED: Duration = Duration::from_millis(5);
+
 /// The largest frame read (adverts are 70 bytes; anything longer is cut and dropped).
 const FRAME_BUFFER: usize = 2048;
 
@@ -434,8 +438,56 @@ impl Io {
                 }
             };
             let next = std::future::poll_fn(|cx| self.poll_sources(cx, late.as_mut())).await;
+            if let (Some(Next::Input(Input::Timer)), Some(due)) = (&next, deadline) {
+                // Woken long after the deadline: the process did not run in between (a VM
+                // pause, SIGSTOP). What arrived meanwhile comes first, so that a backup hears
+                // the master's queued adverts before its master-down timer is acted on.
+                if crate::sys::timer::monotonic_now().saturating_sub(due) > STALLED {
+                    self.read_queued();
+                    if !self.pending.is_empty() {
+                        self.pending.push_back(Input::Timer);
+                        continue;
+                    }
+                }
+            }
             if let Some(next) = next {
                 return next;
+            }
+        }
+    }
+
+    /// Reads what waits on every link's sockets (at most [`RECEIVE_BATCH`] packets each) into
+    /// `pending`. Polled with a waker that does nothing: the pass that follows polls every
+    /// source with the loop's own before it waits.
+    fn read_queued(&mut self) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for (id, link) in &self.links {
+            let name = &link.interface.name;
+            for _ in 0..RECEIVE_BATCH {
+                let Some(bytes) = link
+                    .socket
+                    .as_ref()
+                    .and_then(|s| poll_receive(s, name, &mut cx))
+                else {
+                    break;
+                };
+                self.pending.push_back(Input::Frame { link: *id, bytes });
+            }
+            for _ in 0..RECEIVE_BATCH {
+                let Some((received, bytes)) = link
+                    .v6
+                    .as_ref()
+                    .and_then(|s| poll_receive_v6(s, name, &mut cx))
+                else {
+                    break;
+                };
+                self.pending.push_back(Input::Packet6 {
+                    link: *id,
+                    source: received.source,
+                    destination: received.destination,
+                    hop_limit: received.hop_limit,
+                    bytes,
+                });
             }
         }
     }

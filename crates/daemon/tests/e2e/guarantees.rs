@@ -316,3 +316,32 @@ fn a_flood_of_metrics_connections_is_bounded_and_never_delays_control_or_adverts
     let body = crate::metrics::fetch(&lab, 1, "http://127.0.0.1:9643/metrics");
     assert!(body.contains("carpd_group_state"), "{body}");
 }
+
+#[test]
+fn a_backup_stopped_for_5_s_reads_the_queued_adverts_before_its_deadline() {
+    let Some(lab) = lab("gstall", 143, 2, &[]) else {
+        return;
+    };
+    let group = Group {
+        native: true,
+        ..Group::new(&lab, 8)
+    };
+    let _m1 = start(&lab, Impl::Carpd, 1, &group, 0, true, "h1");
+    expect_holders(&lab, group.vip, &[1], Duration::from_secs(15), &["h1"]);
+    let m2 = start(&lab, Impl::Carpd, 2, &group, 100, true, "h2");
+    std::thread::sleep(Duration::from_secs(2));
+    let masters = |log: &str| lab.log(log).matches("Switching to state: MASTER").count();
+    assert_eq!(masters("h2"), 0, "{}", lab.log("h2"));
+    // A VM pause: the master-down deadline (3 s) falls due while adverts queue up.
+    lab.signal(m2.pid, Signal::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(5));
+    lab.signal(m2.pid, Signal::SIGCONT);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        masters("h2"),
+        0,
+        "the backup took over after its pause:\n{}",
+        lab.log("h2")
+    );
+    assert_eq!(lab.holders(group.vip), [1]);
+}
