@@ -104,6 +104,9 @@ impl DropLog {
             DropReason::NotAPeer => tracing::warn!(
                 "Advert from {from} dropped: not one of the group's unicast peers ({n} packets, {total} in all)"
             ),
+            DropReason::NotTheMaster { master } => tracing::warn!(
+                "Advert from {from} ignored: the group follows the live master {master}, which {from} does not beat (a misconfigured router or a forged packet; {n} packets, {total} in all)"
+            ),
         }
     }
 }

@@ -132,6 +132,12 @@ pub enum DropReason {
     },
     /// A group with unicast peers heard an advert from an address that is not one of them.
     NotAPeer,
+    /// A backup following a live master heard another router that does not beat that master
+    /// (nor this backup): a stranger may not move it, nor a departure it announces.
+    NotTheMaster {
+        /// the master the group follows
+        master: IpAddr,
+    },
 }
 
 /// The protocols that share IP protocol 112.
@@ -186,6 +192,7 @@ impl DropReason {
             DropReason::Fragment => "fragment",
             DropReason::OtherProtocol { .. } => "other-protocol",
             DropReason::NotAPeer => "not-a-peer",
+            DropReason::NotTheMaster { .. } => "not-the-master",
         }
     }
 }

@@ -150,6 +150,9 @@ pub struct VirtualRouter {
     stats: RouterStats,
     /// The address of the last master heard (ours while we are master).
     master: Option<IpAddr>,
+    /// The last master heard on the wire, its claim and when: while it is alive (heard within
+    /// the master-down interval), a backup takes its cues from it alone.
+    followed: Option<(IpAddr, Preference, Instant)>,
     /// VRRPv3: the interval the master advertises (RFC 9568 Master_Adver_Interval), which a
     /// backup's master-down interval is computed from; `None` until one was heard.
     master_interval: Option<Duration>,
@@ -186,6 +189,7 @@ impl VirtualRouter {
             actions: VecDeque::new(),
             stats: RouterStats::default(),
             master: None,
+            followed: None,
             master_interval: None,
             peer_checksum: None,
             down_reason: StateChangeReason::MasterDown,
@@ -546,6 +550,17 @@ impl VirtualRouter {
     /// An advert that passed its protocol's checks: the election proper.
     fn heard(&mut self, now: Instant, heard: Heard) {
         self.stats.adverts_received += 1;
+        if self.from_a_stranger(now, &heard) {
+            return;
+        }
+        if !heard.leaving {
+            self.followed = Some((heard.source, heard.preference, now));
+        } else if self
+            .followed
+            .is_some_and(|(source, ..)| source == heard.source)
+        {
+            self.followed = None;
+        }
         if !heard.leaving {
             self.master = Some(heard.source);
             if self.config.vrrp3.is_some() {
@@ -565,6 +580,44 @@ impl VirtualRouter {
             }
             Phase::Drained | Phase::Fault | Phase::Init => {}
         }
+    }
+
+    /// Whether a backup that follows a live master sets `heard` aside: it comes from another
+    /// router that does not beat that master, so it is no reason to take over (a stranger
+    /// with a worse claim, a forged departure). Such a router that beats this backup may be
+    /// the next master (three routers: the best one died and the second took over before
+    /// this one's longer dead time ran out), so its adverts keep the master-down timer
+    /// armed; the others are dropped and counted. Once the followed master has been silent
+    /// for the master-down interval, every advert counts as usual again.
+    fn from_a_stranger(&mut self, now: Instant, heard: &Heard) -> bool {
+        let Phase::Backup {
+            hold_until: None, ..
+        } = self.phase
+        else {
+            return false;
+        };
+        let Some((master, claim, at)) = self.followed else {
+            return false;
+        };
+        if heard.source == master || now >= at + self.master_down_interval() {
+            return false;
+        }
+        let beats_master = heard.preference < claim
+            || (heard.preference == claim
+                && crate::election::peer_wins_tie(
+                    self.config.vrrp3.is_some(),
+                    heard.source,
+                    master,
+                ));
+        if beats_master && !heard.leaving {
+            return false;
+        }
+        if !heard.leaving && self.peer_is_preferred(heard) {
+            self.arm_master_down(now);
+        } else {
+            self.drop(DropReason::NotTheMaster { master }, heard.source);
+        }
+        true
     }
 
     /// Sends the regular advert now and schedules the next one an interval later.

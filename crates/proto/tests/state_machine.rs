@@ -1385,3 +1385,45 @@ fn garp_refresh_reannounces_while_master_and_stops_when_it_leaves() {
     drain(&mut vr);
     assert_eq!(vr.poll_timeout(), Some(at(8_100_000 + 3_000_000)));
 }
+
+#[test]
+fn a_stranger_does_not_move_a_preempting_backup_that_follows_a_better_live_master() {
+    const STRANGER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 99);
+    // advskew 100 with preempt; the master PEER has advskew 0.
+    let mut b = preempting(ME);
+    b.advskew = 100;
+    let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
+    drain(&mut vr);
+    vr.handle_advert(at(500_000), &advert(PEER, 1, 0, 0, 10));
+    assert!(summarise(&mut vr).is_empty());
+    let master_down = vr.poll_timeout();
+    // A worse router (advskew 200), a demoted one and a bow-out from a stranger: none moves
+    // the backup while PEER is alive.
+    for (i, (advbase, advskew, demote)) in [(1, 200, 0), (1, 0, 5), (255, 255, 0)]
+        .into_iter()
+        .enumerate()
+    {
+        vr.handle_advert(
+            at(600_000 + i as u64 * 10_000),
+            &advert(STRANGER, advbase, advskew, demote, 20 + i as u64),
+        );
+        assert_eq!(
+            summarise(&mut vr),
+            [A::Dropped(DropReason::NotTheMaster {
+                master: PEER.into()
+            })],
+            "advert {i}"
+        );
+    }
+    assert_eq!(vr.poll_timeout(), master_down);
+    assert_eq!(vr.state(), State::Backup);
+    // PEER silent for the dead time (3 s + 100/256 s): the worse router is preempted then.
+    vr.handle_advert(at(4_000_000), &advert(STRANGER, 1, 200, 0, 30));
+    assert_eq!(
+        summarise(&mut vr),
+        [
+            A::Changed(State::Backup, State::Master, StateChangeReason::Preemption),
+            A::Hook(HookKind::Up)
+        ]
+    );
+}

@@ -477,3 +477,87 @@ fn a_listed_link_local_ipv6_peer_is_heard_at_any_hop_limit_a_global_one_is_not()
         );
     }
 }
+
+#[test]
+fn a_stranger_does_not_move_a_preempting_backup_that_follows_a_better_live_master() {
+    const STRANGER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 99);
+    let mut preempting = config(100, 100);
+    preempting.preempt = true;
+    let (mut node, _) = self::node(preempting);
+    node.handle_packet(
+        at(100_000),
+        LINK,
+        &advert(PEER, 200, 100, Checksum::Rfc9568),
+    );
+    assert_eq!(summarise(&mut node), []);
+    let master_down = node.poll_timeout();
+    // Ten adverts at priority 50 (and a forged long interval) from an address that is no
+    // member: dropped and counted, no state change, the master's timer untouched.
+    for i in 0..10u64 {
+        node.handle_packet(
+            at(200_000 + i * 10_000),
+            LINK,
+            &advert(STRANGER, 50, 4095, Checksum::Rfc9568),
+        );
+        assert_eq!(
+            summarise(&mut node),
+            [A::Dropped(DropReason::NotTheMaster {
+                master: IpAddr::V4(PEER)
+            })]
+        );
+    }
+    // Its departure (priority 0) is no reason to take over either.
+    node.handle_packet(
+        at(400_000),
+        LINK,
+        &advert(STRANGER, 0, 100, Checksum::Rfc9568),
+    );
+    assert_eq!(
+        summarise(&mut node),
+        [A::Dropped(DropReason::NotTheMaster {
+            master: IpAddr::V4(PEER)
+        })]
+    );
+    assert_eq!(node.poll_timeout(), master_down);
+    // The master's next advert re-arms from its own interval (1 s, not 40.95 s).
+    node.handle_packet(
+        at(1_100_000),
+        LINK,
+        &advert(PEER, 200, 100, Checksum::Rfc9568),
+    );
+    assert_eq!(summarise(&mut node), []);
+    // Master_Down_Interval = 3 × 1 s + Skew_Time (156 × 1 s / 256 = 609 375 µs).
+    assert_eq!(node.poll_timeout(), Some(at(1_100_000 + 3_609_375)));
+    // Once the master has been silent for the master-down interval, the worse router is
+    // the master heard, and the preempting backup takes over from it at once.
+    node.handle_packet(
+        at(4_800_000),
+        LINK,
+        &advert(STRANGER, 50, 100, Checksum::Rfc9568),
+    );
+    assert_eq!(
+        summarise(&mut node),
+        [
+            A::Changed(State::Backup, State::Master, StateChangeReason::Preemption),
+            A::Hook
+        ]
+    );
+}
+
+#[test]
+fn a_router_between_the_dead_master_and_this_backup_keeps_it_waiting() {
+    // Three routers: PEER (200) was master; SECOND (150) took over when it died, before
+    // this backup's (100) longer dead time ran out. SECOND does not beat PEER, but beats us:
+    // its adverts keep the master-down timer armed, and nothing changes state.
+    const SECOND: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 13);
+    let mut preempting = config(100, 100);
+    preempting.preempt = true;
+    let (mut node, _) = self::node(preempting);
+    node.handle_packet(at(0), LINK, &advert(PEER, 200, 100, Checksum::Rfc9568));
+    for i in 1..=8u64 {
+        let now = at(3_000_000 + i * 1_000_000);
+        node.handle_packet(now, LINK, &advert(SECOND, 150, 100, Checksum::Rfc9568));
+        assert_eq!(summarise(&mut node), [], "advert {i}");
+        assert!(node.poll_timeout().is_some_and(|t| t > now));
+    }
+}
