@@ -366,6 +366,8 @@ struct Group {
     applied: (bool, u8, u8),
     /// where its VIPs go when not on its link
     vip_interface: Option<String>,
+    /// native mode: VIP changes the kernel refused, and when to try again
+    vip_retry: crate::vip_retry::VipRetry,
 }
 
 impl Group {
@@ -400,6 +402,7 @@ impl Group {
                 .join(" "),
             applied: (false, 0, 0),
             vip_interface: settings.vip_interface.clone(),
+            vip_retry: Default::default(),
         }
     }
 }
@@ -524,6 +527,9 @@ impl Engine {
         let Some(sync) = &group.sync else {
             let mut verdict = self.health.verdict(&group.track);
             verdict.faulted_by.extend(self.vip_link_fault(group));
+            verdict
+                .faulted_by
+                .extend(group.vip_retry.fault().map(str::to_string));
             return verdict;
         };
         let members: Vec<&Group> = self
@@ -539,7 +545,11 @@ impl Engine {
         }
         let mut verdict = self.health.verdict(&track);
         for member in &members {
-            if let Some(cause) = self.vip_link_fault(member) {
+            let causes = self
+                .vip_link_fault(member)
+                .into_iter()
+                .chain(member.vip_retry.fault().map(str::to_string));
+            for cause in causes {
                 verdict.faulted_by.push(format!(
                     "{cause} (sync group \"{sync}\" member \"{}\")",
                     member.name
@@ -884,10 +894,12 @@ impl Engine {
     /// The next deadline: the core's timers, or the drop log's throttle expiring with
     /// drops still unlogged. None when nothing is due, and then the loop sleeps until input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.node.poll_timeout(), self.drops.next_flush()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let retries = self.groups.values().filter_map(|g| g.vip_retry.next());
+        [self.node.poll_timeout(), self.drops.next_flush()]
+            .into_iter()
+            .flatten()
+            .chain(retries)
+            .min()
     }
 
     /// The state of a group.
@@ -912,6 +924,7 @@ impl Engine {
             Input::Timer => {
                 self.node.handle_timeout(now);
                 self.drops.flush(now);
+                self.vip_retries_due(now);
                 ControlFlow::Continue(())
             }
             Input::HookDone {
@@ -919,8 +932,11 @@ impl Engine {
                 job,
                 report,
             } => {
-                if let (Some(report), Some(group)) = (report, self.groups.get(&router)) {
-                    self.tallies.hook(&group.name, &report);
+                if let Some(report) = report {
+                    if let Some(group) = self.groups.get(&router) {
+                        self.tallies.hook(&group.name, &report);
+                    }
+                    self.native_change_done(now, router, job, &report);
                 }
                 self.hook_done(now, router, job);
                 ControlFlow::Continue(())
@@ -1143,9 +1159,79 @@ impl Engine {
         }
     }
 
+    /// How a native VIP change went: an add the kernel refused faults the group (it bows out
+    /// and the peer takes over) until a retry; a refused removal is tried again later.
+    fn native_change_done(
+        &mut self,
+        now: Instant,
+        router: RouterId,
+        job: Job,
+        report: &crate::hooks::HookReport,
+    ) {
+        let tag = self.tag(router);
+        let Some(group) = self.groups.get_mut(&router).filter(|g| g.native) else {
+            return;
+        };
+        if matches!(job, Job::Reconcile) {
+            return;
+        }
+        let failed = report.result == crate::hooks::HookResult::Failed;
+        let error = report.error.as_deref().unwrap_or("unknown error");
+        match (job.adds(), failed) {
+            (true, true) => {
+                let wait = group.vip_retry.add_failed(now, error);
+                tracing::error!(
+                    "{tag}Cannot add the virtual IPs ({error}): FAULT, so that a peer serves them; trying again in {}",
+                    humantime::format_duration(wait)
+                );
+                self.apply_health(now, router);
+            }
+            (true, false) => group.vip_retry.add_succeeded(),
+            (false, true) => {
+                let wait = group.vip_retry.release_failed(now);
+                tracing::error!(
+                    "{tag}Cannot remove the virtual IPs ({error}): trying again in {}",
+                    humantime::format_duration(wait)
+                );
+            }
+            (false, false) => group.vip_retry.release_succeeded(),
+        }
+    }
+
+    /// Retries of refused VIP changes that fell due: a lifted add fault lets the group compete
+    /// again; a removal is tried again unless the group is MASTER again by now.
+    fn vip_retries_due(&mut self, now: Instant) {
+        let routers: Vec<RouterId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.vip_retry.next().is_some_and(|t| t <= now))
+            .map(|(r, _)| *r)
+            .collect();
+        for router in routers {
+            let master = self.state(router) == State::Master;
+            let tag = self.tag(router);
+            let Some(group) = self.groups.get_mut(&router) else {
+                continue;
+            };
+            let due = group.vip_retry.take_due(now);
+            if due.release && !master {
+                tracing::warn!("{tag}Trying again to remove the virtual IPs");
+                self.effects.push(Effect::Hook {
+                    router,
+                    request: HookRequest::Run(Job::Release),
+                });
+            }
+            if due.fault_lifted {
+                tracing::warn!("{tag}Trying again to add the virtual IPs: the fault is lifted");
+                self.apply_health(now, router);
+            }
+        }
+    }
+
     fn hook_done(&mut self, now: Instant, router: RouterId, job: Job) {
         match job {
             Job::Hook { id, .. } => self.node.handle_hook_done(now, router, id),
+            Job::Release => {}
             Job::Restore | Job::Reconcile => {
                 if self.state(router) == State::Master {
                     let vips = self
@@ -1970,6 +2056,108 @@ vip_interface = "vipd0"
         let effects = take_over(&mut engine, router, 100_000);
         assert_eq!(engine.state(router), State::Master);
         assert_eq!(announcements(&effects), (0, vec![9]), "{effects:?}");
+    }
+
+    /// The job of the first hook request of `kind` among `effects`.
+    fn hook_job(effects: &[Effect], kind: HookKind) -> Option<Job> {
+        effects.iter().find_map(|e| match e {
+            Effect::Hook {
+                request: HookRequest::Run(job @ Job::Hook { kind: k, .. }),
+                ..
+            } if *k == kind => Some(*job),
+            _ => None,
+        })
+    }
+
+    fn failed(job: Job, error: &str) -> Option<crate::hooks::HookReport> {
+        Some(crate::hooks::HookReport {
+            kind: job.kind(),
+            result: crate::hooks::HookResult::Failed,
+            duration: std::time::Duration::from_millis(1),
+            error: Some(error.into()),
+        })
+    }
+
+    #[test]
+    fn a_vip_add_the_kernel_refuses_is_a_fault_that_bows_out_and_is_retried() {
+        let (mut engine, router, _) = engine();
+        hear_bow_out(&mut engine, 1_000_000, 0);
+        let effects = engine.take_effects();
+        assert_eq!(engine.state(router), State::Master);
+        let up = hook_job(&effects, HookKind::Up).expect("up hook");
+        let t = Instant::from_micros(1_010_000);
+        engine.feed(
+            t,
+            Input::HookDone {
+                router,
+                job: up,
+                report: failed(up, "Operation not permitted (os error 1)"),
+            },
+        );
+        assert_eq!(engine.state(router), State::Fault);
+        let status = &engine.group_status(None).unwrap()[0];
+        assert_eq!(
+            status.fault_causes,
+            ["vip add failed: Operation not permitted (os error 1)"]
+        );
+        let effects = engine.take_effects();
+        // It bows out (advbase 255) so that the peer takes over at once, and takes the VIPs down.
+        let bowed_out = effects.iter().any(|e| match e {
+            Effect::Transmit { link, frame, .. } if *link == LinkId(0) => {
+                Advertisement::parse(&frame[14..]).is_ok_and(|a| a.carp.advbase == 255)
+            }
+            _ => false,
+        });
+        assert!(bowed_out, "{effects:?}");
+        let down = hook_job(&effects, HookKind::Down).expect("down hook");
+        // The retry is the engine's next deadline: 1 s later the fault is lifted.
+        assert!(engine
+            .poll_timeout()
+            .is_some_and(|d| d <= t + crate::vip_retry::FIRST_RETRY));
+        // The removal failed too: it is tried again (as a release) once the group is not master.
+        engine.feed(
+            t,
+            Input::HookDone {
+                router,
+                job: down,
+                report: failed(down, "Operation not permitted (os error 1)"),
+            },
+        );
+        engine.feed(t + crate::vip_retry::FIRST_RETRY, Input::Timer);
+        assert_eq!(engine.state(router), State::Backup, "competing again");
+        assert!(engine.group_status(None).unwrap()[0]
+            .fault_causes
+            .is_empty());
+        let effects = engine.take_effects();
+        assert!(
+            effects.iter().any(|e| matches!(
+                e,
+                Effect::Hook {
+                    request: HookRequest::Run(Job::Release),
+                    ..
+                }
+            )),
+            "{effects:?}"
+        );
+        // Nobody else advertises: it becomes master again at its master-down time, and a
+        // second add failure waits twice as long.
+        let down_at = engine.poll_timeout().expect("master-down timer");
+        engine.feed(down_at, Input::Timer);
+        let up = hook_job(&engine.take_effects(), HookKind::Up).expect("up hook");
+        let t = down_at + std::time::Duration::from_millis(10);
+        engine.feed(
+            t,
+            Input::HookDone {
+                router,
+                job: up,
+                report: failed(up, "Operation not permitted (os error 1)"),
+            },
+        );
+        assert_eq!(engine.state(router), State::Fault);
+        engine.feed(t + crate::vip_retry::FIRST_RETRY, Input::Timer);
+        assert_eq!(engine.state(router), State::Fault, "the back-off doubled");
+        engine.feed(t + crate::vip_retry::FIRST_RETRY * 2, Input::Timer);
+        assert_eq!(engine.state(router), State::Backup);
     }
 
     #[test]

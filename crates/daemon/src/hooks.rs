@@ -57,6 +57,8 @@ pub enum Job {
     },
     /// native mode: put back a VIP removed by someone else while master
     Restore,
+    /// native mode: remove the VIPs again, after a removal failed when the group left MASTER
+    Release,
     /// a master's VIPs or scripts changed on reload: the old set taken down, the new one put
     /// up (native mode: only the addresses that differ)
     Reconcile,
@@ -91,14 +93,30 @@ impl HookResult {
 }
 
 /// One hook run, as the metrics count it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookReport {
-    /// `up`, `down`, `restore` or `reconcile`
+    /// `up`, `down`, `restore`, `release` or `reconcile`
     pub kind: &'static str,
     /// how it ended
     pub result: HookResult,
     /// how long it took
     pub duration: Duration,
+    /// native mode: the first address change that failed, and why
+    pub error: Option<String>,
+}
+
+impl Job {
+    /// Whether this job adds the VIPs in native mode (the others take them away).
+    pub fn adds(&self) -> bool {
+        !matches!(
+            self,
+            Job::Release
+                | Job::Hook {
+                    kind: HookKind::Down,
+                    ..
+                }
+        )
+    }
 }
 
 /// A finished job of a group, with its report when something ran (or was skipped).
@@ -116,6 +134,7 @@ impl Job {
                 ..
             } => "down",
             Job::Restore => "restore",
+            Job::Release => "release",
             Job::Reconcile => "reconcile",
         }
     }
@@ -275,6 +294,7 @@ async fn serve(
                                     kind: skipped.kind(),
                                     result: HookResult::Skipped,
                                     duration: Duration::ZERO,
+                                    error: None,
                                 };
                                 let _ = done.send((router, skipped, Some(report)));
                             }
@@ -284,10 +304,11 @@ async fn serve(
                 },
             }
         };
-        let report = result.map(|result| HookReport {
+        let report = result.map(|(result, error)| HookReport {
             kind: job.kind(),
             result,
             duration: started.elapsed(),
+            error,
         });
         let _ = done.send((router, job, report));
     }
@@ -334,12 +355,16 @@ async fn reconcile(old: &HookSpec, new: &HookSpec) {
 
 /// Runs one job; a script stops early when `cancel` fires.
 /// Runs one job; `None` when there was nothing to run (no script for it).
-async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) -> Option<HookResult> {
+async fn run_job(
+    spec: &HookSpec,
+    job: Job,
+    cancel: oneshot::Receiver<()>,
+) -> Option<(HookResult, Option<String>)> {
     match (&spec.mode, job) {
         (VipMode::Scripts { up, down }, Job::Hook { kind, .. }) => {
             let script = if kind == HookKind::Up { up } else { down };
             match script {
-                Some(script) => Some(run_script(spec, script, kind, cancel).await),
+                Some(script) => Some((run_script(spec, script, kind, cancel).await, None)),
                 None => None,
             }
         }
@@ -353,29 +378,23 @@ async fn run_job(spec: &HookSpec, job: Job, cancel: oneshot::Receiver<()>) -> Op
         ) => {
             // Native changes take milliseconds: a cancelled add completes and the down hook
             // queued behind it removes the addresses again.
-            let add = !matches!(
-                job,
-                Job::Hook {
-                    kind: HookKind::Down,
-                    ..
-                }
-            );
-            Some(native(spec, netlink, vips, ifindex.load(Ordering::Relaxed), add).await)
+            let index = ifindex.load(Ordering::Relaxed);
+            Some(native(spec, netlink, vips, index, job.adds()).await)
         }
-        (VipMode::Scripts { .. }, Job::Restore | Job::Reconcile) => None,
+        (VipMode::Scripts { .. }, Job::Restore | Job::Release | Job::Reconcile) => None,
     }
 }
 
-/// Adds (or removes) every VIP on interface `ifindex`.
+/// Adds (or removes) every VIP on interface `ifindex`; the first failure, in words.
 async fn native(
     spec: &HookSpec,
     netlink: &Netlink,
     vips: &[(IpAddr, u8)],
     ifindex: u32,
     add: bool,
-) -> HookResult {
+) -> (HookResult, Option<String>) {
     let (tag, interface) = (&spec.tag, &spec.interface);
-    let mut outcome = HookResult::Ok;
+    let mut outcome = (HookResult::Ok, None);
     for &(vip, prefix) in vips {
         let result = if add {
             tracing::warn!("{tag}Adding virtual IP {vip}/{prefix} to {interface}");
@@ -385,7 +404,9 @@ async fn native(
             netlink.remove_address(ifindex, vip, prefix).await
         };
         if let Err(e) = result {
-            outcome = HookResult::Failed;
+            if outcome.1.is_none() {
+                outcome = (HookResult::Failed, Some(e.to_string()));
+            }
             tracing::error!(
                 "{tag}{} virtual IP {vip}/{prefix} on {interface} failed: {e}",
                 if add { "adding" } else { "removing" }

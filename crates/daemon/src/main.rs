@@ -18,6 +18,7 @@ mod supervisor;
 mod sys;
 mod trackers;
 mod vip_links;
+mod vip_retry;
 
 use cli::{Cli, Invocation};
 use settings::Settings;

@@ -550,7 +550,7 @@ impl VirtualRouter {
     /// An advert that passed its protocol's checks: the election proper.
     fn heard(&mut self, now: Instant, heard: Heard) {
         self.stats.adverts_received += 1;
-        if self.from_a_stranger(now, &heard) {
+        if self.set_aside_stranger(now, &heard) {
             return;
         }
         if !heard.leaving {
@@ -589,7 +589,7 @@ impl VirtualRouter {
     /// this one's longer dead time ran out), so its adverts keep the master-down timer
     /// armed; the others are dropped and counted. Once the followed master has been silent
     /// for the master-down interval, every advert counts as usual again.
-    fn from_a_stranger(&mut self, now: Instant, heard: &Heard) -> bool {
+    fn set_aside_stranger(&mut self, now: Instant, heard: &Heard) -> bool {
         let Phase::Backup {
             hold_until: None, ..
         } = self.phase

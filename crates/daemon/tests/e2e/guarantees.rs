@@ -6,6 +6,7 @@ use crate::common::{carpd, expect_holders, lab, start, start_config, stop, write
 use crate::common::{Group, Impl};
 use crate::control::{adverts, longest_gap, status};
 use crate::trackers::{socket_of, tracked, tracker_status};
+use carpd_lab::wait_until;
 use nix::sys::signal::Signal;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -344,4 +345,65 @@ fn a_backup_stopped_for_5_s_reads_the_queued_adverts_before_its_deadline() {
         lab.log("h2")
     );
     assert_eq!(lab.holders(group.vip), [1]);
+}
+
+#[test]
+fn a_master_that_cannot_add_its_vip_faults_bows_out_and_retries() {
+    let Some(lab) = lab("gperm", 144, 2, &["setpriv"]) else {
+        return;
+    };
+    let vip = lab.address(116);
+    // h1 is preferred and preempts, but runs without CAP_NET_ADMIN (a unit whose bounding
+    // set lacks it): every add of its VIP fails with EPERM.
+    let h1 = write_config(&lab, "h1.toml", &tracked("web", 9, vip, 0, ""));
+    let h2 = write_config(&lab, "h2.toml", &tracked("web", 9, vip, 100, ""));
+    let config = h1.display().to_string();
+    let _m1 = lab
+        .spawn(
+            lab.host(1),
+            "setpriv",
+            &[
+                "--bounding-set=-net_admin",
+                "--inh-caps=-net_admin",
+                carpd(),
+                "--config",
+                &config,
+                "-f",
+                "none",
+            ],
+            "h1",
+        )
+        .expect("spawn");
+    let _m2 = start_config(&lab, 2, &h2, "h2");
+    // The peer serves the VIP; h1 is in FAULT with the cause, and says so.
+    expect_holders(&lab, vip, &[2], Duration::from_secs(20), &["h1", "h2"]);
+    let socket = socket_of(&lab, "h1.toml");
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            status(&socket)["web"]["fault_causes"]
+                .as_array()
+                .is_some_and(|c| {
+                    c.iter().any(|c| {
+                        c.as_str()
+                            .is_some_and(|c| c.starts_with("vip add failed: "))
+                    })
+                })
+        }),
+        "{}",
+        lab.log("h1")
+    );
+    let log = lab.log("h1");
+    assert!(
+        log.contains("Cannot add the virtual IPs (Operation not permitted"),
+        "{log}"
+    );
+    // It keeps trying (the back-off doubles from 1 s) and the peer keeps the VIP throughout.
+    std::thread::sleep(Duration::from_secs(4));
+    let log = lab.log("h1");
+    assert!(
+        log.matches("Trying again to add the virtual IPs").count() >= 1,
+        "{log}"
+    );
+    assert_eq!(lab.holders(vip), [2], "{log}");
+    assert!(!lab.has_address(lab.host(1), vip));
 }
