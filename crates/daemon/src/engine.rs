@@ -368,6 +368,10 @@ struct Group {
     vip_interface: Option<String>,
     /// native mode: VIP changes the kernel refused, and when to try again
     vip_retry: crate::vip_retry::VipRetry,
+    /// when a disagreeing advert was last logged
+    mismatch_logged_at: Option<Instant>,
+    /// disagreeing adverts since then
+    mismatches_unlogged: u64,
 }
 
 impl Group {
@@ -403,9 +407,14 @@ impl Group {
             applied: (false, 0, 0),
             vip_interface: settings.vip_interface.clone(),
             vip_retry: Default::default(),
+            mismatch_logged_at: None,
+            mismatches_unlogged: 0,
         }
     }
 }
+
+/// How often disagreeing adverts of one group are logged at most.
+const MISMATCH_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Every group of the host and the links they use.
 #[derive(Debug)]
@@ -1411,11 +1420,72 @@ impl Engine {
                     self.count_drop(link, reason);
                     self.drops.record(now, reason, source)
                 }
+                Action::Mismatch {
+                    source,
+                    addresses,
+                    interval_cs,
+                } => self.mismatch(now, router, source, addresses, interval_cs),
             }
         }
         if changed {
             self.effects.push(Effect::Status(self.summary()));
         }
+    }
+
+    /// An advert that disagrees with the group (the core counted it): logged at once, then at
+    /// most once a minute with how many came meanwhile.
+    fn mismatch(
+        &mut self,
+        now: Instant,
+        router: RouterId,
+        source: IpAddr,
+        addresses: Option<Vec<IpAddr>>,
+        interval_cs: Option<u16>,
+    ) {
+        let tag = self.tag(router);
+        let ours_interval = self
+            .node
+            .router(router)
+            .and_then(|r| r.config().vrrp3)
+            .map(|p| p.interval_cs);
+        let Some(group) = self.groups.get_mut(&router) else {
+            return;
+        };
+        group.mismatches_unlogged += 1;
+        if group
+            .mismatch_logged_at
+            .is_some_and(|at| now < at + MISMATCH_LOG_EVERY)
+        {
+            return;
+        }
+        let list = |a: &[IpAddr]| {
+            a.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut what = Vec::new();
+        if let Some(theirs) = &addresses {
+            what.push(format!(
+                "addresses [{}] where this group has [{}]",
+                list(theirs),
+                list(&group.vips)
+            ));
+        }
+        if let (Some(theirs), Some(ours)) = (interval_cs, ours_interval) {
+            what.push(format!(
+                "interval {:.2} s where this group has {:.2} s",
+                f64::from(theirs) / 100.0,
+                f64::from(ours) / 100.0
+            ));
+        }
+        tracing::warn!(
+            "{tag}Advert from {source} disagrees with this group: {} ({} such adverts since the last report). carpd uses it as RFC 9568 asks; keepalived drops it, so a keepalived peer may not hear this host: give every member the same addresses and interval",
+            what.join("; "),
+            group.mismatches_unlogged
+        );
+        group.mismatches_unlogged = 0;
+        group.mismatch_logged_at = Some(now);
     }
 
     /// A call of the group's notify script for this change, in order after the event.

@@ -148,6 +148,7 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
     let priority = Family::<GroupLabels, Gauge>::default();
     let last = Family::<GroupLabels, Gauge<f64, AtomicU64>>::default();
     let dropped = Family::<DropLabels, Counter>::default();
+    let mismatches = Family::<GroupLabels, Counter>::default();
     let healthy = Family::<TrackerLabels, Gauge>::default();
     for g in engine.group_status(None).unwrap_or_default() {
         let labels = GroupLabels {
@@ -166,6 +167,9 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
                 .set(i64::from(g.state == s));
         }
         sent.get_or_create(&labels).inc_by(g.stats.adverts_sent);
+        mismatches
+            .get_or_create(&labels)
+            .inc_by(g.stats.advert_mismatches);
         received
             .get_or_create(&labels)
             .inc_by(g.stats.adverts_received);
@@ -216,6 +220,11 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
         "adverts_received",
         "Adverts received for the group that verified and were used",
         received,
+    );
+    registry.register(
+        "advert_mismatches",
+        "VRRPv3 adverts used although their address list or interval differs from the group's (logged; keepalived drops them)",
+        mismatches,
     );
     registry.register(
         "packets_dropped",

@@ -353,6 +353,7 @@ impl Daemon {
             "master": g.master.map(|a| a.to_string()),
             "adverts_sent": g.stats.adverts_sent,
             "adverts_received": g.stats.adverts_received,
+            "advert_mismatches": g.stats.advert_mismatches,
             "transitions": g.stats.transitions,
             "drops": g.drops,
         })

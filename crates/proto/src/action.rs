@@ -258,4 +258,15 @@ pub enum Action {
         /// its source, when the header was readable
         source: Option<IpAddr>,
     },
+    /// A VRRPv3 advert that was used although it disagrees with this group: another address
+    /// list or another interval (RFC 9568 §7.1: log it, rate-limited, and let management see
+    /// it; the election still uses it).
+    Mismatch {
+        /// the sender
+        source: IpAddr,
+        /// the addresses it advertises, sorted, when they differ from ours
+        addresses: Option<Vec<IpAddr>>,
+        /// its interval in centiseconds, when it differs from ours
+        interval_cs: Option<u16>,
+    },
 }

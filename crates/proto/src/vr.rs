@@ -57,6 +57,8 @@ pub struct RouterStats {
     pub adverts_received: u64,
     /// state changes, the start-up INIT to BACKUP included
     pub transitions: u64,
+    /// VRRPv3 adverts used although their address list or interval differs from ours
+    pub advert_mismatches: u64,
 }
 
 /// Whether [`VirtualRouter::reconfigure`] could apply a change in place.
@@ -528,7 +530,36 @@ impl VirtualRouter {
         if source.is_ipv4() {
             self.peer_checksum = Some(checksum);
         }
+        self.compare(source, repr);
         self.heard(now, Heard::vrrp3(repr, source));
+    }
+
+    /// RFC 9568 §7.1: an advert whose addresses (or, §6.4.2 aside, interval) differ from this
+    /// group's is counted and reported, then used as any other (keepalived drops it; a backup
+    /// that drops its master's adverts would become a second master).
+    fn compare(&mut self, source: IpAddr, repr: &Vrrp3Repr) {
+        let Some(params) = self.config.vrrp3 else {
+            return;
+        };
+        let ours = &self.config.vips;
+        // Compared as sets, without allocating on the per-packet path when they agree.
+        let same = repr.addresses.iter().all(|a| ours.contains(a))
+            && ours.iter().all(|a| repr.addresses.contains(a));
+        let addresses = (!same).then(|| {
+            let mut theirs = repr.addresses.clone();
+            theirs.sort_unstable();
+            theirs.dedup();
+            theirs
+        });
+        let interval_cs = (repr.interval_cs != params.interval_cs).then_some(repr.interval_cs);
+        if addresses.is_some() || interval_cs.is_some() {
+            self.stats.advert_mismatches += 1;
+            self.actions.push_back(Action::Mismatch {
+                source,
+                addresses,
+                interval_cs,
+            });
+        }
     }
 
     /// Whether an advert from `source` to `destination` is for us: with unicast peers, only

@@ -68,6 +68,7 @@ fn summarise(vr: &mut VirtualRouter) -> Vec<A> {
                 A::Garp
             }
             Action::Dropped { reason, .. } => A::Dropped(reason),
+            Action::Mismatch { .. } => panic!("CARP adverts carry no address list"),
         })
         .collect()
 }

@@ -70,6 +70,8 @@ enum A {
     Sent(u8),
     Announce,
     Dropped(DropReason),
+    /// a disagreeing advert: its sorted addresses when they differ, its interval when it does
+    Mismatch(Option<Vec<IpAddr>>, Option<u16>),
 }
 
 fn summarise(node: &mut Node) -> Vec<A> {
@@ -96,6 +98,11 @@ fn summarise(node: &mut Node) -> Vec<A> {
                 A::Announce
             }
             Action::Dropped { reason, .. } => A::Dropped(reason),
+            Action::Mismatch {
+                addresses,
+                interval_cs,
+                ..
+            } => A::Mismatch(addresses, interval_cs),
         })
         .collect()
 }
@@ -144,14 +151,16 @@ fn a_backup_times_the_master_by_the_masters_interval_and_accepts_both_checksums(
         LINK,
         &advert(PEER, 200, 50, Checksum::PseudoHeader),
     );
-    assert_eq!(summarise(&mut node), []);
+    // Used, and reported: its interval is not this group's.
+    assert_eq!(summarise(&mut node), [A::Mismatch(None, Some(50))]);
+    assert_eq!(node.router(id).unwrap().stats().advert_mismatches, 1);
     assert_eq!(node.poll_timeout(), Some(at(1_000 + 1_804_687)));
     let vr = node.router(id).unwrap();
     assert_eq!(vr.master(), Some(IpAddr::V4(PEER)));
     assert_eq!(vr.peer_checksum(), Some(Checksum::PseudoHeader));
     // An RFC 9568 peer is heard the same; status shows which variant it uses.
     node.handle_packet(at(2_000), LINK, &advert(PEER, 200, 50, Checksum::Rfc9568));
-    assert_eq!(summarise(&mut node), []);
+    assert_eq!(summarise(&mut node), [A::Mismatch(None, Some(50))]);
     assert_eq!(
         node.router(id).unwrap().peer_checksum(),
         Some(Checksum::Rfc9568)
@@ -501,9 +510,12 @@ fn a_stranger_does_not_move_a_preempting_backup_that_follows_a_better_live_maste
         );
         assert_eq!(
             summarise(&mut node),
-            [A::Dropped(DropReason::NotTheMaster {
-                master: IpAddr::V4(PEER)
-            })]
+            [
+                A::Mismatch(None, Some(4095)),
+                A::Dropped(DropReason::NotTheMaster {
+                    master: IpAddr::V4(PEER)
+                })
+            ]
         );
     }
     // Its departure (priority 0) is no reason to take over either.
@@ -560,4 +572,32 @@ fn a_router_between_the_dead_master_and_this_backup_keeps_it_waiting() {
         assert_eq!(summarise(&mut node), [], "advert {i}");
         assert!(node.poll_timeout().is_some_and(|t| t > now));
     }
+}
+
+#[test]
+fn an_advert_with_other_addresses_is_used_and_reported_with_them() {
+    let (mut node, id) = node(config(100, 100));
+    let other = Ipv4Addr::new(10, 77, 0, 151);
+    let repr = Vrrp3Repr {
+        vrid: 50,
+        priority: 200,
+        interval_cs: 100,
+        // keepalived with one more VIP, listed first
+        addresses: vec![IpAddr::V4(other), IpAddr::V4(VIP)],
+    };
+    let vrrp = repr.emit(IpAddr::V4(PEER), IpAddr::V4(GROUP_V4), Checksum::Rfc9568);
+    node.handle_packet(at(1_000), LINK, &in_ipv4(PEER, GROUP_V4, 255, &vrrp));
+    assert_eq!(
+        summarise(&mut node),
+        [A::Mismatch(
+            Some(vec![IpAddr::V4(VIP), IpAddr::V4(other)]),
+            None
+        )]
+    );
+    let vr = node.router(id).unwrap();
+    assert_eq!(vr.master(), Some(IpAddr::V4(PEER)), "the election used it");
+    assert_eq!(vr.stats().advert_mismatches, 1);
+    // The same set in another order is no disagreement.
+    node.handle_packet(at(2_000), LINK, &advert(PEER, 200, 100, Checksum::Rfc9568));
+    assert_eq!(summarise(&mut node), []);
 }

@@ -573,7 +573,7 @@ impl Sim {
                     to,
                     reason,
                 }),
-                Action::Announce { .. } | Action::Dropped { .. } => {}
+                Action::Announce { .. } | Action::Dropped { .. } | Action::Mismatch { .. } => {}
             }
         }
     }
@@ -594,7 +594,10 @@ impl Sim {
                 vhid,
                 to,
             }),
-            Action::CancelHook { .. } | Action::Announce { .. } | Action::Dropped { .. } => {}
+            Action::CancelHook { .. }
+            | Action::Announce { .. }
+            | Action::Dropped { .. }
+            | Action::Mismatch { .. } => {}
         }
     }
 

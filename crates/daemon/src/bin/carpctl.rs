@@ -476,7 +476,8 @@ of the last advert heard: "pseudo-header" or "rfc9568"), "accept_mode" (null for
 "peers", "unicast_ttl_check", "demote" (in effect), "demote_by" ("demote" or "advskew"), "demotion"
 (the weights of its failed trackers), "fault", "fault_causes": [text], "sync" (its sync
 group or null), "track": [{"tracker", "healthy", "weight"}],
-"demoted_by_operator", "master", "adverts_sent", "adverts_received", "transitions", "drops":
+"demoted_by_operator", "master", "adverts_sent", "adverts_received", "advert_mismatches" (VRRPv3
+adverts used although their addresses or interval differ from the group's), "transitions", "drops":
 {kind: count}}], "trackers": [{"name", "kind", "healthy", "weight", "detail",
 "seconds_in_state"}]}.
 \fBreload\fR: {"added", "removed", "changed", "restarted": [names], "unchanged": count,

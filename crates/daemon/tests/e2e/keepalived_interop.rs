@@ -445,3 +445,59 @@ fn the_rest_of_carpd_works_for_a_vrrp3_group_beside_keepalived() {
         "{calls}"
     );
 }
+
+#[test]
+fn a_keepalived_master_with_one_more_vip_is_used_counted_and_logged() {
+    let Some(lab) = lab("kv4m", 145, 2, &["keepalived", "curl"]) else {
+        return;
+    };
+    let vip = lab.address(100);
+    let extra = lab.address(101);
+    let k = keepalived_conf(&lab, "k1", 200, "0.5", vip);
+    let text = std::fs::read_to_string(&k)
+        .expect("keepalived.conf")
+        .replace(
+            &format!("    {vip}/24 dev eth0\n"),
+            &format!("    {vip}/24 dev eth0\n    {extra}/24 dev eth0\n"),
+        );
+    std::fs::write(&k, text).expect("keepalived.conf");
+    let _keepalived = start_keepalived(&lab, 1, &k, "k1");
+    expect_holders(&lab, vip, &[1], SETTLE, &["k1"]);
+    let c = carpd_conf(&lab, "c2.toml", 100, "0.5", vip);
+    let with_metrics = std::fs::read_to_string(&c).expect("config").replacen(
+        "[daemon]\n",
+        "[daemon]\nmetrics_listen = \"127.0.0.1:9644\"\n",
+        1,
+    );
+    std::fs::write(&c, with_metrics).expect("config");
+    let _carpd = start_config(&lab, 2, &c, "c2");
+    let socket = lab.dir().join("c2.toml.sock");
+    assert!(wait_until(SETTLE, || socket.exists()), "{}", lab.log("c2"));
+    // carpd follows it as its master (RFC 9568 §7.1), and says how they differ.
+    assert!(
+        wait_until(SETTLE, || {
+            let g = &status(&socket)["v3"];
+            g["state"] == "BACKUP" && g["advert_mismatches"].as_u64().is_some_and(|n| n >= 2)
+        }),
+        "{}",
+        lab.log("c2")
+    );
+    assert_eq!(status(&socket)["v3"]["master"], lab.host(1).ip.to_string());
+    let log = lab.log("c2");
+    let said = format!(
+        "Advert from {} disagrees with this group: addresses [{vip}, {extra}] where this group has [{vip}]",
+        lab.host(1).ip
+    );
+    assert_eq!(
+        log.matches(&said).count(),
+        1,
+        "logged once a minute at most:\n{log}"
+    );
+    let metrics = crate::metrics::fetch(&lab, 2, "http://127.0.0.1:9644/metrics");
+    let series = "carpd_advert_mismatches_total{group=\"v3\",interface=\"eth0\",vhid=\"50\"}";
+    assert!(
+        crate::metrics::sample(&metrics, series).is_some_and(|n| n >= 2.0),
+        "{metrics}"
+    );
+    expect_settled(&lab, vip, Duration::from_secs(2), &["c2"]);
+}
