@@ -1071,8 +1071,9 @@ impl Engine {
         }
         let count = |s: State| self.groups.keys().filter(|r| self.state(**r) == s).count();
         let mut line = format!(
-            "{} groups: {} MASTER, {} BACKUP",
+            "{} group{}: {} MASTER, {} BACKUP",
             self.groups.len(),
+            if self.groups.len() == 1 { "" } else { "s" },
             count(State::Master),
             count(State::Backup)
         );
@@ -1746,7 +1747,7 @@ demote_by = "advskew"
             ]
         );
         assert_eq!(engine.state(web), State::Fault);
-        assert_eq!(engine.summary(), "1 groups: 0 MASTER, 0 BACKUP, 1 FAULT");
+        assert_eq!(engine.summary(), "1 group: 0 MASTER, 0 BACKUP, 1 FAULT");
         // check healthy: BACKUP, still demoted.
         assert_eq!(
             events(&observe(&mut engine, 1_000, "check", true)),

@@ -68,6 +68,28 @@ pub struct LogSettings {
     pub debug: bool,
 }
 
+/// Whether stderr is connected to the systemd journal: systemd sets `JOURNAL_STREAM` to the
+/// `device:inode` of the stream it gives a service, and the journal then already keeps every
+/// syslog line, so a line on stderr too would be there twice.
+pub fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd as _;
+    let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    match nix::sys::stat::fstat(std::io::stderr().as_fd()) {
+        Ok(st) => names_stream(&stream, st.st_dev, st.st_ino),
+        Err(_) => false,
+    }
+}
+
+/// Whether `JOURNAL_STREAM`'s value names the file `device`/`inode`.
+fn names_stream(value: &str, device: u64, inode: u64) -> bool {
+    value
+        .split_once(':')
+        .and_then(|(d, i)| Some((d.parse::<u64>().ok()?, i.parse::<u64>().ok()?)))
+        == Some((device, inode))
+}
+
 /// Installs the global subscriber.
 pub fn init(settings: LogSettings) {
     if let Facility::Code(code) = settings.facility {
@@ -134,6 +156,15 @@ impl<S: Subscriber> Layer<S> for UcarpLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn journal_stream_names_a_device_and_inode() {
+        assert!(names_stream("8:12345", 8, 12345));
+        assert!(!names_stream("8:12345", 8, 12346));
+        assert!(!names_stream("8:12345", 9, 12345));
+        assert!(!names_stream("garbage", 8, 12345));
+        assert!(!names_stream("", 0, 0));
+    }
 
     #[test]
     fn facility_names() {

@@ -89,8 +89,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    // Under systemd, syslog lines reach the journal already: stderr would log them twice.
+    let journal_has_syslog =
+        logging::stderr_is_journal() && cli.facility != logging::Facility::None;
     logging::init(logging::LogSettings {
-        stderr: !cli.daemonize,
+        stderr: !cli.daemonize && !journal_has_syslog,
         facility: cli.facility,
         debug: cli.debug,
     });

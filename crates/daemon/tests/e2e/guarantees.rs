@@ -407,3 +407,44 @@ fn a_master_that_cannot_add_its_vip_faults_bows_out_and_retries() {
     assert_eq!(lab.holders(vip), [2], "{log}");
     assert!(!lab.has_address(lab.host(1), vip));
 }
+
+#[test]
+fn under_the_journal_a_line_is_logged_once_through_syslog_not_twice() {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(lab) = lab("gjrnl", 146, 1, &[]) else {
+        return;
+    };
+    let group = Group {
+        native: true,
+        ..Group::new(&lab, 11)
+    };
+    let run = |log: &str, facility: &str| {
+        // systemd names the stream it gives a service in JOURNAL_STREAM (device:inode).
+        let path = lab.log_path(log);
+        std::fs::File::create(&path).expect("log file");
+        let meta = std::fs::metadata(&path).expect("stat");
+        let mut args: Vec<String> = vec![
+            format!("JOURNAL_STREAM={}:{}", meta.dev(), meta.ino()),
+            carpd().to_string(),
+        ];
+        let mut member = group.member(&lab, 0, false, log).args(lab.host(1).ip);
+        let f = member.iter().position(|a| a == "-f").expect("-f");
+        member[f + 1] = facility.to_string();
+        args.extend(member);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let pid = lab.spawn(lab.host(1), "env", &args, log).expect("spawn");
+        std::thread::sleep(Duration::from_secs(2));
+        lab.signal(pid, Signal::SIGTERM);
+        lab.wait_exit(pid, Duration::from_secs(10));
+        lab.log(log)
+    };
+    // With syslog on, the journal gets each line from syslog: nothing on stderr.
+    let with_syslog = run("syslog", "daemon");
+    assert!(!with_syslog.contains("[WARNING]"), "{with_syslog}");
+    // With syslog off (-f none), stderr is the only way: the lines are there.
+    let without = run("stderr", "none");
+    assert!(
+        without.contains("[WARNING] Switching to state: BACKUP"),
+        "{without}"
+    );
+}

@@ -927,6 +927,35 @@ password = "other"
     }
 
     #[test]
+    fn the_example_in_etc_is_the_packaged_example_all_commented_out() {
+        let example = include_str!("../../../../../packaging/etc/carpd.toml.example");
+        let full = include_str!("../../../../../packaging/carpd.toml");
+        // Nothing in it is live: every line is a comment or blank, so it configures nothing.
+        assert!(example.lines().all(|l| l.is_empty() || l.starts_with('#')));
+        // Its body is the packaged example, line for line, each live line behind one '#'.
+        let body: Vec<&str> = example
+            .lines()
+            .skip_while(|l| {
+                *l != "# carpd config file: every group this host serves, in one process."
+            })
+            .collect();
+        let want: Vec<String> = full
+            .lines()
+            .map(|l| {
+                if l.is_empty() || l.starts_with('#') {
+                    l.to_string()
+                } else {
+                    format!("#{l}")
+                }
+            })
+            .collect();
+        assert_eq!(
+            body, want,
+            "regenerate packaging/etc/carpd.toml.example from carpd.toml"
+        );
+    }
+
+    #[test]
     fn a_relative_passfile_is_read_beside_the_config_file() {
         let dir = std::env::temp_dir().join(format!("carpd-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
