@@ -265,12 +265,16 @@ pub fn start_frr(lab: &Lab, host: &Host, name: &str, config: &str) -> Result<()>
 
 /// Checks an FRR file with bgpd's dry run: the lines it refuses.
 pub fn frr_dry_run(path: &std::path::Path) -> Result<Vec<String>> {
+    // bgpd reads the file as the frr user: a copy it may read, wherever the checkout is.
+    let dir = std::env::temp_dir().join(format!("carpd-frr-check-{}", std::process::id()));
+    let readable = crate::readable_copy(path, &dir)?;
     let out = std::process::Command::new(format!("{FRR_DIR}/bgpd"))
         .arg("-C")
         .arg("-f")
-        .arg(path)
-        .output()
-        .context("running bgpd -C")?;
+        .arg(&readable)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out.context("running bgpd -C")?;
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     Ok(text

@@ -84,6 +84,25 @@ pub fn carpd_binary(given: Option<PathBuf>) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A copy of `path` in `dir` (made mode 0755) that every user can read, and run when it is
+/// executable: a daemon or a command that runs as another user (FRR's bgpd as `frr`, carpctl
+/// as `nobody`) cannot read files in a checkout that only root may enter (a clone under
+/// `/root`, or in a `mktemp -d` folder).
+pub fn readable_copy(path: &Path, dir: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} names no file", path.display()))?;
+    let copy = dir.join(name);
+    std::fs::copy(path, &copy).with_context(|| format!("copying {}", path.display()))?;
+    let executable = std::fs::metadata(path)?.permissions().mode() & 0o111 != 0;
+    let mode = if executable { 0o755 } else { 0o644 };
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(mode))?;
+    Ok(copy)
+}
+
 /// The full path of `tool` on PATH (or in /usr/sbin, /sbin).
 pub fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default() + ":/usr/sbin:/sbin";

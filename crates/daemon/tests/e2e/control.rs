@@ -339,10 +339,15 @@ fn demote_drains_a_group_until_promote_and_only_root_may_steer() {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let mode = std::fs::metadata(&s1).expect("socket").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    // carpctl as another user: a copy that user may run, wherever the checkout is.
+    let carpctl_for_all =
+        carpd_lab::readable_copy(std::path::Path::new(carpctl()), &lab.dir().join("bin"))
+            .expect("carpctl copy");
     let as_user = |socket: &PathBuf, gid: u32| {
         Command::new("setpriv")
             .args(["--reuid=65534", &format!("--regid={gid}"), "--clear-groups"])
-            .args([carpctl(), "--socket"])
+            .arg(&carpctl_for_all)
+            .arg("--socket")
             .arg(socket)
             .arg("status")
             .output()
