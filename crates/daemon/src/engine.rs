@@ -2231,6 +2231,81 @@ vip_interface = "vipd0"
         assert_eq!(engine.state(router), State::Backup);
     }
 
+    /// `payload` (protocol 112) from 10.0.0.12 to 224.0.0.18 in an Ethernet frame.
+    fn frame_of(payload: &[u8]) -> Vec<u8> {
+        let ip = carpd_proto::wire::ipv4::Ipv4Repr {
+            source: Ipv4Addr::new(10, 0, 0, 12),
+            destination: DEFAULT_GROUP,
+            ttl: 255,
+            tos: 0xc0,
+            ident: 1,
+            dont_fragment: false,
+            protocol: 112,
+            payload_len: payload.len(),
+        };
+        let mut packet = ip.emit().to_vec();
+        packet.extend_from_slice(payload);
+        Frame {
+            destination: multicast_mac(DEFAULT_GROUP),
+            source: [2, 0, 0, 0, 0, 2],
+            ethertype: ETHERTYPE_IPV4,
+            payload: &packet,
+        }
+        .emit()
+    }
+
+    #[test]
+    fn odd_protocol_112_packets_are_counted_by_what_they_are() {
+        let (mut engine, _, _) = engine();
+        let v3 = carpd_proto::wire::vrrp3::Vrrp3Repr {
+            vrid: 7,
+            priority: 100,
+            interval_cs: 100,
+            addresses: vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100))],
+        };
+        let mut v3_type2 = v3.emit(
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 12)),
+            IpAddr::V4(DEFAULT_GROUP),
+            carpd_proto::wire::vrrp3::Checksum::Rfc9568,
+        );
+        v3_type2[0] = 0x32;
+        // keepalived's default VRRPv2: version 2 type 1, one address, no authentication.
+        let v2 = [
+            0x21, 7, 100, 1, 0, 1, 0, 0, 10, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let mut bad_checksum = frame_of(&bow_out_frame(0)[14 + 20..]);
+        bad_checksum[14 + 10] ^= 0xff;
+        // Without its authentication data (a sender that leaves it out): still VRRPv2.
+        let v2_short = &v2[..12];
+        for bytes in [
+            frame_of(&v3_type2),
+            frame_of(&v2),
+            frame_of(v2_short),
+            bad_checksum,
+        ] {
+            engine.feed(
+                Instant::from_micros(1_000),
+                Input::Frame {
+                    link: LinkId(0),
+                    bytes,
+                },
+            );
+        }
+        let drops: Vec<(&str, u64)> = engine
+            .drops_by_interface()
+            .into_iter()
+            .map(|((_, reason), n)| (reason, n))
+            .collect();
+        assert_eq!(
+            drops,
+            [
+                ("bad-ip-checksum", 1),
+                ("other-protocol", 2),
+                ("vrrp3-bad-type", 1)
+            ]
+        );
+    }
+
     #[test]
     fn groups_start_as_backup_with_their_own_down_hook() {
         let (mut engine, a, b) = engine();

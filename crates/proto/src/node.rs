@@ -39,14 +39,16 @@ impl Route {
 }
 
 /// Whether an IPv4 payload whose first byte says version 2, type 1 is VRRPv2 rather than
-/// CARP: a VRRPv2 advert is 16 bytes plus 4 per address (its count in byte 3); CARP is 36
-/// bytes with an authlen of 7 in byte 3, which no VRRPv2 advert of that length has.
+/// CARP. Byte 3 is CARP's authlen, always 7 (and CARP is 36 bytes), and VRRPv2's address
+/// count (a VRRPv2 advert is 16 bytes plus 4 per address): another value there is VRRPv2,
+/// well-formed or not (counted as another protocol, not as a short CARP packet); with 7, only
+/// VRRPv2's length for 7 addresses (44 bytes) is VRRPv2.
 fn is_vrrp2(payload: &[u8]) -> bool {
     match payload {
-        [0x21, _, _, count, ..] => {
+        [0x21, _, _, count, ..] if *count == AUTHLEN => {
             payload.len() == 16 + 4 * usize::from(*count)
-                && !(payload.len() == CARP_LEN && *count == AUTHLEN)
         }
+        [0x21, _, _, _, ..] => true,
         _ => false,
     }
 }
@@ -289,7 +291,11 @@ impl Node {
             return;
         }
         match payload.first() {
-            Some(0x31) => self.vrrp3_packet(now, link, from, to, ip.ttl, payload, Route::Vrrp3V4),
+            // Version 3 in the first nibble is VRRPv3 whatever its type (a bad one is counted
+            // as such, not as a short CARP packet).
+            Some(first) if first >> 4 == 3 => {
+                self.vrrp3_packet(now, link, from, to, ip.ttl, payload, Route::Vrrp3V4)
+            }
             _ if is_vrrp2(payload) => {
                 let vhid = payload[1];
                 self.other_protocol(
