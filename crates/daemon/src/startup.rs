@@ -31,6 +31,8 @@ pub struct HostView<'a> {
     pub native: bool,
     /// `-S`: the interface may not be ready yet
     pub ignore_ifstate: bool,
+    /// unicast peers (config mode)
+    pub peers: &'a [IpAddr],
 }
 
 /// What the checks found that start-up must act on.
@@ -85,6 +87,17 @@ pub fn check(view: &HostView<'_>) -> Result<Findings, Refusal> {
                 "carpd: {message} (or --ignoreifstate when it is configured later)"
             )));
         }
+    }
+    // A peer that is this host would be sent our own adverts, and heard as a master.
+    if let Some(own) = view
+        .peers
+        .iter()
+        .find(|p| view.addresses.iter().any(|a| a.address == **p))
+    {
+        return Err(Refusal(format!(
+            "carpd: peers: {own} is an address of {} (this host): accepted the addresses of the other nodes",
+            view.interface
+        )));
     }
     if !view.native {
         return Ok(findings);
@@ -163,6 +176,7 @@ mod tests {
             vip_addresses: addresses,
             native,
             ignore_ifstate: ignore,
+            peers: &[],
         }
     }
 
@@ -225,6 +239,30 @@ mod tests {
         let e = orphan_vips(&marked, &ours, &[LiveNote::Unlisted]).unwrap_err();
         assert!(e.contains("left alone"), "{e}");
         assert_eq!(orphan_vips(&[], &ours, &live).unwrap(), []);
+    }
+
+    #[test]
+    fn a_peer_that_is_an_address_of_this_host_is_refused() {
+        let here = [at(SRC, false), at(Ipv4Addr::new(10, 0, 0, 13), false)];
+        let peers = [
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 12)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 13)),
+        ];
+        let e = check(&HostView {
+            peers: &peers,
+            ..view(&here, true, false)
+        })
+        .unwrap_err()
+        .0;
+        assert!(
+            e.contains("peers: 10.0.0.13 is an address of eth0 (this host)"),
+            "{e}"
+        );
+        assert!(check(&HostView {
+            peers: &peers[..1],
+            ..view(&here, true, false)
+        })
+        .is_ok());
     }
 
     #[test]

@@ -430,6 +430,7 @@ impl Daemon {
                 vip_addresses: &vip_addresses,
                 native: g.native(),
                 ignore_ifstate: g.ignore_ifstate,
+                peers: &g.peers,
             })?;
             for warning in &findings.warnings {
                 tracing::warn!("{warning}");

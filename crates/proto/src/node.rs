@@ -5,7 +5,7 @@ use crate::action::{Action, DropReason, ProtocolKind};
 use crate::config::VrConfig;
 use crate::time::Instant;
 use crate::vr::{Command, Reconfigured, VirtualRouter};
-use crate::wire::carp::{Advertisement, CarpRepr, Packet, AUTHLEN, HEADER_LEN as CARP_LEN};
+use crate::wire::carp::{Advertisement, CarpRepr, Packet, AUTHLEN};
 use crate::wire::ipv4::{is_fragment, Ipv4Repr, CARP_TTL, PROTOCOL_CARP};
 use crate::wire::vrrp3::Vrrp3Repr;
 use crate::wire::DecodeError;

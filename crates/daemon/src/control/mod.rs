@@ -177,6 +177,25 @@ pub fn serve(
 async fn refuse(mut stream: UnixStream, message: String) {
     let line = format!("{}\n", error_line(&message));
     let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(line.as_bytes())).await;
+    let _ = stream.shutdown().await;
+    drain(&mut stream).await;
+}
+
+/// Reads and forgets what the client sent (a request's worth at most, for a second at most)
+/// before the socket is closed: closing a Unix socket with unread data resets it, and the
+/// client would lose the error line written to it.
+async fn drain<R: tokio::io::AsyncRead + Unpin>(read: &mut R) {
+    let mut buffer = [0u8; 1024];
+    let mut left = MAX_REQUEST + 1;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while left > 0 {
+            match read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 /// One client: one request, its reply (or the event stream), then close.
@@ -201,7 +220,8 @@ async fn connection(
         Err(message) => {
             let line = format!("{}\n", error_line(&message));
             let _ = tokio::time::timeout(WRITE_TIMEOUT, write.write_all(line.as_bytes())).await;
-            return;
+            let _ = write.shutdown().await;
+            return drain(&mut reader).await;
         }
     };
     if request == Request::Watch {
@@ -281,4 +301,54 @@ async fn send_line(write: &mut tokio::net::unix::OwnedWriteHalf, line: &str) -> 
 /// The channel events go out on (kept by the loop; `watch` clients subscribe).
 pub fn event_channel() -> broadcast::Sender<Arc<str>> {
     broadcast::channel(EVENT_BACKLOG).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead as _, Write as _};
+
+    #[test]
+    fn at_the_connection_limit_a_client_gets_the_error_line_not_a_reset() {
+        let dir = std::env::temp_dir().join(format!("carpd-control-cap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.sock");
+        let served = path.clone();
+        // The server on a runtime of its own; its calls are never answered (no loop).
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let socket = bind(&served, &Access::root_only()).unwrap();
+                let (calls, _keep) = mpsc::channel(1);
+                let _serving = serve(socket, Access::root_only(), calls, event_channel());
+                ready_tx.send(()).unwrap();
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            });
+        });
+        ready_rx.recv().unwrap();
+        // Every slot taken by a client that says nothing (each waits for its request).
+        let held: Vec<std::os::unix::net::UnixStream> = (0..MAX_CONNECTIONS)
+            .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        let mut over = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        over.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // As carpctl does: the request goes out after carpd has already refused (a closed
+        // socket would fail this write with EPIPE and the client would never see why).
+        std::thread::sleep(Duration::from_millis(300));
+        over.write_all(b"{\"command\":\"status\"}\n").unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(&over).read_line(&mut line).unwrap();
+        assert!(
+            line.contains("serves 1024 control connections at most: try again later"),
+            "{line:?}"
+        );
+        drop(held);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -171,7 +171,38 @@ pub fn password(bytes: &[u8]) -> Result<(), String> {
             bytes.len()
         ));
     }
+    // ucarp reads the key as a C string: a NUL would end it there, and its peers would
+    // compute another HMAC than carpd's.
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        return Err(format!(
+            "password with a NUL byte at byte {}: accepted 1 to 19 bytes without NUL",
+            at + 1
+        ));
+    }
     Ok(())
+}
+
+/// The longest name of a group, tracker or sync group, in characters.
+pub const NAME_MAX: usize = 64;
+
+/// A name of a group, tracker or sync group: it reaches log lines, the status table, metric
+/// labels and carpctl's command line, so 1 to 64 ASCII letters, digits and `-_.:@` only.
+pub fn name(text: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:@".contains(c);
+    let count = text.chars().count();
+    if (1..=NAME_MAX).contains(&count) && text.chars().all(allowed) {
+        return Ok(());
+    }
+    let shown: String = text
+        .chars()
+        .take(40)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    let more = if count > 40 { "..." } else { "" };
+    Err(format!(
+        "\"{shown}{more}\" ({count} characters): accepted 1 to {NAME_MAX} ASCII letters, digits and - _ . : @, such as \"web-1\""
+    ))
 }
 
 /// A hook timeout: above zero.

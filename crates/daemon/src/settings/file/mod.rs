@@ -162,7 +162,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
         Err(e) => {
             let message = e.message().trim().replace('\n', " ");
             match e.span() {
-                Some(span) => checker.error(span, message),
+                Some(span) => {
+                    // Where it is, as the other errors say it: the table and the key.
+                    let message = match place_of(text, span.start) {
+                        Some(place) => format!("{place}: {message}"),
+                        None => message,
+                    };
+                    checker.error(span, message)
+                }
                 None => checker.file_error(message),
             }
             return Err(FileErrors(checker.errors));
@@ -233,10 +240,45 @@ struct Checker<'a> {
 }
 
 /// The label of a group in messages: its name when given, else its place in the file.
+/// The table and key at byte `offset` of `text`, as error messages name them
+/// (`group 2: advskew`, `[daemon]: metrics_listen`, `tracker 1: interval`), for errors that
+/// the TOML reader reports with a place but without them (a value of the wrong type).
+fn place_of(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..];
+    let line = line.split('\n').next().unwrap_or_default();
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let (mut table, mut groups, mut trackers) = (None, 0, 0);
+    for l in before[..line_start].lines().map(str::trim) {
+        match l {
+            "[[group]]" => {
+                groups += 1;
+                table = Some(format!("group {groups}"));
+            }
+            "[[tracker]]" => {
+                trackers += 1;
+                table = Some(format!("tracker {trackers}"));
+            }
+            "[daemon]" => table = Some("[daemon]".to_string()),
+            _ => {}
+        }
+    }
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}: {k}")),
+        (None, Some(k)) => Some(k.to_string()),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
 fn label(name: &Option<Spanned<String>>, index: usize) -> String {
     match name {
-        Some(n) => format!("group \"{}\"", n.get_ref()),
-        None => format!("group {index}"),
+        Some(n) if rules::name(n.get_ref()).is_ok() => format!("group \"{}\"", n.get_ref()),
+        _ => format!("group {index}"),
     }
 }
 
@@ -319,8 +361,10 @@ impl Checker<'_> {
             let verdict = listen
                 .get_ref()
                 .parse::<std::net::SocketAddr>()
-                .map_err(|_| {
-                    "accepted an address and port such as \"127.0.0.1:9642\" or \"[::1]:9642\""
+                .ok()
+                .filter(|a| a.port() != 0)
+                .ok_or_else(|| {
+                    "accepted an address and a port from 1 to 65535 such as \"127.0.0.1:9642\" or \"[::1]:9642\" (port 0 would be a port nobody knows)"
                         .to_string()
                 });
             daemon.metrics_listen = self.check("[daemon]", "metrics_listen", listen, verdict);
@@ -390,6 +434,11 @@ impl Checker<'_> {
     ) -> Option<GroupSettings> {
         let errors_before = self.errors.len();
         let label = label(&raw.name, index);
+        if let Some(n) = &raw.name {
+            if let Err(accepted) = rules::name(n.get_ref()) {
+                self.error(n.span(), format!("{label}: name = {accepted}"));
+            }
+        }
         let missing =
             |key: &str, accepted: &str| format!("{label}: missing key {key}: accepted {accepted}");
         let interface = match &raw.interface {
@@ -417,7 +466,14 @@ impl Checker<'_> {
             Some(list) => {
                 let mut vips: Vec<Vip> = Vec::new();
                 for v in list.get_ref() {
-                    if let Some(vip) = self.check(&label, "vips", v, rules::vip_any(v.get_ref())) {
+                    let verdict = rules::vip_any(v.get_ref()).and_then(|vip| {
+                        if vip.address.is_loopback() {
+                            Err("a loopback address never leaves the host: accepted an address outside 127.0.0.0/8 and ::1".to_string())
+                        } else {
+                            Ok(vip)
+                        }
+                    });
+                    if let Some(vip) = self.check(&label, "vips", v, verdict) {
                         if vips.iter().any(|e| e.address == vip.address) {
                             self.error(
                                 v.span(),
@@ -1025,6 +1081,62 @@ password = "other"
             "not UTF-8 (byte 26, line 3): accepted a TOML file in UTF-8"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn names_passwords_ports_loopback_vips_and_types_are_refused_with_their_place() {
+        let group = |extra: &str| {
+            format!("[[group]]\ninterface = \"eth0\"\nvhid = 1\nvips = [\"10.0.0.9\"]\npassword = \"x\"\n{extra}\n")
+        };
+        let huge = "n".repeat(100_000);
+        for name in [
+            "",
+            "web\\nfake line",
+            "a\\u001b[31mred",
+            "with space",
+            huge.as_str(),
+        ] {
+            let e = errors(&group(&format!("name = \"{name}\"")));
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(e[0].contains("group 1: name = "), "{e:?}");
+            assert!(e[0].contains("accepted 1 to 64 ASCII letters"), "{e:?}");
+            assert!(e[0].len() < 300, "the name is shortened: {}", e[0].len());
+            assert!(!e[0].contains('\n') && !e[0].contains('\u{1b}'), "{e:?}");
+            let e = errors(&group(&format!("sync = \"{name}\"")));
+            assert!(e[0].contains("group 1: sync = "), "{e:?}");
+            let e = errors(&format!(
+                "[[tracker]]\nname = \"{name}\"\nfile = \"/run/x\"\n{}",
+                group("")
+            ));
+            assert!(e[0].contains("tracker 1: name = "), "{e:?}");
+        }
+        assert!(parse(Path::new("x.toml"), &group("name = \"web-1.a_b:c@d\"")).is_ok());
+        refused(
+            &group("").replace("password = \"x\"", "password = \"ab\\u0000cd\""),
+            &["password with a NUL byte at byte 3", "without NUL"],
+        );
+        refused(
+            &format!("[daemon]\nmetrics_listen = \"127.0.0.1:0\"\n{}", group("")),
+            &["metrics_listen = 127.0.0.1:0", "a port from 1 to 65535"],
+        );
+        for (lo, why) in [
+            ("127.0.0.5", "outside 127.0.0.0/8"),
+            ("127.1.2.3/32", "outside 127.0.0.0/8"),
+            ("::1", "a unicast IPv6 address"),
+        ] {
+            refused(
+                &group("").replace("10.0.0.9", lo),
+                &[&format!("vips = {lo}"), why],
+            );
+        }
+        refused(
+            &format!("{}{}", group(""), group("advskew = \"1\"")),
+            &[":12:", "group 2: advskew: invalid type: string \"1\""],
+        );
+        refused(
+            "[daemon]\nrealtime_priority = \"high\"\n",
+            &["[daemon]: realtime_priority: invalid type"],
+        );
     }
 
     #[test]

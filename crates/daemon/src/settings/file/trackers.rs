@@ -33,11 +33,20 @@ impl RawTracker {
 /// The longest interval or timeout accepted (an hour).
 const LONGEST: Duration = Duration::from_secs(3600);
 
-/// Seconds above 0, at most an hour.
-fn seconds(value: f64) -> Result<Duration, String> {
+/// The shortest tracker interval or timeout: a check every 0.1 s is ten forks a second at
+/// most, where 1e-9 s would be a fork storm.
+const SHORTEST_CHECK: Duration = Duration::from_millis(100);
+/// The shortest `garp_refresh`: re-announcing more than once a second only loads the LAN.
+const SHORTEST_REFRESH: Duration = Duration::from_secs(1);
+
+/// Seconds from `shortest` to an hour.
+fn seconds(value: f64, shortest: Duration) -> Result<Duration, String> {
     match Duration::try_from_secs_f64(value) {
-        Ok(d) if !d.is_zero() && d <= LONGEST => Ok(d),
-        _ => Err("accepted a number of seconds above 0 and at most 3600, such as 1 or 0.5".into()),
+        Ok(d) if d >= shortest && d <= LONGEST => Ok(d),
+        _ => Err(format!(
+            "accepted a number of seconds from {} to 3600, such as 1 or 2.5",
+            shortest.as_secs_f64()
+        )),
     }
 }
 
@@ -58,9 +67,14 @@ impl Checker<'_> {
         value: &Option<Spanned<f64>>,
         default: Duration,
     ) -> Option<Duration> {
+        let shortest = if key == "garp_refresh" {
+            SHORTEST_REFRESH
+        } else {
+            SHORTEST_CHECK
+        };
         match value {
             None => Some(default),
-            Some(v) => self.check(owner, key, v, seconds(*v.get_ref())),
+            Some(v) => self.check(owner, key, v, seconds(*v.get_ref(), shortest)),
         }
     }
 
@@ -84,18 +98,17 @@ impl Checker<'_> {
     ) -> Option<TrackerSettings> {
         let errors_before = self.errors.len();
         let owner = match &raw.name {
-            Some(n) => format!("tracker \"{}\"", n.get_ref()),
-            None => format!("tracker {index}"),
+            Some(n) if rules::name(n.get_ref()).is_ok() => format!("tracker \"{}\"", n.get_ref()),
+            _ => format!("tracker {index}"),
         };
         let name = match &raw.name {
-            Some(n) if n.get_ref().is_empty() => {
-                self.error(
-                    n.span(),
-                    format!("{owner}: name = \"\": accepted a name of 1 or more characters"),
-                );
-                None
-            }
-            Some(n) => Some(n.get_ref().clone()),
+            Some(n) => match rules::name(n.get_ref()) {
+                Ok(()) => Some(n.get_ref().clone()),
+                Err(accepted) => {
+                    self.error(n.span(), format!("{owner}: name = {accepted}"));
+                    None
+                }
+            },
             None => {
                 self.error(span.clone(), format!("{owner}: missing key name: accepted a name such as \"nginx\" (groups list it in track)"));
                 None
@@ -275,17 +288,21 @@ impl Checker<'_> {
         match value {
             None => Some(None),
             Some(v) => {
-                let verdict = if v.get_ref().is_empty() {
-                    Err("accepted a name of 1 or more characters that the other groups of the sync group give too".to_string())
-                } else {
-                    Ok(Some(v.get_ref().clone()))
-                };
-                self.check(group, "sync", v, verdict)
+                match rules::name(v.get_ref()) {
+                    Ok(()) => Some(Some(v.get_ref().clone())),
+                    Err(accepted) => {
+                        self.error(
+                            v.span(),
+                            format!("{group}: sync = {accepted}, the same in every group of the sync group"),
+                        );
+                        None
+                    }
+                }
             }
         }
     }
 
-    /// A group's `garp_refresh`: above 0, at most an hour.
+    /// A group's `garp_refresh`: 1 s to an hour.
     pub(super) fn refresh(
         &mut self,
         group: &str,
@@ -458,15 +475,19 @@ demote_by = "advskew"
             ("script = []", &["script = []", "no shell"]),
             (
                 "script = [\"/bin/true\"]\ninterval = 0",
-                &["interval = 0", "above 0"],
+                &["interval = 0", "from 0.1 to 3600"],
             ),
             (
                 "script = [\"/bin/true\"]\ninterval = -1.5",
-                &["interval = -1.5", "above 0"],
+                &["interval = -1.5", "from 0.1 to 3600"],
             ),
             (
                 "script = [\"/bin/true\"]\ntimeout = 0",
-                &["timeout = 0", "above 0"],
+                &["timeout = 0", "from 0.1 to 3600"],
+            ),
+            (
+                "file = \"/run/x\"\ninterval = 1e-9",
+                &["interval = 0.000000001", "from 0.1 to 3600"],
             ),
             (
                 "script = [\"/bin/true\"]\nrise = 0",
@@ -624,11 +645,15 @@ demote_by = "advskew"
         let s = parse(Path::new("x.toml"), &two("garp_refresh = 60", "")).unwrap();
         assert_eq!(s.groups[0].garp_refresh, Some(Duration::from_secs(60)));
         assert_eq!(s.groups[1].garp_refresh, None);
-        let e = errors(&two("garp_refresh = 0", ""));
-        assert!(
-            e[0].contains("garp_refresh = 0") && e[0].contains("above 0"),
-            "{e:?}"
-        );
+        // Down to once a second: 1e-9 would be a busy loop of announcements.
+        for (tiny, shown) in [("0", "0"), ("1e-9", "0.000000001"), ("0.5", "0.5")] {
+            let e = errors(&two(&format!("garp_refresh = {tiny}"), ""));
+            assert!(
+                e[0].contains(&format!("garp_refresh = {shown}"))
+                    && e[0].contains("from 1 to 3600"),
+                "{e:?}"
+            );
+        }
         // A broken tracker that a group tracks is reported once, as itself.
         let e = errors(&format!(
             "[[tracker]]\nname = \"a\"\nfile = \"x\"\n{GROUP}track = [\"a\"]\n"
