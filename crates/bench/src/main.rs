@@ -10,6 +10,7 @@ mod report;
 mod routed;
 mod scale;
 mod scenarios;
+mod stalls;
 mod stats;
 mod stress;
 mod vrrp3;
@@ -44,13 +45,13 @@ struct Args {
     #[arg(long, value_name = "FILE", default_value = "docs/benchmarks.md")]
     out: PathBuf,
     /// Only the scenarios whose name contains NAME (crash, takeover, handover, subsecond,
-    /// preempt, slow, footprint, flood, many, reload, vrrp3, routed, stress, soak)
+    /// preempt, slow, footprint, flood, many, reload, vrrp3, routed, stress, stalls, soak)
     #[arg(long, value_name = "NAME", value_parser = scenario_name)]
     only: Option<String>,
 }
 
 /// The scenarios' names, as `--only` matches them.
-const SCENARIOS: [&str; 14] = [
+const SCENARIOS: [&str; 15] = [
     "crash",
     "takeover",
     "handover",
@@ -64,6 +65,7 @@ const SCENARIOS: [&str; 14] = [
     "vrrp3",
     "routed",
     "stress",
+    "stalls",
     "soak",
 ];
 
@@ -171,6 +173,10 @@ fn run(options: &Options) -> Result<()> {
     if wanted("stress") {
         carpd_lab::require(&["stress-ng"])?;
         sections.push(stress::under_load(options)?);
+    }
+    if wanted("stalls") {
+        carpd_lab::require(&["python3"])?;
+        sections.push(stalls::stalls(options)?);
     }
     if wanted("soak") {
         sections.push(scenarios::soak(options)?);

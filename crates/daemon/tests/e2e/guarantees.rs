@@ -6,7 +6,7 @@ use crate::common::{carpd, expect_holders, lab, start, start_config, stop, write
 use crate::common::{Group, Impl};
 use crate::control::{adverts, longest_gap, status};
 use crate::trackers::{socket_of, tracked, tracker_status};
-use carpd_lab::wait_until;
+use carpd_lab::{wait_until, Lab};
 use nix::sys::signal::Signal;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -447,4 +447,119 @@ fn under_the_journal_a_line_is_logged_once_through_syslog_not_twice() {
         without.contains("[WARNING] Switching to state: BACKUP"),
         "{without}"
     );
+}
+
+/// VRRPv3 adverts for VRID 12 from host 3 (no member), priority 50, the longest interval.
+fn stranger_adverts(lab: &Lab) -> Vec<Vec<u8>> {
+    use carpd_proto::wire::ipv4::Ipv4Repr;
+    use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4};
+    let source = lab.host(3).ip;
+    let repr = Vrrp3Repr {
+        vrid: 12,
+        priority: 50,
+        interval_cs: 4095,
+        addresses: vec![lab.address(117).into()],
+    };
+    let vrrp = repr.emit(source.into(), GROUP_V4.into(), Checksum::PseudoHeader);
+    let mut packet = Ipv4Repr {
+        source,
+        destination: GROUP_V4,
+        ttl: 255,
+        tos: 0xc0,
+        ident: 1,
+        dont_fragment: false,
+        protocol: 112,
+        payload_len: vrrp.len(),
+    }
+    .emit()
+    .to_vec();
+    packet.extend_from_slice(&vrrp);
+    vec![packet]
+}
+
+#[test]
+fn a_stranger_moves_no_backup_and_the_readme_nft_rule_keeps_it_out() {
+    let Some(lab) = lab("gstrg", 147, 3, &["nft"]) else {
+        return;
+    };
+    let vip = lab.address(117);
+    let v3 = |priority: u8| {
+        format!(
+            "[[group]]\nname = \"v3\"\nprotocol = \"vrrp3\"\ninterface = \"eth0\"\nvhid = 12\n\
+             vips = [\"{vip}/24\"]\npriority = {priority}\nadvert_interval = 0.1\npreempt = true\n"
+        )
+    };
+    let h1 = write_config(&lab, "h1.toml", &v3(200));
+    let h2 = write_config(&lab, "h2.toml", &v3(100));
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &["h1"]);
+    let _m2 = start_config(&lab, 2, &h2, "h2");
+    let socket = socket_of(&lab, "h2.toml");
+    // The backup follows the master (a backup that knows none takes a worse advert's sender
+    // as the master to preempt, as RFC 9568 and keepalived do).
+    assert!(wait_until(Duration::from_secs(10), || socket.exists()
+        && status(&socket)["v3"]["master"]
+            == lab.host(1).ip.to_string()));
+    let dropped = || {
+        status(&socket)["v3"]["drops"]["not-the-master"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    // 10 adverts a second for 2 s from host 3: set aside, counted, no state change.
+    carpd_lab::flood(
+        &lab.host(3).ns,
+        stranger_adverts(&lab),
+        10,
+        Duration::from_secs(2),
+    )
+    .expect("flood");
+    assert!(
+        wait_until(Duration::from_secs(2), || dropped() >= 15),
+        "{}",
+        lab.log("h2")
+    );
+    let log = lab.log("h2");
+    assert_eq!(
+        log.matches("Switching to state: MASTER").count(),
+        0,
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "Advert from {} ignored: the group follows the live master {}",
+            lab.host(3).ip,
+            lab.host(1).ip
+        )),
+        "{log}"
+    );
+    assert_eq!(lab.holders(vip), [1]);
+    // The README's rule on host 2: the stranger's packets never reach carpd.
+    let rule = format!(
+        "table netdev vrrp_guard {{\n chain eth0 {{\n  type filter hook ingress device \"eth0\" priority -500; policy accept;\n  ip protocol 112 ip saddr != {{ {}, {} }} drop\n }}\n}}\n",
+        lab.host(1).ip,
+        lab.host(2).ip
+    );
+    let path = lab.dir().join("guard.nft");
+    std::fs::write(&path, rule).expect("rule");
+    let out = lab
+        .run(lab.host(2), "nft", &["-f", &path.display().to_string()])
+        .expect("nft");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = dropped();
+    carpd_lab::flood(
+        &lab.host(3).ns,
+        stranger_adverts(&lab),
+        10,
+        Duration::from_secs(2),
+    )
+    .expect("flood");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(dropped(), before, "the rule keeps them out");
+    // The master's adverts still pass: host 2 follows it.
+    assert_eq!(status(&socket)["v3"]["master"], lab.host(1).ip.to_string());
+    assert_eq!(status(&socket)["v3"]["state"], "BACKUP");
 }
