@@ -2140,13 +2140,22 @@ vip_interface = "vipd0"
         })
     }
 
-    fn failed(job: Job, error: &str) -> Option<crate::hooks::HookReport> {
-        Some(crate::hooks::HookReport {
+    /// `job` ends at `now` with the kernel refusing the change.
+    fn refused(engine: &mut Engine, now: Instant, router: RouterId, job: Job) {
+        let report = crate::hooks::HookReport {
             kind: job.kind(),
             result: crate::hooks::HookResult::Failed,
             duration: std::time::Duration::from_millis(1),
-            error: Some(error.into()),
-        })
+            error: Some("Operation not permitted (os error 1)".into()),
+        };
+        engine.feed(
+            now,
+            Input::HookDone {
+                router,
+                job,
+                report: Some(report),
+            },
+        );
     }
 
     #[test]
@@ -2157,14 +2166,7 @@ vip_interface = "vipd0"
         assert_eq!(engine.state(router), State::Master);
         let up = hook_job(&effects, HookKind::Up).expect("up hook");
         let t = Instant::from_micros(1_010_000);
-        engine.feed(
-            t,
-            Input::HookDone {
-                router,
-                job: up,
-                report: failed(up, "Operation not permitted (os error 1)"),
-            },
-        );
+        refused(&mut engine, t, router, up);
         assert_eq!(engine.state(router), State::Fault);
         let status = &engine.group_status(None).unwrap()[0];
         assert_eq!(
@@ -2186,14 +2188,7 @@ vip_interface = "vipd0"
             .poll_timeout()
             .is_some_and(|d| d <= t + crate::vip_retry::FIRST_RETRY));
         // The removal failed too: it is tried again (as a release) once the group is not master.
-        engine.feed(
-            t,
-            Input::HookDone {
-                router,
-                job: down,
-                report: failed(down, "Operation not permitted (os error 1)"),
-            },
-        );
+        refused(&mut engine, t, router, down);
         engine.feed(t + crate::vip_retry::FIRST_RETRY, Input::Timer);
         assert_eq!(engine.state(router), State::Backup, "competing again");
         assert!(engine.group_status(None).unwrap()[0]
@@ -2216,14 +2211,7 @@ vip_interface = "vipd0"
         engine.feed(down_at, Input::Timer);
         let up = hook_job(&engine.take_effects(), HookKind::Up).expect("up hook");
         let t = down_at + std::time::Duration::from_millis(10);
-        engine.feed(
-            t,
-            Input::HookDone {
-                router,
-                job: up,
-                report: failed(up, "Operation not permitted (os error 1)"),
-            },
-        );
+        refused(&mut engine, t, router, up);
         assert_eq!(engine.state(router), State::Fault);
         engine.feed(t + crate::vip_retry::FIRST_RETRY, Input::Timer);
         assert_eq!(engine.state(router), State::Fault, "the back-off doubled");

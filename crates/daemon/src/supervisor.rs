@@ -167,6 +167,13 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     if let Some((socket, access)) = socket {
         control::serve(socket, access, calls_tx, events);
     }
+    let realtime = daemon
+        .settings
+        .daemon
+        .realtime_priority
+        .is_some_and(enter_realtime);
+    crate::sys::privileges::drop_to_network(realtime);
+    // After the drop: the endpoint's thread keeps the credentials it starts with.
     if let Some(listener) = metrics {
         if let Some(address) = daemon.settings.daemon.metrics_listen {
             tracing::info!("Serving metrics on http://{address}/metrics");
@@ -175,12 +182,6 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     }
     // Kept so that the scrape channel stays open when no endpoint is served.
     let _scraper = scraper;
-    let realtime = daemon
-        .settings
-        .daemon
-        .realtime_priority
-        .is_some_and(enter_realtime);
-    crate::sys::privileges::drop_to_network(realtime);
     daemon.io.apply(&mut daemon.engine);
     // systemd Type=notify: ready once the first state (BACKUP) is known.
     notify(&[

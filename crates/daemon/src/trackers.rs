@@ -188,32 +188,21 @@ async fn run(tracker: TrackerSettings, tx: mpsc::UnboundedSender<Observation>) {
             Check::Script { argv, timeout, .. } => {
                 check_script(&tracker.name, argv, *timeout).await
             }
-            Check::File { path, .. } => match reading.as_mut() {
-                // A read that has not come back (a hung mount) is not started again.
-                Some(pending) => match tokio::time::timeout(interval, &mut *pending).await {
+            Check::File { path, .. } => {
+                // A read that has not come back (a hung mount) is waited for, not started again.
+                let pending = reading.get_or_insert_with(|| {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(move || read_file(&path))
+                });
+                match tokio::time::timeout(interval, pending).await {
                     Ok(result) => {
                         reading = None;
                         result
                             .unwrap_or_else(|e| (false, format!("reading {}: {e}", path.display())))
                     }
                     Err(_) => stuck(path, interval),
-                },
-                None => {
-                    let mut pending = tokio::task::spawn_blocking({
-                        let path = path.clone();
-                        move || read_file(&path)
-                    });
-                    match tokio::time::timeout(interval, &mut pending).await {
-                        Ok(result) => result.unwrap_or_else(|e| {
-                            (false, format!("reading {}: {e}", path.display()))
-                        }),
-                        Err(_) => {
-                            reading = Some(pending);
-                            stuck(path, interval)
-                        }
-                    }
                 }
-            },
+            }
             Check::Interface { .. } => return,
         };
         // A file is read every interval but only a change is news; every check result is.
