@@ -603,7 +603,7 @@ demote_by = "advskew"
         );
         let e = errors(&two("sync = \"\"", ""));
         assert!(
-            e[0].contains("sync = : accepted a name of 1 or more characters"),
+            e[0].contains("sync = \"\" (0 characters): accepted 1 to 64 ASCII letters"),
             "{e:?}"
         );
         for bad in ["-1", "3601", "nan"] {
