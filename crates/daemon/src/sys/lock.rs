@@ -53,8 +53,9 @@ impl PidLock {
             Err((mut file, Errno::EWOULDBLOCK)) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
+                // The pid is the first line; an instance lock lists its VIPs after it.
                 return Err(LockError::Held {
-                    pid: text.trim().parse().ok(),
+                    pid: text.lines().next().and_then(|l| l.trim().parse().ok()),
                 });
             }
             Err((_, errno)) => return Err(LockError::Io(errno.into())),
@@ -213,6 +214,16 @@ mod tests {
             Err(LockError::Held { pid }) => assert_eq!(pid, Some(std::process::id())),
             other => panic!("second lock: {other:?}"),
         }
+        // With a note after the pid (an instance lock's VIPs), the pid is still read.
+        let noted = dir.join("noted.lock");
+        let held =
+            PidLock::acquire_noting(&noted, &vip_note([("eth0", "10.0.0.9".parse().unwrap())]))
+                .unwrap();
+        match PidLock::acquire(&noted) {
+            Err(LockError::Held { pid }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("second lock: {other:?}"),
+        }
+        drop(held);
         first.remove();
         assert!(!path.exists());
         let again = Pidfile::create(&path).unwrap();
