@@ -62,13 +62,17 @@ pub fn kind_of(file_type: std::fs::FileType) -> Option<&'static str> {
     }
 }
 
-/// Opens `path` for reading without waiting for a FIFO's writer, and refuses what is not a
-/// regular file.
-fn open_regular(path: &Path) -> Result<File, FileError> {
-    let file = std::fs::OpenOptions::new()
+/// Opens `path` for reading without waiting for a FIFO's writer or taking a terminal.
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)?;
+        .open(path)
+}
+
+/// Opens `path` (see [`open_nonblocking`]) and refuses what is not a regular file.
+fn open_regular(path: &Path) -> Result<File, FileError> {
+    let file = open_nonblocking(path)?;
     match kind_of(file.metadata()?.file_type()) {
         None => Ok(file),
         Some(kind) => Err(FileError::NotRegular(kind)),
@@ -99,10 +103,7 @@ pub fn read_head(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
 /// without blocking for at most `wait`, then refused with what was missing. Other
 /// non-regular files are refused as by [`read_head`].
 pub fn read_first_line(path: &Path, limit: u64, wait: Duration) -> Result<Vec<u8>, FileError> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)?;
+    let mut file = open_nonblocking(path)?;
     let file_type = file.metadata()?.file_type();
     if !file_type.is_fifo() {
         if let Some(kind) = kind_of(file_type) {
