@@ -6,10 +6,11 @@
 //! and what is accepted.
 
 use crate::logging::Facility;
-use crate::settings::{rules, DEFAULT_CONFIG};
+use crate::settings::tracking::DemoteBy;
+use crate::settings::{rules, DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONFIG};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -425,6 +426,66 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text)
         .map_err(|_| "accepted a duration such as 500ms, 30s or 2m".to_string())?;
     rules::hook_timeout(d)
+}
+
+impl Settings {
+    /// One group from the ucarp command line, exactly as ucarp runs it. `interface` is `-i`
+    /// or the default interface.
+    pub fn from_cli(cli: &Cli, password: &Password, interface: String) -> Settings {
+        let native = cli.upscript.is_none() && cli.downscript.is_none();
+        let vhid = cli.vhid.expect("checked by the CLI");
+        let group = GroupSettings {
+            name: format!("{interface}-{vhid}"),
+            interface,
+            vhid,
+            vips: cli.addr.clone(),
+            password: password.0.clone(),
+            advbase: cli.advbase,
+            advskew: cli.advskew,
+            deadratio: cli.deadratio,
+            preempt: cli.preempt,
+            neutral: cli.neutral,
+            // In native mode carpd added the VIPs, so it always takes them away when it stops.
+            down_on_stop: cli.shutdown || native,
+            srcip: cli.srcip.map(IpAddr::V4),
+            broadcast: cli.nomcast,
+            multicast_group: cli.mcast,
+            up_script: cli.upscript.clone(),
+            down_script: cli.downscript.clone(),
+            xparam: cli.xparam.clone(),
+            hook_timeout: cli.hook_timeout,
+            ignore_ifstate: cli.ignoreifstate,
+            track: Vec::new(),
+            demote_by: DemoteBy::Demote,
+            sync: None,
+            preempt_delay: Duration::ZERO,
+            notify_script: None,
+            garp_refresh: None,
+            vrrp3: None,
+            peers: Vec::new(),
+            unicast_ttl_check: true,
+            vip_interface: None,
+        };
+        // Where carpctl connects to a one-group carpd.
+        let control_socket = cli.control_socket.clone().unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "/run/carpd/{}-{}.sock",
+                group.interface, group.vhid
+            ))
+        });
+        Settings {
+            origin: Origin::CommandLine,
+            daemon: DaemonSettings {
+                control_socket,
+                control_group: None,
+                notify_script: None,
+                metrics_listen: None,
+                realtime_priority: None,
+            },
+            trackers: Vec::new(),
+            groups: vec![group],
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! effects. It holds no protocol logic (see [`crate::supervisor`] for the loop itself).
 
 use crate::control::Call;
-use crate::engine::{Effect, Engine, HookRequest, Input, LinkId};
 use crate::hooks::HookRunner;
+use crate::host::{Effect, Engine, HookRequest, Input, LinkId};
 use crate::settings::{GroupSettings, Settings};
 use crate::startup::Refusal;
 use crate::sys::iface::{format_mac, Interface};

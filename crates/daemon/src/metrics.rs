@@ -1,31 +1,19 @@
-//! Prometheus metrics: what the loop counts as it goes ([`Tallies`]: transitions, hook runs
+//! Prometheus metrics: what the loop counts as it goes (`host::tallies`: transitions, hook runs
 //! and their durations) and what is read from the engine at each scrape ([`render`]: states,
 //! counters of the core, demotion, trackers, drops). The endpoint (`[daemon] metrics_listen`)
 //! is served beside the loop ([`serve`]); a scrape is one request to the loop, answered
 //! between two inputs, so it never races a state change and never delays a packet by more
 //! than one render (about a millisecond for 255 groups).
 
-use crate::engine::Engine;
-use crate::hooks::HookReport;
+use crate::host::tallies::GroupLabels;
+use crate::host::Engine;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
-
-/// A group, as every per-group metric labels it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-pub struct GroupLabels {
-    /// its name
-    pub group: String,
-    /// its interface
-    pub interface: String,
-    /// its vhid
-    pub vhid: u8,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct StateLabels {
@@ -33,26 +21,6 @@ struct StateLabels {
     interface: String,
     vhid: u8,
     state: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct TransitionLabels {
-    group: String,
-    interface: String,
-    vhid: u8,
-    to: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct HookLabels {
-    group: String,
-    kind: &'static str,
-    result: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct HookKindLabels {
-    kind: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -69,62 +37,6 @@ struct TrackerLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct VersionLabels {
     version: &'static str,
-}
-
-/// Hook durations, in seconds: from a native address change (milliseconds) to the default
-/// 30 s timeout.
-const HOOK_BUCKETS: [f64; 10] = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0];
-
-fn hook_histogram() -> Histogram {
-    Histogram::new(HOOK_BUCKETS)
-}
-
-/// What is counted as it happens (the rest is read at each scrape).
-#[derive(Debug, Clone)]
-pub struct Tallies {
-    transitions: Family<TransitionLabels, Counter>,
-    hook_runs: Family<HookLabels, Counter>,
-    hook_duration: Family<HookKindLabels, Histogram, fn() -> Histogram>,
-}
-
-impl Default for Tallies {
-    fn default() -> Self {
-        Tallies {
-            transitions: Family::default(),
-            hook_runs: Family::default(),
-            hook_duration: Family::new_with_constructor(hook_histogram),
-        }
-    }
-}
-
-impl Tallies {
-    /// A group changed state.
-    pub fn transition(&self, group: &GroupLabels, to: &'static str) {
-        self.transitions
-            .get_or_create(&TransitionLabels {
-                group: group.group.clone(),
-                interface: group.interface.clone(),
-                vhid: group.vhid,
-                to,
-            })
-            .inc();
-    }
-
-    /// A group's hook ran (or was skipped).
-    pub fn hook(&self, group: &str, report: &HookReport) {
-        self.hook_runs
-            .get_or_create(&HookLabels {
-                group: group.to_string(),
-                kind: report.kind,
-                result: report.result.as_str(),
-            })
-            .inc();
-        if report.result != crate::hooks::HookResult::Skipped {
-            self.hook_duration
-                .get_or_create(&HookKindLabels { kind: report.kind })
-                .observe(report.duration.as_secs_f64());
-        }
-    }
 }
 
 /// Every state a group can be in, for `carpd_group_state` (1 for the current one).

@@ -8,8 +8,8 @@
 
 use crate::control::{self, access::Access, protocol::error_line};
 use crate::driver::{self, notify, random_seed, Io, LinkIo, Next, Runner, Signals};
-use crate::engine::{Engine, GroupStatus, LinkId};
 use crate::hooks::{HookRunner, HookSpec, VipMode};
+use crate::host::{Engine, GroupStatus, LinkId};
 use crate::settings::{GroupSettings, Origin, Settings};
 use crate::startup::{self, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};

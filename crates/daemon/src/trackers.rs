@@ -1,7 +1,7 @@
 //! The trackers' runtime: each script and file tracker is a task of its own beside the loop,
 //! and interface trackers follow the rtnetlink events the loop already reads. They report
 //! observations on a channel; counting them against rise and fall is the engine's
-//! (`crate::health`). Nothing here runs on the packet or timer path: a check that hangs only
+//! (`crate::host::tracker_health`). Nothing here runs on the packet or timer path: a check that hangs only
 //! holds its own task until its timeout kills it.
 
 use crate::settings::tracking::{Check, TrackerSettings};

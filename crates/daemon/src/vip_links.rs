@@ -3,7 +3,7 @@
 //! engine is told when one appears, goes down or away, and native VIP management follows its
 //! index when it is re-created. Announcements there leave by a send-only packet socket.
 
-use crate::engine::Input;
+use crate::host::Input;
 use crate::sys::iface::{self, VipLink};
 use crate::sys::netlink::NetEvent;
 use crate::sys::packet::PacketSocket;

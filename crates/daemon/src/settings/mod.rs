@@ -7,7 +7,6 @@ pub mod file;
 pub mod rules;
 pub mod tracking;
 
-use crate::cli::{Cli, Password};
 use carpd_proto::{ConfigError, VrConfig, VrConfigBuilder, Vrrp3Params};
 use rules::Vip;
 use std::net::{IpAddr, Ipv4Addr};
@@ -198,64 +197,6 @@ pub struct Conflict {
 }
 
 impl Settings {
-    /// One group from the ucarp command line, exactly as ucarp runs it. `interface` is `-i`
-    /// or the default interface.
-    pub fn from_cli(cli: &Cli, password: &Password, interface: String) -> Settings {
-        let native = cli.upscript.is_none() && cli.downscript.is_none();
-        let vhid = cli.vhid.expect("checked by the CLI");
-        let group = GroupSettings {
-            name: format!("{interface}-{vhid}"),
-            interface,
-            vhid,
-            vips: cli.addr.clone(),
-            password: password.0.clone(),
-            advbase: cli.advbase,
-            advskew: cli.advskew,
-            deadratio: cli.deadratio,
-            preempt: cli.preempt,
-            neutral: cli.neutral,
-            // In native mode carpd added the VIPs, so it always takes them away when it stops.
-            down_on_stop: cli.shutdown || native,
-            srcip: cli.srcip.map(IpAddr::V4),
-            broadcast: cli.nomcast,
-            multicast_group: cli.mcast,
-            up_script: cli.upscript.clone(),
-            down_script: cli.downscript.clone(),
-            xparam: cli.xparam.clone(),
-            hook_timeout: cli.hook_timeout,
-            ignore_ifstate: cli.ignoreifstate,
-            track: Vec::new(),
-            demote_by: DemoteBy::Demote,
-            sync: None,
-            preempt_delay: Duration::ZERO,
-            notify_script: None,
-            garp_refresh: None,
-            vrrp3: None,
-            peers: Vec::new(),
-            unicast_ttl_check: true,
-            vip_interface: None,
-        };
-        // Where carpctl connects to a one-group carpd.
-        let control_socket = cli.control_socket.clone().unwrap_or_else(|| {
-            PathBuf::from(format!(
-                "/run/carpd/{}-{}.sock",
-                group.interface, group.vhid
-            ))
-        });
-        Settings {
-            origin: Origin::CommandLine,
-            daemon: DaemonSettings {
-                control_socket,
-                control_group: None,
-                notify_script: None,
-                metrics_listen: None,
-                realtime_priority: None,
-            },
-            trackers: Vec::new(),
-            groups: vec![group],
-        }
-    }
-
     /// The rules between groups: names unique, one group per interface and vhid, each VIP in
     /// one group.
     pub fn conflicts(groups: &[GroupSettings]) -> Vec<Conflict> {

@@ -1,8 +1,9 @@
-//! Dropped packets: counted per kind, logged at most once per kind every few seconds, with
-//! the last sender named. A flood of bad packets costs a counter increment each, not a log
-//! line each (ucarp writes one line per packet).
+//! Dropped packets, in one ledger: counted per group, per link and per kind, logged at most
+//! once per kind every few seconds with the last sender named. A flood of bad packets costs a
+//! counter increment each, not a log line each (ucarp writes one line per packet).
 
-use carpd_proto::{DropReason, Instant};
+use super::input::LinkId;
+use carpd_proto::{DropReason, Instant, RouterId};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -108,6 +109,70 @@ impl DropLog {
                 "Advert from {from} ignored: the group follows the live master {master}, which {from} does not beat (a misconfigured router or a forged packet; {n} packets, {total} in all)"
             ),
         }
+    }
+}
+
+/// Every drop, where it was counted: the group it concerned (when one did), the link it came
+/// on (when known), and the throttled log by kind.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    log: DropLog,
+    by_link: BTreeMap<(LinkId, &'static str), u64>,
+    by_group: BTreeMap<RouterId, BTreeMap<&'static str, u64>>,
+}
+
+impl Ledger {
+    /// Counts one drop for `group` and `link` (each when known) and logs it (throttled).
+    pub fn record(
+        &mut self,
+        now: Instant,
+        reason: DropReason,
+        source: Option<IpAddr>,
+        link: Option<LinkId>,
+        group: Option<RouterId>,
+    ) {
+        if let Some(link) = link {
+            *self.by_link.entry((link, reason.kind())).or_default() += 1;
+        }
+        if let Some(group) = group {
+            *self
+                .by_group
+                .entry(group)
+                .or_default()
+                .entry(reason.kind())
+                .or_default() += 1;
+        }
+        self.log.record(now, reason, source);
+    }
+
+    /// The drops of one group, by kind.
+    pub fn of_group(&self, group: RouterId) -> BTreeMap<&'static str, u64> {
+        self.by_group.get(&group).cloned().unwrap_or_default()
+    }
+
+    /// Forgets a group that is gone (the per-link and per-kind totals keep its drops).
+    pub fn forget_group(&mut self, group: RouterId) {
+        self.by_group.remove(&group);
+    }
+
+    /// The drops per link and kind.
+    pub fn by_link(&self) -> impl Iterator<Item = (&(LinkId, &'static str), &u64)> {
+        self.by_link.iter()
+    }
+
+    /// See [`DropLog::next_flush`].
+    pub fn next_flush(&self) -> Option<Instant> {
+        self.log.next_flush()
+    }
+
+    /// See [`DropLog::flush`].
+    pub fn flush(&mut self, now: Instant) {
+        self.log.flush(now)
+    }
+
+    /// Total drops per kind.
+    pub fn totals(&self) -> Vec<(&'static str, u64)> {
+        self.log.totals()
     }
 }
 

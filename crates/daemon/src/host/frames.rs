@@ -1,0 +1,130 @@
+//! Link-layer framing: adverts in Ethernet frames from the link's address, gratuitous ARP and
+//! unsolicited NA for a VIP from the interface that holds it (docs/protocol.md, "Gratuitous
+//! ARP"). The source address of every frame is chosen here, and nowhere else.
+
+use super::input::{Effect, LinkId};
+use super::Engine;
+use carpd_proto::wire::arp::gratuitous_frame;
+use carpd_proto::wire::ethernet::{
+    multicast_mac, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+};
+use carpd_proto::{Destination, DropReason, Instant, RouterId};
+use std::net::IpAddr;
+
+/// Where an announcement leaves: the group's link, or its VIP interface by kernel index.
+pub(super) enum AnnounceOn {
+    Link(LinkId),
+    Index(u32),
+}
+
+impl Engine {
+    /// An Ethernet frame came on `link`: IPv4 goes to the core (its drops counted on this
+    /// link), other ethertypes are not ours, a frame that does not parse is a drop.
+    pub(super) fn frame_received(&mut self, now: Instant, link: LinkId, bytes: &[u8]) {
+        match Frame::parse(bytes) {
+            Ok(frame) if frame.ethertype == ETHERTYPE_IPV4 => {
+                self.node.handle_packet(now, link.0, frame.payload);
+                self.drain_from(now, Some(link));
+            }
+            Ok(_) => {}
+            Err(e) => self
+                .ledger
+                .record(now, DropReason::Malformed(e), None, Some(link), None),
+        }
+    }
+
+    pub(super) fn link_of(&self, router: RouterId) -> Option<(LinkId, [u8; 6])> {
+        let link = self.groups.get(&router)?.link;
+        Some((link, self.links.get(&link)?.mac))
+    }
+
+    /// Tells the LAN where `vip` is now: a gratuitous ARP or an unsolicited NA from the
+    /// interface that holds it. A VIP interface that does no ARP (`lo`, a dummy) gets none:
+    /// there the host's routing daemon announces the address.
+    pub(super) fn announce(&mut self, router: RouterId, vip: IpAddr) {
+        let Some(group) = self.groups.get(&router) else {
+            return;
+        };
+        let (mac, on) = match &group.vip_interface {
+            None => {
+                let Some((link, mac)) = self.link_of(router) else {
+                    return;
+                };
+                (mac, AnnounceOn::Link(link))
+            }
+            Some(name) => {
+                let state = self.vip_links.get(name).copied().unwrap_or_default();
+                let Some(mac) = state.announce_from.filter(|_| state.present) else {
+                    tracing::debug!("{vip} is on {name}, which does no ARP: nothing to announce");
+                    return;
+                };
+                (mac, AnnounceOn::Index(state.index))
+            }
+        };
+        let (frame, ethertype) = match vip {
+            IpAddr::V4(vip) => {
+                tracing::debug!("Sending gratuitous ARP for {vip}");
+                (gratuitous_frame(mac, vip).to_vec(), ETHERTYPE_ARP)
+            }
+            IpAddr::V6(vip) => {
+                tracing::debug!("Sending unsolicited neighbor advertisement for {vip}");
+                (
+                    carpd_proto::wire::ndp::unsolicited_na_frame(mac, vip),
+                    ETHERTYPE_IPV6,
+                )
+            }
+        };
+        self.effects.push(match on {
+            AnnounceOn::Link(link) => Effect::Transmit {
+                link,
+                frame,
+                ethertype,
+            },
+            AnnounceOn::Index(index) => Effect::TransmitOn {
+                index,
+                frame,
+                ethertype,
+            },
+        });
+    }
+
+    pub(super) fn transmit(&mut self, router: RouterId, destination: Destination, packet: Vec<u8>) {
+        let Some((link, mac)) = self.link_of(router) else {
+            return;
+        };
+        let link_destination = match destination {
+            Destination::Multicast(IpAddr::V4(group)) => multicast_mac(group),
+            Destination::Broadcast => BROADCAST,
+            Destination::Unicast(IpAddr::V4(to)) => {
+                self.effects.push(Effect::SendIp { link, to, packet });
+                return;
+            }
+            Destination::Multicast(IpAddr::V6(to)) | Destination::Unicast(IpAddr::V6(to)) => {
+                // VRRPv3 over IPv6: the socket writes the header, from the group's source.
+                let from = self.node.router(router).map(|r| r.config().source);
+                if let Some(IpAddr::V6(from)) = from {
+                    self.effects.push(Effect::SendIp6 {
+                        link,
+                        from,
+                        to,
+                        packet,
+                    });
+                }
+                return;
+            }
+        };
+        let ethertype = ETHERTYPE_IPV4;
+        let frame = Frame {
+            destination: link_destination,
+            source: mac,
+            ethertype,
+            payload: &packet,
+        }
+        .emit();
+        self.effects.push(Effect::Transmit {
+            link,
+            frame,
+            ethertype,
+        });
+    }
+}
