@@ -4,20 +4,15 @@
 #![deny(unsafe_code)]
 
 mod cli;
-pub mod control;
 mod docs;
-mod driver;
-mod hooks;
 mod host;
+mod io;
 mod logging;
-mod metrics;
-mod notify;
+pub mod mgmt;
 mod settings;
 mod startup;
 mod supervisor;
 mod sys;
-mod trackers;
-mod vip_links;
 
 use cli::{Cli, Invocation};
 use settings::Settings;

@@ -2,10 +2,14 @@
 //! script, no address removed), and a failed one ends carpd with exit status 1 and a message
 //! naming the value and what is accepted.
 
-use crate::sys::lock::LiveNote;
+use crate::settings::{GroupSettings, Settings};
+use crate::sys::lock::{self, LiveNote, LockError, PidLock, Pidfile};
 use crate::sys::netlink::LinkAddress;
+use anyhow::Result;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::path::Path;
 
 /// carpd refuses to start: nothing on the host was changed. Exit status 1.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +151,109 @@ pub fn orphan_vips(
         })
         .cloned()
         .collect())
+}
+
+/// Takes the lock of every group: one carpd per interface and vhid, whatever its mode (two
+/// would both stay MASTER, silently).
+pub fn lock_groups<'a>(
+    groups: impl IntoIterator<Item = &'a GroupSettings>,
+) -> Result<BTreeMap<(String, u8), PidLock>> {
+    let mut locks = BTreeMap::new();
+    for g in groups {
+        let note = lock::vip_note(g.vips.iter().map(|v| (g.vip_interface(), v.address)));
+        match lock::lock_instance(&g.interface, g.vhid, &note) {
+            Ok(lock) => {
+                locks.insert((g.interface.clone(), g.vhid), lock);
+            }
+            Err((path, held @ LockError::Held { .. })) => {
+                return Err(Refusal(format!(
+                    "carpd: another carpd already serves {} vhid {} on this host (lock {}, {held}): accepted one carpd per interface and vhid; stop that one first",
+                    g.interface,
+                    g.vhid,
+                    path.display()
+                ))
+                .into())
+            }
+            Err((path, LockError::Io(e))) => tracing::warn!(
+                "cannot take the instance lock {}: {e}: a second carpd for {} vhid {} would not be noticed",
+                path.display(),
+                g.interface,
+                g.vhid
+            ),
+        }
+    }
+    Ok(locks)
+}
+
+/// Creates the pidfile `--pidfile` names (none without it): refused while a live process
+/// holds it.
+pub fn create_pidfile(path: Option<&Path>) -> Result<Option<Pidfile>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    match Pidfile::create(path) {
+        Ok(p) => Ok(Some(p)),
+        Err(held @ LockError::Held { .. }) => Err(Refusal(format!(
+            "carpd: --pidfile {} is {held}: accepted a pidfile that no live process holds",
+            path.display()
+        ))
+        .into()),
+        Err(LockError::Io(e)) => {
+            Err(anyhow::Error::new(e).context(format!("cannot write pidfile {}", path.display())))
+        }
+    }
+}
+
+/// The source address of a group: `srcip`, or the interface's first address of the group's
+/// family that is no VIP of any group, was not added by carpd and did not fail duplicate
+/// address detection (for IPv6, a link-local one: VRRPv3 over IPv6 sends from it).
+pub fn source_address(
+    group: &GroupSettings,
+    addresses: &[LinkAddress],
+    settings: &Settings,
+) -> Result<IpAddr, Refusal> {
+    if let Some(ip) = group.srcip {
+        return Ok(ip);
+    }
+    let ipv6 = group.is_ipv6();
+    let family = |a: IpAddr| match a {
+        IpAddr::V4(_) => !ipv6,
+        IpAddr::V6(v6) => ipv6 && v6.is_unicast_link_local(),
+    };
+    let vip = |a: IpAddr| {
+        settings
+            .groups
+            .iter()
+            .any(|g| g.vips.iter().any(|v| v.address == a))
+    };
+    addresses
+        .iter()
+        .find(|a| {
+            !a.added_by_carpd
+                && a.dad != crate::sys::netlink::Dad::Failed
+                && family(a.address)
+                && !vip(a.address)
+        })
+        .map(|a| a.address)
+        .ok_or_else(|| {
+            let what = if ipv6 { "IPv6 link-local" } else { "IPv4" };
+            Refusal(format!(
+                "carpd: group \"{}\": {} has no {what} address of its own to send adverts from: accepted an interface with an address, or srcip in the group",
+                group.name, group.interface
+            ))
+        })
+}
+
+/// A seed for a group's CARP counter and timers, from the kernel's random source. Should it
+/// fail (no getrandom(2) and no /dev/urandom), the clock and pid still make restarts differ.
+pub fn random_seed() -> u64 {
+    getrandom::u64().unwrap_or_else(|e| {
+        tracing::warn!("no random seed from the kernel ({e}): the clock and pid are used instead");
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        nanos ^ u64::from(std::process::id()).rotate_left(32)
+    })
 }
 
 #[cfg(test)]

@@ -6,16 +6,16 @@
 //! addresses, source address, host checks, instance lock) and only when every plan holds is
 //! anything changed; a reload that fails to plan changes nothing.
 
-use crate::control::{self, access::Access, protocol::error_line};
-use crate::driver::{self, notify, random_seed, Io, LinkIo, Next, Runner, Signals};
-use crate::hooks::{HookRunner, HookSpec, VipMode};
 use crate::host::{Engine, GroupStatus, LinkId};
+use crate::io::hooks::{HookRunner, HookSpec, VipMode};
+use crate::io::trackers::Trackers;
+use crate::io::{self, notify, Io, LinkIo, Next, Runner, Signals};
+use crate::mgmt::control::{self, access::Access, protocol::error_line};
 use crate::settings::{GroupSettings, Origin, Settings};
-use crate::startup::{self, HostView, Refusal};
+use crate::startup::{self, random_seed, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
 use crate::sys::lock::PidLock;
 use crate::sys::netlink::{Dad, LinkAddress, Netlink};
-use crate::trackers::Trackers;
 use anyhow::{Context as _, Result};
 use carpd_proto::{Instant, RouterId, VrConfig};
 use serde_json::json;
@@ -73,7 +73,7 @@ struct Daemon {
     netlink: Netlink,
     locks: BTreeMap<(String, u8), PidLock>,
     ids: BTreeMap<String, RouterId>,
-    done: mpsc::UnboundedSender<crate::hooks::Done>,
+    done: mpsc::UnboundedSender<crate::io::hooks::Done>,
     wall_epoch: SystemTime,
     next_link: u32,
 }
@@ -99,8 +99,8 @@ fn control_socket(settings: &Settings) -> Result<Option<(control::ControlSocket,
 /// Runs every group of `settings` until a stop signal.
 pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     let named_logs = matches!(settings.origin, Origin::File(_));
-    let locks = driver::lock_groups(&settings.groups)?;
-    let _pidfile = driver::create_pidfile(pidfile)?;
+    let locks = startup::lock_groups(&settings.groups)?;
+    let _pidfile = startup::create_pidfile(pidfile)?;
     let netlink = Netlink::open().context("opening rtnetlink")?;
     let net_events =
         Netlink::events().context("subscribing to rtnetlink link and address events")?;
@@ -110,7 +110,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     let (observed, observations) = mpsc::unbounded_channel();
     let (scraper, scrapes) = mpsc::channel(16);
     let metrics = match settings.daemon.metrics_listen {
-        Some(address) => Some(crate::metrics::bind(address).map_err(|e| {
+        Some(address) => Some(crate::mgmt::metrics::bind(address).map_err(|e| {
             Refusal(format!(
                 "carpd: cannot serve metrics on {address}: {e}: accepted a free local address and port ([daemon] metrics_listen)"
             ))
@@ -138,7 +138,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             events: events.clone(),
             trackers: Trackers::new(observed),
             observations,
-            notifier: crate::notify::Notifier::start(),
+            notifier: crate::io::notify::Notifier::start(),
             scrapes,
             vip_links: Default::default(),
             pending: Default::default(),
@@ -178,7 +178,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         if let Some(address) = daemon.settings.daemon.metrics_listen {
             tracing::info!("Serving metrics on http://{address}/metrics");
         }
-        crate::metrics::serve(listener, scraper.clone());
+        crate::mgmt::metrics::serve(listener, scraper.clone());
     }
     // Kept so that the scrape channel stays open when no endpoint is served.
     let _scraper = scraper;
@@ -241,7 +241,8 @@ impl Daemon {
                     ControlFlow::Continue(())
                 }
                 Next::Scrape(scrape) => {
-                    let _ = scrape.send(crate::metrics::render(&self.engine, self.wall_epoch));
+                    let _ =
+                        scrape.send(crate::mgmt::metrics::render(&self.engine, self.wall_epoch));
                     ControlFlow::Continue(())
                 }
             };
@@ -403,7 +404,7 @@ impl Daemon {
                     .with_context(|| format!("listing the addresses of {}", g.interface))?;
                 addresses.insert(g.interface.clone(), list);
             }
-            let srcip = driver::source_address(g, &addresses[&g.interface], settings)?;
+            let srcip = startup::source_address(g, &addresses[&g.interface], settings)?;
             let dad = addresses[&g.interface]
                 .iter()
                 .find(|a| a.address == srcip)
@@ -607,12 +608,12 @@ impl Daemon {
                 format_mac(&interface.mac)
             );
         }
-        let socket = driver::open_socket(&interface)?;
+        let socket = io::open_socket(&interface)?;
         let id = LinkId(self.next_link);
         self.next_link += 1;
         self.engine
             .add_link(id, &interface.name, interface.mac, interface.running);
-        let unicast = driver::open_unicast(&interface);
+        let unicast = io::open_unicast(&interface);
         self.io.links.insert(
             id,
             LinkIo {
@@ -863,7 +864,7 @@ impl Daemon {
             .iter()
             .filter(|g| !kept.contains(&(g.interface.clone(), g.vhid)))
             .collect();
-        let new_locks = driver::lock_groups(fresh)?;
+        let new_locks = startup::lock_groups(fresh)?;
         let plans = self.plan(&new, &to_start).await?;
         let mut configs = Vec::new();
         for g in &in_place {

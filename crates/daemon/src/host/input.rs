@@ -1,6 +1,6 @@
 //! What the host is told ([`Input`]) and what it leaves for the I/O side to do ([`Effect`]).
 
-use crate::hooks::Job;
+use super::jobs::Job;
 use crate::host::report::Event;
 use crate::sys::iface::VipLink;
 use carpd_proto::{HookId, RouterId};
@@ -30,7 +30,7 @@ pub enum Input {
         /// the job
         job: Job,
         /// how it ran, when something ran (for the metrics)
-        report: Option<crate::hooks::HookReport>,
+        report: Option<super::jobs::HookReport>,
     },
     /// What is known of a link now: whether the interface exists, whether it is up with
     /// carrier, and its Ethernet address.
@@ -159,5 +159,5 @@ pub enum Effect {
     /// Something `carpctl watch` shows.
     Event(Event),
     /// Call a notify script (after the calls before it).
-    Notify(crate::notify::Notification),
+    Notify(super::jobs::Notification),
 }

@@ -20,6 +20,7 @@ mod frames;
 mod groups;
 mod health;
 mod input;
+pub mod jobs;
 pub mod ledger;
 mod links;
 pub mod report;
@@ -339,7 +340,7 @@ impl Engine {
             Action::Announce { vip } => self.announce(router, vip),
             Action::RunHook { id, kind } => self.effects.push(Effect::Hook {
                 router,
-                request: HookRequest::Run(crate::hooks::Job::Hook { id, kind }),
+                request: HookRequest::Run(jobs::Job::Hook { id, kind }),
             }),
             Action::CancelHook { id } => self.effects.push(Effect::Hook {
                 router,

@@ -241,21 +241,20 @@ impl Engine {
         let Some((argv, timeout)) = &group.notify else {
             return;
         };
-        self.effects
-            .push(Effect::Notify(crate::notify::Notification {
-                argv: argv.clone(),
-                env: vec![
-                    ("CARPD_GROUP", at.group),
-                    ("CARPD_INTERFACE", at.interface),
-                    ("CARPD_VHID", at.vhid.to_string()),
-                    ("CARPD_STATE", to.as_str().to_string()),
-                    ("CARPD_FROM", from.as_str().to_string()),
-                    ("CARPD_REASON", reason.as_str().to_string()),
-                    ("CARPD_VIPS", group.vips_typed.clone()),
-                ],
-                timeout: *timeout,
-                tag,
-            }));
+        self.effects.push(Effect::Notify(super::jobs::Notification {
+            argv: argv.clone(),
+            env: vec![
+                ("CARPD_GROUP", at.group),
+                ("CARPD_INTERFACE", at.interface),
+                ("CARPD_VHID", at.vhid.to_string()),
+                ("CARPD_STATE", to.as_str().to_string()),
+                ("CARPD_FROM", from.as_str().to_string()),
+                ("CARPD_REASON", reason.as_str().to_string()),
+                ("CARPD_VIPS", group.vips_typed.clone()),
+            ],
+            timeout: *timeout,
+            tag,
+        }));
     }
 }
 

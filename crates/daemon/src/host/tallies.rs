@@ -1,7 +1,7 @@
 //! What the metrics count as it happens (transitions, hook runs and their durations); the
 //! rest is read from the host at each scrape.
 
-use crate::hooks::HookReport;
+use super::jobs::HookReport;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -86,7 +86,7 @@ impl Tallies {
                 result: report.result.as_str(),
             })
             .inc();
-        if report.result != crate::hooks::HookResult::Skipped {
+        if report.result != super::jobs::HookResult::Skipped {
             self.hook_duration
                 .get_or_create(&HookKindLabels { kind: report.kind })
                 .observe(report.duration.as_secs_f64());

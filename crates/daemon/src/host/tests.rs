@@ -1,7 +1,7 @@
 //! The host driven through its inputs, without sockets.
 
+use super::jobs::Job;
 use super::*;
-use crate::hooks::Job;
 use crate::sys::iface::VipLink;
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
@@ -580,9 +580,9 @@ fn hook_job(effects: &[Effect], kind: HookKind) -> Option<Job> {
 
 /// `job` ends at `now` with the kernel refusing the change.
 fn refused(engine: &mut Engine, now: Instant, router: RouterId, job: Job) {
-    let report = crate::hooks::HookReport {
+    let report = super::jobs::HookReport {
         kind: job.kind(),
-        result: crate::hooks::HookResult::Failed,
+        result: super::jobs::HookResult::Failed,
         duration: std::time::Duration::from_millis(1),
         error: Some("Operation not permitted (os error 1)".into()),
     };

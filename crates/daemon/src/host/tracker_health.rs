@@ -1,5 +1,5 @@
 //! Tracker health as the engine sees it, with no I/O: the trackers' runtime
-//! (`crate::trackers`) reports each observation, this counts them against `rise` and `fall`,
+//! (`crate::io::trackers`) reports each observation, this counts them against `rise` and `fall`,
 //! and says what a group's trackers add up to.
 //!
 //! The rules, in the words of the docs: a tracker is failed until its first observation,

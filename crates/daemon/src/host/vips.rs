@@ -3,8 +3,8 @@
 
 use super::groups::Group;
 use super::input::{Effect, HookRequest, LinkId};
+use super::jobs::Job;
 use super::Engine;
-use crate::hooks::Job;
 use carpd_proto::{Instant, RouterId, State};
 use std::net::IpAddr;
 
@@ -55,7 +55,7 @@ impl Engine {
         now: Instant,
         router: RouterId,
         job: Job,
-        report: &crate::hooks::HookReport,
+        report: &super::jobs::HookReport,
     ) {
         let tag = self.tag(router);
         let Some(group) = self.groups.get_mut(&router).filter(|g| g.native) else {
@@ -64,7 +64,7 @@ impl Engine {
         if matches!(job, Job::Reconcile) {
             return;
         }
-        let failed = report.result == crate::hooks::HookResult::Failed;
+        let failed = report.result == super::jobs::HookResult::Failed;
         let error = report.error.as_deref().unwrap_or("unknown error");
         match (job.adds(), failed) {
             (true, true) => {
@@ -124,7 +124,7 @@ impl Engine {
         now: Instant,
         router: RouterId,
         job: Job,
-        report: Option<crate::hooks::HookReport>,
+        report: Option<super::jobs::HookReport>,
     ) {
         if let Some(report) = report {
             if let Some(group) = self.groups.get(&router) {

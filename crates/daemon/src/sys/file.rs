@@ -3,7 +3,7 @@
 //! waits for no writer), refused unless a regular file (a FIFO, a device or a socket can block
 //! a read forever or never end), and read up to a limit (`/dev/zero` or a 1 GB file costs at
 //! most the limit). A hung network mount can still block `open` or `read` in the kernel;
-//! callers on the loop's behalf run these reads off the loop (see `crate::trackers`).
+//! callers on the loop's behalf run these reads off the loop (see `crate::io::trackers`).
 
 use std::fs::File;
 use std::io::Read;

@@ -372,7 +372,7 @@ impl Checker<'_> {
         if let Some(socket) = raw.control_socket {
             let path = Path::new(socket.get_ref());
             let verdict = if path.is_absolute() {
-                crate::control::socket_or_absent(path)
+                crate::mgmt::control::socket_or_absent(path)
                     .map(|()| path.to_path_buf())
                     .map_err(|what| format!("{what}: accepted an absolute path that is absent or a socket, such as /run/carpd/control.sock"))
             } else {

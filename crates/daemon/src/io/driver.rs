@@ -3,24 +3,20 @@
 //! requests. [`Io::next`] is the one `select!`; [`Io::apply`] carries out the engine's
 //! effects. It holds no protocol logic (see [`crate::supervisor`] for the loop itself).
 
-use crate::control::Call;
-use crate::hooks::HookRunner;
 use crate::host::{Effect, Engine, HookRequest, Input, LinkId};
-use crate::settings::{GroupSettings, Settings};
-use crate::startup::Refusal;
+use crate::io::hooks::HookRunner;
+use crate::io::trackers::{Observation, Trackers};
+use crate::mgmt::control::Call;
 use crate::sys::iface::{format_mac, Interface};
-use crate::sys::lock::{self, LockError, PidLock, Pidfile};
 use crate::sys::multicast::{self, Membership};
-use crate::sys::netlink::{LinkAddress, NetEvent};
+use crate::sys::netlink::NetEvent;
 use crate::sys::packet::PacketSocket;
 use crate::sys::rawip::RawIpSocket;
 use crate::sys::vrrp6::{self, Vrrp6Socket};
-use crate::trackers::{Observation, Trackers};
 use anyhow::{Context as _, Result};
 use carpd_proto::{Instant, RouterId};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
+use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -40,7 +36,7 @@ pub enum Next {
     /// a control request
     Call(Call),
     /// a metrics scrape
-    Scrape(crate::metrics::Scrape),
+    Scrape(crate::mgmt::metrics::Scrape),
 }
 
 /// Frames read in a row from one link before the loop looks at signals and timers again.
@@ -241,7 +237,7 @@ pub struct Io {
     /// signals
     pub signals: Signals,
     /// hook completions
-    pub done: mpsc::UnboundedReceiver<crate::hooks::Done>,
+    pub done: mpsc::UnboundedReceiver<crate::io::hooks::Done>,
     /// interface events
     pub net_events: mpsc::UnboundedReceiver<NetEvent>,
     /// control requests
@@ -263,11 +259,11 @@ pub struct Io {
     /// what the trackers observed
     pub observations: mpsc::UnboundedReceiver<Observation>,
     /// notify script calls, in order
-    pub notifier: crate::notify::Notifier,
+    pub notifier: crate::io::notify::Notifier,
     /// metrics scrapes waiting for an answer
-    pub scrapes: mpsc::Receiver<crate::metrics::Scrape>,
+    pub scrapes: mpsc::Receiver<crate::mgmt::metrics::Scrape>,
     /// the interfaces that hold VIPs without carrying adverts
-    pub vip_links: crate::vip_links::VipLinks,
+    pub vip_links: crate::io::vip_links::VipLinks,
     /// inputs made by one event beyond the one returned (a VIP interface's change)
     pub pending: std::collections::VecDeque<Input>,
 }
@@ -735,112 +731,11 @@ impl Io {
     }
 }
 
-/// Takes the lock of every group: one carpd per interface and vhid, whatever its mode (two
-/// would both stay MASTER, silently).
-pub fn lock_groups<'a>(
-    groups: impl IntoIterator<Item = &'a GroupSettings>,
-) -> Result<BTreeMap<(String, u8), PidLock>> {
-    let mut locks = BTreeMap::new();
-    for g in groups {
-        let note = lock::vip_note(g.vips.iter().map(|v| (g.vip_interface(), v.address)));
-        match lock::lock_instance(&g.interface, g.vhid, &note) {
-            Ok(lock) => {
-                locks.insert((g.interface.clone(), g.vhid), lock);
-            }
-            Err((path, held @ LockError::Held { .. })) => {
-                return Err(Refusal(format!(
-                    "carpd: another carpd already serves {} vhid {} on this host (lock {}, {held}): accepted one carpd per interface and vhid; stop that one first",
-                    g.interface,
-                    g.vhid,
-                    path.display()
-                ))
-                .into())
-            }
-            Err((path, LockError::Io(e))) => tracing::warn!(
-                "cannot take the instance lock {}: {e}: a second carpd for {} vhid {} would not be noticed",
-                path.display(),
-                g.interface,
-                g.vhid
-            ),
-        }
-    }
-    Ok(locks)
-}
-
-pub fn create_pidfile(path: Option<&Path>) -> Result<Option<Pidfile>> {
-    let Some(path) = path else {
-        return Ok(None);
-    };
-    match Pidfile::create(path) {
-        Ok(p) => Ok(Some(p)),
-        Err(held @ LockError::Held { .. }) => Err(Refusal(format!(
-            "carpd: --pidfile {} is {held}: accepted a pidfile that no live process holds",
-            path.display()
-        ))
-        .into()),
-        Err(LockError::Io(e)) => {
-            Err(anyhow::Error::new(e).context(format!("cannot write pidfile {}", path.display())))
-        }
-    }
-}
-
-/// The source address of a group: `srcip`, or the interface's first address of the group's
-/// family that is no VIP of any group, was not added by carpd and did not fail duplicate
-/// address detection (for IPv6, a link-local one: VRRPv3 over IPv6 sends from it).
-pub fn source_address(
-    group: &GroupSettings,
-    addresses: &[LinkAddress],
-    settings: &Settings,
-) -> Result<IpAddr, Refusal> {
-    if let Some(ip) = group.srcip {
-        return Ok(ip);
-    }
-    let ipv6 = group.is_ipv6();
-    let family = |a: IpAddr| match a {
-        IpAddr::V4(_) => !ipv6,
-        IpAddr::V6(v6) => ipv6 && v6.is_unicast_link_local(),
-    };
-    let vip = |a: IpAddr| {
-        settings
-            .groups
-            .iter()
-            .any(|g| g.vips.iter().any(|v| v.address == a))
-    };
-    addresses
-        .iter()
-        .find(|a| {
-            !a.added_by_carpd
-                && a.dad != crate::sys::netlink::Dad::Failed
-                && family(a.address)
-                && !vip(a.address)
-        })
-        .map(|a| a.address)
-        .ok_or_else(|| {
-            let what = if ipv6 { "IPv6 link-local" } else { "IPv4" };
-            Refusal(format!(
-                "carpd: group \"{}\": {} has no {what} address of its own to send adverts from: accepted an interface with an address, or srcip in the group",
-                group.name, group.interface
-            ))
-        })
-}
-
 /// Tells systemd (when it started us with Type=notify; a no-op otherwise).
 pub fn notify(states: &[sd_notify::NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(false, states) {
         tracing::debug!("sd_notify: {e}");
     }
-}
-
-/// A seed for a group's CARP counter and timers, from the kernel's random source. Should it
-/// fail (no getrandom(2) and no /dev/urandom), the clock and pid still make restarts differ.
-pub fn random_seed() -> u64 {
-    getrandom::u64().unwrap_or_else(|e| {
-        tracing::warn!("no random seed from the kernel ({e}): the clock and pid are used instead");
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        nanos ^ u64::from(std::process::id()).rotate_left(32)
-    })
 }
 
 #[cfg(test)]

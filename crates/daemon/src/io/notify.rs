@@ -4,24 +4,12 @@
 //! `CARPD_INTERFACE`, `CARPD_VHID`, `CARPD_STATE` (the new state), `CARPD_FROM`,
 //! `CARPD_REASON`, `CARPD_VIPS`.
 
+pub use crate::host::jobs::Notification;
 use crate::sys::child::{self, Ended};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// One call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notification {
-    /// the program and its arguments
-    pub argv: Vec<String>,
-    /// the environment describing the change
-    pub env: Vec<(&'static str, String)>,
-    /// killed with its process group after this
-    pub timeout: Duration,
-    /// what log lines about it start with (`[name] `)
-    pub tag: String,
-}
 
 /// The queue of calls and the task that runs them.
 #[derive(Debug)]
