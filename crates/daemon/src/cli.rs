@@ -8,6 +8,7 @@
 use crate::logging::Facility;
 use crate::settings::tracking::DemoteBy;
 use crate::settings::{rules, DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONFIG};
+use carpd_proto::{CarpParams, Protocol};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
@@ -440,15 +441,17 @@ impl Settings {
             vhid,
             vips: cli.addr.clone(),
             password: password.0.clone(),
-            advbase: cli.advbase,
-            advskew: cli.advskew,
-            deadratio: cli.deadratio,
+            protocol: Protocol::Carp(CarpParams {
+                advbase: cli.advbase,
+                advskew: cli.advskew,
+                deadratio: cli.deadratio,
+                broadcast: cli.nomcast,
+            }),
             preempt: cli.preempt,
             neutral: cli.neutral,
             // In native mode carpd added the VIPs, so it always takes them away when it stops.
             down_on_stop: cli.shutdown || native,
             srcip: cli.srcip.map(IpAddr::V4),
-            broadcast: cli.nomcast,
             multicast_group: cli.mcast,
             up_script: cli.upscript.clone(),
             down_script: cli.downscript.clone(),
@@ -461,7 +464,6 @@ impl Settings {
             preempt_delay: Duration::ZERO,
             notify_script: None,
             garp_refresh: None,
-            vrrp3: None,
             peers: Vec::new(),
             unicast_ttl_check: true,
             vip_interface: None,

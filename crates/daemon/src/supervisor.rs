@@ -6,19 +6,22 @@
 //! addresses, source address, host checks, instance lock) and only when every plan holds is
 //! anything changed; a reload that fails to plan changes nothing.
 
-use crate::host::{Engine, GroupStatus, LinkId};
+use crate::host::{Engine, LinkId};
 use crate::io::hooks::{HookRunner, HookSpec, VipMode};
 use crate::io::trackers::Trackers;
 use crate::io::{self, notify, Io, LinkIo, Next, Runner, Signals};
-use crate::mgmt::control::{self, access::Access, protocol::error_line};
+use crate::mgmt::control::protocol::{
+    error_line, reply_line, DrainReply, Event, GroupView, ReloadReport, Request, StatusReply,
+    TrackerView,
+};
+use crate::mgmt::control::{self, access::Access};
 use crate::settings::{GroupSettings, Origin, Settings};
 use crate::startup::{self, random_seed, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
 use crate::sys::lock::PidLock;
 use crate::sys::netlink::{Dad, LinkAddress, Netlink};
 use anyhow::{Context as _, Result};
-use carpd_proto::{Instant, RouterId, VrConfig};
-use serde_json::json;
+use carpd_proto::{RouterId, VrConfig};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
@@ -46,22 +49,6 @@ struct Plan {
 enum PlannedLink {
     Existing,
     New(Interface),
-}
-
-/// What a reload did, by group name.
-#[derive(Debug, Default, serde::Serialize)]
-struct ReloadReport {
-    added: Vec<String>,
-    removed: Vec<String>,
-    changed: Vec<String>,
-    restarted: Vec<String>,
-    unchanged: usize,
-    /// trackers new in the file (failed until first observed)
-    trackers_added: Vec<String>,
-    /// trackers gone from the file
-    trackers_removed: Vec<String>,
-    /// trackers whose settings changed (their health is kept)
-    trackers_changed: Vec<String>,
 }
 
 /// The daemon: settings, engine, I/O, and what each group holds.
@@ -269,36 +256,27 @@ impl Daemon {
     }
 
     /// Answers one control request with one JSON line.
-    async fn call(&mut self, request: control::protocol::Request) -> String {
-        use control::protocol::Request;
+    async fn call(&mut self, request: Request) -> String {
         let now = self.io.now();
         match request {
             Request::Status { group } => match self.engine.group_status(group.as_deref()) {
-                Ok(groups) => {
-                    let groups: Vec<serde_json::Value> =
-                        groups.iter().map(|g| self.status_json(g, now)).collect();
-                    let trackers: Vec<serde_json::Value> = self
+                Ok(groups) => reply_line(&StatusReply {
+                    groups: groups
+                        .iter()
+                        .map(|g| GroupView::new(g, self.wall_epoch, now))
+                        .collect(),
+                    trackers: self
                         .engine
                         .trackers()
-                        .map(|(name, t)| {
-                            json!({
-                                "name": name,
-                                "kind": t.kind,
-                                "healthy": t.healthy,
-                                "weight": t.weight,
-                                "detail": t.detail,
-                                "seconds_in_state": now.as_micros().saturating_sub(t.since.as_micros()) / 1_000_000,
-                            })
-                        })
-                        .collect();
-                    json!({ "groups": groups, "trackers": trackers }).to_string()
-                }
+                        .map(|(name, t)| TrackerView::new(name, t, now))
+                        .collect(),
+                }),
                 Err(e) => error_line(&e),
             },
             Request::Demote { ref group } | Request::Promote { ref group } => {
                 let drain = matches!(request, Request::Demote { .. });
                 match self.engine.drain_groups(now, group.as_deref(), drain) {
-                    Ok(names) => json!({ "groups": names }).to_string(),
+                    Ok(groups) => reply_line(&DrainReply { groups }),
                     Err(e) => error_line(&e),
                 }
             }
@@ -314,51 +292,6 @@ impl Daemon {
             // Served by the connection itself.
             Request::Watch => error_line("watch is served by the connection"),
         }
-    }
-
-    fn status_json(&self, g: &GroupStatus, now: Instant) -> serde_json::Value {
-        let since = self.wall_epoch + std::time::Duration::from_micros(g.since.as_micros());
-        json!({
-            "name": g.group.group,
-            "interface": g.group.interface,
-            "vhid": g.group.vhid,
-            "state": g.state.as_str(),
-            "since": humantime::format_rfc3339_seconds(since).to_string(),
-            "seconds_in_state": now.as_micros().saturating_sub(g.since.as_micros()) / 1_000_000,
-            "vips": g.vips,
-            "vip_interface": g.vip_interface,
-            "protocol": g.protocol,
-            "advbase": g.vrrp3.is_none().then_some(g.advbase),
-            "advskew": g.vrrp3.is_none().then_some(g.advskew),
-            "configured_advskew": g.vrrp3.is_none().then_some(g.configured_advskew),
-            "priority": g.vrrp3.as_ref().map(|v| v.priority),
-            "configured_priority": g.vrrp3.as_ref().map(|v| v.configured_priority),
-            "advert_interval": g.vrrp3.as_ref().map(|v| f64::from(v.advert_interval_cs) / 100.0),
-            "master_advert_interval": g.vrrp3.as_ref().and_then(|v| v.master_advert_interval).map(|d| d.as_secs_f64()),
-            "v3_checksum": g.vrrp3.as_ref().map(|v| v.v3_checksum),
-            "peer_v3_checksum": g.vrrp3.as_ref().and_then(|v| v.peer_v3_checksum),
-            "accept_mode": g.vrrp3.as_ref().map(|v| v.accept_mode),
-            "peers": g.peers.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "unicast_ttl_check": g.unicast_ttl_check,
-            "demote": g.demote,
-            "demote_by": g.demote_by.as_str(),
-            "demotion": g.demotion,
-            "fault": g.fault,
-            "track": g.track.iter().map(|(name, healthy, weight)| json!({
-                "tracker": name,
-                "healthy": healthy,
-                "weight": weight,
-            })).collect::<Vec<_>>(),
-            "sync": g.sync,
-            "fault_causes": g.fault_causes,
-            "demoted_by_operator": g.drained,
-            "master": g.master.map(|a| a.to_string()),
-            "adverts_sent": g.stats.adverts_sent,
-            "adverts_received": g.stats.adverts_received,
-            "advert_mismatches": g.stats.advert_mismatches,
-            "transitions": g.stats.transitions,
-            "drops": g.drops,
-        })
     }
 
     /// The link serving `interface`, if any.
@@ -651,7 +584,7 @@ impl Daemon {
         for link in self.io.links.values_mut() {
             let on_link = || groups.iter().filter(|g| g.interface == link.interface.name);
             let wanted = on_link()
-                .filter(|g| !g.broadcast && !g.is_ipv6())
+                .filter(|g| !g.is_broadcast() && !g.is_ipv6())
                 .map(|g| g.multicast_group)
                 .collect();
             let v6 = on_link().any(GroupSettings::is_ipv6);
@@ -981,16 +914,7 @@ impl Daemon {
             report.trackers_removed.len(),
             report.trackers_changed.len()
         );
-        self.io.publish(&json!({
-            "event": "reload",
-            "added": report.added,
-            "removed": report.removed,
-            "changed": report.changed,
-            "restarted": report.restarted,
-            "trackers_added": report.trackers_added,
-            "trackers_removed": report.trackers_removed,
-            "trackers_changed": report.trackers_changed,
-        }));
+        self.io.publish(&Event::Reload(report.changes()));
         Ok(report)
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::action::Destination;
 use crate::config::VrConfig;
+use crate::protocol::Protocol;
 use crate::rng::SplitMix64;
 use crate::wire::carp::{Advertisement, CarpRepr};
 use crate::wire::ipv4::{Ipv4Repr, CARP_TTL, PROTOCOL_CARP};
@@ -21,10 +22,45 @@ fn destinations(config: &VrConfig) -> Vec<(Destination, IpAddr)> {
             .iter()
             .map(|&peer| (Destination::Unicast(peer), peer))
             .collect()
-    } else if config.broadcast {
+    } else if config.is_broadcast() {
         vec![(Destination::Broadcast, config.group)]
     } else {
         vec![(Destination::Multicast(config.group), config.group)]
+    }
+}
+
+/// The advert a router sends now, one packet per destination: the regular one with the
+/// demotions in effect, or the one that says it leaves (`leaving`: CARP's bow-out with advbase
+/// and advskew 255, docs/protocol.md §6; VRRPv3's priority 0). A CARP advert takes the next
+/// `counter`.
+pub fn adverts(
+    config: &VrConfig,
+    demote: u8,
+    skew_demotion: u8,
+    leaving: bool,
+    counter: &mut u64,
+    rng: &mut SplitMix64,
+) -> Vec<(Destination, Vec<u8>)> {
+    match &config.protocol {
+        Protocol::Carp(carp) => {
+            let (advbase, advskew) = if leaving {
+                (255, 255)
+            } else {
+                (carp.advbase, config.protocol.advskew(skew_demotion))
+            };
+            *counter = counter.wrapping_add(1);
+            self::carp(config, demote, advbase, advskew, *counter, rng)
+        }
+        Protocol::Vrrp3(_) => {
+            let priority = if leaving {
+                0
+            } else {
+                config
+                    .protocol
+                    .priority(demote.saturating_add(skew_demotion))
+            };
+            vrrp3(config, priority, rng)
+        }
     }
 }
 
@@ -64,7 +100,7 @@ pub fn carp(
 
 /// VRRPv3 adverts at `priority` (0 when leaving), one per destination.
 pub fn vrrp3(config: &VrConfig, priority: u8, rng: &mut SplitMix64) -> Vec<(Destination, Vec<u8>)> {
-    let Some(params) = config.vrrp3 else {
+    let Some(&params) = config.protocol.vrrp3() else {
         return Vec::new();
     };
     let repr = Vrrp3Repr {

@@ -1,41 +1,16 @@
 //! A virtual router's validated configuration.
 
 use crate::error::ConfigError;
-use crate::time::{advert_interval, centiseconds, master_down_interval};
+use crate::protocol::{Protocol, Vrrp3Params};
 use crate::wire::auth::Authenticator;
 use crate::wire::carp::DEFAULT_GROUP;
-use crate::wire::vrrp3::{self, Checksum};
+use crate::wire::vrrp3;
 use core::time::Duration;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// How long a demoted master stays backup before it takes part in the election again
 /// (ucarp's SIGUSR2 handler sleeps 3 s).
 pub const DEMOTE_HOLD: Duration = Duration::from_secs(3);
-
-/// What a VRRPv3 group sets instead of CARP's advbase, advskew, deadratio and password.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Vrrp3Params {
-    /// 1..=255, higher is preferred; 255 = the address owner
-    pub priority: u8,
-    /// Max Advertise Interval in centiseconds, 1..=4095
-    pub interval_cs: u16,
-    /// the IPv4 checksum sent (both are accepted)
-    pub checksum: Checksum,
-    /// a master answers for its VIPs as their owner would (RFC 9568 Accept_Mode)
-    pub accept_mode: bool,
-}
-
-impl Default for Vrrp3Params {
-    /// keepalived's defaults: priority 100, 1 s, the pseudo-header checksum.
-    fn default() -> Self {
-        Vrrp3Params {
-            priority: 100,
-            interval_cs: 100,
-            checksum: Checksum::PseudoHeader,
-            accept_mode: false,
-        }
-    }
-}
 
 /// Everything a user can set for one group, before validation. Start from
 /// [`VrConfigBuilder::new`] (ucarp's defaults) or [`VrConfigBuilder::vrrp3`], change fields,
@@ -44,12 +19,9 @@ impl Default for Vrrp3Params {
 pub struct VrConfigBuilder {
     /// virtual host id (`-v`), the VRID for VRRPv3
     pub vhid: u8,
-    /// base interval in seconds (`-b`, default 1; CARP only)
-    pub advbase: u8,
-    /// skew in 1/256 s (`-k`, default 0; CARP only)
-    pub advskew: u8,
-    /// dead ratio (`-r`, default 3; CARP only)
-    pub deadratio: u32,
+    /// the protocol and its own values (CARP's advbase, advskew, deadratio, broadcast;
+    /// VRRPv3's priority, interval, checksum, accept mode)
+    pub protocol: Protocol,
     /// take over from a less preferred master (`-P`)
     pub preempt: bool,
     /// skip the down hook at startup (`-n`)
@@ -64,15 +36,11 @@ pub struct VrConfigBuilder {
     pub password: Vec<u8>,
     /// the multicast group (`--mcast`, default 224.0.0.18; ff02::12 for IPv6)
     pub group: IpAddr,
-    /// send adverts to the Ethernet broadcast address (`-M`; CARP only)
-    pub broadcast: bool,
     /// after start-up and after FAULT, take over from no live master for this long
     /// (preemption and the demote rule wait; a dead or departed master is still replaced)
     pub preempt_delay: Duration,
     /// while master, announce the VIPs again this often (`None`: only on the usual occasions)
     pub garp_refresh: Option<Duration>,
-    /// `None`: CARP; else VRRPv3 with these values
-    pub vrrp3: Option<Vrrp3Params>,
     /// unicast peers: adverts go to each of them instead of the group, and only theirs count
     pub peers: Vec<IpAddr>,
     /// whether adverts from listed peers must carry TTL (hop limit) 255
@@ -83,9 +51,7 @@ impl std::fmt::Debug for VrConfigBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VrConfigBuilder")
             .field("vhid", &self.vhid)
-            .field("advbase", &self.advbase)
-            .field("advskew", &self.advskew)
-            .field("vrrp3", &self.vrrp3)
+            .field("protocol", &self.protocol)
             .field("source", &self.source)
             .field("vips", &self.vips)
             .field("peers", &self.peers)
@@ -99,9 +65,7 @@ impl VrConfigBuilder {
     pub fn new(vhid: u8, source: Ipv4Addr, vips: Vec<Ipv4Addr>, password: &[u8]) -> Self {
         VrConfigBuilder {
             vhid,
-            advbase: 1,
-            advskew: 0,
-            deadratio: 3,
+            protocol: Protocol::default(),
             preempt: false,
             neutral: false,
             down_hook_on_stop: false,
@@ -109,10 +73,8 @@ impl VrConfigBuilder {
             vips: vips.into_iter().map(IpAddr::V4).collect(),
             password: password.to_vec(),
             group: IpAddr::V4(DEFAULT_GROUP),
-            broadcast: false,
             preempt_delay: Duration::ZERO,
             garp_refresh: None,
-            vrrp3: None,
             peers: Vec::new(),
             unicast_ttl_check: true,
         }
@@ -129,7 +91,7 @@ impl VrConfigBuilder {
             vips,
             password: Vec::new(),
             group,
-            vrrp3: Some(params),
+            protocol: Protocol::Vrrp3(params),
             ..VrConfigBuilder::new(vrid, Ipv4Addr::UNSPECIFIED, Vec::new(), b"")
         }
     }
@@ -176,15 +138,15 @@ impl VrConfigBuilder {
         if !self.group.is_multicast() || self.group.is_ipv4() != self.source.is_ipv4() {
             return Err(ConfigError::GroupNotMulticast(self.group));
         }
-        let auth = match self.vrrp3 {
-            None => {
+        let auth = match self.protocol {
+            Protocol::Carp(carp) => {
                 let IpAddr::V4(_) = self.source else {
                     return Err(ConfigError::CarpIpv6(self.source));
                 };
-                if self.advbase == 0 && self.advskew == 0 {
+                if carp.advbase == 0 && carp.advskew == 0 {
                     return Err(ConfigError::ZeroInterval);
                 }
-                if self.deadratio == 0 {
+                if carp.deadratio == 0 {
                     return Err(ConfigError::DeadratioZero);
                 }
                 let vips: Vec<Ipv4Addr> = self
@@ -197,7 +159,7 @@ impl VrConfigBuilder {
                     .collect();
                 Some(Authenticator::new(&self.password, self.vhid, &vips)?)
             }
-            Some(params) => {
+            Protocol::Vrrp3(params) => {
                 if params.priority == 0 {
                     return Err(ConfigError::PriorityZero);
                 }
@@ -207,27 +169,20 @@ impl VrConfigBuilder {
                 if !self.password.is_empty() {
                     return Err(ConfigError::PasswordInVrrp3);
                 }
-                if self.broadcast {
-                    return Err(ConfigError::BroadcastInVrrp3);
-                }
                 None
             }
         };
         Ok(VrConfig {
             vhid: self.vhid,
-            advbase: self.advbase,
-            advskew: self.advskew,
-            deadratio: self.deadratio,
+            protocol: self.protocol,
             preempt: self.preempt,
             neutral: self.neutral,
             down_hook_on_stop: self.down_hook_on_stop,
             source: self.source,
             vips: self.vips,
             group: self.group,
-            broadcast: self.broadcast,
             preempt_delay: self.preempt_delay,
             garp_refresh: self.garp_refresh,
-            vrrp3: self.vrrp3,
             peers: self.peers,
             unicast_ttl_check: self.unicast_ttl_check,
             auth,
@@ -240,12 +195,8 @@ impl VrConfigBuilder {
 pub struct VrConfig {
     /// virtual host id (VRRPv3: the VRID), 1..=255
     pub vhid: u8,
-    /// base interval in seconds (CARP)
-    pub advbase: u8,
-    /// skew in 1/256 s (CARP)
-    pub advskew: u8,
-    /// dead ratio, at least 1 (CARP)
-    pub deadratio: u32,
+    /// the protocol and its own values
+    pub protocol: Protocol,
     /// preempt a less preferred master
     pub preempt: bool,
     /// no down hook at startup
@@ -258,18 +209,15 @@ pub struct VrConfig {
     pub vips: Vec<IpAddr>,
     /// multicast group
     pub group: IpAddr,
-    /// Ethernet broadcast instead of multicast
-    pub broadcast: bool,
     /// how long after start-up or FAULT no live master is taken over
     pub preempt_delay: Duration,
     /// how often a master announces its VIPs again
     pub garp_refresh: Option<Duration>,
-    /// `None`: CARP; else VRRPv3
-    pub vrrp3: Option<Vrrp3Params>,
     /// unicast peers (empty: multicast)
     pub peers: Vec<IpAddr>,
     /// whether listed peers' adverts must carry TTL 255
     pub unicast_ttl_check: bool,
+    /// the HMAC state: exactly for CARP (built so by [`VrConfigBuilder::build`])
     pub(crate) auth: Option<Authenticator>,
 }
 
@@ -277,21 +225,13 @@ impl VrConfig {
     /// The configured advertisement interval: `advbase + advskew/256` for CARP, the Max
     /// Advertise Interval for VRRPv3.
     pub fn advert_interval(&self) -> Duration {
-        match self.vrrp3 {
-            None => advert_interval(self.advbase, self.advskew),
-            Some(p) => centiseconds(p.interval_cs),
-        }
+        self.protocol.advert_interval(0)
     }
 
-    /// The master-down interval for CARP (see [`crate::time::master_down_interval`]); for
-    /// VRRPv3 the one computed from our own interval (a backup uses the master's).
+    /// The master-down interval from our own values (a VRRPv3 backup uses the master's
+    /// interval once it heard one).
     pub fn master_down_interval(&self) -> Duration {
-        match self.vrrp3 {
-            None => master_down_interval(self.advbase, self.advskew, self.deadratio),
-            Some(p) => {
-                crate::time::vrrp3_master_down_interval(p.priority, centiseconds(p.interval_cs))
-            }
-        }
+        self.protocol.master_down_interval(0, 0, None)
     }
 
     /// The HMAC state of a CARP group.
@@ -304,13 +244,30 @@ impl VrConfig {
         !self.peers.is_empty()
     }
 
+    /// Whether adverts go to the Ethernet broadcast address (CARP's `-M`).
+    pub fn is_broadcast(&self) -> bool {
+        self.protocol.carp().is_some_and(|c| c.broadcast)
+    }
+
     /// The protocol's name: `carp` or `vrrp3`.
     pub fn protocol_name(&self) -> &'static str {
-        if self.vrrp3.is_some() {
-            "vrrp3"
-        } else {
-            "carp"
-        }
+        self.protocol.name()
+    }
+
+    /// Whether a router running `old` must restart (bow out, INIT to BACKUP) to run this
+    /// configuration: peers could not know it as the same router (another vhid, key,
+    /// protocol or address family). Everything else changes in place. The core applies this
+    /// on reconfiguration and the daemon's reload plan reports it.
+    pub fn needs_restart(&self, old: &VrConfig) -> bool {
+        let same_key = match (&self.auth, &old.auth) {
+            (Some(new), Some(old)) => new.same_key(old),
+            (None, None) => true,
+            _ => false,
+        };
+        self.vhid != old.vhid
+            || !same_key
+            || !self.protocol.same_kind(&old.protocol)
+            || self.source.is_ipv4() != old.source.is_ipv4()
     }
 }
 
@@ -332,8 +289,14 @@ mod tests {
         type Change = Box<dyn Fn(&mut VrConfigBuilder)>;
         let cases: Vec<(Change, ConfigError)> = vec![
             (Box::new(|b| b.vhid = 0), ConfigError::VhidZero),
-            (Box::new(|b| b.advbase = 0), ConfigError::ZeroInterval),
-            (Box::new(|b| b.deadratio = 0), ConfigError::DeadratioZero),
+            (
+                Box::new(|b| b.protocol.carp_mut().unwrap().advbase = 0),
+                ConfigError::ZeroInterval,
+            ),
+            (
+                Box::new(|b| b.protocol.carp_mut().unwrap().deadratio = 0),
+                ConfigError::DeadratioZero,
+            ),
             (Box::new(|b| b.vips.clear()), ConfigError::NoVip),
             (
                 Box::new(|b| b.vips.push(v4(10, 0, 0, 9))),
@@ -397,24 +360,20 @@ mod tests {
         type Change = Box<dyn Fn(&mut VrConfigBuilder)>;
         let cases: Vec<(Change, ConfigError)> = vec![
             (
-                Box::new(|b| b.vrrp3.as_mut().unwrap().priority = 0),
+                Box::new(|b| b.protocol.vrrp3_mut().unwrap().priority = 0),
                 ConfigError::PriorityZero,
             ),
             (
-                Box::new(|b| b.vrrp3.as_mut().unwrap().interval_cs = 0),
+                Box::new(|b| b.protocol.vrrp3_mut().unwrap().interval_cs = 0),
                 ConfigError::IntervalOutOfRange(0),
             ),
             (
-                Box::new(|b| b.vrrp3.as_mut().unwrap().interval_cs = 4096),
+                Box::new(|b| b.protocol.vrrp3_mut().unwrap().interval_cs = 4096),
                 ConfigError::IntervalOutOfRange(4096),
             ),
             (
                 Box::new(|b| b.password = b"secret".to_vec()),
                 ConfigError::PasswordInVrrp3,
-            ),
-            (
-                Box::new(|b| b.broadcast = true),
-                ConfigError::BroadcastInVrrp3,
             ),
         ];
         for (change, expected) in cases {

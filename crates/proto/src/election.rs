@@ -1,6 +1,10 @@
-//! What CARP and VRRPv3 disagree on when they elect a master: how an advert ranks its sender
-//! and who wins a tie. The state machine in [`crate::vr`] only compares [`Preference`]s.
+//! What CARP and VRRPv3 disagree on when they elect a master: how an advert ranks its sender,
+//! who wins a tie, the timers, and what a master or backup does when it hears a departure or
+//! a better master. The state machine in [`crate::vr`] compares [`Preference`]s and asks the
+//! group's [`Protocol`] these questions; it has no branch of its own on the protocol. A new
+//! protocol is a variant of [`Protocol`] and an answer to each question here.
 
+use crate::protocol::Protocol;
 use crate::time::{advert_interval, centiseconds};
 use crate::wire::carp::CarpRepr;
 use crate::wire::vrrp3::Vrrp3Repr;
@@ -66,6 +70,139 @@ impl Heard {
             preference: Preference::vrrp3(repr.priority),
             interval: centiseconds(repr.interval_cs),
         }
+    }
+}
+
+/// What a backup does when the master says it leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// CARP: take over at once (the bow-out advert, docs/protocol.md §6)
+    TakeOverNow,
+    /// VRRPv3 (RFC 9568 §6.4.2): wait the Skew_Time, so that the most preferred backup
+    /// takes over first and the others hear it
+    AfterSkewTime,
+}
+
+impl Protocol {
+    /// The advskew advertised and compared: the configured one plus `skew_demotion`, never
+    /// 255 with advbase 255 (that is the bow-out). 0 for protocols without advskew.
+    pub fn advskew(&self, skew_demotion: u8) -> u8 {
+        let Protocol::Carp(carp) = self else {
+            return 0;
+        };
+        let advskew = carp.advskew.saturating_add(skew_demotion);
+        if skew_demotion > 0 && carp.advbase == 255 && advskew == 255 {
+            254
+        } else {
+            advskew
+        }
+    }
+
+    /// The priority advertised and compared: the configured one lowered by `demotion`
+    /// (never below 1). 0 for protocols without priority (CARP).
+    pub fn priority(&self, demotion: u8) -> u8 {
+        match self {
+            Protocol::Vrrp3(p) => p.priority.saturating_sub(demotion).max(1),
+            Protocol::Carp(_) => 0,
+        }
+    }
+
+    /// Our claim, with OpenBSD's demote counter and the demotion that goes to advskew (CARP)
+    /// or lowers the priority (VRRPv3: both lower it).
+    pub fn preference(&self, demote: u8, skew_demotion: u8) -> Preference {
+        match self {
+            Protocol::Carp(carp) => {
+                Preference::carp(demote, carp.advbase, self.advskew(skew_demotion))
+            }
+            Protocol::Vrrp3(_) => {
+                Preference::vrrp3(self.priority(demote.saturating_add(skew_demotion)))
+            }
+        }
+    }
+
+    /// Our advertisement interval: CARP `advbase + advskew/256` (the skew demotion included,
+    /// docs/protocol.md §6); VRRPv3 the configured Max Advertise Interval.
+    pub fn advert_interval(&self, skew_demotion: u8) -> Duration {
+        match self {
+            Protocol::Carp(carp) => advert_interval(carp.advbase, self.advskew(skew_demotion)),
+            Protocol::Vrrp3(p) => centiseconds(p.interval_cs),
+        }
+    }
+
+    /// The master-down interval: CARP from our own timing, the skew demotion included
+    /// (docs/protocol.md §6, "Master-down interval"); VRRPv3 from the master's advertised
+    /// interval (ours until one was heard) and our priority after both demotions
+    /// (RFC 9568 §6.1).
+    pub fn master_down_interval(
+        &self,
+        demote: u8,
+        skew_demotion: u8,
+        master_interval: Option<Duration>,
+    ) -> Duration {
+        match self {
+            Protocol::Carp(carp) => crate::time::master_down_interval(
+                carp.advbase,
+                self.advskew(skew_demotion),
+                carp.deadratio,
+            ),
+            Protocol::Vrrp3(_) => crate::time::vrrp3_master_down_interval(
+                self.priority(demote.saturating_add(skew_demotion)),
+                master_interval.unwrap_or(self.advert_interval(0)),
+            ),
+        }
+    }
+
+    /// How long a backup waits after the master left, when [`Departure::AfterSkewTime`]
+    /// (RFC 9568 §6.1, Skew_Time).
+    pub fn skew_time(
+        &self,
+        demote: u8,
+        skew_demotion: u8,
+        master_interval: Option<Duration>,
+    ) -> Duration {
+        crate::time::vrrp3_skew_time(
+            self.priority(demote.saturating_add(skew_demotion)),
+            master_interval.unwrap_or(self.advert_interval(0)),
+        )
+    }
+
+    /// With equal claims, whether the peer at `peer` beats the router at `local`
+    /// ([`peer_wins_tie`]).
+    pub fn peer_wins_tie(&self, peer: IpAddr, local: IpAddr) -> bool {
+        peer_wins_tie(matches!(self, Protocol::Vrrp3(_)), peer, local)
+    }
+
+    /// What a backup does when its master leaves.
+    pub fn departure(&self) -> Departure {
+        match self {
+            Protocol::Carp(_) => Departure::TakeOverNow,
+            Protocol::Vrrp3(_) => Departure::AfterSkewTime,
+        }
+    }
+
+    /// Whether a master that hears a better one sends one more advert before it steps down
+    /// (ucarp's packethandler, "to be really sure the new master knows"); VRRPv3 (RFC 9568
+    /// §6.4.3) steps down without one.
+    pub fn last_advert_on_step_down(&self) -> bool {
+        matches!(self, Protocol::Carp(_))
+    }
+
+    /// Whether a backup takes over at once from a master whose interval exceeds its own
+    /// dead time (ucarp's "going to time out"); a VRRPv3 backup times the master by the
+    /// master's own interval instead.
+    pub fn replaces_masters_too_slow_for_it(&self) -> bool {
+        matches!(self, Protocol::Carp(_))
+    }
+
+    /// Whether a backup times its master by the interval the master advertises (VRRPv3).
+    pub fn follows_master_interval(&self) -> bool {
+        matches!(self, Protocol::Vrrp3(_))
+    }
+
+    /// Whether priority 255 makes a router the address owner, master from the start
+    /// (RFC 9568 §6.4.1).
+    pub fn has_address_owner(&self) -> bool {
+        matches!(self, Protocol::Vrrp3(_))
     }
 }
 

@@ -69,7 +69,4 @@ pub enum ConfigError {
     /// A password on a VRRPv3 group (VRRPv3 has no authentication).
     #[error("VRRPv3 has no authentication: remove the password")]
     PasswordInVrrp3,
-    /// Broadcast adverts on a VRRPv3 group.
-    #[error("broadcast adverts are a CARP (ucarp --nomcast) option: VRRPv3 sends to its multicast group or to peers")]
-    BroadcastInVrrp3,
 }

@@ -18,6 +18,7 @@ pub mod config;
 pub mod election;
 pub mod error;
 pub mod node;
+pub mod protocol;
 pub mod rng;
 pub mod time;
 pub mod vr;
@@ -26,8 +27,9 @@ pub mod wire;
 pub use action::{
     Action, Destination, DropReason, HookId, HookKind, ProtocolKind, State, StateChangeReason,
 };
-pub use config::{VrConfig, VrConfigBuilder, Vrrp3Params};
+pub use config::{VrConfig, VrConfigBuilder};
 pub use error::ConfigError;
 pub use node::{Node, RouterId};
+pub use protocol::{CarpParams, Protocol, Vrrp3Params};
 pub use time::Instant;
 pub use vr::{Command, Reconfigured, RouterStats, VirtualRouter};

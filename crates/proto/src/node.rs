@@ -23,7 +23,7 @@ enum Route {
 
 impl Route {
     fn of(config: &VrConfig) -> Route {
-        match (config.vrrp3.is_some(), config.source.is_ipv4()) {
+        match (config.protocol.vrrp3().is_some(), config.source.is_ipv4()) {
             (false, _) => Route::Carp,
             (true, true) => Route::Vrrp3V4,
             (true, false) => Route::Vrrp3V6,

@@ -10,7 +10,7 @@
 
 use crate::action::{Action, DropReason, HookId, HookKind, State, StateChangeReason};
 use crate::config::{VrConfig, DEMOTE_HOLD};
-use crate::election::{Heard, Preference};
+use crate::election::{Departure, Heard, Preference};
 use crate::rng::SplitMix64;
 use crate::time::Instant;
 use crate::wire::carp::Advertisement;
@@ -223,7 +223,7 @@ impl VirtualRouter {
 
     /// A VRRPv3 router with priority 255 in effect.
     fn is_address_owner(&self) -> bool {
-        self.config.vrrp3.is_some() && self.priority() == 255 && self.link_up
+        self.config.protocol.has_address_owner() && self.priority() == 255 && self.link_up
     }
 
     /// `preempt_delay` from now: services here are warming up (after start-up or FAULT).
@@ -252,16 +252,7 @@ impl VirtualRouter {
     /// the router: a master bows out (and runs the down hook when the new configuration says
     /// so), then it starts again as at start-up.
     pub fn reconfigure(&mut self, now: Instant, config: VrConfig) -> Reconfigured {
-        let same_key = match (&config.auth, &self.config.auth) {
-            (Some(new), Some(old)) => new.same_key(old),
-            (None, None) => true,
-            _ => false,
-        };
-        let restart = config.vhid != self.config.vhid
-            || !same_key
-            || config.vrrp3.is_some() != self.config.vrrp3.is_some()
-            || config.source.is_ipv4() != self.config.source.is_ipv4();
-        if restart {
+        if config.needs_restart(&self.config) {
             self.restart(now, config);
             return Reconfigured::Restarted;
         }
@@ -318,13 +309,9 @@ impl VirtualRouter {
     /// VRRPv3: the priority advertised and compared, the configured one lowered by the
     /// demotion (never below 1). CARP routers have none (`0`).
     pub fn priority(&self) -> u8 {
-        match self.config.vrrp3 {
-            Some(p) => {
-                let demotion = self.demote.saturating_add(self.skew_demotion);
-                p.priority.saturating_sub(demotion).max(1)
-            }
-            None => 0,
-        }
+        self.config
+            .protocol
+            .priority(self.demote.saturating_add(self.skew_demotion))
     }
 
     /// VRRPv3 over IPv4: the checksum variant the last advert heard carried.
@@ -345,54 +332,38 @@ impl VirtualRouter {
     /// The advskew advertised and compared: the configured one plus the skew demotion
     /// ([`Command::SetSkewDemotion`]), never 255 with advbase 255 (that is the bow-out).
     pub fn advskew(&self) -> u8 {
-        let advskew = self.config.advskew.saturating_add(self.skew_demotion);
-        if self.skew_demotion > 0 && self.config.advbase == 255 && advskew == 255 {
-            254
-        } else {
-            advskew
-        }
+        self.config.protocol.advskew(self.skew_demotion)
     }
 
     /// The advertisement interval in effect: CARP `advbase + advskew/256`, demotion
     /// included; VRRPv3 the configured one.
     pub fn advert_interval(&self) -> Duration {
-        match self.config.vrrp3 {
-            None => crate::time::advert_interval(self.config.advbase, self.advskew()),
-            Some(p) => crate::time::centiseconds(p.interval_cs),
-        }
+        self.config.protocol.advert_interval(self.skew_demotion)
     }
 
     /// The master-down interval in effect: CARP from our own timing (demotion included),
     /// VRRPv3 from the master's advertised interval (ours until one was heard) and our
     /// priority.
     pub fn master_down_interval(&self) -> Duration {
-        match self.config.vrrp3 {
-            None => crate::time::master_down_interval(
-                self.config.advbase,
-                self.advskew(),
-                self.config.deadratio,
-            ),
-            Some(_) => crate::time::vrrp3_master_down_interval(
-                self.priority(),
-                self.master_interval.unwrap_or(self.advert_interval()),
-            ),
-        }
+        self.config.protocol.master_down_interval(
+            self.demote,
+            self.skew_demotion,
+            self.master_interval,
+        )
     }
 
     /// VRRPv3 Skew_Time: how long a backup waits after the master left (priority 0).
     fn skew_time(&self) -> Duration {
-        crate::time::vrrp3_skew_time(
-            self.priority(),
-            self.master_interval.unwrap_or(self.advert_interval()),
-        )
+        self.config
+            .protocol
+            .skew_time(self.demote, self.skew_demotion, self.master_interval)
     }
 
     /// Our own claim, as adverts carry it.
     fn preference(&self) -> Preference {
-        match self.config.vrrp3 {
-            None => Preference::carp(self.demote, self.config.advbase, self.advskew()),
-            Some(_) => Preference::vrrp3(self.priority()),
-        }
+        self.config
+            .protocol
+            .preference(self.demote, self.skew_demotion)
     }
 
     /// Whether the operator drained the router ([`Command::Drain`]).
@@ -521,7 +492,7 @@ impl VirtualRouter {
         repr: &Vrrp3Repr,
         checksum: Checksum,
     ) {
-        if self.phase == Phase::Init || !self.link_up || self.config.vrrp3.is_none() {
+        if self.phase == Phase::Init || !self.link_up || self.config.protocol.vrrp3().is_none() {
             return;
         }
         if !self.accepts(source, destination) {
@@ -538,7 +509,7 @@ impl VirtualRouter {
     /// group's is counted and reported, then used as any other (keepalived drops it; a backup
     /// that drops its master's adverts would become a second master).
     fn compare(&mut self, source: IpAddr, repr: &Vrrp3Repr) {
-        let Some(params) = self.config.vrrp3 else {
+        let Some(&params) = self.config.protocol.vrrp3() else {
             return;
         };
         let ours = &self.config.vips;
@@ -594,7 +565,7 @@ impl VirtualRouter {
         }
         if !heard.leaving {
             self.master = Some(heard.source);
-            if self.config.vrrp3.is_some() {
+            if self.config.protocol.follows_master_interval() {
                 self.master_interval = Some(heard.interval);
             }
         } else if self.master == Some(heard.source) {
@@ -635,11 +606,7 @@ impl VirtualRouter {
         }
         let beats_master = heard.preference < claim
             || (heard.preference == claim
-                && crate::election::peer_wins_tie(
-                    self.config.vrrp3.is_some(),
-                    heard.source,
-                    master,
-                ));
+                && self.config.protocol.peer_wins_tie(heard.source, master));
         if beats_master && !heard.leaving {
             return false;
         }
@@ -665,7 +632,7 @@ impl VirtualRouter {
         if self.peer_is_preferred(heard) {
             // ucarp packethandler: one more advert "to be really sure the new master knows",
             // then BACKUP. VRRPv3 (RFC 9568 §6.4.3) steps down without one.
-            if self.config.vrrp3.is_none() {
+            if self.config.protocol.last_advert_on_step_down() {
                 self.send_advert(false);
             }
             self.become_backup(StateChangeReason::PreferredMaster);
@@ -716,17 +683,18 @@ impl VirtualRouter {
 
     fn backup_heard(&mut self, now: Instant, heard: &Heard) {
         if heard.leaving {
-            if self.config.vrrp3.is_some() {
-                // RFC 9568 §6.4.2: the master left; the most preferred backup, whose
-                // Skew_Time is shortest, takes over first and the others hear it.
-                self.down_reason = StateChangeReason::MasterLeft;
-                self.phase = Phase::Backup {
-                    master_down_at: Some(now + self.skew_time()),
-                    hold_until: None,
-                };
-                return;
-            }
-            return self.become_master(now, StateChangeReason::MasterBowedOut);
+            return match self.config.protocol.departure() {
+                Departure::TakeOverNow => {
+                    self.become_master(now, StateChangeReason::MasterBowedOut)
+                }
+                Departure::AfterSkewTime => {
+                    self.down_reason = StateChangeReason::MasterLeft;
+                    self.phase = Phase::Backup {
+                        master_down_at: Some(now + self.skew_time()),
+                        hold_until: None,
+                    };
+                }
+            };
         }
         let local = self.preference();
         let remote = heard.preference;
@@ -743,7 +711,9 @@ impl VirtualRouter {
             && !warming_up
         {
             Some(StateChangeReason::Preemption)
-        } else if self.config.vrrp3.is_none() && self.master_down_interval() < heard.interval {
+        } else if self.config.protocol.replaces_masters_too_slow_for_it()
+            && self.master_down_interval() < heard.interval
+        {
             // ucarp packethandler "going to time out": the master's interval exceeds our
             // dead time, so it would be declared dead between two of its adverts. (A VRRPv3
             // backup times the master by its own advertised interval.)
@@ -765,11 +735,9 @@ impl VirtualRouter {
         if heard.preference != local {
             return heard.preference < local;
         }
-        crate::election::peer_wins_tie(
-            self.config.vrrp3.is_some(),
-            heard.source,
-            self.config.source,
-        )
+        self.config
+            .protocol
+            .peer_wins_tie(heard.source, self.config.source)
     }
 
     /// The link came up or went down.
@@ -1020,28 +988,14 @@ impl VirtualRouter {
     /// Sends one advert (to the group, or to each unicast peer): the regular one, or the one
     /// that says the sender leaves (`leaving`).
     fn send_advert(&mut self, leaving: bool) {
-        let packets = match self.config.vrrp3 {
-            None => {
-                let (advbase, advskew) = if leaving {
-                    (255, 255)
-                } else {
-                    (self.config.advbase, self.advskew())
-                };
-                self.counter = self.counter.wrapping_add(1);
-                crate::advert::carp(
-                    &self.config,
-                    self.demote,
-                    advbase,
-                    advskew,
-                    self.counter,
-                    &mut self.rng,
-                )
-            }
-            Some(_) => {
-                let priority = if leaving { 0 } else { self.priority() };
-                crate::advert::vrrp3(&self.config, priority, &mut self.rng)
-            }
-        };
+        let packets = crate::advert::adverts(
+            &self.config,
+            self.demote,
+            self.skew_demotion,
+            leaving,
+            &mut self.counter,
+            &mut self.rng,
+        );
         for (destination, packet) in packets {
             self.actions.push_back(Action::Send {
                 destination,

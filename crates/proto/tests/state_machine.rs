@@ -156,7 +156,7 @@ fn first_election_on_an_empty_segment() {
 fn neutral_skips_the_startup_down_hook_and_skew_delays_election() {
     let mut b = config(ME);
     b.neutral = true;
-    b.advskew = 100;
+    b.protocol.carp_mut().unwrap().advskew = 100;
     let mut vr = VirtualRouter::new(b.build().unwrap(), at(5), 1);
     assert_eq!(
         summarise(&mut vr),
@@ -256,7 +256,7 @@ fn preemption_waits_for_the_up_hook_before_the_first_advert() {
 #[test]
 fn master_steps_down_for_a_preferred_master_and_reasserts_against_a_worse_one() {
     let mut b = config(ME);
-    b.advskew = 50;
+    b.protocol.carp_mut().unwrap().advskew = 50;
     let mut vr = master(b.clone());
     // A worse master (advskew 100) within a quarter interval of our last advert: GARP now,
     // and our next advert
@@ -399,8 +399,8 @@ fn demote_bows_out_holds_three_seconds_then_rejoins() {
 fn advbase_zero_uses_subsecond_intervals() {
     // advskew 13: adverts every 13/256 s = 50 781 µs; dead time 3 × that = 152 343 µs.
     let mut b = config(ME);
-    b.advbase = 0;
-    b.advskew = 13;
+    b.protocol.carp_mut().unwrap().advbase = 0;
+    b.protocol.carp_mut().unwrap().advskew = 13;
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
     drain(&mut vr);
     assert_eq!(vr.poll_timeout(), Some(at(152_343)));
@@ -413,8 +413,8 @@ fn advbase_zero_uses_subsecond_intervals() {
     // A master with advbase 1 would time out between its adverts at this dead time: take
     // over at once ("going to time out").
     let mut b = config(ME);
-    b.advbase = 0;
-    b.advskew = 13;
+    b.protocol.carp_mut().unwrap().advbase = 0;
+    b.protocol.carp_mut().unwrap().advskew = 13;
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
     drain(&mut vr);
     vr.handle_advert(at(10_000), &advert(PEER, 1, 0, 0, 1));
@@ -432,7 +432,7 @@ fn advbase_zero_uses_subsecond_intervals() {
 fn demote_byte_higher_loses() {
     // A master advertising demote 1 loses to us (demote 0) even with better timing.
     let mut b = config(ME);
-    b.advskew = 100;
+    b.protocol.carp_mut().unwrap().advskew = 100;
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
     drain(&mut vr);
     vr.handle_advert(at(1_000), &advert(PEER, 1, 0, 1, 1));
@@ -623,7 +623,7 @@ fn leaving_master_cancels_a_running_up_hook_before_the_down_hook() {
     );
     // Preempted by a better master.
     let mut b = config(ME);
-    b.advskew = 50;
+    b.protocol.carp_mut().unwrap().advskew = 50;
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
     vr.handle_timeout(vr.poll_timeout().unwrap());
     drain(&mut vr);
@@ -894,7 +894,7 @@ fn node_routes_by_link_and_vhid_and_keeps_ids_across_removal() {
 fn node_deadline_is_the_earliest_router_deadline() {
     let mut node = Node::new();
     let mut slow = config(ME);
-    slow.advbase = 3;
+    slow.protocol.carp_mut().unwrap().advbase = 3;
     slow.vhid = 9;
     node.add_router(1, slow.build().unwrap(), Instant::ZERO, 1);
     let fast = node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 2);
@@ -918,7 +918,7 @@ fn node_indexes_follow_adds_removals_and_reconfiguration() {
     let with = |vhid: u8, source: Ipv4Addr| {
         let mut b = config(source);
         b.vhid = vhid;
-        b.advskew = vhid;
+        b.protocol.carp_mut().unwrap().advskew = vhid;
         b.build().unwrap()
     };
     let ids: Vec<carpd_proto::RouterId> = (1..=255u8)
@@ -1065,8 +1065,8 @@ fn reconfigure_keeps_state_and_schedule_in_place_and_restarts_for_a_new_password
     // MASTER since 3 s, next advert at 4 s. A slower advbase keeps the advert due at 4 s.
     assert_eq!(vr.poll_timeout(), Some(at(4_000_000)));
     let mut slower = config(ME);
-    slower.advbase = 3;
-    slower.advskew = 20;
+    slower.protocol.carp_mut().unwrap().advbase = 3;
+    slower.protocol.carp_mut().unwrap().advskew = 20;
     slower.vips.push(Ipv4Addr::new(10, 77, 0, 101).into());
     assert_eq!(
         vr.reconfigure(at(3_500_000), slower.build().unwrap()),
@@ -1268,7 +1268,7 @@ fn a_fault_set_before_start_or_during_a_drain_is_kept_in_order() {
 fn skew_demotion_is_advertised_at_once_and_changes_timing_and_the_election() {
     // advskew 10 plus 100: adverts say 110, at once and every 1 + 110/256 s after.
     let mut b = config(ME);
-    b.advskew = 10;
+    b.protocol.carp_mut().unwrap().advskew = 10;
     let mut vr = master(b);
     let now = at(3_100_000);
     vr.handle_command(now, Command::SetSkewDemotion(100));
@@ -1294,7 +1294,7 @@ fn skew_demotion_is_advertised_at_once_and_changes_timing_and_the_election() {
     );
     // Demotion back to 0: advskew 10 again; a preempting backup takes over from the peer.
     let mut b = preempting(ME);
-    b.advskew = 10;
+    b.protocol.carp_mut().unwrap().advskew = 10;
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
     vr.handle_command(at(1), Command::SetSkewDemotion(100));
     drain(&mut vr);
@@ -1305,8 +1305,8 @@ fn skew_demotion_is_advertised_at_once_and_changes_timing_and_the_election() {
     assert_eq!(vr.state(), State::Master);
     // Capped so that advbase 255 never sends the bow-out pair.
     let mut b = config(ME);
-    b.advbase = 255;
-    b.advskew = 200;
+    b.protocol.carp_mut().unwrap().advbase = 255;
+    b.protocol.carp_mut().unwrap().advskew = 200;
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
     vr.handle_command(at(1), Command::SetSkewDemotion(100));
     assert_eq!(vr.advskew(), 254);
@@ -1392,7 +1392,7 @@ fn a_stranger_does_not_move_a_preempting_backup_that_follows_a_better_live_maste
     const STRANGER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 99);
     // advskew 100 with preempt; the master PEER has advskew 0.
     let mut b = preempting(ME);
-    b.advskew = 100;
+    b.protocol.carp_mut().unwrap().advskew = 100;
     let mut vr = VirtualRouter::new(b.build().unwrap(), Instant::ZERO, 1);
     drain(&mut vr);
     vr.handle_advert(at(500_000), &advert(PEER, 1, 0, 0, 10));

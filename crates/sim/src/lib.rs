@@ -178,7 +178,7 @@ impl Sim {
     /// and the down hook on stop (`-z`, as native mode always does).
     pub fn config(host: u8, advskew: u8, preempt: bool) -> VrConfigBuilder {
         let mut b = VrConfigBuilder::new(7, Ipv4Addr::new(10, 77, 0, host), vec![VIP], b"secret");
-        b.advskew = advskew;
+        b.protocol.carp_mut().expect("a CARP builder").advskew = advskew;
         b.preempt = preempt;
         b.down_hook_on_stop = true;
         b

@@ -1,8 +1,12 @@
 //! carpctl: see and steer a running carpd over its control socket.
 #![deny(unsafe_code)]
 
+#[cfg(test)]
+use carpd::mgmt::control::protocol::TrackerView;
+use carpd::mgmt::control::protocol::{
+    Answer, DrainReply, Event, GroupView, ReloadChanges, ReloadReport, Request, StatusReply,
+};
 use clap::{CommandFactory, Parser, Subcommand};
-use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -83,11 +87,17 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let request = match command {
-        Command::Status { group } => json!({ "command": "status", "group": group }),
-        Command::Demote { group, all } => target("demote", group, *all),
-        Command::Promote { group, all } => target("promote", group, *all),
-        Command::Reload => json!({ "command": "reload" }),
-        Command::Watch => json!({ "command": "watch" }),
+        Command::Status { group } => Request::Status {
+            group: group.clone(),
+        },
+        Command::Demote { group, all } => Request::Demote {
+            group: group.clone().filter(|_| !all),
+        },
+        Command::Promote { group, all } => Request::Promote {
+            group: group.clone().filter(|_| !all),
+        },
+        Command::Reload => Request::Reload,
+        Command::Watch => Request::Watch,
     };
     let mut stream = match connect(&cli.socket) {
         Ok(s) => s,
@@ -98,13 +108,13 @@ fn main() -> ExitCode {
     };
     // carpd may refuse before reading (a user it does not accept): its reply says why, so
     // a failed send is reported only when no reply comes.
-    let sent = writeln!(stream, "{request}");
+    let sent = writeln!(stream, "{}", request.to_line());
     let mut reader = BufReader::new(stream);
     if sent.is_ok() && matches!(command, Command::Watch) {
         return watch(&mut reader, cli.json);
     }
-    let reply = match (read_reply(&mut reader, &cli.socket), sent) {
-        (Ok(v), _) => v,
+    let line = match (read_reply(&mut reader, &cli.socket), sent) {
+        (Ok(line), _) => line,
         (Err(_), Err(e)) => {
             eprintln!("carpctl: sending to {}: {e}", cli.socket.display());
             return ExitCode::from(2);
@@ -114,40 +124,71 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(error) = reply.get("error").and_then(Value::as_str) {
-        if cli.json {
-            println!("{reply}");
-        }
-        eprintln!("carpctl: {error}");
-        return ExitCode::from(1);
-    }
-    if cli.json {
-        println!("{reply}");
-        return ExitCode::SUCCESS;
-    }
-    match command {
-        Command::Status { .. } => print!("{}", status_table(&reply)),
+    let shown = match command {
+        Command::Status { .. } => answer(&line, &cli, |r: StatusReply| status_table(&r)),
         Command::Demote { .. } | Command::Promote { .. } => {
             let what = if matches!(command, Command::Demote { .. }) {
                 "demoted (BACKUP until promoted)"
             } else {
                 "promoted"
             };
-            for name in reply["groups"].as_array().into_iter().flatten() {
-                println!("{}: {what}", name.as_str().unwrap_or("?"));
-            }
+            answer(&line, &cli, |r: DrainReply| {
+                r.groups
+                    .iter()
+                    .map(|name| format!("{name}: {what}\n"))
+                    .collect()
+            })
         }
-        Command::Reload => print!("{}", reload_text(&reply)),
-        Command::Watch => {}
+        Command::Reload => answer(&line, &cli, |r: ReloadReport| {
+            reload_text(&r.changes(), Some(r.unchanged))
+        }),
+        Command::Watch => Ok(String::new()),
+    };
+    match shown {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err((status, text)) => {
+            eprint!("{text}");
+            ExitCode::from(status)
+        }
     }
-    ExitCode::SUCCESS
 }
 
-fn target(command: &str, group: &Option<String>, all: bool) -> Value {
-    if all {
-        json!({ "command": command, "all": true })
-    } else {
-        json!({ "command": command, "group": group })
+/// What to print for a reply: its text (`--json`: carpd's JSON object on one line), or the
+/// exit status and the message of a refusal or an unreadable reply.
+fn answer<T: serde::de::DeserializeOwned>(
+    line: &str,
+    cli: &Cli,
+    text: impl FnOnce(T) -> String,
+) -> Result<String, (u8, String)> {
+    let unreadable = |e: serde_json::Error| {
+        (
+            2,
+            format!(
+                "carpctl: unreadable reply from {}: {e}\n",
+                cli.socket.display()
+            ),
+        )
+    };
+    let reply: Answer<T> = serde_json::from_str(line).map_err(unreadable)?;
+    // The object as carpd wrote it, its keys in alphabetical order (as carpctl always
+    // printed it).
+    let json = || {
+        serde_json::from_str::<serde_json::Value>(line)
+            .map(|v| format!("{v}\n"))
+            .map_err(unreadable)
+    };
+    match reply {
+        Answer::Error(e) if cli.json => {
+            let shown = json()?;
+            print!("{shown}");
+            Err((1, format!("carpctl: {}\n", e.error)))
+        }
+        Answer::Error(e) => Err((1, format!("carpctl: {}\n", e.error))),
+        Answer::Ok(_) if cli.json => json(),
+        Answer::Ok(reply) => Ok(text(reply)),
     }
 }
 
@@ -169,15 +210,15 @@ fn connect(path: &Path) -> Result<UnixStream, String> {
     Ok(stream)
 }
 
-fn read_reply(reader: &mut impl BufRead, path: &Path) -> Result<Value, String> {
+/// Carpd's reply line.
+fn read_reply(reader: &mut impl BufRead, path: &Path) -> Result<String, String> {
     let mut line = String::new();
     match reader.read_line(&mut line) {
         Ok(0) => Err(format!(
             "{} closed the connection without a reply",
             path.display()
         )),
-        Ok(_) => serde_json::from_str(&line)
-            .map_err(|e| format!("unreadable reply from {}: {e}", path.display())),
+        Ok(_) => Ok(line),
         Err(e) => Err(format!("reading from {}: {e}", path.display())),
     }
 }
@@ -206,7 +247,7 @@ fn watch(reader: &mut impl BufRead, json: bool) -> ExitCode {
         let text = if json {
             line.trim_end().to_string()
         } else {
-            match serde_json::from_str::<Value>(&line) {
+            match serde_json::from_str::<Event>(&line) {
                 Ok(event) => event_text(&event),
                 Err(_) => line.trim_end().to_string(),
             }
@@ -218,56 +259,55 @@ fn watch(reader: &mut impl BufRead, json: bool) -> ExitCode {
     }
 }
 
-fn event_text(e: &Value) -> String {
-    let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
-    let group = if e.get("group").is_some() {
-        format!("{} ({} vhid {}) ", s("group"), s("interface"), e["vhid"])
-    } else {
-        String::new()
-    };
-    match s("event").as_str() {
-        "state" => format!("{group}{} -> {} ({})", s("from"), s("to"), s("reason")),
-        "tracker" => format!(
-            "tracker {} {} ({})",
-            s("tracker"),
-            if e["healthy"] == true {
-                "healthy"
-            } else {
-                "failed"
-            },
-            s("detail")
+/// One event as a line of text.
+fn event_text(e: &Event) -> String {
+    let group = e.group().map_or_else(String::new, |g| {
+        format!("{} ({} vhid {}) ", g.group, g.interface, g.vhid)
+    });
+    match e {
+        Event::State {
+            from, to, reason, ..
+        } => format!("{group}{from} -> {to} ({reason})"),
+        Event::Tracker {
+            tracker,
+            healthy,
+            detail,
+        } => format!(
+            "tracker {tracker} {} ({detail})",
+            if *healthy { "healthy" } else { "failed" }
         ),
-        "demotion" if !e["priority"].is_null() => format!(
-            "{group}demotion {}: advertising priority {}",
-            e["demotion"], e["priority"]
+        Event::Demotion {
+            demotion,
+            priority: Some(priority),
+            ..
+        } => format!("{group}demotion {demotion}: advertising priority {priority}"),
+        Event::Demotion {
+            demotion,
+            demote_by,
+            demote,
+            advskew,
+            ..
+        } => format!(
+            "{group}demotion {demotion} on {demote_by}: advertising demote {demote}, advskew {advskew}"
         ),
-        "demotion" => format!(
-            "{group}demotion {} on {}: advertising demote {}, advskew {}",
-            e["demotion"],
-            s("demote_by"),
-            e["demote"],
-            e["advskew"]
+        Event::Reload(changes) => format!(
+            "reload: {}",
+            reload_text(changes, None).trim_end().replace('\n', "; ")
         ),
-        "reload" => format!("reload: {}", reload_text(e).trim_end().replace('\n', "; ")),
-        "changed" => format!(
+        Event::Changed { restarted, .. } => format!(
             "{group}settings changed{}",
-            if e["restarted"] == true {
+            if *restarted {
                 " (restarted)"
             } else {
                 " in place"
             }
         ),
-        other => format!("{group}{other}"),
+        other => format!("{group}{}", other.kind()),
     }
 }
 
-fn names(v: &Value) -> String {
-    let list: Vec<&str> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+/// Names joined by commas, or `none`.
+fn names(list: &[String]) -> String {
     if list.is_empty() {
         "none".into()
     } else {
@@ -275,133 +315,51 @@ fn names(v: &Value) -> String {
     }
 }
 
-fn reload_text(r: &Value) -> String {
+/// What a reload changed, a line per kind (trackers only when some changed).
+fn reload_text(r: &ReloadChanges, unchanged: Option<usize>) -> String {
     let mut text = String::new();
-    for key in ["added", "removed", "changed", "restarted"] {
-        text.push_str(&format!("{key}: {}\n", names(&r[key])));
+    for (key, list) in [
+        ("added", &r.added),
+        ("removed", &r.removed),
+        ("changed", &r.changed),
+        ("restarted", &r.restarted),
+    ] {
+        text.push_str(&format!("{key}: {}\n", names(list)));
     }
-    for key in ["trackers_added", "trackers_removed", "trackers_changed"] {
-        if r.get(key)
-            .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-        {
-            text.push_str(&format!("{}: {}\n", key.replace('_', " "), names(&r[key])));
+    for (key, list) in [
+        ("trackers added", &r.trackers_added),
+        ("trackers removed", &r.trackers_removed),
+        ("trackers changed", &r.trackers_changed),
+    ] {
+        if !list.is_empty() {
+            text.push_str(&format!("{key}: {}\n", names(list)));
         }
     }
-    if let Some(n) = r.get("unchanged") {
+    if let Some(n) = unchanged {
         text.push_str(&format!("unchanged: {n}\n"));
     }
     text
 }
 
-fn status_table(reply: &Value) -> String {
-    let headers = [
-        "GROUP",
-        "INTERFACE",
-        "VHID",
-        "PROTO",
-        "STATE",
-        "FOR",
-        "VIPS",
-        "MASTER",
-        "ADVBASE",
-        "ADVSKEW",
-        "PRIO",
-        "DEMOTE",
-        "SENT",
-        "RECEIVED",
-        "TRANSITIONS",
-        "DROPS",
-    ];
-    let mut rows: Vec<Vec<String>> = vec![headers.iter().map(|h| h.to_string()).collect()];
-    for g in reply["groups"].as_array().into_iter().flatten() {
-        let mut state = g["state"].as_str().unwrap_or("?").to_string();
-        if g["demoted_by_operator"] == true {
-            state.push_str(" (demoted)");
-        }
-        // The effective advskew (CARP) or priority (VRRPv3), and how it came about when
-        // trackers change it. A VRRPv3 group's ADVBASE is its advert interval in seconds.
-        let vrrp3 = g["protocol"] == "vrrp3";
-        let shown = |v: &Value| {
-            if v.is_null() {
-                "-".to_string()
-            } else {
-                v.to_string()
-            }
-        };
-        let mut advskew = shown(&g["advskew"]);
-        if g["advskew"] != g["configured_advskew"] && !g["configured_advskew"].is_null() {
-            advskew.push_str(&format!(
-                " ({}+{})",
-                g["configured_advskew"],
-                g["advskew"]
-                    .as_u64()
-                    .unwrap_or(0)
-                    .saturating_sub(g["configured_advskew"].as_u64().unwrap_or(0))
-            ));
-        }
-        let mut priority = shown(&g["priority"]);
-        if g["priority"] != g["configured_priority"] && !g["configured_priority"].is_null() {
-            priority.push_str(&format!(
-                " ({}-{})",
-                g["configured_priority"],
-                g["configured_priority"]
-                    .as_u64()
-                    .unwrap_or(0)
-                    .saturating_sub(g["priority"].as_u64().unwrap_or(0))
-            ));
-        }
-        let advbase = if vrrp3 {
-            shown(&g["advert_interval"])
-        } else {
-            shown(&g["advbase"])
-        };
-        let drops: Vec<String> = g["drops"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let age = g["seconds_in_state"].as_u64().unwrap_or(0);
-        rows.push(vec![
-            g["name"].as_str().unwrap_or("?").into(),
-            g["interface"].as_str().unwrap_or("?").into(),
-            g["vhid"].to_string(),
-            g["protocol"].as_str().unwrap_or("carp").into(),
-            state,
-            humantime::format_duration(Duration::from_secs(age)).to_string(),
-            vips_shown(g),
-            g["master"].as_str().unwrap_or("-").into(),
-            advbase,
-            advskew,
-            priority,
-            g["demote"].to_string(),
-            g["adverts_sent"].to_string(),
-            g["adverts_received"].to_string(),
-            g["transitions"].to_string(),
-            if drops.is_empty() {
-                "0".into()
-            } else {
-                drops.join(",")
-            },
-        ]);
-    }
+/// The `status` table: a row per group, then a row per tracker.
+fn status_table(reply: &StatusReply) -> String {
+    let mut rows: Vec<Vec<String>> = vec![GROUP_COLUMNS.iter().map(|h| h.to_string()).collect()];
+    rows.extend(reply.groups.iter().map(group_row));
     let mut out = aligned(&rows);
-    let trackers = reply["trackers"].as_array().cloned().unwrap_or_default();
-    if !trackers.is_empty() {
+    if !reply.trackers.is_empty() {
         let mut rows: Vec<Vec<String>> =
             vec![["TRACKER", "KIND", "HEALTHY", "WEIGHT", "FOR", "DETAIL"]
                 .iter()
                 .map(|h| h.to_string())
                 .collect()];
-        for t in &trackers {
-            let age = t["seconds_in_state"].as_u64().unwrap_or(0);
+        for t in &reply.trackers {
             rows.push(vec![
-                t["name"].as_str().unwrap_or("?").into(),
-                t["kind"].as_str().unwrap_or("?").into(),
-                if t["healthy"] == true { "yes" } else { "no" }.into(),
-                t["weight"].to_string(),
-                humantime::format_duration(Duration::from_secs(age)).to_string(),
-                t["detail"].as_str().unwrap_or("").into(),
+                t.name.clone(),
+                t.kind.clone(),
+                if t.healthy { "yes" } else { "no" }.into(),
+                t.weight.to_string(),
+                humantime::format_duration(Duration::from_secs(t.seconds_in_state)).to_string(),
+                t.detail.clone(),
             ]);
         }
         out.push('\n');
@@ -410,12 +368,101 @@ fn status_table(reply: &Value) -> String {
     out
 }
 
+const GROUP_COLUMNS: [&str; 16] = [
+    "GROUP",
+    "INTERFACE",
+    "VHID",
+    "PROTO",
+    "STATE",
+    "FOR",
+    "VIPS",
+    "MASTER",
+    "ADVBASE",
+    "ADVSKEW",
+    "PRIO",
+    "DEMOTE",
+    "SENT",
+    "RECEIVED",
+    "TRANSITIONS",
+    "DROPS",
+];
+
+/// A value, or `-` for none.
+fn shown<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// One group's row. ADVSKEW is the effective advskew (CARP) and PRIO the effective priority
+/// (VRRPv3), each with how trackers moved it; a VRRPv3 group's ADVBASE is its advert interval
+/// in seconds.
+fn group_row(g: &GroupView) -> Vec<String> {
+    let mut state = if g.state.is_empty() {
+        "?".to_string()
+    } else {
+        g.state.clone()
+    };
+    if g.demoted_by_operator {
+        state.push_str(" (demoted)");
+    }
+    let mut advskew = shown(g.advskew);
+    if let (Some(now), Some(configured)) = (g.advskew, g.configured_advskew) {
+        if now != configured {
+            advskew.push_str(&format!(
+                " ({configured}+{})",
+                now.saturating_sub(configured)
+            ));
+        }
+    }
+    let mut priority = shown(g.priority);
+    if let (Some(now), Some(configured)) = (g.priority, g.configured_priority) {
+        if now != configured {
+            priority.push_str(&format!(
+                " ({configured}-{})",
+                configured.saturating_sub(now)
+            ));
+        }
+    }
+    let advbase = if g.protocol == "vrrp3" {
+        shown(g.advert_interval)
+    } else {
+        shown(g.advbase)
+    };
+    let drops: Vec<String> = g.drops.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    vec![
+        g.name.clone(),
+        g.interface.clone(),
+        g.vhid.to_string(),
+        if g.protocol.is_empty() {
+            "carp".into()
+        } else {
+            g.protocol.clone()
+        },
+        state,
+        humantime::format_duration(Duration::from_secs(g.seconds_in_state)).to_string(),
+        vips_shown(g),
+        g.master.clone().unwrap_or_else(|| "-".into()),
+        advbase,
+        advskew,
+        priority,
+        g.demote.to_string(),
+        g.adverts_sent.to_string(),
+        g.adverts_received.to_string(),
+        g.transitions.to_string(),
+        if drops.is_empty() {
+            "0".into()
+        } else {
+            drops.join(",")
+        },
+    ]
+}
+
 /// The VIPs, and the interface they are on when it is not the group's own (`vip_interface`).
-fn vips_shown(g: &Value) -> String {
-    let vips = names(&g["vips"]).replace(", ", ",");
-    match g["vip_interface"].as_str() {
-        Some(on) if Some(on) != g["interface"].as_str() => format!("{vips} on {on}"),
-        _ => vips,
+fn vips_shown(g: &GroupView) -> String {
+    let vips = names(&g.vips).replace(", ", ",");
+    if !g.vip_interface.is_empty() && g.vip_interface != g.interface {
+        format!("{vips} on {}", g.vip_interface)
+    } else {
+        vips
     }
 }
 
@@ -514,12 +561,30 @@ mod tests {
 
     #[test]
     fn status_shows_how_trackers_move_advskew_and_lists_the_trackers() {
-        let reply = json!({"groups": [{"name": "web", "interface": "eth0", "vhid": 47, "state": "FAULT",
-            "seconds_in_state": 3, "vips": ["10.0.0.250/24"], "advbase": 1, "advskew": 110,
-            "configured_advskew": 10, "demote": 0, "adverts_sent": 0, "adverts_received": 2,
-            "transitions": 3, "drops": {}}],
-            "trackers": [{"name": "nginx", "kind": "script", "healthy": false, "weight": 0,
-            "seconds_in_state": 3, "detail": "exit status 1"}]});
+        let reply = StatusReply {
+            groups: vec![GroupView {
+                name: "web".into(),
+                interface: "eth0".into(),
+                vhid: 47,
+                state: "FAULT".into(),
+                seconds_in_state: 3,
+                vips: vec!["10.0.0.250/24".into()],
+                advbase: Some(1),
+                advskew: Some(110),
+                configured_advskew: Some(10),
+                adverts_received: 2,
+                transitions: 3,
+                ..GroupView::default()
+            }],
+            trackers: vec![TrackerView {
+                name: "nginx".into(),
+                kind: "script".into(),
+                healthy: false,
+                weight: 0,
+                seconds_in_state: 3,
+                detail: "exit status 1".into(),
+            }],
+        };
         let text = status_table(&reply);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
@@ -534,20 +599,22 @@ mod tests {
             lines[4].starts_with("nginx    script  no       0       3s   exit status 1"),
             "{text}"
         );
+        let event = r#"{"event": "tracker", "tracker": "nginx", "healthy": false, "detail": "exit status 1"}"#;
         assert_eq!(
-            event_text(
-                &json!({"event": "tracker", "tracker": "nginx", "healthy": false, "detail": "exit status 1"})
-            ),
+            event_text(&serde_json::from_str(event).unwrap()),
             "tracker nginx failed (exit status 1)"
         );
     }
 
     #[test]
     fn status_prints_one_aligned_row_per_group() {
-        let reply = json!({"groups": [{"name": "web", "interface": "eth0", "vhid": 47, "state": "MASTER",
+        let reply: StatusReply = serde_json::from_str(
+            r#"{"groups": [{"name": "web", "interface": "eth0", "vhid": 47, "state": "MASTER",
             "seconds_in_state": 62, "vips": ["10.0.0.250/24"], "master": "10.0.0.11", "advbase": 1,
             "advskew": 10, "demote": 0, "demoted_by_operator": false, "adverts_sent": 60,
-            "adverts_received": 2, "transitions": 2, "drops": {"bad-digest": 3}}]});
+            "adverts_received": 2, "transitions": 2, "drops": {"bad-digest": 3}}]}"#,
+        )
+        .unwrap();
         let text = status_table(&reply);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
@@ -562,11 +629,14 @@ mod tests {
 
     #[test]
     fn a_vrrp3_row_shows_its_interval_and_how_trackers_lower_its_priority() {
-        let reply = json!({"groups": [{"name": "db", "interface": "eth0", "vhid": 50, "state": "BACKUP",
+        let reply: StatusReply = serde_json::from_str(
+            r#"{"groups": [{"name": "db", "interface": "eth0", "vhid": 50, "state": "BACKUP",
             "protocol": "vrrp3", "seconds_in_state": 5, "vips": ["10.0.0.150/24"], "master": "10.0.0.12",
             "advbase": null, "advskew": null, "configured_advskew": null, "priority": 150,
             "configured_priority": 200, "advert_interval": 0.05, "demote": 50,
-            "adverts_sent": 0, "adverts_received": 100, "transitions": 1, "drops": {}}]});
+            "adverts_sent": 0, "adverts_received": 100, "transitions": 1, "drops": {}}]}"#,
+        )
+        .unwrap();
         let text = status_table(&reply);
         let lines: Vec<&str> = text.lines().collect();
         let header: Vec<&str> = lines[0].split_whitespace().collect();
@@ -585,9 +655,20 @@ mod tests {
     #[test]
     fn a_row_names_the_vip_interface_when_it_is_not_the_groups_own() {
         let row = |vip_interface: &str| {
-            let reply = json!({"groups": [{"name": "api", "interface": "eth0", "vhid": 9,
-                "state": "MASTER", "seconds_in_state": 1, "vips": ["10.0.9.1/32"],
-                "vip_interface": vip_interface, "drops": {}}]});
+            let group = GroupView {
+                name: "api".into(),
+                interface: "eth0".into(),
+                vhid: 9,
+                state: "MASTER".into(),
+                seconds_in_state: 1,
+                vips: vec!["10.0.9.1/32".into()],
+                vip_interface: vip_interface.into(),
+                ..GroupView::default()
+            };
+            let reply = StatusReply {
+                groups: vec![group],
+                trackers: vec![],
+            };
             status_table(&reply)
                 .lines()
                 .nth(1)

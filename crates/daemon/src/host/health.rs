@@ -3,7 +3,7 @@
 
 use super::groups::{Applied, Group};
 use super::input::Effect;
-use super::report::{Detail, Event};
+use super::report::Event;
 use super::tracker_health::{Change, TrackerHealth, Verdict};
 use super::Engine;
 use crate::settings::tracking::{DemoteBy, TrackerSettings};
@@ -34,14 +34,10 @@ impl Engine {
     }
 
     pub(super) fn tracker_event(&mut self, change: Change) {
-        self.effects.push(Effect::Event(Event {
-            event: "tracker",
-            group: None,
-            detail: Detail::Tracker {
-                tracker: change.tracker,
-                healthy: change.healthy,
-                detail: change.detail,
-            },
+        self.effects.push(Effect::Event(Event::Tracker {
+            tracker: change.tracker,
+            healthy: change.healthy,
+            detail: change.detail,
         }));
     }
 
@@ -216,7 +212,7 @@ impl Engine {
             return;
         };
         let (demote, advskew) = (vr.demote(), vr.advskew());
-        let priority = vr.config().vrrp3.map(|_| vr.priority());
+        let priority = vr.config().protocol.vrrp3().map(|_| vr.priority());
         match priority {
             Some(priority) => tracing::warn!(
                 "{tag}Demotion {demotion} (failed trackers' weights): advertising priority {priority}"
@@ -225,17 +221,13 @@ impl Engine {
                 "{tag}Demotion {demotion} (failed trackers' weights): advertising demote {demote}, advskew {advskew}"
             ),
         }
-        let event = self.event(
-            router,
-            "demotion",
-            Detail::Demotion {
-                demotion,
-                demote_by: demote_by.as_str(),
-                demote,
-                advskew,
-                priority,
-            },
-        );
-        self.effects.push(Effect::Event(event));
+        self.emit(router, |group| Event::Demotion {
+            group,
+            demotion,
+            demote_by: demote_by.as_str().into(),
+            demote,
+            advskew,
+            priority,
+        });
     }
 }

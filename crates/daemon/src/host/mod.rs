@@ -34,8 +34,7 @@ mod vips;
 mod tests;
 
 pub use input::{Effect, HookRequest, Input, LinkId};
-use report::Detail;
-pub use report::GroupStatus;
+use report::Event;
 
 use crate::settings::GroupSettings;
 use crate::sys::iface::VipLink;
@@ -151,8 +150,7 @@ impl Engine {
         self.groups.insert(router, group);
         let done = self.node.reconfigure(now, router, old.link.0, config)?;
         let restarted = done == Reconfigured::Restarted;
-        let event = self.event(router, "changed", Detail::Changed { restarted });
-        self.effects.push(Effect::Event(event));
+        self.emit(router, |group| Event::Changed { group, restarted });
         self.drain(now);
         self.apply_health(now, router);
         Some(done)
@@ -175,12 +173,10 @@ impl Engine {
             } else {
                 Command::Resume
             };
-            let event = self.event(
-                router,
-                if drain { "demote" } else { "promote" },
-                Detail::None {},
-            );
-            self.effects.push(Effect::Event(event));
+            self.emit(router, |group| match drain {
+                true => Event::Demote { group },
+                false => Event::Promote { group },
+            });
             self.node.handle_router_command(now, router, command);
             names.push(self.groups[&router].name.clone());
             let tag = self.tag(router);

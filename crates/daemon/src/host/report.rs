@@ -1,13 +1,17 @@
 //! What the host shows of itself, as types: the `carpctl status` view of a group
-//! ([`GroupStatus`]) and the events of `carpctl watch` ([`Event`]).
+//! ([`GroupStatus`]) and the events of `carpctl watch` ([`Event`]). The events are the wire
+//! format too (serde, shared with carpctl through `mgmt::control::protocol`): their JSON is a
+//! contract with users' scripts, pinned by a test there.
 
 use crate::settings::tracking::DemoteBy;
 use carpd_proto::{Instant, State};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The group an event is about, as `carpctl watch` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupRef {
     /// its name
     pub group: String,
@@ -17,23 +21,47 @@ pub struct GroupRef {
     pub vhid: u8,
 }
 
-/// What happened, beyond the event's name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum Detail {
-    /// nothing more
-    None {},
-    /// a state change
-    State {
-        /// old state
-        from: &'static str,
-        /// new state
-        to: &'static str,
-        /// why (see `StateChangeReason::as_str`)
-        reason: &'static str,
+/// One event of the ordered stream `carpctl watch` reads, one JSON object a line, e.g.
+/// `{"event":"state","group":"web","interface":"eth0","vhid":47,"from":"BACKUP","to":"MASTER","reason":"master-down"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Event {
+    /// the first line a `watch` client gets
+    Watching {},
+    /// a slow client missed this many events
+    Lagged {
+        /// how many
+        missed: u64,
     },
-    /// a group's settings changed
+    /// a group changed state
+    State {
+        /// the group
+        #[serde(flatten)]
+        group: GroupRef,
+        /// old state
+        from: Cow<'static, str>,
+        /// new state
+        to: Cow<'static, str>,
+        /// why (see `StateChangeReason::as_str`)
+        reason: Cow<'static, str>,
+    },
+    /// the operator drained a group (`carpctl demote`)
+    Demote {
+        /// the group
+        #[serde(flatten)]
+        group: GroupRef,
+    },
+    /// the operator ended a drain (`carpctl promote`)
+    Promote {
+        /// the group
+        #[serde(flatten)]
+        group: GroupRef,
+    },
+    /// a reload changed a group's settings
     Changed {
+        /// the group
+        #[serde(flatten)]
+        group: GroupRef,
         /// whether it had to restart (bow-out, INIT to BACKUP)
         restarted: bool,
     },
@@ -48,32 +76,84 @@ pub enum Detail {
     },
     /// a group's demotion changed
     Demotion {
+        /// the group
+        #[serde(flatten)]
+        group: GroupRef,
         /// the sum of the weights of its failed trackers
         demotion: u8,
         /// where it goes: `demote` or `advskew`
-        demote_by: &'static str,
+        demote_by: Cow<'static, str>,
         /// the demote byte advertised now
         demote: u8,
         /// the advskew advertised now
         advskew: u8,
         /// a VRRPv3 group's priority advertised now (its demotion lowers it)
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<u8>,
     },
+    /// a reload was applied
+    Reload(ReloadChanges),
 }
 
-/// One event of the ordered stream `carpctl watch` reads, JSON as
-/// `{"event": "state", "group": .., "interface": .., "vhid": .., "from": .., "to": .., "reason": ..}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Event {
-    /// its kind: `state`, `demote`, `promote`, `changed`, `tracker`, `demotion`
-    pub event: &'static str,
-    /// the group, for events about one
-    #[serde(flatten)]
-    pub group: Option<GroupRef>,
-    /// the rest
-    #[serde(flatten)]
-    pub detail: Detail,
+impl Event {
+    /// The group the event is about, for those about one.
+    pub fn group(&self) -> Option<&GroupRef> {
+        match self {
+            Event::State { group, .. }
+            | Event::Demote { group }
+            | Event::Promote { group }
+            | Event::Changed { group, .. }
+            | Event::Demotion { group, .. } => Some(group),
+            Event::Watching {}
+            | Event::Lagged { .. }
+            | Event::Tracker { .. }
+            | Event::Reload(_) => None,
+        }
+    }
+
+    /// Its kind, as the `event` key spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Watching {} => "watching",
+            Event::Lagged { .. } => "lagged",
+            Event::State { .. } => "state",
+            Event::Demote { .. } => "demote",
+            Event::Promote { .. } => "promote",
+            Event::Changed { .. } => "changed",
+            Event::Tracker { .. } => "tracker",
+            Event::Demotion { .. } => "demotion",
+            Event::Reload(_) => "reload",
+        }
+    }
+
+    /// The event as one JSON line (no newline). A reload event has always been written with
+    /// its keys in alphabetical order (the others in the order above): kept, byte for byte.
+    pub fn to_line(&self) -> String {
+        let line = match self {
+            Event::Reload(_) => serde_json::to_value(self).map(|v| v.to_string()),
+            _ => serde_json::to_string(self),
+        };
+        line.unwrap_or_else(|e| format!(r#"{{"event":"error","detail":"{e}"}}"#))
+    }
+}
+
+/// What a reload changed, by group and tracker name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadChanges {
+    /// groups new in the file
+    pub added: Vec<String>,
+    /// groups gone from the file
+    pub removed: Vec<String>,
+    /// groups whose settings changed in place
+    pub changed: Vec<String>,
+    /// groups that had to restart (bow-out, INIT to BACKUP)
+    pub restarted: Vec<String>,
+    /// trackers new in the file (failed until first observed)
+    pub trackers_added: Vec<String>,
+    /// trackers gone from the file
+    pub trackers_removed: Vec<String>,
+    /// trackers whose settings changed (their health is kept)
+    pub trackers_changed: Vec<String>,
 }
 
 /// What `carpctl status` shows of one group.
@@ -87,12 +167,8 @@ pub struct GroupStatus {
     pub since: Instant,
     /// its VIPs with their prefixes, as configured
     pub vips: Vec<String>,
-    /// advbase in effect
-    pub advbase: u8,
-    /// advskew in effect (the configured one plus the demotion with `demote_by = "advskew"`)
-    pub advskew: u8,
-    /// advskew as configured
-    pub configured_advskew: u8,
+    /// its protocol, with what only that protocol has
+    pub protocol: ProtocolStatus,
     /// demote counter in effect
     pub demote: u8,
     /// drained by the operator (`carpctl demote`)
@@ -111,10 +187,6 @@ pub struct GroupStatus {
     pub fault_causes: Vec<String>,
     /// the current master's address, when known
     pub master: Option<IpAddr>,
-    /// `carp` or `vrrp3`
-    pub protocol: &'static str,
-    /// a VRRPv3 group's values
-    pub vrrp3: Option<Vrrp3Status>,
     /// unicast peers (empty: multicast)
     pub peers: Vec<IpAddr>,
     /// whether listed peers' adverts must carry TTL 255
@@ -125,6 +197,32 @@ pub struct GroupStatus {
     pub drops: BTreeMap<&'static str, u64>,
     /// the interface its VIPs are added to (`vip_interface`, else its own)
     pub vip_interface: String,
+}
+
+/// What `carpctl status` shows of a group's protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolStatus {
+    /// CARP's timing
+    Carp {
+        /// advbase in effect
+        advbase: u8,
+        /// advskew in effect (the configured one plus the demotion with `demote_by = "advskew"`)
+        advskew: u8,
+        /// advskew as configured
+        configured_advskew: u8,
+    },
+    /// VRRPv3's values
+    Vrrp3(Vrrp3Status),
+}
+
+impl ProtocolStatus {
+    /// `carp` or `vrrp3`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProtocolStatus::Carp { .. } => "carp",
+            ProtocolStatus::Vrrp3(_) => "vrrp3",
+        }
+    }
 }
 
 /// What `carpctl status` shows of a VRRPv3 group beside what every group has.

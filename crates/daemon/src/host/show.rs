@@ -4,7 +4,7 @@
 
 use super::groups::Group;
 use super::input::Effect;
-use super::report::{Detail, Event, GroupRef, GroupStatus, Vrrp3Status};
+use super::report::{Event, GroupRef, GroupStatus, ProtocolStatus, Vrrp3Status};
 use super::Engine;
 use carpd_proto::{Instant, RouterId, State, StateChangeReason};
 use std::net::IpAddr;
@@ -39,9 +39,7 @@ impl Engine {
                     state: vr.state(),
                     since: group.since,
                     vips: group.vips_shown.clone(),
-                    advbase: vr.config().advbase,
-                    advskew: vr.advskew(),
-                    configured_advskew: vr.config().advskew,
+                    protocol: protocol_status(vr),
                     demote: vr.demote(),
                     drained: vr.is_drained(),
                     fault: vr.is_faulted(),
@@ -51,16 +49,6 @@ impl Engine {
                     sync: group.sync.clone(),
                     fault_causes: verdict.faulted_by,
                     master: vr.master(),
-                    protocol: vr.config().protocol_name(),
-                    vrrp3: vr.config().vrrp3.map(|p| Vrrp3Status {
-                        priority: vr.priority(),
-                        configured_priority: p.priority,
-                        advert_interval_cs: p.interval_cs,
-                        master_advert_interval: vr.master_interval(),
-                        v3_checksum: p.checksum.as_str(),
-                        peer_v3_checksum: vr.peer_checksum().map(|c| c.as_str()),
-                        accept_mode: p.accept_mode,
-                    }),
                     peers: vr.config().peers.clone(),
                     unicast_ttl_check: vr.config().unicast_ttl_check,
                     stats: vr.stats(),
@@ -80,11 +68,10 @@ impl Engine {
         })
     }
 
-    pub(super) fn event(&self, router: RouterId, event: &'static str, detail: Detail) -> Event {
-        Event {
-            event,
-            group: self.group_ref(router),
-            detail,
+    /// Leaves the event `make` builds for this group (none for a group that is gone).
+    pub(super) fn emit(&mut self, router: RouterId, make: impl FnOnce(GroupRef) -> Event) {
+        if let Some(group) = self.group_ref(router) {
+            self.effects.push(Effect::Event(make(group)));
         }
     }
 
@@ -150,13 +137,7 @@ impl Engine {
         if let Some(group) = self.groups.get_mut(&router) {
             group.since = now;
         }
-        let detail = Detail::State {
-            from: from.as_str(),
-            to: to.as_str(),
-            reason: reason.as_str(),
-        };
-        let event = self.event(router, "state", detail);
-        if let Some(at) = &event.group {
+        if let Some(at) = self.group_ref(router) {
             self.tallies.transition(
                 &super::tallies::GroupLabels {
                     group: at.group.clone(),
@@ -166,7 +147,12 @@ impl Engine {
                 to.as_str(),
             );
         }
-        self.effects.push(Effect::Event(event));
+        self.emit(router, |group| Event::State {
+            group,
+            from: from.as_str().into(),
+            to: to.as_str().into(),
+            reason: reason.as_str().into(),
+        });
         self.notify(router, from, to, reason);
     }
 
@@ -184,7 +170,7 @@ impl Engine {
         let ours_interval = self
             .node
             .router(router)
-            .and_then(|r| r.config().vrrp3)
+            .and_then(|r| r.config().protocol.vrrp3().copied())
             .map(|p| p.interval_cs);
         let Some(group) = self.groups.get_mut(&router) else {
             return;
@@ -285,5 +271,26 @@ fn log_state_change(tag: &str, to: State, reason: StateChangeReason) {
     tracing::warn!("{tag}Switching to state: {}", to.as_str());
     if reason == StateChangeReason::PreferredMaster {
         tracing::warn!("{tag}Preferred master advertised: going back to BACKUP state");
+    }
+}
+
+/// A router's protocol as `carpctl status` shows it: CARP's timing in effect and configured,
+/// or VRRPv3's values.
+fn protocol_status(vr: &carpd_proto::VirtualRouter) -> ProtocolStatus {
+    match vr.config().protocol {
+        carpd_proto::Protocol::Carp(carp) => ProtocolStatus::Carp {
+            advbase: carp.advbase,
+            advskew: vr.advskew(),
+            configured_advskew: carp.advskew,
+        },
+        carpd_proto::Protocol::Vrrp3(p) => ProtocolStatus::Vrrp3(Vrrp3Status {
+            priority: vr.priority(),
+            configured_priority: p.priority,
+            advert_interval_cs: p.interval_cs,
+            master_advert_interval: vr.master_interval(),
+            v3_checksum: p.checksum.as_str(),
+            peer_v3_checksum: vr.peer_checksum().map(|c| c.as_str()),
+            accept_mode: p.accept_mode,
+        }),
     }
 }

@@ -100,8 +100,7 @@ fn only_for(effects: &[Effect], router: RouterId, link: LinkId) {
             Effect::TransmitOn { .. } => false,
             Effect::Status(_) | Effect::Notify(_) => true,
             Effect::Event(e) => e
-                .group
-                .as_ref()
+                .group()
                 .is_none_or(|g| g.interface == ["eth0", "eth1"][link.0 as usize]),
         }),
         "{effects:?}"
@@ -156,15 +155,15 @@ fn events(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Event(e) => Some(match &e.detail {
-                Detail::State { to, reason, .. } => format!("state {to} {reason}"),
-                Detail::Tracker {
+            Effect::Event(e) => Some(match e {
+                Event::State { to, reason, .. } => format!("state {to} {reason}"),
+                Event::Tracker {
                     tracker, healthy, ..
                 } => format!("tracker {tracker} {healthy}"),
-                Detail::Demotion {
+                Event::Demotion {
                     demotion, advskew, ..
                 } => format!("demotion {demotion} advskew {advskew}"),
-                _ => e.event.to_string(),
+                _ => e.kind().to_string(),
             }),
             _ => None,
         })
@@ -201,12 +200,15 @@ fn trackers_fault_and_demote_a_group_with_events_in_the_order_they_happened() {
     assert!(events(&observe(&mut engine, 3_000, "soft", true)).is_empty());
     let status = engine.group_status(Some("web")).unwrap();
     assert_eq!(
+        (status[0].protocol.clone(), status[0].fault),
         (
-            status[0].advskew,
-            status[0].configured_advskew,
-            status[0].fault
-        ),
-        (10, 10, false)
+            report::ProtocolStatus::Carp {
+                advbase: 1,
+                advskew: 10,
+                configured_advskew: 10
+            },
+            false
+        )
     );
     // Master, then check fails: the bow-out advert leaves first, then FAULT and the down
     // hook.

@@ -718,16 +718,11 @@ impl Io {
 
 impl Io {
     /// Sends an event to every `watch` client (none listening is fine).
-    pub fn publish<T: serde::Serialize>(&self, event: &T) {
+    pub fn publish(&self, event: &crate::host::report::Event) {
         if self.events.receiver_count() == 0 {
             return;
         }
-        match serde_json::to_string(event) {
-            Ok(line) => {
-                let _ = self.events.send(line.into());
-            }
-            Err(e) => tracing::error!("event not sent: {e}"),
-        }
+        let _ = self.events.send(event.to_line().into());
     }
 }
 

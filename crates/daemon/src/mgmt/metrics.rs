@@ -5,6 +5,7 @@
 //! between two inputs, so it never races a state change and never delays a packet by more
 //! than one render (about a millisecond for 255 groups).
 
+use crate::host::report::ProtocolStatus;
 use crate::host::tallies::GroupLabels;
 use crate::host::Engine;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -86,12 +87,12 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
             .get_or_create(&labels)
             .inc_by(g.stats.adverts_received);
         // What the group advertises: CARP's demote byte and advskew, or VRRPv3's priority.
-        match &g.vrrp3 {
-            None => {
+        match &g.protocol {
+            ProtocolStatus::Carp { advskew: skew, .. } => {
                 demote.get_or_create(&labels).set(i64::from(g.demote));
-                advskew.get_or_create(&labels).set(i64::from(g.advskew));
+                advskew.get_or_create(&labels).set(i64::from(*skew));
             }
-            Some(v3) => {
+            ProtocolStatus::Vrrp3(v3) => {
                 priority.get_or_create(&labels).set(i64::from(v3.priority));
             }
         }

@@ -7,7 +7,7 @@ pub mod file;
 pub mod rules;
 pub mod tracking;
 
-use carpd_proto::{ConfigError, VrConfig, VrConfigBuilder, Vrrp3Params};
+use carpd_proto::{ConfigError, Protocol, VrConfig, VrConfigBuilder};
 use rules::Vip;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -55,14 +55,11 @@ pub struct GroupSettings {
     pub vhid: u8,
     /// the virtual addresses, in the order given
     pub vips: Vec<Vip>,
-    /// the shared password
+    /// the shared password (CARP)
     pub password: Vec<u8>,
-    /// seconds
-    pub advbase: u8,
-    /// 1/256 s
-    pub advskew: u8,
-    /// dead time = deadratio × advbase + advskew/256
-    pub deadratio: u32,
+    /// CARP with its advbase (seconds), advskew (1/256 s), deadratio and broadcast; or
+    /// VRRPv3 with its priority, interval, checksum and accept mode
+    pub protocol: Protocol,
     /// take over from a less preferred master
     pub preempt: bool,
     /// no down hook at start-up
@@ -72,8 +69,6 @@ pub struct GroupSettings {
     /// this host's address; `None`: the interface's first IPv4 address that is no VIP (an
     /// IPv6 group: its link-local address)
     pub srcip: Option<IpAddr>,
-    /// adverts to the Ethernet broadcast address
-    pub broadcast: bool,
     /// the multicast group
     pub multicast_group: Ipv4Addr,
     /// run to become master
@@ -98,8 +93,6 @@ pub struct GroupSettings {
     pub notify_script: Option<Vec<String>>,
     /// while master, announce the VIPs again this often
     pub garp_refresh: Option<Duration>,
-    /// `None`: CARP (ucarp's protocol); else VRRPv3 with these values
-    pub vrrp3: Option<Vrrp3Params>,
     /// unicast peers (empty: multicast)
     pub peers: Vec<IpAddr>,
     /// whether listed peers' adverts must carry TTL 255
@@ -132,6 +125,11 @@ impl GroupSettings {
         self.vip_interface.as_deref().unwrap_or(&self.interface)
     }
 
+    /// Whether adverts go to the Ethernet broadcast address (CARP's `broadcast`, `-M`).
+    pub fn is_broadcast(&self) -> bool {
+        self.protocol.carp().is_some_and(|c| c.broadcast)
+    }
+
     /// Whether the group's addresses are IPv6 (one family per group, checked).
     pub fn is_ipv6(&self) -> bool {
         self.vips.first().is_some_and(|v| v.address.is_ipv6())
@@ -140,8 +138,8 @@ impl GroupSettings {
     /// The core's configuration, with the source address resolved.
     pub fn router_config(&self, srcip: IpAddr) -> Result<VrConfig, ConfigError> {
         let vips: Vec<IpAddr> = self.vips.iter().map(|v| v.address).collect();
-        let mut builder = match self.vrrp3 {
-            None => {
+        let mut builder = match self.protocol {
+            Protocol::Carp(params) => {
                 let v4 = |a: IpAddr| match a {
                     IpAddr::V4(a) => a,
                     IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
@@ -150,14 +148,11 @@ impl GroupSettings {
                 // The core refuses an IPv6 VIP or source in a CARP group.
                 carp.vips = vips;
                 carp.source = srcip;
-                carp.advbase = self.advbase;
-                carp.advskew = self.advskew;
-                carp.deadratio = self.deadratio;
+                carp.protocol = Protocol::Carp(params);
                 carp.group = IpAddr::V4(self.multicast_group);
-                carp.broadcast = self.broadcast;
                 carp
             }
-            Some(params) => VrConfigBuilder::vrrp3(self.vhid, srcip, vips, params),
+            Protocol::Vrrp3(params) => VrConfigBuilder::vrrp3(self.vhid, srcip, vips, params),
         };
         builder.peers = self.peers.clone();
         builder.unicast_ttl_check = self.unicast_ttl_check;

@@ -11,7 +11,7 @@ pub mod access;
 pub mod protocol;
 
 use access::Access;
-use protocol::{error_line, Request};
+use protocol::{error_line, Event, Request};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -267,7 +267,7 @@ async fn watch<R: tokio::io::AsyncRead + Unpin>(
     mut write: tokio::net::unix::OwnedWriteHalf,
     mut events: broadcast::Receiver<Arc<str>>,
 ) {
-    if !send_line(&mut write, r#"{"event":"watching"}"#).await {
+    if !send_line(&mut write, &Event::Watching {}.to_line()).await {
         return;
     }
     let mut sink = [0u8; 256];
@@ -278,7 +278,7 @@ async fn watch<R: tokio::io::AsyncRead + Unpin>(
             event = events.recv() => match event {
                 Ok(line) => line.to_string(),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    format!(r#"{{"event":"lagged","missed":{missed}}}"#)
+                    Event::Lagged { missed }.to_line()
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },

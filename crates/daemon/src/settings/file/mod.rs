@@ -10,6 +10,7 @@ mod trackers;
 use super::rules::{self, Vip};
 use super::tracking::DemoteBy;
 use super::{DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONTROL_SOCKET};
+use carpd_proto::{CarpParams, Protocol};
 use serde::Deserialize;
 use std::fmt;
 use std::ops::Range;
@@ -630,15 +631,20 @@ impl Checker<'_> {
             vhid,
             vips: vips?,
             password: password?,
-            advbase: advbase?,
-            advskew: advskew?,
-            deadratio: deadratio?,
+            protocol: match vrrp3? {
+                Some(params) => Protocol::Vrrp3(params),
+                None => Protocol::Carp(CarpParams {
+                    advbase: advbase?,
+                    advskew: advskew?,
+                    deadratio: deadratio?,
+                    broadcast: raw.broadcast.is_some_and(|p| *p.get_ref()),
+                }),
+            },
             preempt: raw.preempt.is_some_and(|p| *p.get_ref()),
             neutral: raw.neutral.is_some_and(|p| *p.get_ref()),
             // Config mode: a group that stops or is removed as master always gives its VIPs up.
             down_on_stop: true,
             srcip: srcip?,
-            broadcast: raw.broadcast.is_some_and(|p| *p.get_ref()),
             multicast_group: multicast_group?,
             up_script: up_script?,
             down_script: down_script?,
@@ -651,7 +657,6 @@ impl Checker<'_> {
             preempt_delay: preempt_delay?,
             notify_script: notify_script?,
             garp_refresh: garp_refresh?,
-            vrrp3: vrrp3?,
             peers: peers.as_ref()?.0.clone(),
             unicast_ttl_check: peers?.1,
             vip_interface: vip_interface?,
@@ -751,8 +756,16 @@ password = "other"
         );
         assert_eq!(web.vips[0].prefix, Some(24));
         assert_eq!(web.vips[1].prefix, None);
-        assert_eq!((web.advbase, web.advskew, web.deadratio), (1, 10, 3));
-        assert!(web.preempt && !web.neutral && !web.broadcast && web.down_on_stop);
+        let carp = |advbase, advskew| {
+            Protocol::Carp(CarpParams {
+                advbase,
+                advskew,
+                deadratio: 3,
+                broadcast: false,
+            })
+        };
+        assert_eq!(web.protocol, carp(1, 10));
+        assert!(web.preempt && !web.neutral && web.down_on_stop);
         assert_eq!(web.srcip, Some("10.0.0.11".parse().unwrap()));
         assert_eq!(web.hook_timeout, Duration::from_millis(2500));
         assert_eq!(web.password, b"unix-experience");
@@ -760,7 +773,7 @@ password = "other"
         // Defaults: the name, ucarp's timing, the interface's own address.
         let other = &s.groups[1];
         assert_eq!(other.name, "eth1-47");
-        assert_eq!((other.advbase, other.advskew, other.deadratio), (1, 0, 3));
+        assert_eq!(other.protocol, carp(1, 0));
         assert_eq!(other.srcip, None);
         assert_eq!(
             other.multicast_group,
@@ -975,7 +988,7 @@ password = "other"
         let s = parse(Path::new("/etc/carpd/carpd.toml"), &here).unwrap();
         assert_eq!(s.groups.len(), 5);
         assert_eq!(s.groups[1].name, "eth0-48");
-        assert!(s.groups[2].vrrp3.is_some() && s.groups[2].peers.len() == 1);
+        assert!(s.groups[2].protocol.vrrp3().is_some() && s.groups[2].peers.len() == 1);
         assert!(s.groups[3].is_ipv6());
         let api = &s.groups[4];
         assert_eq!(api.vip_interface(), "lo");

@@ -259,6 +259,7 @@ impl RawGroup {
 mod tests {
     use super::super::tests::refused;
     use super::*;
+    use carpd_proto::Protocol;
     use std::path::Path;
 
     const V3: &str = "[[group]]\nname = \"db\"\nprotocol = \"vrrp3\"\ninterface = \"eth0\"\nvhid = 50\nvips = [\"10.0.0.150/24\"]\n";
@@ -276,8 +277,8 @@ mod tests {
         let s = parse(&text).unwrap();
         let g = &s.groups[0];
         assert_eq!(
-            g.vrrp3,
-            Some(Vrrp3Params {
+            g.protocol,
+            Protocol::Vrrp3(Vrrp3Params {
                 priority: 200,
                 interval_cs: 5,
                 checksum: Checksum::Rfc9568,
@@ -289,11 +290,14 @@ mod tests {
         assert!(!g.unicast_ttl_check);
         // keepalived's defaults otherwise; CARP stays the default protocol.
         let s = parse(V3).unwrap();
-        assert_eq!(s.groups[0].vrrp3, Some(Vrrp3Params::default()));
+        assert_eq!(
+            s.groups[0].protocol,
+            Protocol::Vrrp3(Vrrp3Params::default())
+        );
         assert!(s.groups[0].unicast_ttl_check);
         let carp =
             "[[group]]\ninterface = \"eth0\"\nvhid = 5\nvips = [\"10.0.0.9\"]\npassword = \"pw\"\n";
-        assert_eq!(parse(carp).unwrap().groups[0].vrrp3, None);
+        assert_eq!(parse(carp).unwrap().groups[0].protocol, Protocol::default());
     }
 
     #[test]
