@@ -15,6 +15,7 @@ use crate::mgmt::control::protocol::{
     TrackerView,
 };
 use crate::mgmt::control::{self, access::Access};
+use crate::mgmt::reload;
 use crate::settings::{GroupSettings, Origin, Settings};
 use crate::startup::{self, random_seed, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
@@ -741,133 +742,36 @@ impl Daemon {
 
     async fn reload_from(&mut self, path: &Path) -> Result<ReloadReport> {
         let new = crate::settings::file::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let control = |d: &crate::settings::DaemonSettings| {
-            (
-                d.control_socket.clone(),
-                d.control_group.clone(),
-                d.metrics_listen,
-                d.realtime_priority,
-            )
-        };
-        if control(&new.daemon) != control(&self.settings.daemon) {
+        let sources: BTreeMap<String, IpAddr> = self
+            .ids
+            .iter()
+            .filter_map(|(name, router)| Some((name.clone(), self.engine.source_of(*router)?)))
+            .collect();
+        let plan = reload::plan(&self.settings, &new, &sources)?;
+        if plan.daemon_changed {
             tracing::warn!(
                 "[daemon] changed in {}: control_socket, control_group, metrics_listen and realtime_priority apply at the next start",
                 path.display()
             );
         }
-        let previous = self.settings.groups.clone();
-        let old: BTreeMap<&str, &GroupSettings> =
-            previous.iter().map(|g| (g.name.as_str(), g)).collect();
-        let mut report = ReloadReport::default();
-        // Restarted: removed and added again under the same name, so that the old runner
-        // takes the VIPs down where they were and the new one puts them up where they go.
-        let mut to_start = Vec::new();
-        let mut in_place = Vec::new();
-        for g in &new.groups {
-            match old.get(g.name.as_str()) {
-                None => {
-                    report.added.push(g.name.clone());
-                    to_start.push(g.clone());
-                }
-                Some(o) if *o == g => report.unchanged += 1,
-                Some(o)
-                    if o.interface != g.interface
-                        || o.vip_interface != g.vip_interface
-                        || o.vhid != g.vhid
-                        || o.password != g.password =>
-                {
-                    report.restarted.push(g.name.clone());
-                    to_start.push(g.clone());
-                }
-                Some(_) => {
-                    report.changed.push(g.name.clone());
-                    in_place.push(g.clone());
-                }
-            }
-        }
-        for g in &self.settings.groups {
-            if !new.groups.iter().any(|n| n.name == g.name) {
-                report.removed.push(g.name.clone());
-            }
-        }
-        // Locks for the (interface, vhid) pairs that are new; plans for the groups to start
-        // and configs for the ones changed in place: all before anything changes.
-        let kept: Vec<(String, u8)> = self.locks.keys().cloned().collect();
-        let fresh: Vec<&GroupSettings> = to_start
+        // Locks for the (interface, vhid) pairs that are new and checks of the groups to
+        // start against the host: all before anything changes.
+        let fresh: Vec<&GroupSettings> = plan
+            .start
             .iter()
-            .filter(|g| !kept.contains(&(g.interface.clone(), g.vhid)))
+            .filter(|g| !self.locks.contains_key(&(g.interface.clone(), g.vhid)))
             .collect();
         let new_locks = startup::lock_groups(fresh)?;
-        let plans = self.plan(&new, &to_start).await?;
-        let mut configs = Vec::new();
-        for g in &in_place {
-            let router = self.ids[&g.name];
-            let srcip = match g.srcip {
-                Some(ip) => ip,
-                None => self
-                    .engine
-                    .source_of(router)
-                    .context("the group's source address")?,
-            };
-            let config = g
-                .router_config(srcip)
-                .with_context(|| format!("invalid configuration of group \"{}\"", g.name))?;
-            configs.push((g.clone(), router, config));
-        }
-
-        for t in &new.trackers {
-            match self.settings.trackers.iter().find(|o| o.name == t.name) {
-                None => report.trackers_added.push(t.name.clone()),
-                Some(o) if o != t => report.trackers_changed.push(t.name.clone()),
-                Some(_) => {}
-            }
-        }
-        for t in &self.settings.trackers {
-            if !new.trackers.iter().any(|n| n.name == t.name) {
-                report.trackers_removed.push(t.name.clone());
-            }
-        }
+        let plans = self.plan(&new, &plan.start).await?;
         // Apply: stop, trackers, change in place, start.
-        for name in report.removed.iter().chain(&report.restarted) {
+        for name in &plan.stop {
             self.stop_group(name);
         }
         let now = self.io.now();
         self.engine.set_trackers(now, &new.trackers);
         self.io.trackers.sync(&new.trackers);
-        for (g, router, config) in configs {
-            let old = old[g.name.as_str()];
-            let link = self.link_named(&g.interface).expect("same interface");
-            let master = self.engine.state(router) == carpd_proto::State::Master;
-            self.engine.reconfigure_group(now, router, &g, config);
-            if hook_relevant(old) != hook_relevant(&g) {
-                let mode = if g.native() {
-                    VipMode::Native {
-                        netlink: self.netlink.clone(),
-                        vips: g
-                            .vips
-                            .iter()
-                            .map(|v| (v.address, v.prefix_or_default()))
-                            .collect(),
-                        ifindex: match &g.vip_interface {
-                            None => Arc::clone(&self.io.links[&link].ifindex),
-                            Some(name) => self.io.vip_links.index(name),
-                        },
-                    }
-                } else {
-                    VipMode::Scripts {
-                        up: g.up_script.clone(),
-                        down: g.down_script.clone(),
-                    }
-                };
-                let spec = hook_spec(&g, mode, self.tag(&g.name));
-                if let Some(r) = self.io.runners.get_mut(&router) {
-                    if master {
-                        r.queued += 1;
-                    }
-                    r.runner.respec(spec, master);
-                }
-            }
-            tracing::warn!("{}Settings changed: applied in place", self.tag(&g.name));
+        for (g, config) in plan.in_place {
+            self.change_in_place(now, g, config);
         }
         // Keep the locks of pairs still served, drop the others, add the new ones.
         self.locks.retain(|key, _| {
@@ -882,9 +786,7 @@ impl Daemon {
                 .settings
                 .groups
                 .iter()
-                .filter(|g| {
-                    !report.removed.contains(&g.name) && !report.restarted.contains(&g.name)
-                })
+                .filter(|g| !plan.stop.contains(&g.name))
                 .cloned()
                 .collect(),
             ..new
@@ -902,6 +804,7 @@ impl Daemon {
         self.refresh_links(&self.settings.groups.clone());
         self.io.apply(&mut self.engine);
         started?;
+        let report = plan.report;
         tracing::warn!(
             "Reloaded {}: {} added, {} removed, {} changed in place, {} restarted, {} unchanged; trackers: {} added, {} removed, {} changed",
             path.display(),
@@ -916,6 +819,59 @@ impl Daemon {
         );
         self.io.publish(&Event::Reload(report.changes()));
         Ok(report)
+    }
+
+    /// Gives a running group new settings in place (the plan checked that the core keeps
+    /// it running); its hook runner gets the new scripts or VIPs when they changed.
+    fn change_in_place(&mut self, now: carpd_proto::Instant, g: GroupSettings, config: VrConfig) {
+        let Some(&router) = self.ids.get(&g.name) else {
+            return;
+        };
+        let old = self
+            .settings
+            .groups
+            .iter()
+            .find(|o| o.name == g.name)
+            .cloned();
+        let link = self.link_named(&g.interface).expect("same interface");
+        let master = self.engine.state(router) == carpd_proto::State::Master;
+        let done = self.engine.reconfigure_group(now, router, &g, config);
+        if done == Some(carpd_proto::Reconfigured::Restarted) {
+            // The plan and the core share one rule; this would be a bug, and is said.
+            tracing::error!(
+                "{}the core restarted a group the reload planned to change in place",
+                self.tag(&g.name)
+            );
+        }
+        if old.as_ref().map(hook_relevant) != Some(hook_relevant(&g)) {
+            let mode = if g.native() {
+                VipMode::Native {
+                    netlink: self.netlink.clone(),
+                    vips: g
+                        .vips
+                        .iter()
+                        .map(|v| (v.address, v.prefix_or_default()))
+                        .collect(),
+                    ifindex: match &g.vip_interface {
+                        None => Arc::clone(&self.io.links[&link].ifindex),
+                        Some(name) => self.io.vip_links.index(name),
+                    },
+                }
+            } else {
+                VipMode::Scripts {
+                    up: g.up_script.clone(),
+                    down: g.down_script.clone(),
+                }
+            };
+            let spec = hook_spec(&g, mode, self.tag(&g.name));
+            if let Some(r) = self.io.runners.get_mut(&router) {
+                if master {
+                    r.queued += 1;
+                }
+                r.runner.respec(spec, master);
+            }
+        }
+        tracing::warn!("{}Settings changed: applied in place", self.tag(&g.name));
     }
 }
 
