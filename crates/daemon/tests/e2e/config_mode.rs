@@ -48,6 +48,10 @@ fn expect_holds(
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn sixty_groups_on_two_interfaces_each_host_master_of_half_one_peer_is_ucarp() {
     let Some(lab) = lab("cfg", 27, 2, &["ucarp"]) else {
         return;
@@ -138,6 +142,10 @@ fn sixty_groups_on_two_interfaces_each_host_master_of_half_one_peer_is_ucarp() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn two_hundred_fifty_five_groups_on_one_interface() {
     let Some(lab) = lab("c255", 29, 2, &[]) else {
         return;
@@ -186,6 +194,10 @@ fn two_hundred_fifty_five_groups_on_one_interface() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn config_mode_refuses_a_bad_file_and_group_options_beside_it() {
     let dir = std::env::temp_dir().join(format!("carpd-e2e-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");

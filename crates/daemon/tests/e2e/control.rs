@@ -95,6 +95,10 @@ pub fn longest_gap(adverts: &[(f64, u8, u8, u8)], vrid: u8) -> f64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn reload_applies_the_difference_and_leaves_untouched_groups_alone() {
     let Some(lab) = lab("rld", 32, 2, &["tcpdump"]) else {
         return;
@@ -270,6 +274,10 @@ fn reload_applies_the_difference_and_leaves_untouched_groups_alone() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn demote_drains_a_group_until_promote_and_only_root_may_steer() {
     let Some(lab) = lab("ctl", 33, 2, &["setpriv"]) else {
         return;
@@ -432,6 +440,10 @@ fn demote_drains_a_group_until_promote_and_only_root_may_steer() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_one_group_carpd_from_the_command_line_has_a_socket_too() {
     let Some(lab) = lab("cli", 34, 1, &[]) else {
         return;

@@ -41,6 +41,10 @@ fn expect_anywhere(lab: &Lab, vip: Ipv4Addr, expected: &[usize], within: Duratio
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_sync_group_hands_over_together_when_one_member_loses_its_link() {
     let Some(lab) = lab("tsy", 47, 2, &[]) else {
         return;
@@ -101,6 +105,10 @@ fn a_sync_group_hands_over_together_when_one_member_loses_its_link() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn preempt_delay_lets_a_live_master_serve_while_the_preferred_node_warms_up() {
     let Some(lab) = lab("tpd", 49, 2, &[]) else {
         return;
@@ -128,6 +136,10 @@ fn preempt_delay_lets_a_live_master_serve_while_the_preferred_node_warms_up() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn after_a_partition_heals_clients_follow_the_winner_at_once() {
     let Some(lab) = lab("tsb", 52, 3, &["ping"]) else {
         return;
@@ -182,6 +194,10 @@ fn after_a_partition_heals_clients_follow_the_winner_at_once() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn garp_refresh_reannounces_the_vip_while_master() {
     let Some(lab) = lab("tgf", 55, 2, &["tcpdump"]) else {
         return;
@@ -212,6 +228,10 @@ fn garp_refresh_reannounces_the_vip_while_master() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn an_ipv6_clients_neighbour_entry_follows_the_new_master() {
     let Some(lab) = lab("tna", 56, 3, &["ping"]) else {
         return;

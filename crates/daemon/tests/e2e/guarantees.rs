@@ -27,6 +27,10 @@ fn check_config(path: &std::path::Path) -> (Option<i32>, String, Duration) {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn check_config_refuses_a_fifo_dev_zero_and_a_control_socket_that_is_a_file_at_once() {
     let dir = std::env::temp_dir().join(format!("carpd-e2e-checkcfg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -63,6 +67,10 @@ fn check_config_refuses_a_fifo_dev_zero_and_a_control_socket_that_is_a_file_at_o
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_tracker_file_turned_fifo_or_huge_is_a_failed_check_and_adverts_stay_on_time() {
     let Some(lab) = lab("gfile", 140, 2, &["tcpdump"]) else {
         return;
@@ -135,6 +143,10 @@ fn a_tracker_file_turned_fifo_or_huge_is_a_failed_check_and_adverts_stay_on_time
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_vip_left_by_a_killed_carpd_whose_group_was_removed_is_cleaned_at_start_and_a_live_ones_kept() {
     let Some(lab) = lab("gorph", 141, 1, &[]) else {
         return;
@@ -240,6 +252,10 @@ fn rss_kib(pid: carpd_lab::Pid) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_flood_of_metrics_connections_is_bounded_and_never_delays_control_or_adverts() {
     let _heavy = crate::common::heavy();
     let Some(lab) = lab("gmet", 142, 2, &["python3", "tcpdump"]) else {
@@ -319,6 +335,10 @@ fn a_flood_of_metrics_connections_is_bounded_and_never_delays_control_or_adverts
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_backup_stopped_for_5_s_reads_the_queued_adverts_before_its_deadline() {
     let Some(lab) = lab("gstall", 143, 2, &[]) else {
         return;
@@ -348,6 +368,10 @@ fn a_backup_stopped_for_5_s_reads_the_queued_adverts_before_its_deadline() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_master_that_cannot_add_its_vip_faults_bows_out_and_retries() {
     let Some(lab) = lab("gperm", 144, 2, &["setpriv"]) else {
         return;
@@ -409,6 +433,10 @@ fn a_master_that_cannot_add_its_vip_faults_bows_out_and_retries() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn under_the_journal_a_line_is_logged_once_through_syslog_not_twice() {
     use std::os::unix::fs::MetadataExt as _;
     let Some(lab) = lab("gjrnl", 146, 1, &[]) else {
@@ -478,6 +506,10 @@ fn stranger_adverts(lab: &Lab) -> Vec<Vec<u8>> {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_stranger_moves_no_backup_and_the_readme_nft_rule_keeps_it_out() {
     let Some(lab) = lab("gstrg", 147, 3, &["nft"]) else {
         return;

@@ -5,6 +5,10 @@ use crate::common::*;
 use std::time::Duration;
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn scripts_get_ucarps_argv_carpd_env_and_no_descriptors() {
     let Some(lab) = lab("thk", 30, 2, &[]) else {
         return;
@@ -51,6 +55,10 @@ fn scripts_get_ucarps_argv_carpd_env_and_no_descriptors() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_hung_up_script_does_not_stop_adverts_and_is_killed() {
     let Some(lab) = lab("thg", 31, 2, &[]) else {
         return;

@@ -102,6 +102,10 @@ fn carpd_command_lines(lab: &Lab, i: usize) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ifup_and_ifdown_with_the_seeds_interfaces_file() {
     let Some(lab) = lab("tif", 70, 3, &["ifup", "ifdown", "unshare"]) else {
         return;

@@ -76,6 +76,10 @@ fn backup_timers(interval: Duration) -> (Duration, Duration) {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn carpd_master_with_a_keepalived_backup() {
     let Some(lab) = lab("kv4a", 110, 2, &["keepalived", "tcpdump"]) else {
         return;
@@ -127,6 +131,10 @@ fn carpd_master_with_a_keepalived_backup() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn keepalived_master_with_a_carpd_backup() {
     let Some(lab) = lab("kv4b", 111, 2, &["keepalived"]) else {
         return;
@@ -191,6 +199,10 @@ fn keepalived_master_with_a_carpd_backup() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn tcpdump_decodes_carpd_vrrp3_adverts() {
     let Some(lab) = lab("kv4t", 112, 2, &["tcpdump"]) else {
         return;
@@ -223,6 +235,10 @@ pub fn vip6(lab_subnet: u8) -> std::net::Ipv6Addr {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ipv6_both_ways_with_keepalived() {
     let Some(lab) = lab("kv6", 115, 2, &["keepalived"]) else {
         return;
@@ -343,6 +359,10 @@ fn full_config(lab: &Lab, name: &str, priority: u8, vip: Ipv4Addr) -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn the_rest_of_carpd_works_for_a_vrrp3_group_beside_keepalived() {
     let Some(lab) = lab("kv4r", 118, 2, &["keepalived", "curl"]) else {
         return;
@@ -447,6 +467,10 @@ fn the_rest_of_carpd_works_for_a_vrrp3_group_beside_keepalived() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_keepalived_master_with_one_more_vip_is_used_counted_and_logged() {
     let Some(lab) = lab("kv4m", 145, 2, &["keepalived", "curl"]) else {
         return;

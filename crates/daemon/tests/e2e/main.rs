@@ -1,9 +1,11 @@
 //! End-to-end tests on throw-away LANs of network namespaces (crates/lab): carpd against
 //! carpd and against the real ucarp 1.5.2 from Debian.
 //!
-//! They need root, iproute2, tcpdump and ucarp. Without them each test says so on stderr
-//! and passes, unless `CARPD_REQUIRE_NETNS=1` (set by the test command and CI), where a
-//! missing prerequisite fails the test.
+//! They need root and the peers' programs (iproute2, tcpdump, ucarp, keepalived, BIRD, FRR,
+//! ...; scripts/test installs them). Where carpd is built without them every test here shows
+//! as ignored (build.rs decides, `cfg(carpd_netns)`); with `CARPD_REQUIRE_NETNS=1` (set by
+//! the test command and CI) they always run, and a missing prerequisite fails them. None
+//! passes without having run.
 
 mod common;
 mod config_mode;

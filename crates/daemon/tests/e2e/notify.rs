@@ -6,6 +6,10 @@ use crate::trackers::{socket_of, tracked, Watch};
 use std::time::Duration;
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_slow_notify_script_gets_every_transition_in_the_order_it_happened() {
     let Some(lab) = lab("tnf", 51, 1, &[]) else {
         return;

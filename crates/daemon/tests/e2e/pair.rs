@@ -5,6 +5,10 @@ use nix::sys::signal::Signal;
 use std::time::Duration;
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn carpd_pair_elects_fails_over_and_preempts() {
     let Some(lab) = lab("tpa", 10, 3, &[]) else {
         return;
@@ -35,6 +39,10 @@ fn carpd_pair_elects_fails_over_and_preempts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn carpd_pair_equal_timing_masters_meet_and_the_lower_address_stays() {
     let Some(lab) = lab("ttb", 11, 2, &[]) else {
         return;
@@ -60,6 +68,10 @@ fn carpd_pair_equal_timing_masters_meet_and_the_lower_address_stays() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn two_groups_share_a_lan_without_interference() {
     let Some(lab) = lab("tgr", 12, 2, &[]) else {
         return;

@@ -26,6 +26,10 @@ fn locked_kib(status: &str) -> Option<u64> {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn realtime_priority_puts_the_loop_on_sched_fifo_with_memory_locked_and_scripts_stay_normal() {
     let Some(lab) = lab("rtp", 129, 1, &[]) else {
         return;

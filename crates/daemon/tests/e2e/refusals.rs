@@ -28,6 +28,10 @@ fn refused(output: &Output, needle: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn addresses_carpd_did_not_add_are_refused_and_left_alone() {
     let Some(lab) = lab("rva", 84, 2, &[]) else {
         return;
@@ -111,6 +115,10 @@ fn addresses_carpd_did_not_add_are_refused_and_left_alone() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_second_instance_and_a_live_pidfile_are_refused() {
     let Some(lab) = lab("rsi", 85, 2, &[]) else {
         return;
@@ -219,6 +227,10 @@ fn better_adverts(lab: &Lab, vhid: u8, vip: std::net::Ipv4Addr, fragment: bool) 
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn fragments_are_dropped_and_counted() {
     let Some(lab) = lab("rfr", 86, 3, &[]) else {
         return;
@@ -258,6 +270,10 @@ fn fragments_are_dropped_and_counted() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn scripts_get_no_descriptor_inherited_from_carpds_parent() {
     let Some(lab) = lab("rfd", 87, 2, &[]) else {
         return;
@@ -315,6 +331,10 @@ fn scripts_get_no_descriptor_inherited_from_carpds_parent() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_renamed_interface_is_logged_once_each_way() {
     let Some(lab) = lab("rrn", 88, 2, &[]) else {
         return;
@@ -358,6 +378,10 @@ fn a_renamed_interface_is_logged_once_each_way() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn too_many_open_files_is_said_plainly() {
     let Some(lab) = lab("rmf", 89, 2, &["prlimit"]) else {
         return;

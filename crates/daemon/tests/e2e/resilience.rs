@@ -19,6 +19,10 @@ fn alive(lab: &Lab, member: &Member) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn admin_link_flaps_five_times_master_returns_each_time() {
     let Some(lab) = lab("rlf", 60, 2, &[]) else {
         return;
@@ -47,6 +51,10 @@ fn admin_link_flaps_five_times_master_returns_each_time() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn carrier_loss_at_the_switch_port_five_times() {
     let Some(lab) = lab("rcl", 61, 2, &[]) else {
         return;
@@ -77,6 +85,10 @@ fn carrier_loss_at_the_switch_port_five_times() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn interface_deleted_and_recreated_master_again() {
     let Some(lab) = lab("rir", 62, 2, &[]) else {
         return;
@@ -99,6 +111,10 @@ fn interface_deleted_and_recreated_master_again() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn vip_deleted_on_the_master_is_back_within_a_second() {
     let Some(lab) = lab("rvd", 63, 2, &[]) else {
         return;
@@ -134,6 +150,10 @@ fn vip_deleted_on_the_master_is_back_within_a_second() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn sigkill_then_restart_removes_the_stale_vip() {
     let Some(lab) = lab("rsk", 64, 3, &[]) else {
         return;
@@ -198,6 +218,10 @@ fn hostile_packets(lab: &Lab, vhid: u8, vip: std::net::Ipv4Addr) -> Vec<Vec<u8>>
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn flood_of_hostile_packets_at_a_backup() {
     let _heavy = crate::common::heavy();
     let Some(lab) = lab("rfl", 65, 3, &[]) else {

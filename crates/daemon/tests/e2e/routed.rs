@@ -236,16 +236,28 @@ fn across_a_router(prefix: &str, subnet: u8, second: Example) {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_vip_on_lo_fails_over_across_a_router_with_bird_on_both_nodes() {
     across_a_router("rtb", 120, Example::Bird);
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_vip_on_lo_fails_over_across_a_router_with_frr_on_one_node() {
     across_a_router("rtf", 124, Example::Frr);
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn the_example_routing_configs_parse() {
     let Some(()) = prerequisites("rtx", bgp::available()) else {
         return;
@@ -265,6 +277,10 @@ fn the_example_routing_configs_parse() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_group_waits_in_fault_for_its_vip_interface_and_follows_it() {
     let Some(lab) = lab("rtw", 128, 1, &[]) else {
         return;

@@ -5,6 +5,10 @@ use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn usr1_reports_and_usr2_demotes_without_freezing() {
     let Some(lab) = lab("tsg", 40, 2, &[]) else {
         return;
@@ -39,6 +43,10 @@ fn usr1_reports_and_usr2_demotes_without_freezing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn sigterm_bow_out_makes_a_ucarp_backup_take_over_at_once() {
     let Some(lab) = lab("tbo", 41, 2, &["ucarp"]) else {
         return;
@@ -73,6 +81,10 @@ fn sigterm_bow_out_makes_a_ucarp_backup_take_over_at_once() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn systemd_notify_ready_then_status_on_each_state() {
     let Some(lab) = lab("tsn", 42, 1, &[]) else {
         return;

@@ -18,6 +18,10 @@ fn report(lab: &carpd_lab::Lab) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn stopped_while_the_up_script_runs_no_split_brain() {
     let Some(lab) = lab("ssu", 80, 2, &[]) else {
         return;
@@ -55,6 +59,10 @@ fn stopped_while_the_up_script_runs_no_split_brain() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn preempted_while_the_up_script_runs_no_split_brain() {
     let Some(lab) = lab("spu", 81, 2, &[]) else {
         return;
@@ -119,6 +127,10 @@ fn preempt_and_watch(
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn preempting_with_a_slow_startup_down_script_leaves_no_gap() {
     let Some(lab) = lab("ssd", 82, 2, &[]) else {
         return;
@@ -141,6 +153,10 @@ fn preempting_with_a_slow_startup_down_script_leaves_no_gap() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn preempting_with_a_slow_up_script_leaves_no_gap() {
     let Some(lab) = lab("ssp", 83, 2, &[]) else {
         return;

@@ -40,6 +40,10 @@ fn capture_of(which: Impl, prefix: &str, subnet: u8) -> Option<(Vec<String>, Vec
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn tcpdump_prints_carpd_adverts_as_it_prints_ucarps() {
     let Some((carpd_plain, carpd_verbose)) = capture_of(Impl::Carpd, "tdc", 50) else {
         return;

@@ -95,6 +95,10 @@ pub fn tracker_status(socket: &Path, name: &str) -> Value {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_failing_check_hands_over_within_its_fall_time_and_the_master_preempts_back_when_healthy() {
     let Some(lab) = lab("tck", 43, 2, &[]) else {
         return;
@@ -166,6 +170,10 @@ fn a_failing_check_hands_over_within_its_fall_time_and_the_master_preempts_back_
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn against_ucarp_a_weight_on_advskew_and_a_failing_check_both_hand_over_and_back() {
     let Some(lab) = lab("tuc", 44, 2, &["ucarp"]) else {
         return;
@@ -225,6 +233,10 @@ fn against_ucarp_a_weight_on_advskew_and_a_failing_check_both_hand_over_and_back
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn an_interface_tracker_demotes_by_the_demote_byte_and_a_carpd_peer_takes_over() {
     let Some(lab) = lab("tif2", 45, 2, &[]) else {
         return;
@@ -290,6 +302,10 @@ fn an_interface_tracker_demotes_by_the_demote_byte_and_a_carpd_peer_takes_over()
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_hung_check_is_killed_at_its_timeout_and_the_master_advertises_on_time() {
     let Some(lab) = lab("thung", 46, 2, &["tcpdump"]) else {
         return;
@@ -347,6 +363,10 @@ fn a_hung_check_is_killed_at_its_timeout_and_the_master_advertises_on_time() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_reload_reports_tracker_changes_and_keeps_a_changed_trackers_health() {
     let Some(lab) = lab("trl", 54, 1, &[]) else {
         return;

@@ -115,6 +115,10 @@ fn interop(mode: Mode) {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ucarp_interop_defaults() {
     interop(Mode {
         prefix: "ud",
@@ -129,6 +133,10 @@ fn ucarp_interop_defaults() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ucarp_interop_preempt_and_advskew() {
     interop(Mode {
         prefix: "up",
@@ -143,6 +151,10 @@ fn ucarp_interop_preempt_and_advskew() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ucarp_interop_nomcast() {
     interop(Mode {
         prefix: "un",
@@ -157,6 +169,10 @@ fn ucarp_interop_nomcast() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ucarp_interop_mcast_group() {
     interop(Mode {
         prefix: "um",
@@ -171,6 +187,10 @@ fn ucarp_interop_mcast_group() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ucarp_interop_longest_password() {
     fn longest(_: &Lab) -> Vec<String> {
         vec!["-p".into(), "0123456789012345678".into()]
@@ -188,6 +208,10 @@ fn ucarp_interop_longest_password() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ucarp_interop_passfile() {
     fn passfile(lab: &Lab) -> Vec<String> {
         let path = lab.dir().join("passfile");
@@ -207,6 +231,10 @@ fn ucarp_interop_passfile() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ucarp_interop_xparam() {
     interop(Mode {
         prefix: "ux",
@@ -221,6 +249,10 @@ fn ucarp_interop_xparam() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn ucarp_interop_vhid_255() {
     interop(Mode {
         prefix: "uv",

@@ -48,6 +48,10 @@ fn multicast_splits(lab: &Lab, protocol_keys: [&str; 2]) {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn vrrp3_unicast_with_keepalived_when_the_switch_drops_multicast() {
     let Some(lab) = lab("uck", 113, 2, &["keepalived", "nft"]) else {
         return;
@@ -105,6 +109,10 @@ fn vrrp3_unicast_with_keepalived_when_the_switch_drops_multicast() {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn carp_unicast_between_two_carpd_nodes_when_the_switch_drops_multicast() {
     let Some(lab) = lab("ucc", 114, 2, &["nft"]) else {
         return;
@@ -173,6 +181,10 @@ fn multicast6_splits(lab: &Lab, vip: Ipv6Addr) {
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn vrrp3_ipv6_unicast_between_two_carpd_nodes_when_the_switch_drops_the_group() {
     let Some(lab) = lab("uc6", 116, 2, &["nft"]) else {
         return;
@@ -213,6 +225,10 @@ fn vrrp3_ipv6_unicast_between_two_carpd_nodes_when_the_switch_drops_the_group() 
 }
 
 #[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn vrrp3_ipv6_unicast_with_keepalived_when_the_switch_drops_the_group() {
     let Some(lab) = lab("uk6", 117, 2, &["keepalived", "nft"]) else {
         return;
