@@ -6,10 +6,9 @@
 //! addresses, source address, host checks, instance lock) and only when every plan holds is
 //! anything changed; a reload that fails to plan changes nothing.
 
-use crate::host::{Engine, LinkId};
+use crate::host::{Effect, Engine, Input, LinkId};
 use crate::io::hooks::{HookRunner, HookSpec, VipMode};
-use crate::io::trackers::Trackers;
-use crate::io::{self, notify, Io, LinkIo, Next, Runner, Signals};
+use crate::io::{notify, Channels, Io, LinkIo, Next, Runner};
 use crate::mgmt::control::protocol::{
     error_line, reply_line, DrainReply, Event, GroupView, ReloadReport, Request, StatusReply,
     TrackerView,
@@ -27,8 +26,6 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::atomic::AtomicU32;
-use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::mpsc;
 
@@ -52,15 +49,27 @@ enum PlannedLink {
     New(Interface),
 }
 
-/// The daemon: settings, engine, I/O, and what each group holds.
+/// Everything one running group holds, in one place: it starts and stops as a whole.
+struct GroupSlot {
+    /// its settings
+    settings: GroupSettings,
+    /// its instance lock (one carpd per interface and vhid); `None` when it could not be
+    /// taken (logged)
+    lock: Option<PidLock>,
+    /// its hook runner
+    runner: Runner,
+}
+
+/// The daemon: settings, engine, I/O, and the running groups.
 struct Daemon {
-    settings: Settings,
+    /// the settings apart from the groups (origin, `[daemon]`, trackers)
+    base: Settings,
+    /// the running groups, by their router in the engine (the one map of groups here)
+    slots: BTreeMap<RouterId, GroupSlot>,
     named_logs: bool,
     engine: Engine,
     io: Io,
     netlink: Netlink,
-    locks: BTreeMap<(String, u8), PidLock>,
-    ids: BTreeMap<String, RouterId>,
     done: mpsc::UnboundedSender<crate::io::hooks::Done>,
     wall_epoch: SystemTime,
     next_link: u32,
@@ -87,7 +96,7 @@ fn control_socket(settings: &Settings) -> Result<Option<(control::ControlSocket,
 /// Runs every group of `settings` until a stop signal.
 pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     let named_logs = matches!(settings.origin, Origin::File(_));
-    let locks = startup::lock_groups(&settings.groups)?;
+    let mut locks = startup::lock_groups(&settings.groups)?;
     let _pidfile = startup::create_pidfile(pidfile)?;
     let netlink = Netlink::open().context("opening rtnetlink")?;
     let net_events =
@@ -105,39 +114,24 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         })?),
         None => None,
     };
-    let epoch = crate::sys::timer::monotonic_now();
-    let timer =
-        crate::sys::timer::DeadlineTimer::new().context("creating the deadline timer (timerfd)")?;
+    let channels = Channels {
+        done: done_rx,
+        net_events,
+        calls,
+        observations,
+        scrapes,
+        events: events.clone(),
+    };
     let mut daemon = Daemon {
         named_logs,
         engine: Engine::new(named_logs),
-        io: Io {
-            epoch,
-            timer,
-            signals: Signals::new()?,
-            done: done_rx,
-            net_events,
-            calls,
-            links: BTreeMap::new(),
-            runners: BTreeMap::new(),
-            batch: None,
-            batch_link: LinkId(0),
-            hangup_reloads: named_logs,
-            events: events.clone(),
-            trackers: Trackers::new(observed),
-            observations,
-            notifier: crate::io::notify::Notifier::start(),
-            scrapes,
-            vip_links: Default::default(),
-            pending: Default::default(),
-        },
+        io: Io::new(channels, observed, named_logs)?,
         netlink,
-        locks,
-        ids: BTreeMap::new(),
+        slots: BTreeMap::new(),
         done,
         wall_epoch: SystemTime::now(),
         next_link: 0,
-        settings: Settings {
+        base: Settings {
             groups: Vec::new(),
             ..settings.clone()
         },
@@ -149,28 +143,26 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     daemon
         .engine
         .set_trackers(daemon.io.now(), &settings.trackers);
-    daemon.io.trackers.sync(&settings.trackers);
-    daemon.start(plans).await?;
-    daemon.settings = settings;
+    daemon.io.trackers().sync(&settings.trackers);
+    daemon.start(plans, &mut locks).await?;
     if let Some((socket, access)) = socket {
         control::serve(socket, access, calls_tx, events);
     }
-    let realtime = daemon
-        .settings
+    let realtime = settings
         .daemon
         .realtime_priority
         .is_some_and(enter_realtime);
     crate::sys::privileges::drop_to_network(realtime);
     // After the drop: the endpoint's thread keeps the credentials it starts with.
     if let Some(listener) = metrics {
-        if let Some(address) = daemon.settings.daemon.metrics_listen {
+        if let Some(address) = settings.daemon.metrics_listen {
             tracing::info!("Serving metrics on http://{address}/metrics");
         }
         crate::mgmt::metrics::serve(listener, scraper.clone());
     }
     // Kept so that the scrape channel stays open when no endpoint is served.
     let _scraper = scraper;
-    daemon.io.apply(&mut daemon.engine);
+    daemon.apply();
     // systemd Type=notify: ready once the first state (BACKUP) is known.
     notify(&[
         sd_notify::NotifyState::Ready,
@@ -215,7 +207,14 @@ impl Daemon {
             let next = self.io.next(self.engine.poll_timeout()).await;
             let now = self.io.now();
             let flow = match next {
-                Next::Input(input) => self.engine.handle(now, input),
+                Next::Input(input) => {
+                    if let Input::HookDone { router, .. } = &input {
+                        if let Some(slot) = self.slots.get_mut(router) {
+                            slot.runner.job_done();
+                        }
+                    }
+                    self.engine.handle(now, input)
+                }
                 Next::Reload => {
                     tracing::warn!("Received SIGHUP: reloading the config file");
                     if let Err(e) = self.reload().await {
@@ -234,25 +233,24 @@ impl Daemon {
                     ControlFlow::Continue(())
                 }
             };
-            self.io.apply(&mut self.engine);
+            self.apply();
             if flow.is_break() {
                 break;
             }
         }
-        let finishing = std::mem::take(&mut self.io.runners)
-            .into_values()
-            .map(Runner::finish);
-        futures::future::join_all(finishing).await;
         // The last changes (to INIT) are notified too, each within its group's hook timeout.
         let limit = self
-            .settings
-            .groups
-            .iter()
-            .map(|g| g.hook_timeout)
+            .slots
+            .values()
+            .map(|slot| slot.settings.hook_timeout)
             .max()
             .unwrap_or_default()
             + std::time::Duration::from_secs(1);
-        self.io.notifier.finish(limit).await;
+        let finishing = std::mem::take(&mut self.slots)
+            .into_values()
+            .map(|slot| slot.runner.finish());
+        futures::future::join_all(finishing).await;
+        self.io.finish_notifications(limit).await;
         tracing::info!("carpd stopped");
     }
 
@@ -297,11 +295,7 @@ impl Daemon {
 
     /// The link serving `interface`, if any.
     fn link_named(&self, interface: &str) -> Option<LinkId> {
-        self.io
-            .links
-            .iter()
-            .find(|(_, l)| l.interface.name == interface)
-            .map(|(id, _)| *id)
+        self.io.link_named(interface)
     }
 
     /// Checks each group against the host; nothing changes. `settings` are the settings the
@@ -315,7 +309,7 @@ impl Daemon {
                 Some(id) => {
                     interfaces
                         .entry(g.interface.clone())
-                        .or_insert_with(|| self.io.links[&id].interface.clone());
+                        .or_insert_with(|| self.io.interface(id).expect("a link").clone());
                     PlannedLink::Existing
                 }
                 None => {
@@ -542,81 +536,86 @@ impl Daemon {
                 format_mac(&interface.mac)
             );
         }
-        let socket = io::open_socket(&interface)?;
+        let link = LinkIo::open(interface.clone())?;
         let id = LinkId(self.next_link);
         self.next_link += 1;
         self.engine
             .add_link(id, &interface.name, interface.mac, interface.running);
-        let unicast = io::open_unicast(&interface);
-        self.io.links.insert(
-            id,
-            LinkIo {
-                ifindex: Arc::new(AtomicU32::new(interface.index)),
-                interface,
-                socket: Some(socket),
-                unicast,
-                v6: None,
-                wants_v6: false,
-                groups: Vec::new(),
-                memberships: Vec::new(),
-            },
-        );
+        self.io.add_link(id, link);
         Ok(id)
     }
 
     /// Joins on each link the multicast groups its groups use now; closes links no group uses.
     fn refresh_links(&mut self, groups: &[GroupSettings]) {
-        let unused: Vec<LinkId> = self
+        let unused = self
             .io
-            .links
-            .iter()
-            .filter(|(_, l)| !groups.iter().any(|g| g.interface == l.interface.name))
-            .map(|(id, _)| *id)
-            .collect();
+            .close_unused_links(|name| groups.iter().any(|g| g.interface == name));
         for id in unused {
-            if let Some(link) = self.io.links.remove(&id) {
-                tracing::info!("{} serves no group any more: closed", link.interface.name);
-            }
             self.engine.remove_link(id);
-            if self.io.batch.is_some_and(|(l, _)| l == id) {
-                self.io.batch = None;
-            }
         }
-        for link in self.io.links.values_mut() {
-            let on_link = || groups.iter().filter(|g| g.interface == link.interface.name);
-            let wanted = on_link()
-                .filter(|g| !g.is_broadcast() && !g.is_ipv6())
-                .map(|g| g.multicast_group)
-                .collect();
-            let v6 = on_link().any(GroupSettings::is_ipv6);
-            link.set_groups(wanted);
-            link.set_v6(v6);
-        }
+        self.io.set_link_groups(groups);
         let vip_interfaces: Vec<&str> = groups
             .iter()
             .filter_map(|g| g.vip_interface.as_deref())
             .collect();
-        self.io.vip_links.retain(&vip_interfaces);
+        self.io.vip_links().retain(&vip_interfaces);
+    }
+
+    /// The settings of the running groups.
+    fn running(&self) -> Settings {
+        Settings {
+            groups: self.slots.values().map(|s| s.settings.clone()).collect(),
+            ..self.base.clone()
+        }
+    }
+
+    /// The router of the running group `name`.
+    fn router_named(&self, name: &str) -> Option<RouterId> {
+        self.slots
+            .iter()
+            .find(|(_, slot)| slot.settings.name == name)
+            .map(|(router, _)| *router)
+    }
+
+    /// Carries out the engine's effects: hook requests go to their group's runner, the rest
+    /// to the I/O side.
+    fn apply(&mut self) {
+        for effect in self.engine.take_effects() {
+            match effect {
+                Effect::Hook { router, request } => {
+                    if let Some(slot) = self.slots.get_mut(&router) {
+                        slot.runner.request(request);
+                    }
+                }
+                other => self.io.apply(other),
+            }
+        }
     }
 
     /// Starts planned groups: links opened, stale VIPs removed, runners started, groups added
     /// to the engine as BACKUP.
-    async fn start(&mut self, plans: Vec<Plan>) -> Result<()> {
+    /// Each takes its instance lock from `locks` (taken beforehand).
+    async fn start(
+        &mut self,
+        plans: Vec<Plan>,
+        locks: &mut BTreeMap<(String, u8), PidLock>,
+    ) -> Result<()> {
         for plan in &plans {
             if let PlannedLink::New(interface) = &plan.link {
                 self.add_link(interface.clone())?;
             }
         }
-        let mut all: Vec<GroupSettings> = self.settings.groups.clone();
+        let mut all = self.running().groups;
         all.extend(plans.iter().map(|p| p.settings.clone()));
         self.refresh_links(&all);
         for plan in plans {
-            self.start_group(plan).await?;
+            let lock = locks.remove(&(plan.settings.interface.clone(), plan.settings.vhid));
+            self.start_group(plan, lock).await?;
         }
         Ok(())
     }
 
-    async fn start_group(&mut self, plan: Plan) -> Result<()> {
+    async fn start_group(&mut self, plan: Plan, lock: Option<PidLock>) -> Result<()> {
         let g = &plan.settings;
         let link_id = self
             .link_named(&g.interface)
@@ -625,13 +624,13 @@ impl Daemon {
         // Where the VIPs go: the link, or a VIP interface watched from now on (the engine
         // knows whether it can hold them before the group starts).
         let ifindex = match &g.vip_interface {
-            None => Arc::clone(&self.io.links[&link_id].ifindex),
+            None => self.io.ifindex(link_id).expect("the group's link"),
             Some(name) => {
                 self.io
-                    .vip_links
+                    .vip_links()
                     .watch(name)
                     .with_context(|| format!("looking up the VIP interface {name}"))?;
-                let state = self.io.vip_links.state(name);
+                let state = self.io.vip_links().state(name);
                 let now = self.io.now();
                 self.engine.set_vip_link(now, name, state);
                 if state.present && state.announce_from.is_none() {
@@ -641,7 +640,7 @@ impl Daemon {
                         "{tag}VIP interface {name} does not exist (yet): waiting for it in FAULT"
                     );
                 }
-                self.io.vip_links.index(name)
+                self.io.vip_links().index(name)
             }
         };
         // RFC 9568 §7.2: an IPv6 router's first address is its link-local one. keepalived
@@ -699,31 +698,37 @@ impl Daemon {
             .engine
             .add_group(now, g, plan.config, link_id, random_seed());
         let runner = HookRunner::start(spec, router, self.done.clone());
-        self.io.runners.insert(router, Runner { runner, queued: 0 });
-        self.ids.insert(g.name.clone(), router);
+        self.slots.insert(
+            router,
+            GroupSlot {
+                settings: plan.settings,
+                lock,
+                runner: Runner::new(runner),
+            },
+        );
         // Hooks asked for at the start go to the runner just made.
-        self.io.apply(&mut self.engine);
+        self.apply();
         Ok(())
     }
 
     /// Stops a group (bow-out, VIPs released by its down hook) and lets its runner finish
-    /// in the background.
-    fn stop_group(&mut self, name: &str) {
-        let Some(router) = self.ids.remove(name) else {
-            return;
-        };
+    /// in the background; its lock is handed back (a restarted group keeps it).
+    fn stop_group(&mut self, name: &str) -> Option<((String, u8), PidLock)> {
+        let router = self.router_named(name)?;
         let now = self.io.now();
         self.engine.remove_group(now, router);
-        self.io.apply(&mut self.engine);
-        if let Some(runner) = self.io.runners.remove(&router) {
-            tokio::spawn(runner.finish());
-        }
+        // The down hook goes to the runner, which is still in its slot.
+        self.apply();
+        let slot = self.slots.remove(&router)?;
+        tokio::spawn(slot.runner.finish());
+        let key = (slot.settings.interface, slot.settings.vhid);
+        slot.lock.map(|lock| (key, lock))
     }
 
     /// Re-reads the config file and applies the difference; a file that does not load, or a
     /// group that cannot start, changes nothing.
     async fn reload(&mut self) -> Result<ReloadReport> {
-        let Origin::File(path) = &self.settings.origin else {
+        let Origin::File(path) = &self.base.origin else {
             anyhow::bail!("carpd was started from the command line: accepted reload in config mode (--config) only");
         };
         let path = path.clone();
@@ -743,11 +748,13 @@ impl Daemon {
     async fn reload_from(&mut self, path: &Path) -> Result<ReloadReport> {
         let new = crate::settings::file::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         let sources: BTreeMap<String, IpAddr> = self
-            .ids
+            .slots
             .iter()
-            .filter_map(|(name, router)| Some((name.clone(), self.engine.source_of(*router)?)))
+            .filter_map(|(router, slot)| {
+                Some((slot.settings.name.clone(), self.engine.source_of(*router)?))
+            })
             .collect();
-        let plan = reload::plan(&self.settings, &new, &sources)?;
+        let plan = reload::plan(&self.running(), &new, &sources)?;
         if plan.daemon_changed {
             tracing::warn!(
                 "[daemon] changed in {}: control_socket, control_group, metrics_listen and realtime_priority apply at the next start",
@@ -756,53 +763,43 @@ impl Daemon {
         }
         // Locks for the (interface, vhid) pairs that are new and checks of the groups to
         // start against the host: all before anything changes.
+        let held: Vec<(&str, u8)> = self
+            .slots
+            .values()
+            .map(|slot| (slot.settings.interface.as_str(), slot.settings.vhid))
+            .collect();
         let fresh: Vec<&GroupSettings> = plan
             .start
             .iter()
-            .filter(|g| !self.locks.contains_key(&(g.interface.clone(), g.vhid)))
+            .filter(|g| !held.contains(&(g.interface.as_str(), g.vhid)))
             .collect();
-        let new_locks = startup::lock_groups(fresh)?;
+        let mut locks = startup::lock_groups(fresh)?;
         let plans = self.plan(&new, &plan.start).await?;
-        // Apply: stop, trackers, change in place, start.
+        // Apply: stop, trackers, change in place, start. The locks of stopped groups go to
+        // the groups started on the same interface and vhid; the others are released.
         for name in &plan.stop {
-            self.stop_group(name);
+            if let Some((key, lock)) = self.stop_group(name) {
+                locks.entry(key).or_insert(lock);
+            }
         }
         let now = self.io.now();
         self.engine.set_trackers(now, &new.trackers);
-        self.io.trackers.sync(&new.trackers);
+        self.io.trackers().sync(&new.trackers);
         for (g, config) in plan.in_place {
             self.change_in_place(now, g, config);
         }
-        // Keep the locks of pairs still served, drop the others, add the new ones.
-        self.locks.retain(|key, _| {
-            new.groups
-                .iter()
-                .any(|g| (g.interface.clone(), g.vhid) == *key)
-        });
-        self.locks.extend(new_locks);
-        let groups = new.groups.clone();
-        self.settings = Settings {
-            groups: self
-                .settings
-                .groups
-                .iter()
-                .filter(|g| !plan.stop.contains(&g.name))
-                .cloned()
-                .collect(),
+        self.base = Settings {
+            groups: Vec::new(),
             ..new
         };
         // A start that fails half-way (a socket, a netlink call) leaves the groups that did
-        // start running: the settings list exactly those, so the next reload sees the rest
-        // as still to add.
-        let started = self.start(plans).await;
+        // start running; the next reload sees the rest as still to add.
+        let started = self.start(plans, &mut locks).await;
+        drop(locks);
         let now = self.io.now();
         self.engine.refresh_health(now);
-        self.settings.groups = groups
-            .into_iter()
-            .filter(|g| self.ids.contains_key(&g.name))
-            .collect();
-        self.refresh_links(&self.settings.groups.clone());
-        self.io.apply(&mut self.engine);
+        self.refresh_links(&self.running().groups);
+        self.apply();
         started?;
         let report = plan.report;
         tracing::warn!(
@@ -824,26 +821,27 @@ impl Daemon {
     /// Gives a running group new settings in place (the plan checked that the core keeps
     /// it running); its hook runner gets the new scripts or VIPs when they changed.
     fn change_in_place(&mut self, now: carpd_proto::Instant, g: GroupSettings, config: VrConfig) {
-        let Some(&router) = self.ids.get(&g.name) else {
+        let Some(router) = self.router_named(&g.name) else {
             return;
         };
-        let old = self
-            .settings
-            .groups
-            .iter()
-            .find(|o| o.name == g.name)
-            .cloned();
+        let tag = self.tag(&g.name);
         let link = self.link_named(&g.interface).expect("same interface");
         let master = self.engine.state(router) == carpd_proto::State::Master;
         let done = self.engine.reconfigure_group(now, router, &g, config);
         if done == Some(carpd_proto::Reconfigured::Restarted) {
             // The plan and the core share one rule; this would be a bug, and is said.
             tracing::error!(
-                "{}the core restarted a group the reload planned to change in place",
-                self.tag(&g.name)
+                "{tag}the core restarted a group the reload planned to change in place"
             );
         }
-        if old.as_ref().map(hook_relevant) != Some(hook_relevant(&g)) {
+        let ifindex = match &g.vip_interface {
+            None => self.io.ifindex(link).expect("the group's link"),
+            Some(name) => self.io.vip_links().index(name),
+        };
+        let Some(slot) = self.slots.get_mut(&router) else {
+            return;
+        };
+        if hook_relevant(&slot.settings) != hook_relevant(&g) {
             let mode = if g.native() {
                 VipMode::Native {
                     netlink: self.netlink.clone(),
@@ -852,10 +850,7 @@ impl Daemon {
                         .iter()
                         .map(|v| (v.address, v.prefix_or_default()))
                         .collect(),
-                    ifindex: match &g.vip_interface {
-                        None => Arc::clone(&self.io.links[&link].ifindex),
-                        Some(name) => self.io.vip_links.index(name),
-                    },
+                    ifindex,
                 }
             } else {
                 VipMode::Scripts {
@@ -863,15 +858,10 @@ impl Daemon {
                     down: g.down_script.clone(),
                 }
             };
-            let spec = hook_spec(&g, mode, self.tag(&g.name));
-            if let Some(r) = self.io.runners.get_mut(&router) {
-                if master {
-                    r.queued += 1;
-                }
-                r.runner.respec(spec, master);
-            }
+            slot.runner.respec(hook_spec(&g, mode, tag.clone()), master);
         }
-        tracing::warn!("{}Settings changed: applied in place", self.tag(&g.name));
+        slot.settings = g;
+        tracing::warn!("{tag}Settings changed: applied in place");
     }
 }
 

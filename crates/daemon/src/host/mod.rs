@@ -60,7 +60,6 @@ pub struct Engine {
     /// packets dropped: per group, per link, and the throttled log
     ledger: Ledger,
     effects: Vec<Effect>,
-    send_errors: u64,
     health: Health,
     /// what the metrics count as it happens
     tallies: tallies::Tallies,
@@ -78,7 +77,6 @@ impl Engine {
             groups: BTreeMap::new(),
             ledger: Ledger::default(),
             effects: Vec::new(),
-            send_errors: 0,
             health: Health::default(),
             tallies: tallies::Tallies::default(),
             vip_links: BTreeMap::new(),
@@ -387,21 +385,5 @@ impl Engine {
             *totals.entry((name.to_string(), reason)).or_default() += count;
         }
         totals.into_iter().collect()
-    }
-
-    /// Counts a failed send; ucarp's wording, repeated failures logged once per 100.
-    pub fn send_failed(&mut self, error: &std::io::Error) {
-        self.send_errors += 1;
-        if self.send_errors == 1 || self.send_errors.is_multiple_of(100) {
-            tracing::warn!(
-                "write() has failed: {error} ({} in a row)",
-                self.send_errors
-            );
-        }
-    }
-
-    /// A send went through.
-    pub fn send_succeeded(&mut self) {
-        self.send_errors = 0;
     }
 }

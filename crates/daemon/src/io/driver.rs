@@ -3,10 +3,11 @@
 //! requests. [`Io::next`] is the one `select!`; [`Io::apply`] carries out the engine's
 //! effects. It holds no protocol logic (see [`crate::supervisor`] for the loop itself).
 
-use crate::host::{Effect, Engine, HookRequest, Input, LinkId};
+use crate::host::{Effect, HookRequest, Input, LinkId};
 use crate::io::hooks::HookRunner;
 use crate::io::trackers::{Observation, Trackers};
 use crate::mgmt::control::Call;
+use crate::settings::GroupSettings;
 use crate::sys::iface::{format_mac, Interface};
 use crate::sys::multicast::{self, Membership};
 use crate::sys::netlink::NetEvent;
@@ -14,7 +15,7 @@ use crate::sys::packet::PacketSocket;
 use crate::sys::rawip::RawIpSocket;
 use crate::sys::vrrp6::{self, Vrrp6Socket};
 use anyhow::{Context as _, Result};
-use carpd_proto::{Instant, RouterId};
+use carpd_proto::Instant;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
@@ -100,24 +101,40 @@ pub fn join(groups: &[Ipv4Addr], interface: &Interface) -> Result<Vec<Membership
 /// One link's I/O, shared by every group on it.
 pub struct LinkIo {
     /// the interface as last seen
-    pub interface: Interface,
+    interface: Interface,
     /// `None` while the interface does not exist.
-    pub socket: Option<Rc<AsyncFd<PacketSocket>>>,
+    socket: Option<Rc<AsyncFd<PacketSocket>>>,
     /// The multicast groups its groups advertise to, joined once each.
-    pub groups: Vec<Ipv4Addr>,
+    groups: Vec<Ipv4Addr>,
     /// the joins of `groups`
-    pub memberships: Vec<Membership>,
+    memberships: Vec<Membership>,
     /// The current kernel index, shared with native VIP management.
-    pub ifindex: Arc<AtomicU32>,
+    ifindex: Arc<AtomicU32>,
     /// Adverts to unicast peers go out here (`None` while the interface does not exist).
-    pub unicast: Option<RawIpSocket>,
+    unicast: Option<RawIpSocket>,
     /// VRRPv3 over IPv6, while an IPv6 group uses the link and the interface exists.
-    pub v6: Option<Rc<AsyncFd<Vrrp6Socket>>>,
+    v6: Option<Rc<AsyncFd<Vrrp6Socket>>>,
     /// Whether an IPv6 group uses the link.
-    pub wants_v6: bool,
+    wants_v6: bool,
 }
 
 impl LinkIo {
+    /// Opens the link's sockets on `interface` (no multicast group joined yet).
+    pub fn open(interface: Interface) -> Result<LinkIo> {
+        let socket = open_socket(&interface)?;
+        let unicast = open_unicast(&interface);
+        Ok(LinkIo {
+            ifindex: Arc::new(AtomicU32::new(interface.index)),
+            interface,
+            socket: Some(socket),
+            unicast,
+            v6: None,
+            wants_v6: false,
+            groups: Vec::new(),
+            memberships: Vec::new(),
+        })
+    }
+
     /// The interface exists again (new index, or renamed back): new socket, new memberships.
     fn rebind(&mut self, index: u32, mac: Option<[u8; 6]>) -> bool {
         self.interface.index = index;
@@ -215,57 +232,92 @@ impl LinkIo {
 
 /// A group's hook runner and how many of its jobs are not done yet.
 pub struct Runner {
-    /// the runner
-    pub runner: HookRunner,
+    runner: HookRunner,
     /// jobs asked for and not reported done
-    pub queued: u32,
+    queued: u32,
 }
 
 impl Runner {
+    /// A runner with nothing queued.
+    pub fn new(runner: HookRunner) -> Runner {
+        Runner { runner, queued: 0 }
+    }
+
+    /// New hooks for the group (a reload); a master's reconciling job counts as queued.
+    pub fn respec(&mut self, spec: crate::io::hooks::HookSpec, master: bool) {
+        if master {
+            self.queued += 1;
+        }
+        self.runner.respec(spec, master);
+    }
+
+    /// Carries out a request of the engine for this group's hooks.
+    pub fn request(&mut self, request: HookRequest) {
+        match request {
+            HookRequest::Run(job) => {
+                self.queued += 1;
+                self.runner.request(job);
+            }
+            HookRequest::Cancel(id) => self.runner.cancel(id),
+        }
+    }
+
+    /// A job of this runner is done.
+    pub fn job_done(&mut self) {
+        self.queued = self.queued.saturating_sub(1);
+    }
+
     /// Lets its queued jobs finish, then stops it.
     pub async fn finish(self) {
         self.runner.finish(self.queued).await;
     }
 }
 
-/// Everything the loop waits on.
-pub struct Io {
-    /// the core's time zero, on the monotonic clock
-    pub epoch: Duration,
-    /// the core's next deadline
-    pub timer: crate::sys::timer::DeadlineTimer,
-    /// signals
-    pub signals: Signals,
+/// The channels the loop reads besides its sockets, and where events go.
+pub struct Channels {
     /// hook completions
     pub done: mpsc::UnboundedReceiver<crate::io::hooks::Done>,
     /// interface events
     pub net_events: mpsc::UnboundedReceiver<NetEvent>,
     /// control requests
     pub calls: mpsc::Receiver<Call>,
-    /// links by id
-    pub links: BTreeMap<LinkId, LinkIo>,
-    /// hook runners by group
-    pub runners: BTreeMap<RouterId, Runner>,
-    /// The link a receive batch is reading, and how many frames it has read.
-    pub batch: Option<(LinkId, usize)>,
-    /// The link a frame was read from last: the next look at the links starts after it.
-    pub batch_link: LinkId,
-    /// Config mode: SIGHUP is for reloading, not for stopping as in ucarp.
-    pub hangup_reloads: bool,
-    /// where events go (`carpctl watch`)
-    pub events: broadcast::Sender<Arc<str>>,
-    /// the trackers' tasks and interface watches
-    pub trackers: Trackers,
     /// what the trackers observed
     pub observations: mpsc::UnboundedReceiver<Observation>,
-    /// notify script calls, in order
-    pub notifier: crate::io::notify::Notifier,
     /// metrics scrapes waiting for an answer
     pub scrapes: mpsc::Receiver<crate::mgmt::metrics::Scrape>,
+    /// where events go (`carpctl watch`)
+    pub events: broadcast::Sender<Arc<str>>,
+}
+
+/// Everything the loop waits on, and what carries out the engine's effects.
+pub struct Io {
+    /// the core's time zero, on the monotonic clock
+    epoch: Duration,
+    /// the core's next deadline
+    timer: crate::sys::timer::DeadlineTimer,
+    signals: Signals,
+    done: mpsc::UnboundedReceiver<crate::io::hooks::Done>,
+    net_events: mpsc::UnboundedReceiver<NetEvent>,
+    calls: mpsc::Receiver<Call>,
+    links: BTreeMap<LinkId, LinkIo>,
+    /// The link a receive batch is reading, and how many frames it has read.
+    batch: Option<(LinkId, usize)>,
+    /// The link a frame was read from last: the next look at the links starts after it.
+    batch_link: LinkId,
+    /// Config mode: SIGHUP is for reloading, not for stopping as in ucarp.
+    hangup_reloads: bool,
+    events: broadcast::Sender<Arc<str>>,
+    trackers: Trackers,
+    observations: mpsc::UnboundedReceiver<Observation>,
+    /// notify script calls, in order
+    notifier: crate::io::notify::Notifier,
+    scrapes: mpsc::Receiver<crate::mgmt::metrics::Scrape>,
     /// the interfaces that hold VIPs without carrying adverts
-    pub vip_links: crate::io::vip_links::VipLinks,
+    vip_links: crate::io::vip_links::VipLinks,
     /// inputs made by one event beyond the one returned (a VIP interface's change)
-    pub pending: std::collections::VecDeque<Input>,
+    pending: std::collections::VecDeque<Input>,
+    /// sends that failed in a row
+    send_errors: u64,
 }
 
 /// The signals carpd handles.
@@ -394,6 +446,107 @@ fn delivered(signal: &mut Signal, cx: &mut Context<'_>) -> bool {
 }
 
 impl Io {
+    /// The loop's I/O with no link yet; `hangup_reloads` in config mode (SIGHUP reloads).
+    pub fn new(
+        channels: Channels,
+        observed: mpsc::UnboundedSender<Observation>,
+        hangup_reloads: bool,
+    ) -> Result<Io> {
+        Ok(Io {
+            epoch: crate::sys::timer::monotonic_now(),
+            timer: crate::sys::timer::DeadlineTimer::new()
+                .context("creating the deadline timer (timerfd)")?,
+            signals: Signals::new()?,
+            done: channels.done,
+            net_events: channels.net_events,
+            calls: channels.calls,
+            links: BTreeMap::new(),
+            batch: None,
+            batch_link: LinkId(0),
+            hangup_reloads,
+            events: channels.events,
+            trackers: Trackers::new(observed),
+            observations: channels.observations,
+            notifier: crate::io::notify::Notifier::start(),
+            scrapes: channels.scrapes,
+            vip_links: Default::default(),
+            pending: Default::default(),
+            send_errors: 0,
+        })
+    }
+
+    /// The link serving the interface `name`, if any.
+    pub fn link_named(&self, name: &str) -> Option<LinkId> {
+        self.links
+            .iter()
+            .find(|(_, l)| l.interface.name == name)
+            .map(|(id, _)| *id)
+    }
+
+    /// A link's interface as last seen.
+    pub fn interface(&self, link: LinkId) -> Option<&Interface> {
+        self.links.get(&link).map(|l| &l.interface)
+    }
+
+    /// A link's current kernel index, shared with native VIP management.
+    pub fn ifindex(&self, link: LinkId) -> Option<Arc<AtomicU32>> {
+        self.links.get(&link).map(|l| Arc::clone(&l.ifindex))
+    }
+
+    /// Serves a new link.
+    pub fn add_link(&mut self, id: LinkId, link: LinkIo) {
+        self.links.insert(id, link);
+    }
+
+    /// Closes the links whose interface no group uses (`used` says false); their ids.
+    pub fn close_unused_links(&mut self, used: impl Fn(&str) -> bool) -> Vec<LinkId> {
+        let unused: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| !used(&l.interface.name))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &unused {
+            if let Some(link) = self.links.remove(id) {
+                tracing::info!("{} serves no group any more: closed", link.interface.name);
+            }
+            if self.batch.is_some_and(|(l, _)| l == *id) {
+                self.batch = None;
+            }
+        }
+        unused
+    }
+
+    /// Joins on each link the multicast groups its groups use, and opens or closes its IPv6
+    /// socket as IPv6 groups use it.
+    pub fn set_link_groups(&mut self, groups: &[GroupSettings]) {
+        for link in self.links.values_mut() {
+            let on_link = || groups.iter().filter(|g| g.interface == link.interface.name);
+            let wanted = on_link()
+                .filter(|g| !g.is_broadcast() && !g.is_ipv6())
+                .map(|g| g.multicast_group)
+                .collect();
+            let v6 = on_link().any(GroupSettings::is_ipv6);
+            link.set_groups(wanted);
+            link.set_v6(v6);
+        }
+    }
+
+    /// The interfaces that hold VIPs without carrying adverts.
+    pub fn vip_links(&mut self) -> &mut crate::io::vip_links::VipLinks {
+        &mut self.vip_links
+    }
+
+    /// The trackers' tasks and interface watches.
+    pub fn trackers(&mut self) -> &mut Trackers {
+        &mut self.trackers
+    }
+
+    /// Waits (at most `limit`) for the notify script calls made so far.
+    pub async fn finish_notifications(&mut self, limit: Duration) {
+        self.notifier.finish(limit).await;
+    }
+
     /// The core's time now.
     pub fn now(&self) -> Instant {
         let since = crate::sys::timer::monotonic_now().saturating_sub(self.epoch);
@@ -532,9 +685,6 @@ impl Io {
             }
         }
         if let Poll::Ready(Some((router, job, report))) = self.done.poll_recv(cx) {
-            if let Some(r) = self.runners.get_mut(&router) {
-                r.queued = r.queued.saturating_sub(1);
-            }
             return input(Input::HookDone {
                 router,
                 job,
@@ -638,80 +788,71 @@ impl Io {
         }
     }
 
-    /// Carries out the engine's effects.
-    pub fn apply(&mut self, engine: &mut Engine) {
-        for effect in engine.take_effects() {
-            match effect {
-                Effect::Transmit {
-                    link,
-                    frame,
-                    ethertype,
-                } => {
-                    let Some(socket) = self.links.get(&link).and_then(|l| l.socket.as_ref()) else {
-                        continue;
-                    };
-                    match socket.get_ref().send(&frame, ethertype) {
-                        Ok(()) => engine.send_succeeded(),
-                        Err(e) => engine.send_failed(&e),
-                    }
-                }
-                Effect::TransmitOn {
-                    index,
-                    frame,
-                    ethertype,
-                } => match self.vip_links.send(index, &frame, ethertype) {
-                    Ok(()) => engine.send_succeeded(),
-                    Err(e) => engine.send_failed(&e),
-                },
-                Effect::SendIp { link, to, packet } => {
-                    // Nothing to do while the interface is gone; a socket that failed to open
-                    // on a live interface is a failed send, logged as the others are.
-                    let Some(l) = self.links.get(&link).filter(|l| l.socket.is_some()) else {
-                        continue;
-                    };
-                    let sent = match &l.unicast {
-                        Some(socket) => socket.send(&packet, to),
-                        None => Err(not_open("raw IP socket for unicast peers")),
-                    };
-                    match sent {
-                        Ok(()) => engine.send_succeeded(),
-                        Err(e) => engine.send_failed(&e),
-                    }
-                }
-                Effect::SendIp6 {
-                    link,
-                    from,
-                    to,
-                    packet,
-                } => {
-                    let Some(l) = self.links.get(&link).filter(|l| l.socket.is_some()) else {
-                        continue;
-                    };
-                    let sent = match &l.v6 {
-                        Some(socket) => socket.get_ref().send(&packet, from, to),
-                        None => Err(not_open("IPv6 VRRP socket")),
-                    };
-                    match sent {
-                        Ok(()) => engine.send_succeeded(),
-                        Err(e) => engine.send_failed(&e),
-                    }
-                }
-                Effect::Hook { router, request } => {
-                    let Some(r) = self.runners.get_mut(&router) else {
-                        continue;
-                    };
-                    match request {
-                        HookRequest::Run(job) => {
-                            r.queued += 1;
-                            r.runner.request(job);
-                        }
-                        HookRequest::Cancel(id) => r.runner.cancel(id),
-                    }
-                }
-                Effect::Status(line) => notify(&[sd_notify::NotifyState::Status(&line)]),
-                Effect::Event(event) => self.publish(&event),
-                Effect::Notify(call) => self.notifier.call(call),
+    /// Carries out one of the engine's effects (a group's hook requests go to its runner,
+    /// which the supervisor holds).
+    pub fn apply(&mut self, effect: Effect) {
+        let sent = match effect {
+            Effect::Transmit {
+                link,
+                frame,
+                ethertype,
+            } => {
+                let Some(socket) = self.links.get(&link).and_then(|l| l.socket.as_ref()) else {
+                    return;
+                };
+                socket.get_ref().send(&frame, ethertype)
             }
+            Effect::TransmitOn {
+                index,
+                frame,
+                ethertype,
+            } => self.vip_links.send(index, &frame, ethertype),
+            Effect::SendIp { link, to, packet } => {
+                // Nothing to do while the interface is gone; a socket that failed to open
+                // on a live interface is a failed send, logged as the others are.
+                let Some(l) = self.links.get(&link).filter(|l| l.socket.is_some()) else {
+                    return;
+                };
+                match &l.unicast {
+                    Some(socket) => socket.send(&packet, to),
+                    None => Err(not_open("raw IP socket for unicast peers")),
+                }
+            }
+            Effect::SendIp6 {
+                link,
+                from,
+                to,
+                packet,
+            } => {
+                let Some(l) = self.links.get(&link).filter(|l| l.socket.is_some()) else {
+                    return;
+                };
+                match &l.v6 {
+                    Some(socket) => socket.get_ref().send(&packet, from, to),
+                    None => Err(not_open("IPv6 VRRP socket")),
+                }
+            }
+            Effect::Hook { .. } => return,
+            Effect::Status(line) => return notify(&[sd_notify::NotifyState::Status(&line)]),
+            Effect::Event(event) => return self.publish(&event),
+            Effect::Notify(call) => return self.notifier.call(call),
+        };
+        self.sent(sent);
+    }
+
+    /// Counts a failed send (ucarp's wording, repeated failures logged once per 100) or a
+    /// successful one.
+    fn sent(&mut self, result: std::io::Result<()>) {
+        let Err(error) = result else {
+            self.send_errors = 0;
+            return;
+        };
+        self.send_errors += 1;
+        if self.send_errors == 1 || self.send_errors.is_multiple_of(100) {
+            tracing::warn!(
+                "write() has failed: {error} ({} in a row)",
+                self.send_errors
+            );
         }
     }
 }
