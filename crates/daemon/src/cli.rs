@@ -198,6 +198,8 @@ fn usage(message: impl Into<String>) -> UsageError {
 }
 
 impl Cli {
+    // Long on purpose: ucarp's command-line rules (docs/protocol.md §8) in the order ucarp
+    // applies them, in one place.
     /// Parses `args` (program name first).
     pub fn parse_from_args<I, T>(args: I) -> Result<Invocation, UsageError>
     where

@@ -27,54 +27,63 @@ enum Source {
 /// The `carpd` program: parses the command line, runs the daemon, and returns its exit status.
 pub fn run() -> ExitCode {
     sys::descriptors::close_inherited_on_exec();
-    let source = match Cli::parse_from_args(std::env::args_os()) {
-        Ok(Invocation::Run(cli, password)) => Source::CommandLine(cli, password),
+    match source(Cli::parse_from_args(std::env::args_os())) {
+        Ok(source) => serve(source),
+        Err(status) => status,
+    }
+}
+
+/// What the command line asks to run; the commands that only print (`--check-config`,
+/// `--help`, `--generate-docs`, a bad command line) are done here, with their exit status.
+fn source(invocation: Result<Invocation, cli::UsageError>) -> Result<Source, ExitCode> {
+    match invocation {
+        Ok(Invocation::Run(cli, password)) => Ok(Source::CommandLine(cli, password)),
         Ok(Invocation::RunConfig(cli)) => {
             let path = cli.config.clone().expect("config mode");
             match settings::file::load(&path) {
-                Ok(settings) => Source::File(cli, settings),
+                Ok(settings) => Ok(Source::File(cli, settings)),
                 Err(errors) => {
                     eprintln!("{errors}");
                     eprintln!("carpd: {} is not valid: nothing started", path.display());
-                    return ExitCode::from(1);
+                    Err(ExitCode::from(1))
                 }
             }
         }
-        Ok(Invocation::CheckConfig(path)) => {
-            return match settings::file::load(&path) {
-                Ok(settings) => {
-                    println!(
-                        "{}: valid, {} group{}",
-                        path.display(),
-                        settings.groups.len(),
-                        if settings.groups.len() == 1 { "" } else { "s" }
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(errors) => {
-                    eprintln!("{errors}");
-                    ExitCode::from(1)
-                }
-            };
-        }
+        Ok(Invocation::CheckConfig(path)) => Err(match settings::file::load(&path) {
+            Ok(settings) => {
+                println!(
+                    "{}: valid, {} group{}",
+                    path.display(),
+                    settings.groups.len(),
+                    if settings.groups.len() == 1 { "" } else { "s" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::from(1)
+            }
+        }),
         Ok(Invocation::Print(text)) => {
             print!("{text}");
-            return ExitCode::SUCCESS;
+            Err(ExitCode::SUCCESS)
         }
-        Ok(Invocation::GenerateDocs(dir)) => {
-            return match docs::generate(&dir) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("carpd: writing docs to {}: {e}", dir.display());
-                    ExitCode::from(2)
-                }
-            };
-        }
+        Ok(Invocation::GenerateDocs(dir)) => Err(match docs::generate(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("carpd: writing docs to {}: {e}", dir.display());
+                ExitCode::from(2)
+            }
+        }),
         Err(e) => {
             eprintln!("{}", e.message);
-            return ExitCode::from(e.status);
+            Err(ExitCode::from(e.status))
         }
-    };
+    }
+}
+
+/// Runs the daemon for `source` until it stops: daemonized and logging as asked.
+fn serve(source: Source) -> ExitCode {
     let cli = match &source {
         Source::CommandLine(cli, _) | Source::File(cli, _) => cli.clone(),
     };

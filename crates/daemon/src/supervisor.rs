@@ -658,7 +658,36 @@ impl Daemon {
                 first.address
             );
         }
-        let mode = if g.native() {
+        let mode = self.vip_mode(&plan, &tag, ifindex).await?;
+        let spec = hook_spec(g, mode, tag);
+        let now = self.io.now();
+        let router = self
+            .engine
+            .add_group(now, g, plan.config, link_id, random_seed());
+        let runner = HookRunner::start(spec, router, self.done.clone());
+        self.slots.insert(
+            router,
+            GroupSlot {
+                settings: plan.settings,
+                lock,
+                runner: Runner::new(runner),
+            },
+        );
+        // Hooks asked for at the start go to the runner just made.
+        self.apply();
+        Ok(())
+    }
+
+    /// How a starting group's VIPs are managed: by carpd on `ifindex` (stale VIPs an earlier
+    /// instance left removed first), or by the user's scripts.
+    async fn vip_mode(
+        &self,
+        plan: &Plan,
+        tag: &str,
+        ifindex: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    ) -> Result<VipMode> {
+        let g = &plan.settings;
+        Ok(if g.native() {
             tracing::info!("{tag}No up/down script: carpd manages the virtual IP addresses itself");
             // A killed instance may have left our VIP behind: take it away before the
             // election (only what carpd added; startup::check refused anything else).
@@ -691,24 +720,7 @@ impl Daemon {
                 up: g.up_script.clone(),
                 down: g.down_script.clone(),
             }
-        };
-        let spec = hook_spec(g, mode, tag);
-        let now = self.io.now();
-        let router = self
-            .engine
-            .add_group(now, g, plan.config, link_id, random_seed());
-        let runner = HookRunner::start(spec, router, self.done.clone());
-        self.slots.insert(
-            router,
-            GroupSlot {
-                settings: plan.settings,
-                lock,
-                runner: Runner::new(runner),
-            },
-        );
-        // Hooks asked for at the start go to the runner just made.
-        self.apply();
-        Ok(())
+        })
     }
 
     /// Stops a group (bow-out, VIPs released by its down hook) and lets its runner finish

@@ -96,6 +96,44 @@ impl VrConfigBuilder {
         }
     }
 
+    /// The checks of the protocol's own values; CARP's authenticator.
+    fn protocol_checks(&self) -> Result<Option<Authenticator>, ConfigError> {
+        Ok(match self.protocol {
+            Protocol::Carp(carp) => {
+                let IpAddr::V4(_) = self.source else {
+                    return Err(ConfigError::CarpIpv6(self.source));
+                };
+                if carp.advbase == 0 && carp.advskew == 0 {
+                    return Err(ConfigError::ZeroInterval);
+                }
+                if carp.deadratio == 0 {
+                    return Err(ConfigError::DeadratioZero);
+                }
+                let vips: Vec<Ipv4Addr> = self
+                    .vips
+                    .iter()
+                    .filter_map(|v| match v {
+                        IpAddr::V4(a) => Some(*a),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                Some(Authenticator::new(&self.password, self.vhid, &vips)?)
+            }
+            Protocol::Vrrp3(params) => {
+                if params.priority == 0 {
+                    return Err(ConfigError::PriorityZero);
+                }
+                if params.interval_cs == 0 || params.interval_cs > vrrp3::MAX_INTERVAL_CS {
+                    return Err(ConfigError::IntervalOutOfRange(params.interval_cs));
+                }
+                if !self.password.is_empty() {
+                    return Err(ConfigError::PasswordInVrrp3);
+                }
+                None
+            }
+        })
+    }
+
     /// Checks every value and prepares the authenticator.
     pub fn build(self) -> Result<VrConfig, ConfigError> {
         if self.vhid == 0 {
@@ -138,40 +176,7 @@ impl VrConfigBuilder {
         if !self.group.is_multicast() || self.group.is_ipv4() != self.source.is_ipv4() {
             return Err(ConfigError::GroupNotMulticast(self.group));
         }
-        let auth = match self.protocol {
-            Protocol::Carp(carp) => {
-                let IpAddr::V4(_) = self.source else {
-                    return Err(ConfigError::CarpIpv6(self.source));
-                };
-                if carp.advbase == 0 && carp.advskew == 0 {
-                    return Err(ConfigError::ZeroInterval);
-                }
-                if carp.deadratio == 0 {
-                    return Err(ConfigError::DeadratioZero);
-                }
-                let vips: Vec<Ipv4Addr> = self
-                    .vips
-                    .iter()
-                    .filter_map(|v| match v {
-                        IpAddr::V4(a) => Some(*a),
-                        IpAddr::V6(_) => None,
-                    })
-                    .collect();
-                Some(Authenticator::new(&self.password, self.vhid, &vips)?)
-            }
-            Protocol::Vrrp3(params) => {
-                if params.priority == 0 {
-                    return Err(ConfigError::PriorityZero);
-                }
-                if params.interval_cs == 0 || params.interval_cs > vrrp3::MAX_INTERVAL_CS {
-                    return Err(ConfigError::IntervalOutOfRange(params.interval_cs));
-                }
-                if !self.password.is_empty() {
-                    return Err(ConfigError::PasswordInVrrp3);
-                }
-                None
-            }
-        };
+        let auth = self.protocol_checks()?;
         Ok(VrConfig {
             vhid: self.vhid,
             protocol: self.protocol,

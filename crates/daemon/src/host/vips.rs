@@ -148,22 +148,15 @@ impl Engine {
         });
     }
 
+    /// Tells the core a hook job is over (the announcements a restore or reconcile calls for
+    /// come as its actions, drained after this input).
     pub(super) fn hook_done(&mut self, now: Instant, router: RouterId, job: Job) {
         match job {
             Job::Hook { id, .. } => self.node.handle_hook_done(now, router, id),
             Job::Release => {}
-            Job::Restore | Job::Reconcile => {
-                if self.state(router) == State::Master {
-                    let vips = self
-                        .groups
-                        .get(&router)
-                        .map(|g| g.vips.clone())
-                        .unwrap_or_default();
-                    for vip in vips {
-                        self.announce(router, vip);
-                    }
-                }
-            }
+            // The VIPs are up again (or anew): the core announces them when it is master
+            // with its VIPs up, its own rule for every announcement.
+            Job::Restore | Job::Reconcile => self.node.announce_vips(router),
         }
     }
 }

@@ -641,6 +641,8 @@ impl Io {
         }
     }
 
+    // Long on purpose: the priority order of every source of the loop is this function's
+    // order, read top to bottom in one place.
     /// One pass over the sources in priority order: the first that has something gives it
     /// (`None`: an interface event that changed nothing the engine needs, look again). Each
     /// source that has nothing registers `cx` in place (no future is built or dropped per

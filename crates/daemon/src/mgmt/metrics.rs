@@ -5,8 +5,9 @@
 //! between two inputs, so it never races a state change and never delays a packet by more
 //! than one render (about a millisecond for 255 groups).
 
-use crate::host::report::ProtocolStatus;
+use crate::host::report::{GroupStatus, ProtocolStatus};
 use crate::host::tallies::GroupLabels;
+use crate::host::tallies::Tallies;
 use crate::host::Engine;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -52,61 +53,17 @@ const STATES: [carpd_proto::State; 4] = [
 /// the engine's instant zero.
 pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
     let mut registry = Registry::with_prefix("carpd");
-    let tallies = engine.tallies();
-    let state = Family::<StateLabels, Gauge>::default();
-    let sent = Family::<GroupLabels, Counter>::default();
-    let received = Family::<GroupLabels, Counter>::default();
-    let demote = Family::<GroupLabels, Gauge>::default();
-    let advskew = Family::<GroupLabels, Gauge>::default();
-    let priority = Family::<GroupLabels, Gauge>::default();
-    let last = Family::<GroupLabels, Gauge<f64, AtomicU64>>::default();
-    let dropped = Family::<DropLabels, Counter>::default();
-    let mismatches = Family::<GroupLabels, Counter>::default();
-    let healthy = Family::<TrackerLabels, Gauge>::default();
+    let groups = GroupFamilies::default();
     for g in engine.group_status(None).unwrap_or_default() {
-        let labels = GroupLabels {
-            group: g.group.group.clone(),
-            interface: g.group.interface.clone(),
-            vhid: g.group.vhid,
-        };
-        for s in STATES {
-            state
-                .get_or_create(&StateLabels {
-                    group: labels.group.clone(),
-                    interface: labels.interface.clone(),
-                    vhid: labels.vhid,
-                    state: s.as_str(),
-                })
-                .set(i64::from(g.state == s));
-        }
-        sent.get_or_create(&labels).inc_by(g.stats.adverts_sent);
-        mismatches
-            .get_or_create(&labels)
-            .inc_by(g.stats.advert_mismatches);
-        received
-            .get_or_create(&labels)
-            .inc_by(g.stats.adverts_received);
-        // What the group advertises: CARP's demote byte and advskew, or VRRPv3's priority.
-        match &g.protocol {
-            ProtocolStatus::Carp { advskew: skew, .. } => {
-                demote.get_or_create(&labels).set(i64::from(g.demote));
-                advskew.get_or_create(&labels).set(i64::from(*skew));
-            }
-            ProtocolStatus::Vrrp3(v3) => {
-                priority.get_or_create(&labels).set(i64::from(v3.priority));
-            }
-        }
-        let since = wall_epoch + std::time::Duration::from_micros(g.since.as_micros());
-        let unix = since
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        last.get_or_create(&labels).set(unix);
+        groups.add(&g, wall_epoch);
     }
+    let dropped = Family::<DropLabels, Counter>::default();
     for ((interface, reason), count) in engine.drops_by_interface() {
         dropped
             .get_or_create(&DropLabels { interface, reason })
             .inc_by(count);
     }
+    let healthy = Family::<TrackerLabels, Gauge>::default();
     for (name, t) in engine.trackers() {
         healthy
             .get_or_create(&TrackerLabels {
@@ -114,57 +71,9 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
             })
             .set(i64::from(t.healthy));
     }
-    registry.register(
-        "group_state",
-        "1 for the group's current state (INIT, BACKUP, MASTER, FAULT), 0 for the others",
-        state,
-    );
-    registry.register(
-        "group_transitions",
-        "State changes of the group, by new state",
-        tallies.transitions.clone(),
-    );
-    registry.register(
-        "adverts_sent",
-        "Adverts sent by the group, bow-outs included",
-        sent,
-    );
-    registry.register(
-        "adverts_received",
-        "Adverts received for the group that verified and were used",
-        received,
-    );
-    registry.register(
-        "advert_mismatches",
-        "VRRPv3 adverts used although their address list or interval differs from the group's (logged; keepalived drops them)",
-        mismatches,
-    );
-    registry.register(
-        "packets_dropped",
-        "Packets not used, by interface and reason",
-        dropped,
-    );
-    registry.register(
-        "group_demote",
-        "The demote byte a CARP group advertises (trackers' weights with demote_by = demote)",
-        demote,
-    );
-    registry.register(
-        "group_advskew",
-        "The advskew a CARP group advertises (trackers' weights included with demote_by = advskew)",
-        advskew,
-    );
-    registry.register(
-        "group_priority",
-        "The VRRPv3 priority the group advertises (trackers' weights subtracted)",
-        priority,
-    );
-    registry.register(
-        "group_last_transition_timestamp_seconds",
-        "When the group entered its current state, in seconds since the Unix epoch",
-        last,
-    );
+    groups.register(&mut registry, engine.tallies(), dropped);
     registry.register("tracker_healthy", "1 while the tracker is healthy", healthy);
+    let tallies = engine.tallies();
     registry.register(
         "hook_runs",
         "Hook runs (up/down scripts or native VIP changes), by kind and result",
@@ -189,6 +98,126 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
         tracing::error!("encoding the metrics: {e}");
     }
     text
+}
+
+/// The per-group metrics read at a scrape.
+#[derive(Default)]
+struct GroupFamilies {
+    state: Family<StateLabels, Gauge>,
+    sent: Family<GroupLabels, Counter>,
+    received: Family<GroupLabels, Counter>,
+    demote: Family<GroupLabels, Gauge>,
+    advskew: Family<GroupLabels, Gauge>,
+    priority: Family<GroupLabels, Gauge>,
+    last: Family<GroupLabels, Gauge<f64, AtomicU64>>,
+    mismatches: Family<GroupLabels, Counter>,
+}
+
+impl GroupFamilies {
+    /// One group's values.
+    fn add(&self, g: &GroupStatus, wall_epoch: SystemTime) {
+        let labels = GroupLabels {
+            group: g.group.group.clone(),
+            interface: g.group.interface.clone(),
+            vhid: g.group.vhid,
+        };
+        for s in STATES {
+            self.state
+                .get_or_create(&StateLabels {
+                    group: labels.group.clone(),
+                    interface: labels.interface.clone(),
+                    vhid: labels.vhid,
+                    state: s.as_str(),
+                })
+                .set(i64::from(g.state == s));
+        }
+        self.sent
+            .get_or_create(&labels)
+            .inc_by(g.stats.adverts_sent);
+        self.mismatches
+            .get_or_create(&labels)
+            .inc_by(g.stats.advert_mismatches);
+        self.received
+            .get_or_create(&labels)
+            .inc_by(g.stats.adverts_received);
+        // What the group advertises: CARP's demote byte and advskew, or VRRPv3's priority.
+        match &g.protocol {
+            ProtocolStatus::Carp { advskew, .. } => {
+                self.demote.get_or_create(&labels).set(i64::from(g.demote));
+                self.advskew.get_or_create(&labels).set(i64::from(*advskew));
+            }
+            ProtocolStatus::Vrrp3(v3) => {
+                self.priority
+                    .get_or_create(&labels)
+                    .set(i64::from(v3.priority));
+            }
+        }
+        let since = wall_epoch + std::time::Duration::from_micros(g.since.as_micros());
+        let unix = since
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.last.get_or_create(&labels).set(unix);
+    }
+
+    /// Registers them, with the transitions counted as they happened and the drops, in the
+    /// order the endpoint has always listed them.
+    fn register(
+        self,
+        registry: &mut Registry,
+        tallies: &Tallies,
+        dropped: Family<DropLabels, Counter>,
+    ) {
+        registry.register(
+            "group_state",
+            "1 for the group's current state (INIT, BACKUP, MASTER, FAULT), 0 for the others",
+            self.state,
+        );
+        registry.register(
+            "group_transitions",
+            "State changes of the group, by new state",
+            tallies.transitions.clone(),
+        );
+        registry.register(
+            "adverts_sent",
+            "Adverts sent by the group, bow-outs included",
+            self.sent,
+        );
+        registry.register(
+            "adverts_received",
+            "Adverts received for the group that verified and were used",
+            self.received,
+        );
+        registry.register(
+            "advert_mismatches",
+            "VRRPv3 adverts used although their address list or interval differs from the group's (logged; keepalived drops them)",
+            self.mismatches,
+        );
+        registry.register(
+            "packets_dropped",
+            "Packets not used, by interface and reason",
+            dropped,
+        );
+        registry.register(
+            "group_demote",
+            "The demote byte a CARP group advertises (trackers' weights with demote_by = demote)",
+            self.demote,
+        );
+        registry.register(
+            "group_advskew",
+            "The advskew a CARP group advertises (trackers' weights included with demote_by = advskew)",
+            self.advskew,
+        );
+        registry.register(
+            "group_priority",
+            "The VRRPv3 priority the group advertises (trackers' weights subtracted)",
+            self.priority,
+        );
+        registry.register(
+            "group_last_transition_timestamp_seconds",
+            "When the group entered its current state, in seconds since the Unix epoch",
+            self.last,
+        );
+    }
 }
 
 /// A scrape waiting for the loop's answer.

@@ -90,8 +90,8 @@ impl VirtualRouter {
 
     pub(super) fn master_heard(&mut self, now: Instant, heard: &Heard, up_hook: Option<HookId>) {
         if self.peer_is_preferred(heard) {
-            // ucarp packethandler: one more advert "to be really sure the new master knows",
-            // then BACKUP. VRRPv3 (RFC 9568 §6.4.3) steps down without one.
+            // ucarp packethandler (docs/protocol.md §6): one more advert "to be really sure the
+            // new master knows", then BACKUP. VRRPv3 (RFC 9568 §6.4.3) steps down without one.
             if self.config.protocol.last_advert_on_step_down() {
                 self.send_advert(false);
             }
@@ -114,7 +114,7 @@ impl VirtualRouter {
                 _ => {}
             }
             if up_hook.is_none() {
-                // ucarp packethandler: reassert with a GARP now and another with the second
+                // ucarp packethandler (docs/protocol.md §6): reassert with a GARP now and another with the second
                 // following advert (once the VIP is up: before, the up hook will announce
                 // it), so that clients and switches that followed the other master come back.
                 self.announce();
@@ -174,7 +174,7 @@ impl VirtualRouter {
         } else if self.config.protocol.replaces_masters_too_slow_for_it()
             && self.master_down_interval() < heard.interval
         {
-            // ucarp packethandler "going to time out": the master's interval exceeds our
+            // ucarp packethandler "going to time out" (docs/protocol.md §6): the master's interval exceeds our
             // dead time, so it would be declared dead between two of its adverts. (A VRRPv3
             // backup times the master by its own advertised interval.)
             Some(StateChangeReason::MasterWillTimeOut)

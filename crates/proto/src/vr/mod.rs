@@ -7,6 +7,10 @@
 //! [`VirtualRouter::handle_command`], [`VirtualRouter::handle_hook_done`]. Outputs:
 //! [`VirtualRouter::poll_action`] (drain it to empty after every input) and
 //! [`VirtualRouter::poll_timeout`] (read it after draining).
+//!
+//! The protocol facts behind it are in docs/protocol.md: the advert (§1), its HMAC and counter
+//! (§2, §3), what a receiver checks (§4), gratuitous ARP (§5), timers and the election (§6),
+//! scripts (§7) and VRRPv3 (§9).
 
 use crate::action::{Action, DropReason, HookId, HookKind, State, StateChangeReason};
 use crate::config::{VrConfig, DEMOTE_HOLD};
@@ -105,7 +109,8 @@ enum Phase {
         advert_at: Instant,
         /// The up hook until it has finished: the VIP is announced then, not before.
         up_hook: Option<HookId>,
-        /// Adverts left before the delayed gratuitous ARP (ucarp `sc_delayed_arp`); 0 = none.
+        /// Adverts left before the delayed gratuitous ARP (ucarp `sc_delayed_arp`,
+        /// docs/protocol.md §5); 0 = none.
         delayed_arp: u8,
     },
 }
@@ -474,7 +479,8 @@ impl VirtualRouter {
         if !auth.verify(carp.counter, &carp.digest) {
             return self.drop(DropReason::BadDigest, source);
         }
-        // ucarp accepts any counter; carpd also accepts any, but not one it has just seen.
+        // ucarp accepts any counter (docs/protocol.md §3); carpd also accepts any, but not one
+        // it has just seen.
         if self.recent_counters.contains(&Some(carp.counter)) {
             return self.drop(DropReason::Replay, source);
         }
@@ -536,7 +542,7 @@ impl VirtualRouter {
     }
 
     /// Whether an advert from `source` to `destination` is for us: with unicast peers, only
-    /// theirs count; with multicast, only those sent to our group (ucarp carp.c
+    /// theirs count; with multicast, only those sent to our group (docs/protocol.md §4; ucarp carp.c
     /// packethandler). Records the drop otherwise.
     fn accepts(&mut self, source: IpAddr, destination: IpAddr) -> bool {
         if self.config.is_unicast() {
@@ -565,6 +571,8 @@ impl VirtualRouter {
         }
     }
 
+    // Long on purpose: one arm per command, each short; splitting them apart would hide
+    // that they are the whole list.
     /// An operator's command.
     pub fn handle_command(&mut self, now: Instant, command: Command) {
         match command {
@@ -745,7 +753,7 @@ impl VirtualRouter {
             up_hook,
             delayed_arp: 0,
         };
-        // ucarp carp_master_down: script, GARP, advert.
+        // ucarp carp_master_down: script, GARP, advert (docs/protocol.md §5).
         if up_hook.is_none() {
             self.announce();
         }
@@ -826,7 +834,7 @@ impl VirtualRouter {
         }
     }
 
-    /// The bow-out advert (OpenBSD carp_send_ad: advbase 255, advskew 255; VRRPv3: priority
+    /// The bow-out advert (docs/protocol.md §6; OpenBSD carp_send_ad: advbase 255, advskew 255; VRRPv3: priority
     /// 0): every CARP backup, ucarp's included, takes over on receipt instead of waiting for
     /// the dead time; a VRRPv3 backup waits only its Skew_Time.
     fn bow_out(&mut self) {

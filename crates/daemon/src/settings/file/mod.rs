@@ -151,6 +151,8 @@ pub fn load(path: &Path) -> Result<Settings, FileErrors> {
     parse(path, &text)
 }
 
+// Long on purpose: the file's sections in order, then the rules between groups, so that one
+// pass reports every error of the file.
 /// Checks `text`, the contents of `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
     let mut checker = Checker {
@@ -425,6 +427,10 @@ impl Checker<'_> {
         self.check(group, key, &value, verdict)
     }
 
+    /// One `[[group]]`, checked key by key: every error is recorded (a file gets all its
+    /// errors at once), and the group is made only when there was none. Long on purpose: the
+    /// keys are read in one place, in the order the docs list them, each in a line or through
+    /// a helper of its own below.
     fn group(
         &mut self,
         index: usize,
@@ -440,108 +446,21 @@ impl Checker<'_> {
                 self.error(n.span(), format!("{label}: name = {accepted}"));
             }
         }
-        let missing =
-            |key: &str, accepted: &str| format!("{label}: missing key {key}: accepted {accepted}");
-        let interface = match &raw.interface {
-            Some(i) => self.check(&label, "interface", i, rules::interface(i.get_ref())),
-            None => {
-                self.error(
-                    span.clone(),
-                    missing("interface", "an interface name such as \"eth0\""),
-                );
-                None
-            }
-        };
+        let interface = self.required(&label, &span, "interface", &raw.interface, |i| {
+            rules::interface(i)
+        });
         let vhid = match &raw.vhid {
             Some(_) => self.number(&label, "vhid", &raw.vhid, 0, rules::vhid),
             None => {
-                self.error(span.clone(), missing("vhid", "1 to 255"));
+                self.error(span.clone(), missing(&label, "vhid", "1 to 255"));
                 None
             }
         };
-        let vips = match &raw.vips {
-            Some(list) if list.get_ref().is_empty() => {
-                self.error(list.span(), format!("{label}: vips = []: accepted one or more addresses such as [\"10.0.0.250/24\"]"));
-                None
-            }
-            Some(list) => {
-                let mut vips: Vec<Vip> = Vec::new();
-                for v in list.get_ref() {
-                    let verdict = rules::vip_any(v.get_ref()).and_then(|vip| {
-                        if vip.address.is_loopback() {
-                            Err("a loopback address never leaves the host: accepted an address outside 127.0.0.0/8 and ::1".to_string())
-                        } else {
-                            Ok(vip)
-                        }
-                    });
-                    if let Some(vip) = self.check(&label, "vips", v, verdict) {
-                        if vips.iter().any(|e| e.address == vip.address) {
-                            self.error(
-                                v.span(),
-                                format!(
-                                    "{label}: vips: {} is listed twice: accepted each address once",
-                                    vip.address
-                                ),
-                            );
-                        }
-                        vips.push(vip);
-                    }
-                }
-                Some(vips)
-            }
-            None => {
-                self.error(
-                    span.clone(),
-                    missing("vips", "one or more addresses such as [\"10.0.0.250/24\"]"),
-                );
-                None
-            }
-        };
+        let vips = self.vips(&label, &span, &raw);
         let vrrp3 = self.protocol(&label, &raw);
         let peers = self.peers(&label, &raw);
-        let password = match (&raw.password, &raw.passfile) {
-            // VRRPv3 has none; a password given is refused by `protocol`.
-            _ if vrrp3.is_none_or(|v| v.is_some()) => Some(Vec::new()),
-            (Some(_), Some(f)) => {
-                self.error(
-                    f.span(),
-                    format!("{label}: both password and passfile given: accepted one of them"),
-                );
-                None
-            }
-            (Some(p), None) => self.check(
-                &label,
-                "password",
-                p,
-                rules::password(p.get_ref().as_bytes()).map(|()| p.get_ref().as_bytes().to_vec()),
-            ),
-            (None, Some(f)) => {
-                let path = self.relative(f.get_ref());
-                let verdict = rules::read_passfile(&path, None)
-                    .map_err(|e| format!("{} {e}", path.display()))
-                    .and_then(|pw| rules::password(&pw).map(|()| pw));
-                self.check(&label, "passfile", f, verdict)
-            }
-            (None, None) => {
-                self.error(
-                    span.clone(),
-                    missing(
-                        "password",
-                        "password = \"...\" (1 to 19 bytes) or passfile = \"/etc/carpd/NAME.pass\"",
-                    ),
-                );
-                None
-            }
-        };
-        let advbase = self.number(&label, "advbase", &raw.advbase, 1, rules::byte);
-        let advskew = self.number(&label, "advskew", &raw.advskew, 0, rules::byte);
-        if let (Some(b), Some(s)) = (advbase, advskew) {
-            if let Err(accepted) = rules::interval(b, s) {
-                let at = raw.advbase.as_ref().map_or(span.clone(), |v| v.span());
-                self.error(at, format!("{label}: {accepted}"));
-            }
-        }
-        let deadratio = self.number(&label, "deadratio", &raw.deadratio, 3, rules::deadratio);
+        let password = self.password(&label, &span, &raw, vrrp3);
+        let (advbase, advskew, deadratio) = self.carp_timing(&label, &span, &raw);
         // One family per group, the first VIP's; CARP is IPv4 only.
         let ipv6 = vips
             .as_ref()
@@ -553,23 +472,7 @@ impl Checker<'_> {
         if let (true, Some(v)) = (ipv6, &raw.v3_checksum) {
             self.error(v.span(), format!("{label}: v3_checksum is for IPv4 groups: IPv6 adverts always carry the pseudo-header checksum"));
         }
-        let srcip = match &raw.srcip {
-            None => Some(None),
-            Some(s) => {
-                let verdict = if ipv6 {
-                    rules::srcip_v6(s.get_ref())
-                } else {
-                    rules::srcip(s.get_ref()).map(std::net::IpAddr::V4)
-                };
-                self.check(&label, "srcip", s, verdict).map(Some)
-            }
-        };
-        if let (Some(Some(src)), Some(vips)) = (srcip, &vips) {
-            if vips.iter().any(|v| v.address == src) {
-                let s = raw.srcip.as_ref().expect("given");
-                self.error(s.span(), format!("{label}: srcip = {src} is also in vips: accepted a virtual address other than the host's own (carpd would take it away when it leaves MASTER)"));
-            }
-        }
+        let srcip = self.srcip(&label, &raw, ipv6, vips.as_deref());
         let multicast_group = match &raw.multicast_group {
             None => Some(carpd_proto::wire::carp::DEFAULT_GROUP),
             Some(g) => self.check(
@@ -580,20 +483,9 @@ impl Checker<'_> {
             ),
         };
         let vip_interface = self.vip_interface(&label, &raw, interface.as_deref(), vips.as_deref());
-        let up_script = self.script(&label, "up_script", raw.up_script);
-        let down_script = self.script(&label, "down_script", raw.down_script);
-        let hook_timeout = match &raw.hook_timeout {
-            None => Some(Duration::from_secs(30)),
-            Some(t) => {
-                let verdict = Duration::try_from_secs_f64(*t.get_ref())
-                    .map_err(|_| String::new())
-                    .and_then(rules::hook_timeout)
-                    .map_err(|_| {
-                        "accepted a number of seconds above 0, such as 30 or 2.5".to_string()
-                    });
-                self.check(&label, "hook_timeout", t, verdict)
-            }
-        };
+        let up_script = self.script(&label, "up_script", raw.up_script.clone());
+        let down_script = self.script(&label, "down_script", raw.down_script.clone());
+        let hook_timeout = self.hook_timeout(&label, &raw);
         let track = self.track(&label, &raw.track, trackers);
         let demote_by = self.demote_by(&label, &raw.demote_by);
         let sync = self.sync(&label, &raw.sync);
@@ -605,18 +497,7 @@ impl Checker<'_> {
             None => Some(None),
             Some(_) => self.refresh(&label, &raw.garp_refresh).map(Some),
         };
-        if let Some((peers, _)) = &peers {
-            self.peer_families(&label, !ipv6, peers, &raw.peers);
-            if let (Some(Some(src)), Some(list)) = (srcip, &raw.peers) {
-                if let Some(p) = peers.iter().zip(list.get_ref()).find(|(ip, _)| **ip == src) {
-                    self.error(p.1.span(), format!("{label}: peers: {src} is this host's srcip: accepted the addresses of the other nodes"));
-                }
-            }
-        }
-        if let (Some(Some(_)), Some(DemoteBy::Advskew)) = (vrrp3, demote_by) {
-            let at = raw.demote_by.as_ref().map_or(span.clone(), |v| v.span());
-            self.error(at, format!("{label}: demote_by = \"advskew\" is for CARP groups with ucarp peers: a VRRPv3 group's weights lower its priority (demote_by = \"demote\", the default)"));
-        }
+        self.cross_checks(&label, &span, &raw, &peers, srcip, vrrp3, demote_by, ipv6);
         if self.errors.len() > errors_before {
             return None;
         }
@@ -663,6 +544,216 @@ impl Checker<'_> {
         })
     }
 
+    /// `interface`: required.
+    fn required(
+        &mut self,
+        label: &str,
+        span: &Range<usize>,
+        key: &str,
+        value: &Option<Spanned<String>>,
+        rule: impl Fn(&str) -> Result<String, String>,
+    ) -> Option<String> {
+        match value {
+            Some(v) => self.check(label, key, v, rule(v.get_ref())),
+            None => {
+                self.error(
+                    span.clone(),
+                    missing(label, key, "an interface name such as \"eth0\""),
+                );
+                None
+            }
+        }
+    }
+
+    /// `vips`: required, one or more, each once, none a loopback address.
+    fn vips(&mut self, label: &str, span: &Range<usize>, raw: &RawGroup) -> Option<Vec<Vip>> {
+        let label = label.to_string();
+        match &raw.vips {
+            Some(list) if list.get_ref().is_empty() => {
+                self.error(list.span(), format!("{label}: vips = []: accepted one or more addresses such as [\"10.0.0.250/24\"]"));
+                None
+            }
+            Some(list) => {
+                let mut vips: Vec<Vip> = Vec::new();
+                for v in list.get_ref() {
+                    let verdict = rules::vip_any(v.get_ref()).and_then(|vip| {
+                        if vip.address.is_loopback() {
+                            Err("a loopback address never leaves the host: accepted an address outside 127.0.0.0/8 and ::1".to_string())
+                        } else {
+                            Ok(vip)
+                        }
+                    });
+                    if let Some(vip) = self.check(&label, "vips", v, verdict) {
+                        if vips.iter().any(|e| e.address == vip.address) {
+                            self.error(
+                                v.span(),
+                                format!(
+                                    "{label}: vips: {} is listed twice: accepted each address once",
+                                    vip.address
+                                ),
+                            );
+                        }
+                        vips.push(vip);
+                    }
+                }
+                Some(vips)
+            }
+            None => {
+                self.error(
+                    span.clone(),
+                    missing(
+                        &label,
+                        "vips",
+                        "one or more addresses such as [\"10.0.0.250/24\"]",
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `password` or `passfile` (one of them, for CARP only: `vrrp3` is the protocol check's
+    /// verdict).
+    fn password(
+        &mut self,
+        label: &str,
+        span: &Range<usize>,
+        raw: &RawGroup,
+        vrrp3: Option<Option<carpd_proto::Vrrp3Params>>,
+    ) -> Option<Vec<u8>> {
+        let label = label.to_string();
+        match (&raw.password, &raw.passfile) {
+            // VRRPv3 has none; a password given is refused by `protocol`.
+            _ if vrrp3.is_none_or(|v| v.is_some()) => Some(Vec::new()),
+            (Some(_), Some(f)) => {
+                self.error(
+                    f.span(),
+                    format!("{label}: both password and passfile given: accepted one of them"),
+                );
+                None
+            }
+            (Some(p), None) => self.check(
+                &label,
+                "password",
+                p,
+                rules::password(p.get_ref().as_bytes()).map(|()| p.get_ref().as_bytes().to_vec()),
+            ),
+            (None, Some(f)) => {
+                let path = self.relative(f.get_ref());
+                let verdict = rules::read_passfile(&path, None)
+                    .map_err(|e| format!("{} {e}", path.display()))
+                    .and_then(|pw| rules::password(&pw).map(|()| pw));
+                self.check(&label, "passfile", f, verdict)
+            }
+            (None, None) => {
+                self.error(
+                    span.clone(),
+                    missing(
+                        &label,
+                        "password",
+                        "password = \"...\" (1 to 19 bytes) or passfile = \"/etc/carpd/NAME.pass\"",
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// CARP's `advbase`, `advskew` (together a valid interval) and `deadratio`.
+    fn carp_timing(
+        &mut self,
+        label: &str,
+        span: &Range<usize>,
+        raw: &RawGroup,
+    ) -> (Option<u8>, Option<u8>, Option<u32>) {
+        let label = label.to_string();
+        let advbase = self.number(&label, "advbase", &raw.advbase, 1, rules::byte);
+        let advskew = self.number(&label, "advskew", &raw.advskew, 0, rules::byte);
+        if let (Some(b), Some(s)) = (advbase, advskew) {
+            if let Err(accepted) = rules::interval(b, s) {
+                let at = raw.advbase.as_ref().map_or(span.clone(), |v| v.span());
+                self.error(at, format!("{label}: {accepted}"));
+            }
+        }
+        let deadratio = self.number(&label, "deadratio", &raw.deadratio, 3, rules::deadratio);
+        (advbase, advskew, deadratio)
+    }
+
+    /// `srcip`, of the group's family and none of its VIPs.
+    fn srcip(
+        &mut self,
+        label: &str,
+        raw: &RawGroup,
+        ipv6: bool,
+        vips: Option<&[Vip]>,
+    ) -> Option<Option<std::net::IpAddr>> {
+        let label = label.to_string();
+        let srcip = match &raw.srcip {
+            None => Some(None),
+            Some(s) => {
+                let verdict = if ipv6 {
+                    rules::srcip_v6(s.get_ref())
+                } else {
+                    rules::srcip(s.get_ref()).map(std::net::IpAddr::V4)
+                };
+                self.check(&label, "srcip", s, verdict).map(Some)
+            }
+        };
+        if let (Some(Some(src)), Some(vips)) = (srcip, vips) {
+            if vips.iter().any(|v| v.address == src) {
+                let s = raw.srcip.as_ref().expect("given");
+                self.error(s.span(), format!("{label}: srcip = {src} is also in vips: accepted a virtual address other than the host's own (carpd would take it away when it leaves MASTER)"));
+            }
+        }
+        srcip
+    }
+
+    /// `hook_timeout`, 30 s unless given.
+    fn hook_timeout(&mut self, label: &str, raw: &RawGroup) -> Option<Duration> {
+        let label = label.to_string();
+        match &raw.hook_timeout {
+            None => Some(Duration::from_secs(30)),
+            Some(t) => {
+                let verdict = Duration::try_from_secs_f64(*t.get_ref())
+                    .map_err(|_| String::new())
+                    .and_then(rules::hook_timeout)
+                    .map_err(|_| {
+                        "accepted a number of seconds above 0, such as 30 or 2.5".to_string()
+                    });
+                self.check(&label, "hook_timeout", t, verdict)
+            }
+        }
+    }
+
+    /// The rules between a group's keys: peers of its family and not itself, `demote_by =
+    /// "advskew"` only for CARP.
+    #[allow(clippy::too_many_arguments)]
+    fn cross_checks(
+        &mut self,
+        label: &str,
+        span: &Range<usize>,
+        raw: &RawGroup,
+        peers: &Option<(Vec<std::net::IpAddr>, bool)>,
+        srcip: Option<Option<std::net::IpAddr>>,
+        vrrp3: Option<Option<carpd_proto::Vrrp3Params>>,
+        demote_by: Option<DemoteBy>,
+        ipv6: bool,
+    ) {
+        let label = label.to_string();
+        if let Some((peers, _)) = peers {
+            self.peer_families(&label, !ipv6, peers, &raw.peers);
+            if let (Some(Some(src)), Some(list)) = (srcip, &raw.peers) {
+                if let Some(p) = peers.iter().zip(list.get_ref()).find(|(ip, _)| **ip == src) {
+                    self.error(p.1.span(), format!("{label}: peers: {src} is this host's srcip: accepted the addresses of the other nodes"));
+                }
+            }
+        }
+        if let (Some(Some(_)), Some(DemoteBy::Advskew)) = (vrrp3, demote_by) {
+            let at = raw.demote_by.as_ref().map_or(span.clone(), |v| v.span());
+            self.error(at, format!("{label}: demote_by = \"advskew\" is for CARP groups with ucarp peers: a VRRPv3 group's weights lower its priority (demote_by = \"demote\", the default)"));
+        }
+    }
+
     /// A path as written, relative to the config file's folder when not absolute.
     fn relative(&self, path: &str) -> PathBuf {
         let p = Path::new(path);
@@ -690,6 +781,11 @@ fn executable(path: &Path) -> Result<(), String> {
             "{e}: accepted an absolute path to an executable file"
         )),
     }
+}
+
+/// "missing key": the key and what is accepted.
+fn missing(label: &str, key: &str, accepted: &str) -> String {
+    format!("{label}: missing key {key}: accepted {accepted}")
 }
 
 #[cfg(test)]

@@ -90,6 +90,8 @@ impl Checker<'_> {
         }
     }
 
+    /// One `[[tracker]]`, key by key (long on purpose, as `group`: every key of every kind
+    /// in one place, every error recorded).
     pub(super) fn tracker(
         &mut self,
         index: usize,
