@@ -8,7 +8,7 @@ use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
 use carpd_proto::wire::ipv4::Ipv4Repr;
 use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4, GROUP_V6};
-use carpd_proto::{Command, HookId, Instant, Node, VrConfigBuilder, Vrrp3Params};
+use carpd_proto::{CarpParams, Command, HookId, Instant, Node, Protocol, VrConfigBuilder, Vrrp3Params};
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -17,8 +17,11 @@ fuzz_target!(|data: &[u8]| {
     let mut node = Node::new();
     let mut cfg = VrConfigBuilder::new(7, Ipv4Addr::new(10, 0, 0, 1), vec![vip], b"pw");
     cfg.preempt = data.first().is_some_and(|b| b & 1 == 1);
-    cfg.advbase = data.get(1).map_or(1, |b| b % 3);
-    cfg.advskew = data.get(2).copied().unwrap_or(1).max(1);
+    cfg.protocol = Protocol::Carp(CarpParams {
+        advbase: data.get(1).map_or(1, |b| b % 3),
+        advskew: data.get(2).copied().unwrap_or(1).max(1),
+        ..CarpParams::default()
+    });
     let Ok(config) = cfg.build() else { return };
     let router = node.add_router(1, config, Instant::ZERO, 1);
     let params = Vrrp3Params {
