@@ -825,3 +825,56 @@ fn a_link_going_away_touches_only_its_groups_and_stop_reaches_every_group() {
         .collect();
     assert_eq!(adverts, [LinkId(1)]);
 }
+
+/// Gratuitous ARPs among `effects`.
+fn garps(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Transmit { ethertype, .. } if *ethertype == ETHERTYPE_ARP))
+        .count()
+}
+
+#[test]
+fn a_restored_vip_is_announced_only_once_the_masters_vips_are_up() {
+    let (mut engine, web, _) = engine();
+    engine.take_effects();
+    let restored = |engine: &mut Engine, micros: u64| {
+        engine.feed(
+            Instant::from_micros(micros),
+            Input::HookDone {
+                router: web,
+                job: Job::Restore,
+                report: None,
+            },
+        );
+        garps(&engine.take_effects())
+    };
+    // MASTER on the bow-out, its up hook still running: the core's rule says no GARP yet,
+    // and a restore finishing meanwhile does not announce either.
+    hear_bow_out(&mut engine, 1_000_000, 0);
+    let effects = engine.take_effects();
+    assert_eq!(engine.state(web), State::Master);
+    assert_eq!(garps(&effects), 0, "{effects:?}");
+    assert_eq!(restored(&mut engine, 1_001_000), 0);
+    // The up hook done: the VIP is announced; a restore after that announces it again.
+    let up = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Hook {
+                request: HookRequest::Run(job @ Job::Hook { .. }),
+                ..
+            } => Some(*job),
+            _ => None,
+        })
+        .expect("the up hook");
+    engine.feed(
+        Instant::from_micros(1_002_000),
+        Input::HookDone {
+            router: web,
+            job: up,
+            report: None,
+        },
+    );
+    assert_eq!(garps(&engine.take_effects()), 1);
+    assert_eq!(restored(&mut engine, 1_003_000), 1);
+}
