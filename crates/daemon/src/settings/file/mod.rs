@@ -446,9 +446,7 @@ impl Checker<'_> {
                 self.error(n.span(), format!("{label}: name = {accepted}"));
             }
         }
-        let interface = self.required(&label, &span, "interface", &raw.interface, |i| {
-            rules::interface(i)
-        });
+        let interface = self.interface(&label, &span, &raw.interface);
         let vhid = match &raw.vhid {
             Some(_) => self.number(&label, "vhid", &raw.vhid, 0, rules::vhid),
             None => {
@@ -544,21 +542,19 @@ impl Checker<'_> {
         })
     }
 
-    /// `interface`: required.
-    fn required(
+    /// `interface`: required, a valid interface name.
+    fn interface(
         &mut self,
         label: &str,
         span: &Range<usize>,
-        key: &str,
         value: &Option<Spanned<String>>,
-        rule: impl Fn(&str) -> Result<String, String>,
     ) -> Option<String> {
         match value {
-            Some(v) => self.check(label, key, v, rule(v.get_ref())),
+            Some(v) => self.check(label, "interface", v, rules::interface(v.get_ref())),
             None => {
                 self.error(
                     span.clone(),
-                    missing(label, key, "an interface name such as \"eth0\""),
+                    missing(label, "interface", "an interface name such as \"eth0\""),
                 );
                 None
             }
