@@ -114,6 +114,12 @@ pub enum DropReason {
     WrongGroup(IpAddr),
     /// The HMAC does not verify: wrong password, VIP or vhid at the sender.
     BadDigest,
+    /// A VRRPv2 advert whose auth type or password is not the group's (keepalived's
+    /// `auth_type PASS`): never an election input.
+    BadAuth {
+        /// the auth type the advert carries (0 none, 1 simple text, 2 AH)
+        auth_type: u8,
+    },
     /// The exact counter was already received recently.
     Replay,
     /// An IP fragment (more-fragments flag or a fragment offset): adverts are never
@@ -145,7 +151,7 @@ pub enum DropReason {
 pub enum ProtocolKind {
     /// CARP (version 2 in the first nibble, 36 bytes)
     Carp,
-    /// VRRPv2 (RFC 3768; keepalived's default version), which carpd does not speak
+    /// VRRPv2 (RFC 3768; keepalived's default version)
     Vrrp2,
     /// VRRPv3 (RFC 9568)
     Vrrp3,
@@ -183,11 +189,16 @@ impl DropReason {
                 DecodeError::BadVrrpLength { .. } => "vrrp3-bad-length",
                 DecodeError::BadVrrpChecksum => "vrrp3-bad-checksum",
                 DecodeError::BadVrrpInterval => "vrrp3-bad-interval",
+                DecodeError::BadVrrp2Header(_) => "vrrp2-bad-type",
+                DecodeError::BadVrrp2Length { .. } => "vrrp2-bad-length",
+                DecodeError::BadVrrp2Checksum => "vrrp2-bad-checksum",
+                DecodeError::BadVrrp2Interval => "vrrp2-bad-interval",
             },
             DropReason::BadTtl(_) => "bad-ttl",
             DropReason::UnknownVhid(_) => "other-vhid",
             DropReason::WrongGroup(_) => "other-group",
             DropReason::BadDigest => "bad-digest",
+            DropReason::BadAuth { .. } => "bad-auth",
             DropReason::Replay => "replay",
             DropReason::Fragment => "fragment",
             DropReason::OtherProtocol { .. } => "other-protocol",

@@ -1,6 +1,6 @@
 //! The adverts a router sends, as whole packets with their link destination: CARP as ucarp
-//! sends it, VRRPv3 over IPv4 (IP header included) and over IPv6 (the VRRP part only: the
-//! kernel writes the IPv6 header).
+//! sends it, VRRPv2 and VRRPv3 over IPv4 (IP header included) and VRRPv3 over IPv6 (the VRRP
+//! part only: the kernel writes the IPv6 header).
 
 use crate::action::Destination;
 use crate::config::VrConfig;
@@ -8,10 +8,11 @@ use crate::protocol::Protocol;
 use crate::rng::SplitMix64;
 use crate::wire::carp::{Advertisement, CarpRepr};
 use crate::wire::ipv4::{Ipv4Repr, CARP_TTL, PROTOCOL_CARP};
+use crate::wire::vrrp2::Vrrp2Repr;
 use crate::wire::vrrp3::Vrrp3Repr;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
-/// `IPTOS_PREC_INTERNETCONTROL`, the TOS of VRRPv3 adverts over IPv4 (as keepalived sends).
+/// `IPTOS_PREC_INTERNETCONTROL`, the TOS of VRRP adverts over IPv4 (as keepalived sends).
 pub const TOS_INTERNETCONTROL: u8 = 0xc0;
 
 /// Where adverts go: each unicast peer, or the group (the link's broadcast with `--nomcast`).
@@ -31,8 +32,9 @@ fn destinations(config: &VrConfig) -> Vec<(Destination, IpAddr)> {
 
 /// The advert a router sends now, one packet per destination: the regular one with the
 /// demotions in effect, or the one that says it leaves (`leaving`: CARP's bow-out with advbase
-/// and advskew 255, docs/protocol.md §6; VRRPv3's priority 0). A CARP advert takes the next
-/// `counter`.
+/// and advskew 255, docs/protocol.md §6; VRRP's priority 0). A CARP advert takes the next
+/// `counter`; a VRRPv2 packet takes the next one as its IP id (keepalived counts them from 1).
+/// A VRRPv3 group with `vrrp2_compat` sends a VRRPv2 packet after each VRRPv3 one.
 pub fn adverts(
     config: &VrConfig,
     demote: u8,
@@ -51,17 +53,85 @@ pub fn adverts(
             *counter = counter.wrapping_add(1);
             self::carp(config, demote, advbase, advskew, *counter, rng)
         }
-        Protocol::Vrrp3(_) => {
-            let priority = if leaving {
-                0
-            } else {
-                config
-                    .protocol
-                    .priority(demote.saturating_add(skew_demotion))
-            };
-            vrrp3(config, priority, rng)
+        Protocol::Vrrp3(params) => {
+            let priority = vrrp_priority(config, demote, skew_demotion, leaving);
+            let mut packets = vrrp3(config, priority, rng);
+            if params.vrrp2_compat {
+                let seconds = (params.interval_cs / 100).clamp(1, 255) as u8;
+                packets.extend(vrrp2(config, priority, seconds, counter));
+            }
+            packets
+        }
+        Protocol::Vrrp2(params) => {
+            let priority = vrrp_priority(config, demote, skew_demotion, leaving);
+            vrrp2(config, priority, params.interval_s, counter)
         }
     }
+}
+
+/// The priority a VRRP advert carries: 0 when leaving, else the configured one lowered by
+/// the demotions in effect.
+fn vrrp_priority(config: &VrConfig, demote: u8, skew_demotion: u8, leaving: bool) -> u8 {
+    if leaving {
+        0
+    } else {
+        config
+            .protocol
+            .priority(demote.saturating_add(skew_demotion))
+    }
+}
+
+/// An IPv4 packet of protocol 112 carrying `vrrp`, as keepalived sends it (TOS 0xc0, TTL 255,
+/// no DF).
+fn ipv4_packet(source: Ipv4Addr, destination: Ipv4Addr, ident: u16, vrrp: &[u8]) -> Vec<u8> {
+    let header = Ipv4Repr {
+        source,
+        destination,
+        ttl: CARP_TTL,
+        tos: TOS_INTERNETCONTROL,
+        ident,
+        dont_fragment: false,
+        protocol: PROTOCOL_CARP,
+        payload_len: vrrp.len(),
+    };
+    let mut packet = header.emit().to_vec();
+    packet.extend_from_slice(vrrp);
+    packet
+}
+
+/// VRRPv2 adverts at `priority` (0 when leaving) and `interval_s`, one per destination, each
+/// with the next `counter` as its IP id.
+pub fn vrrp2(
+    config: &VrConfig,
+    priority: u8,
+    interval_s: u8,
+    counter: &mut u64,
+) -> Vec<(Destination, Vec<u8>)> {
+    let (IpAddr::V4(source), Some(auth)) = (config.source, config.vrrp2_auth()) else {
+        // Invariant of VrConfigBuilder::build: a group that speaks VRRPv2 is IPv4 and has
+        // its VRRPv2 authentication.
+        return Vec::new();
+    };
+    let addresses = config
+        .vips
+        .iter()
+        .filter_map(|v| match v {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let vrrp = Vrrp2Repr::new(config.vhid, priority, interval_s, addresses, auth).emit();
+    destinations(config)
+        .into_iter()
+        .filter_map(|(destination, address)| {
+            let IpAddr::V4(address) = address else {
+                return None;
+            };
+            *counter = counter.wrapping_add(1);
+            let packet = ipv4_packet(source, address, *counter as u16, &vrrp);
+            Some((destination, packet))
+        })
+        .collect()
 }
 
 /// CARP adverts with these fields (the digest computed here), one per destination.
@@ -115,19 +185,7 @@ pub fn vrrp3(config: &VrConfig, priority: u8, rng: &mut SplitMix64) -> Vec<(Dest
             let vrrp = repr.emit(config.source, address, params.checksum);
             let packet = match (config.source, address) {
                 (IpAddr::V4(source), IpAddr::V4(address)) => {
-                    let header = Ipv4Repr {
-                        source,
-                        destination: address,
-                        ttl: CARP_TTL,
-                        tos: TOS_INTERNETCONTROL,
-                        ident: rng.next_u64() as u16,
-                        dont_fragment: false,
-                        protocol: PROTOCOL_CARP,
-                        payload_len: vrrp.len(),
-                    };
-                    let mut packet = header.emit().to_vec();
-                    packet.extend_from_slice(&vrrp);
-                    packet
+                    ipv4_packet(source, address, rng.next_u64() as u16, &vrrp)
                 }
                 _ => vrrp,
             };

@@ -1,9 +1,10 @@
 //! A virtual router's validated configuration.
 
 use crate::error::ConfigError;
-use crate::protocol::{Protocol, Vrrp3Params};
+use crate::protocol::{Protocol, Vrrp2Params, Vrrp3Params};
 use crate::wire::auth::Authenticator;
 use crate::wire::carp::DEFAULT_GROUP;
+use crate::wire::vrrp2::Vrrp2Auth;
 use crate::wire::vrrp3;
 use core::time::Duration;
 use std::net::{IpAddr, Ipv4Addr};
@@ -32,7 +33,8 @@ pub struct VrConfigBuilder {
     pub source: IpAddr,
     /// the virtual addresses (`-a`), all of the source's family
     pub vips: Vec<IpAddr>,
-    /// the shared password (`-p`/`-o`; CARP only)
+    /// the shared password (`-p`/`-o`): CARP's HMAC key; VRRPv2's simple text password (none
+    /// when empty), also of a VRRPv3 group's VRRPv2 adverts with `vrrp2_compat`
     pub password: Vec<u8>,
     /// the multicast group (`--mcast`, default 224.0.0.18; ff02::12 for IPv6)
     pub group: IpAddr,
@@ -96,6 +98,29 @@ impl VrConfigBuilder {
         }
     }
 
+    /// A VRRPv2 group (IPv4 only) sending to 224.0.0.18; its password, if any, is set in
+    /// [`VrConfigBuilder::password`].
+    pub fn vrrp2(vrid: u8, source: Ipv4Addr, vips: Vec<Ipv4Addr>, params: Vrrp2Params) -> Self {
+        VrConfigBuilder {
+            password: Vec::new(),
+            group: IpAddr::V4(vrrp3::GROUP_V4),
+            protocol: Protocol::Vrrp2(params),
+            ..VrConfigBuilder::new(vrid, source, vips, b"")
+        }
+    }
+
+    /// The VRRPv2 authentication of a group that sends VRRPv2 (a VRRPv2 group, or a VRRPv3
+    /// group with `vrrp2_compat`: IPv4 only).
+    fn vrrp2_auth(&self) -> Result<Option<Vrrp2Auth>, ConfigError> {
+        if !self.protocol.speaks_vrrp2() {
+            return Ok(None);
+        }
+        if !self.source.is_ipv4() {
+            return Err(ConfigError::Vrrp2Ipv6(self.source));
+        }
+        Vrrp2Auth::from_password(&self.password).map(Some)
+    }
+
     /// The checks of the protocol's own values; CARP's authenticator.
     fn protocol_checks(&self) -> Result<Option<Authenticator>, ConfigError> {
         Ok(match self.protocol {
@@ -126,8 +151,20 @@ impl VrConfigBuilder {
                 if params.interval_cs == 0 || params.interval_cs > vrrp3::MAX_INTERVAL_CS {
                     return Err(ConfigError::IntervalOutOfRange(params.interval_cs));
                 }
-                if !self.password.is_empty() {
+                if !self.password.is_empty() && !params.vrrp2_compat {
                     return Err(ConfigError::PasswordInVrrp3);
+                }
+                if params.vrrp2_compat && params.interval_cs % 100 != 0 {
+                    return Err(ConfigError::CompatInterval(params.interval_cs));
+                }
+                None
+            }
+            Protocol::Vrrp2(params) => {
+                if params.priority == 0 {
+                    return Err(ConfigError::PriorityZero);
+                }
+                if params.interval_s == 0 {
+                    return Err(ConfigError::Vrrp2IntervalZero);
                 }
                 None
             }
@@ -177,6 +214,7 @@ impl VrConfigBuilder {
             return Err(ConfigError::GroupNotMulticast(self.group));
         }
         let auth = self.protocol_checks()?;
+        let v2_auth = self.vrrp2_auth()?;
         Ok(VrConfig {
             vhid: self.vhid,
             protocol: self.protocol,
@@ -191,6 +229,7 @@ impl VrConfigBuilder {
             peers: self.peers,
             unicast_ttl_check: self.unicast_ttl_check,
             auth,
+            v2_auth,
         })
     }
 }
@@ -224,6 +263,8 @@ pub struct VrConfig {
     pub unicast_ttl_check: bool,
     /// the HMAC state: exactly for CARP (built so by [`VrConfigBuilder::build`])
     pub(crate) auth: Option<Authenticator>,
+    /// the VRRPv2 authentication: exactly for groups that speak VRRPv2
+    pub(crate) v2_auth: Option<Vrrp2Auth>,
 }
 
 impl VrConfig {
@@ -244,6 +285,12 @@ impl VrConfig {
         self.auth.as_ref()
     }
 
+    /// The VRRPv2 authentication of a group that speaks VRRPv2 (a VRRPv2 group, or a VRRPv3
+    /// group with `vrrp2_compat`).
+    pub fn vrrp2_auth(&self) -> Option<Vrrp2Auth> {
+        self.v2_auth
+    }
+
     /// Whether adverts go to listed peers instead of the group.
     pub fn is_unicast(&self) -> bool {
         !self.peers.is_empty()
@@ -254,14 +301,15 @@ impl VrConfig {
         self.protocol.carp().is_some_and(|c| c.broadcast)
     }
 
-    /// The protocol's name: `carp` or `vrrp3`.
+    /// The protocol's name: `carp`, `vrrp3` or `vrrp2`.
     pub fn protocol_name(&self) -> &'static str {
         self.protocol.name()
     }
 
     /// Whether a router running `old` must restart (bow out, INIT to BACKUP) to run this
-    /// configuration: peers could not know it as the same router (another vhid, key,
-    /// protocol or address family). Everything else changes in place. The core applies this
+    /// configuration: peers could not know it as the same router (another vhid, key or
+    /// VRRPv2 password, protocol or address family; `vrrp2_compat` turned on or off is not
+    /// one). Everything else changes in place. The core applies this
     /// on reconfiguration and the daemon's reload plan reports it.
     pub fn needs_restart(&self, old: &VrConfig) -> bool {
         let same_key = match (&self.auth, &old.auth) {
@@ -271,6 +319,7 @@ impl VrConfig {
         };
         self.vhid != old.vhid
             || !same_key
+            || matches!((self.v2_auth, old.v2_auth), (Some(new), Some(old)) if new != old)
             || !self.protocol.same_kind(&old.protocol)
             || self.source.is_ipv4() != old.source.is_ipv4()
     }

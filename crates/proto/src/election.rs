@@ -1,4 +1,4 @@
-//! What CARP and VRRPv3 disagree on when they elect a master: how an advert ranks its sender,
+//! What CARP and VRRP (versions 2 and 3) disagree on when they elect a master: how an advert ranks its sender,
 //! who wins a tie, the timers, and what a master or backup does when it hears a departure or
 //! a better master. The state machine in [`crate::vr`] compares [`Preference`]s and asks the
 //! group's [`Protocol`] these questions; it has no branch of its own on the protocol. A new
@@ -7,6 +7,7 @@
 use crate::protocol::Protocol;
 use crate::time::{advert_interval, centiseconds};
 use crate::wire::carp::CarpRepr;
+use crate::wire::vrrp2::Vrrp2Repr;
 use crate::wire::vrrp3::Vrrp3Repr;
 use core::time::Duration;
 use std::net::{IpAddr, Ipv4Addr};
@@ -14,9 +15,9 @@ use std::net::{IpAddr, Ipv4Addr};
 /// How strongly a router claims the group; the smaller one is preferred, in both protocols.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Preference {
-    /// OpenBSD's demote counter (CARP; always 0 for VRRPv3), compared first
+    /// OpenBSD's demote counter (CARP; always 0 for VRRP), compared first
     pub demote: u8,
-    /// CARP: `advbase·256 + advskew`; VRRPv3: `255 − priority`
+    /// CARP: `advbase·256 + advskew`; VRRP: `255 − priority`
     pub rank: u32,
 }
 
@@ -29,8 +30,8 @@ impl Preference {
         }
     }
 
-    /// A VRRPv3 router's claim (higher priority is preferred).
-    pub fn vrrp3(priority: u8) -> Self {
+    /// A VRRP router's claim, version 2 or 3 (higher priority is preferred).
+    pub fn vrrp(priority: u8) -> Self {
         Preference {
             demote: 0,
             rank: 255 - u32::from(priority),
@@ -43,7 +44,7 @@ impl Preference {
 pub struct Heard {
     /// who sent it
     pub source: IpAddr,
-    /// the sender leaves (CARP's bow-out advert, VRRPv3 priority 0)
+    /// the sender leaves (CARP's bow-out advert, VRRP priority 0)
     pub leaving: bool,
     /// the sender's claim
     pub preference: Preference,
@@ -67,8 +68,18 @@ impl Heard {
         Heard {
             source,
             leaving: repr.is_leaving(),
-            preference: Preference::vrrp3(repr.priority),
+            preference: Preference::vrrp(repr.priority),
             interval: centiseconds(repr.interval_cs),
+        }
+    }
+
+    /// A VRRPv2 advert from `source`.
+    pub fn vrrp2(repr: &Vrrp2Repr, source: Ipv4Addr) -> Self {
+        Heard {
+            source: IpAddr::V4(source),
+            leaving: repr.is_leaving(),
+            preference: Preference::vrrp(repr.priority),
+            interval: Duration::from_secs(u64::from(repr.interval_s)),
         }
     }
 }
@@ -78,7 +89,7 @@ impl Heard {
 pub enum Departure {
     /// CARP: take over at once (the bow-out advert, docs/protocol.md §6)
     TakeOverNow,
-    /// VRRPv3 (RFC 9568 §6.4.2): wait the Skew_Time, so that the most preferred backup
+    /// VRRP (RFC 9568 §6.4.2, RFC 3768 §6.4.2): wait the Skew_Time, so that the most preferred backup
     /// takes over first and the others hear it
     AfterSkewTime,
 }
@@ -101,38 +112,42 @@ impl Protocol {
     /// The priority advertised and compared: the configured one lowered by `demotion`
     /// (never below 1). 0 for protocols without priority (CARP).
     pub fn priority(&self, demotion: u8) -> u8 {
-        match self {
-            Protocol::Vrrp3(p) => p.priority.saturating_sub(demotion).max(1),
-            Protocol::Carp(_) => 0,
-        }
+        let configured = match self {
+            Protocol::Vrrp3(p) => p.priority,
+            Protocol::Vrrp2(p) => p.priority,
+            Protocol::Carp(_) => return 0,
+        };
+        configured.saturating_sub(demotion).max(1)
     }
 
     /// Our claim, with OpenBSD's demote counter and the demotion that goes to advskew (CARP)
-    /// or lowers the priority (VRRPv3: both lower it).
+    /// or lowers the priority (VRRP: both lower it).
     pub fn preference(&self, demote: u8, skew_demotion: u8) -> Preference {
         match self {
             Protocol::Carp(carp) => {
                 Preference::carp(demote, carp.advbase, self.advskew(skew_demotion))
             }
-            Protocol::Vrrp3(_) => {
-                Preference::vrrp3(self.priority(demote.saturating_add(skew_demotion)))
+            Protocol::Vrrp3(_) | Protocol::Vrrp2(_) => {
+                Preference::vrrp(self.priority(demote.saturating_add(skew_demotion)))
             }
         }
     }
 
     /// Our advertisement interval: CARP `advbase + advskew/256` (the skew demotion included,
-    /// docs/protocol.md §6); VRRPv3 the configured Max Advertise Interval.
+    /// docs/protocol.md §6); VRRPv3 the configured Max Advertise Interval; VRRPv2 its whole
+    /// seconds.
     pub fn advert_interval(&self, skew_demotion: u8) -> Duration {
         match self {
             Protocol::Carp(carp) => advert_interval(carp.advbase, self.advskew(skew_demotion)),
             Protocol::Vrrp3(p) => centiseconds(p.interval_cs),
+            Protocol::Vrrp2(p) => Duration::from_secs(u64::from(p.interval_s)),
         }
     }
 
     /// The master-down interval: CARP from our own timing, the skew demotion included
     /// (docs/protocol.md §6, "Master-down interval"); VRRPv3 from the master's advertised
     /// interval (ours until one was heard) and our priority after both demotions
-    /// (RFC 9568 §6.1).
+    /// (RFC 9568 §6.1); VRRPv2 likewise, with its Skew_Time of whole seconds (RFC 3768 §6.1).
     pub fn master_down_interval(
         &self,
         demote: u8,
@@ -145,64 +160,71 @@ impl Protocol {
                 self.advskew(skew_demotion),
                 carp.deadratio,
             ),
-            Protocol::Vrrp3(_) => crate::time::vrrp3_master_down_interval(
-                self.priority(demote.saturating_add(skew_demotion)),
-                master_interval.unwrap_or(self.advert_interval(0)),
-            ),
+            Protocol::Vrrp3(_) | Protocol::Vrrp2(_) => {
+                3 * master_interval.unwrap_or(self.advert_interval(0))
+                    + self.skew_time(demote, skew_demotion, master_interval)
+            }
         }
     }
 
     /// How long a backup waits after the master left, when [`Departure::AfterSkewTime`]
-    /// (RFC 9568 §6.1, Skew_Time).
+    /// (RFC 9568 §6.1 and RFC 3768 §6.1, Skew_Time).
     pub fn skew_time(
         &self,
         demote: u8,
         skew_demotion: u8,
         master_interval: Option<Duration>,
     ) -> Duration {
-        crate::time::vrrp3_skew_time(
-            self.priority(demote.saturating_add(skew_demotion)),
-            master_interval.unwrap_or(self.advert_interval(0)),
-        )
+        let priority = self.priority(demote.saturating_add(skew_demotion));
+        match self {
+            Protocol::Vrrp2(_) => crate::time::vrrp2_skew_time(priority),
+            _ => crate::time::vrrp3_skew_time(
+                priority,
+                master_interval.unwrap_or(self.advert_interval(0)),
+            ),
+        }
     }
 
     /// With equal claims, whether the peer at `peer` beats the router at `local`
     /// ([`peer_wins_tie`]).
     pub fn peer_wins_tie(&self, peer: IpAddr, local: IpAddr) -> bool {
-        peer_wins_tie(matches!(self, Protocol::Vrrp3(_)), peer, local)
+        peer_wins_tie(self.is_vrrp(), peer, local)
     }
 
     /// What a backup does when its master leaves.
     pub fn departure(&self) -> Departure {
         match self {
             Protocol::Carp(_) => Departure::TakeOverNow,
-            Protocol::Vrrp3(_) => Departure::AfterSkewTime,
+            Protocol::Vrrp3(_) | Protocol::Vrrp2(_) => Departure::AfterSkewTime,
         }
     }
 
     /// Whether a master that hears a better one sends one more advert before it steps down
-    /// (ucarp's packethandler, "to be really sure the new master knows"); VRRPv3 (RFC 9568
-    /// §6.4.3) steps down without one.
+    /// (ucarp's packethandler, "to be really sure the new master knows"); VRRP (RFC 9568
+    /// §6.4.3, RFC 3768 §6.4.3) steps down without one.
     pub fn last_advert_on_step_down(&self) -> bool {
         matches!(self, Protocol::Carp(_))
     }
 
     /// Whether a backup takes over at once from a master whose interval exceeds its own
-    /// dead time (ucarp's "going to time out"); a VRRPv3 backup times the master by the
+    /// dead time (ucarp's "going to time out"); a VRRP backup times the master by the
     /// master's own interval instead.
     pub fn replaces_masters_too_slow_for_it(&self) -> bool {
         matches!(self, Protocol::Carp(_))
     }
 
-    /// Whether a backup times its master by the interval the master advertises (VRRPv3).
+    /// Whether a backup times its master by the interval the master advertises (VRRPv3;
+    /// VRRPv2 too: RFC 3768 §7.1 drops an advert with another interval, and keepalived
+    /// does, but a backup that drops its master's adverts becomes a second master, so carpd
+    /// reports the difference and follows the master, as with VRRPv3).
     pub fn follows_master_interval(&self) -> bool {
-        matches!(self, Protocol::Vrrp3(_))
+        self.is_vrrp()
     }
 
     /// Whether priority 255 makes a router the address owner, master from the start
-    /// (RFC 9568 §6.4.1).
+    /// (RFC 9568 §6.4.1, RFC 3768 §6.4.1).
     pub fn has_address_owner(&self) -> bool {
-        matches!(self, Protocol::Vrrp3(_))
+        self.is_vrrp()
     }
 }
 
@@ -210,10 +232,10 @@ impl Protocol {
 ///
 /// CARP follows ucarp: the peer wins when its address, read as the raw network-order word on
 /// a little-endian host, is smaller (docs/protocol.md §6, "Tie-break"; carpd does the same on
-/// every host so that mixed pairs agree). VRRPv3 follows RFC 9568 §6.4.3: the higher primary
-/// address wins.
-pub fn peer_wins_tie(vrrp3: bool, peer: IpAddr, local: IpAddr) -> bool {
-    if vrrp3 {
+/// every host so that mixed pairs agree). VRRP (`vrrp`) follows RFC 9568 §6.4.3 and RFC 3768
+/// §6.4.3: the higher primary address wins.
+pub fn peer_wins_tie(vrrp: bool, peer: IpAddr, local: IpAddr) -> bool {
+    if vrrp {
         return peer > local;
     }
     match (peer, local) {
@@ -238,8 +260,8 @@ mod tests {
     fn demote_counts_before_timing_and_priority_is_inverted() {
         assert!(Preference::carp(0, 1, 200) < Preference::carp(1, 1, 0));
         assert!(Preference::carp(0, 1, 0) < Preference::carp(0, 1, 1));
-        assert!(Preference::vrrp3(200) < Preference::vrrp3(100));
-        assert!(Preference::vrrp3(255) < Preference::vrrp3(254));
+        assert!(Preference::vrrp(200) < Preference::vrrp(100));
+        assert!(Preference::vrrp(255) < Preference::vrrp(254));
     }
 
     #[test]

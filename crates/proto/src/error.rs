@@ -67,6 +67,21 @@ pub enum ConfigError {
     #[error("advert interval of {0} centiseconds is invalid: accepted 0.01 to 40.95 s")]
     IntervalOutOfRange(u16),
     /// A password on a VRRPv3 group (VRRPv3 has no authentication).
-    #[error("VRRPv3 has no authentication: remove the password")]
+    #[error("VRRPv3 has no authentication: remove the password (or set vrrp2_compat, whose VRRPv2 adverts carry it)")]
     PasswordInVrrp3,
+    /// A VRRPv2 simple text password of the wrong length.
+    #[error("VRRPv2 password of {len} bytes: accepted 1 to 8 bytes (simple text authentication, keepalived's auth_pass), or none")]
+    Vrrp2PasswordLength {
+        /// length given
+        len: usize,
+    },
+    /// A VRRPv2 interval of 0 seconds.
+    #[error("VRRPv2 advert interval of 0 s is invalid: accepted 1 to 255 whole seconds")]
+    Vrrp2IntervalZero,
+    /// VRRPv2 (or VRRPv2 compatibility) over IPv6: VRRPv2 is IPv4 only.
+    #[error("VRRPv2 is IPv4 only, got {0}: use protocol = \"vrrp3\" without vrrp2_compat for IPv6")]
+    Vrrp2Ipv6(IpAddr),
+    /// vrrp2_compat with a VRRPv3 interval that VRRPv2 cannot carry.
+    #[error("vrrp2_compat with an advert interval of {0} centiseconds: VRRPv2 carries whole seconds, accepted 1 to 40 s in whole seconds while vrrp2_compat is set")]
+    CompatInterval(u16),
 }

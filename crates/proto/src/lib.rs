@@ -1,5 +1,5 @@
-//! carpd's protocol core: CARP as ucarp 1.5.2 speaks it and VRRPv3 (RFC 9568) for IPv4 and
-//! IPv6, with no I/O.
+//! carpd's protocol core: CARP as ucarp 1.5.2 speaks it, VRRPv3 (RFC 9568) for IPv4 and
+//! IPv6 and VRRPv2 (RFC 3768) for IPv4, with no I/O.
 //!
 //! Nothing in this crate opens a socket, reads a clock, spawns a thread or logs above `debug`.
 //! Time comes in as an argument ([`Instant`]), randomness from a seed. The contract follows
@@ -30,6 +30,6 @@ pub use action::{
 pub use config::{VrConfig, VrConfigBuilder};
 pub use error::ConfigError;
 pub use node::{Node, RouterId};
-pub use protocol::{CarpParams, Protocol, Vrrp3Params};
+pub use protocol::{CarpParams, Protocol, Vrrp2Params, Vrrp3Params};
 pub use time::Instant;
 pub use vr::{Command, Reconfigured, RouterStats, VirtualRouter};

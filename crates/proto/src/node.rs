@@ -3,30 +3,35 @@
 
 use crate::action::{Action, DropReason, ProtocolKind};
 use crate::config::VrConfig;
+use crate::protocol::Protocol;
 use crate::time::Instant;
 use crate::vr::{Command, Reconfigured, VirtualRouter};
 use crate::wire::carp::{Advertisement, CarpRepr, Packet, AUTHLEN};
 use crate::wire::ipv4::{is_fragment, Ipv4Repr, CARP_TTL, PROTOCOL_CARP};
+use crate::wire::vrrp2::Vrrp2Repr;
 use crate::wire::vrrp3::Vrrp3Repr;
 use crate::wire::DecodeError;
 use crate::HookId;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 
-/// Which routers a packet may be for: CARP (IPv4), VRRPv3 over IPv4, VRRPv3 over IPv6.
+/// Which routers a packet may be for: CARP (IPv4), VRRPv3 over IPv4, VRRPv3 over IPv6,
+/// VRRPv2 (IPv4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Route {
     Carp,
     Vrrp3V4,
     Vrrp3V6,
+    Vrrp2,
 }
 
 impl Route {
     fn of(config: &VrConfig) -> Route {
-        match (config.protocol.vrrp3().is_some(), config.source.is_ipv4()) {
-            (false, _) => Route::Carp,
-            (true, true) => Route::Vrrp3V4,
-            (true, false) => Route::Vrrp3V6,
+        match (&config.protocol, config.source.is_ipv4()) {
+            (Protocol::Carp(_), _) => Route::Carp,
+            (Protocol::Vrrp3(_), true) => Route::Vrrp3V4,
+            (Protocol::Vrrp3(_), false) => Route::Vrrp3V6,
+            (Protocol::Vrrp2(_), _) => Route::Vrrp2,
         }
     }
 
@@ -34,6 +39,7 @@ impl Route {
         match self {
             Route::Carp => ProtocolKind::Carp,
             Route::Vrrp3V4 | Route::Vrrp3V6 => ProtocolKind::Vrrp3,
+            Route::Vrrp2 => ProtocolKind::Vrrp2,
         }
     }
 }
@@ -296,16 +302,7 @@ impl Node {
             Some(first) if first >> 4 == 3 => {
                 self.vrrp3_packet(now, link, from, to, ip.ttl, payload, Route::Vrrp3V4)
             }
-            _ if is_vrrp2(payload) => {
-                let vhid = payload[1];
-                self.other_protocol(
-                    link,
-                    ProtocolKind::Vrrp2,
-                    vhid,
-                    from,
-                    &[Route::Carp, Route::Vrrp3V4],
-                );
-            }
+            _ if is_vrrp2(payload) => self.vrrp2_packet(now, link, &ip, payload),
             _ => {
                 let carp = match Packet::new_checked(payload).and_then(|p| CarpRepr::parse(&p)) {
                     Ok(carp) => carp,
@@ -321,7 +318,7 @@ impl Node {
                         ProtocolKind::Carp,
                         carp.vhid,
                         from,
-                        &[Route::Vrrp3V4],
+                        &[Route::Vrrp3V4, Route::Vrrp2],
                     );
                 };
                 let advert = Advertisement { ip, carp };
@@ -375,7 +372,7 @@ impl Node {
         }
         let Some(ids) = self.by_vhid.get(&key).cloned() else {
             let others: &[Route] = if route == Route::Vrrp3V4 {
-                &[Route::Carp]
+                &[Route::Carp, Route::Vrrp2]
             } else {
                 &[]
             };
@@ -389,19 +386,61 @@ impl Node {
         }
     }
 
+    /// A VRRPv2 packet (first byte 0x21 and a VRRPv2 length) arrived on `link`: for the
+    /// VRRPv2 groups of its VRID and the VRRPv3 groups with `vrrp2_compat`; with neither, a
+    /// drop that names the protocols (counted as such even when malformed).
+    fn vrrp2_packet(&mut self, now: Instant, link: u32, ip: &Ipv4Repr, vrrp: &[u8]) {
+        let from = IpAddr::V4(ip.source);
+        let vrid = vrrp[1];
+        let mut ids = self
+            .by_vhid
+            .get(&(link, Route::Vrrp2, vrid))
+            .cloned()
+            .unwrap_or_default();
+        if let Some(v3) = self.by_vhid.get(&(link, Route::Vrrp3V4, vrid)) {
+            ids.extend(v3.iter().copied().filter(|id| {
+                self.routers
+                    .get(id)
+                    .is_some_and(|e| e.router.config().protocol.speaks_vrrp2())
+            }));
+        }
+        if ids.is_empty() {
+            let others = [Route::Carp, Route::Vrrp3V4];
+            return self.other_protocol(link, ProtocolKind::Vrrp2, vrid, from, &others);
+        }
+        let repr = match Vrrp2Repr::parse(vrrp) {
+            Ok(repr) => repr,
+            Err(e) => return self.drop_unclaimed(DropReason::Malformed(e), Some(from)),
+        };
+        if !self.ttl_ok_for(&ids, ip.ttl, from) {
+            return self.drop_unclaimed(DropReason::BadTtl(ip.ttl), Some(from));
+        }
+        for id in ids {
+            if let Some(e) = self.routers.get_mut(&id) {
+                e.router
+                    .handle_vrrp2(now, ip.source, ip.destination, &repr);
+            }
+            self.touched(id);
+        }
+    }
+
     /// TTL (hop limit) 255, or a listed unicast peer of a router on `key` whose TTL says
     /// nothing: the router relaxed the check (`unicast_ttl_check = false`: its peers are
     /// across a router), or the peer's address is IPv6 link-local, which no router forwards
     /// (RFC 4291 section 2.5.6), so the packet came from the link whatever its hop limit
     /// (keepalived sends IPv6 unicast adverts at the kernel's default of 64).
     fn ttl_ok(&self, key: (u32, Route, u8), ttl: u8, from: IpAddr) -> bool {
+        let ids = self.by_vhid.get(&key).map_or(&[][..], Vec::as_slice);
+        self.ttl_ok_for(ids, ttl, from)
+    }
+
+    /// [`Node::ttl_ok`] for the routers `ids`.
+    fn ttl_ok_for(&self, ids: &[RouterId], ttl: u8, from: IpAddr) -> bool {
         let on_link = matches!(from, IpAddr::V6(a) if a.is_unicast_link_local());
         ttl == CARP_TTL
-            || self.by_vhid.get(&key).is_some_and(|ids| {
-                ids.iter().filter_map(|id| self.routers.get(id)).any(|e| {
-                    let config = e.router.config();
-                    (on_link || !config.unicast_ttl_check) && config.peers.contains(&from)
-                })
+            || ids.iter().filter_map(|id| self.routers.get(id)).any(|e| {
+                let config = e.router.config();
+                (on_link || !config.unicast_ttl_check) && config.peers.contains(&from)
             })
     }
 

@@ -100,6 +100,12 @@ pub fn vrrp3_master_down_interval(priority: u8, master_interval: Duration) -> Du
     3 * master_interval + vrrp3_skew_time(priority, master_interval)
 }
 
+/// VRRPv2 `Skew_Time = (256 − Priority) / 256` seconds (RFC 3768 §6.1: not scaled by the
+/// interval, unlike VRRPv3; keepalived 2.2.7 times a version 2 instance so).
+pub fn vrrp2_skew_time(priority: u8) -> Duration {
+    vrrp3_skew_time(priority, Duration::from_secs(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +138,9 @@ mod tests {
         );
         assert_eq!(vrrp3_skew_time(255, second), Duration::from_micros(3_906));
         assert_eq!(vrrp3_skew_time(0, second), second);
+        // VRRPv2: the skew does not grow with the interval.
+        assert_eq!(vrrp2_skew_time(100), Duration::from_micros(609_375));
+        assert_eq!(vrrp2_skew_time(200), vrrp3_skew_time(200, second));
     }
 
     #[test]

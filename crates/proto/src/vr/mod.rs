@@ -1,5 +1,5 @@
-//! One virtual router (one vhid on one interface): the state machine that CARP and VRRPv3
-//! share. What differs between them (what an advert says, who is preferred, the timers) is in
+//! One virtual router (one vhid on one interface): the state machine that CARP, VRRPv3 and
+//! VRRPv2 share. What differs between them (what an advert says, who is preferred, the timers) is in
 //! [`crate::election`]; the phases, hooks, drains, faults and take-overs are the same.
 //!
 //! Methods come in two groups. Inputs: [`VirtualRouter::handle_timeout`],
@@ -10,7 +10,7 @@
 //!
 //! The protocol facts behind it are in docs/protocol.md: the advert (§1), its HMAC and counter
 //! (§2, §3), what a receiver checks (§4), gratuitous ARP (§5), timers and the election (§6),
-//! scripts (§7) and VRRPv3 (§9).
+//! scripts (§7), VRRPv3 (§9) and VRRPv2 (§10).
 
 use crate::action::{Action, DropReason, HookId, HookKind, State, StateChangeReason};
 use crate::config::{VrConfig, DEMOTE_HOLD};
@@ -18,12 +18,13 @@ use crate::election::{Heard, Preference};
 use crate::rng::SplitMix64;
 use crate::time::Instant;
 use crate::wire::carp::Advertisement;
-use crate::wire::vrrp3::{Checksum, Vrrp3Repr};
+use crate::wire::vrrp3::Checksum;
 use core::time::Duration;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
 mod hearing;
+mod vrrp;
 
 /// How many recent counters a router remembers to drop exact replays.
 const REPLAY_WINDOW: usize = 32;
@@ -167,6 +168,9 @@ pub struct VirtualRouter {
     master_interval: Option<Duration>,
     /// VRRPv3 over IPv4: the checksum variant of the last advert heard.
     peer_checksum: Option<Checksum>,
+    /// `vrrp2_compat`: the last router heard speaking VRRPv3 and when; its VRRPv2 copies
+    /// are not heard twice.
+    last_v3: Option<(IpAddr, Instant)>,
     /// Why the master-down timer will fire: the master went silent, or it left (VRRPv3
     /// priority 0, after which a backup waits only its Skew_Time).
     down_reason: StateChangeReason,
@@ -178,7 +182,11 @@ impl VirtualRouter {
     /// [`VirtualRouter::handle_link`]).
     pub fn new(config: VrConfig, now: Instant, seed: u64) -> Self {
         let mut rng = SplitMix64::new(seed);
-        let counter = rng.next_u64();
+        // CARP's counter starts anywhere (ucarp); VRRPv2's IP ids count from 1 (keepalived).
+        let counter = match config.protocol {
+            crate::Protocol::Vrrp2(_) => 0,
+            _ => rng.next_u64(),
+        };
         let mut vr = VirtualRouter {
             config,
             phase: Phase::Init,
@@ -201,6 +209,7 @@ impl VirtualRouter {
             followed: None,
             master_interval: None,
             peer_checksum: None,
+            last_v3: None,
             down_reason: StateChangeReason::MasterDown,
         };
         vr.start(now);
@@ -293,6 +302,7 @@ impl VirtualRouter {
         self.master = None;
         self.master_interval = None;
         self.peer_checksum = None;
+        self.last_v3 = None;
         self.start(now);
     }
 
@@ -487,58 +497,6 @@ impl VirtualRouter {
         self.recent_counters[self.recent_next] = Some(carp.counter);
         self.recent_next = (self.recent_next + 1) % REPLAY_WINDOW;
         self.heard(now, Heard::carp(carp, advert.ip.source));
-    }
-
-    /// A well-formed VRRPv3 advertisement for this VRID arrived from `source` to
-    /// `destination`, carrying the IPv4 checksum variant `checksum` (hop limit and source
-    /// already checked by the caller, see [`crate::Node::handle_packet`]).
-    pub fn handle_vrrp3(
-        &mut self,
-        now: Instant,
-        source: IpAddr,
-        destination: IpAddr,
-        repr: &Vrrp3Repr,
-        checksum: Checksum,
-    ) {
-        if self.phase == Phase::Init || !self.link_up || self.config.protocol.vrrp3().is_none() {
-            return;
-        }
-        if !self.accepts(source, destination) {
-            return;
-        }
-        if source.is_ipv4() {
-            self.peer_checksum = Some(checksum);
-        }
-        self.compare(source, repr);
-        self.heard(now, Heard::vrrp3(repr, source));
-    }
-
-    /// RFC 9568 §7.1: an advert whose addresses (or, §6.4.2 aside, interval) differ from this
-    /// group's is counted and reported, then used as any other (keepalived drops it; a backup
-    /// that drops its master's adverts would become a second master).
-    fn compare(&mut self, source: IpAddr, repr: &Vrrp3Repr) {
-        let Some(&params) = self.config.protocol.vrrp3() else {
-            return;
-        };
-        let ours = &self.config.vips;
-        // Compared as sets, without allocating on the per-packet path when they agree.
-        let same = repr.addresses.iter().all(|a| ours.contains(a))
-            && ours.iter().all(|a| repr.addresses.contains(a));
-        let addresses = (!same).then(|| {
-            let mut theirs = repr.addresses.clone();
-            theirs.sort_unstable();
-            theirs.dedup();
-            theirs
-        });
-        let interval_cs = (repr.interval_cs != params.interval_cs).then_some(repr.interval_cs);
-        if addresses.is_some() || interval_cs.is_some() {
-            self.stats.advert_mismatches += 1;
-            self.actions.push_back(Action::Mismatch {
-                source,
-                addresses,
-                interval_cs,
-            });
-        }
     }
 
     /// Whether an advert from `source` to `destination` is for us: with unicast peers, only

@@ -1,4 +1,4 @@
-//! Wire formats: Ethernet, IPv4 (the fields a CARP receiver checks), CARP, VRRPv3, gratuitous
+//! Wire formats: Ethernet, IPv4 (the fields a CARP receiver checks), CARP, VRRPv2, VRRPv3, gratuitous
 //! ARP and its IPv6 counterpart, the unsolicited Neighbor Advertisement.
 //!
 //! Codecs follow smoltcp: a `Packet<T: AsRef<[u8]>>` view with checked accessors and a `Repr`
@@ -11,6 +11,7 @@ pub mod carp;
 pub mod ethernet;
 pub mod ipv4;
 pub mod ndp;
+pub mod vrrp2;
 pub mod vrrp3;
 
 use thiserror::Error;
@@ -82,6 +83,23 @@ pub enum DecodeError {
     /// A Max Advertise Interval of 0.
     #[error("VRRPv3 advertisement interval 0")]
     BadVrrpInterval,
+    /// A VRRPv2 packet whose first byte is not 0x21 (version 2, type 1).
+    #[error("VRRPv2 first byte {0:#04x}, 0x21 (version 2, advertisement) expected")]
+    BadVrrp2Header(u8),
+    /// The VRRPv2 packet's length does not match its count of addresses.
+    #[error("VRRPv2 packet of {len} bytes for {count} addresses")]
+    BadVrrp2Length {
+        /// the count of addresses field
+        count: u8,
+        /// bytes present
+        len: usize,
+    },
+    /// The VRRPv2 checksum does not verify.
+    #[error("bad VRRPv2 checksum")]
+    BadVrrp2Checksum,
+    /// An advertisement interval of 0 seconds.
+    #[error("VRRPv2 advertisement interval 0")]
+    BadVrrp2Interval,
 }
 
 /// RFC 1071 Internet checksum of `data` (the complement of the one's-complement sum of its
