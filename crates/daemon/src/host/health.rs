@@ -212,7 +212,7 @@ impl Engine {
             return;
         };
         let (demote, advskew) = (vr.demote(), vr.advskew());
-        let priority = vr.config().protocol.vrrp3().map(|_| vr.priority());
+        let priority = vr.config().protocol.is_vrrp().then(|| vr.priority());
         match priority {
             Some(priority) => tracing::warn!(
                 "{tag}Demotion {demotion} (failed trackers' weights): advertising priority {priority}"

@@ -79,6 +79,15 @@ impl DropLog {
             DropReason::BadDigest => tracing::warn!(
                 "Bad digest from {from} ({n} packets, {total} in all) - probable wrong password, vhid or virtual IP address at that host"
             ),
+            DropReason::BadAuth { auth_type } => tracing::warn!(
+                "VRRPv2 advert from {from} dropped: its authentication (auth type {auth_type}, {}) is not this group's - probable wrong password or auth_type at that host ({n} packets, {total} in all)",
+                match auth_type {
+                    0 => "none",
+                    1 => "simple text password",
+                    2 => "IP Authentication Header, which carpd does not speak",
+                    _ => "unknown",
+                }
+            ),
             DropReason::BadTtl(ttl) => {
                 tracing::warn!("Bad TTL: [{ttl}] from {from} ({n} packets, {total} in all)")
             }

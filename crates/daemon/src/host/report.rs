@@ -213,16 +213,43 @@ pub enum ProtocolStatus {
     },
     /// VRRPv3's values
     Vrrp3(Vrrp3Status),
+    /// VRRPv2's values
+    Vrrp2(Vrrp2Status),
 }
 
 impl ProtocolStatus {
-    /// `carp` or `vrrp3`.
+    /// `carp`, `vrrp3` or `vrrp2`.
     pub fn name(&self) -> &'static str {
         match self {
             ProtocolStatus::Carp { .. } => "carp",
             ProtocolStatus::Vrrp3(_) => "vrrp3",
+            ProtocolStatus::Vrrp2(_) => "vrrp2",
         }
     }
+
+    /// A VRRP group's priority in effect and as configured.
+    pub fn priorities(&self) -> Option<(u8, u8)> {
+        match self {
+            ProtocolStatus::Carp { .. } => None,
+            ProtocolStatus::Vrrp3(v) => Some((v.priority, v.configured_priority)),
+            ProtocolStatus::Vrrp2(v) => Some((v.priority, v.configured_priority)),
+        }
+    }
+}
+
+/// What `carpctl status` shows of a VRRPv2 group beside what every group has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vrrp2Status {
+    /// the priority advertised and compared (the configured one lowered by the demotion)
+    pub priority: u8,
+    /// the priority as configured
+    pub configured_priority: u8,
+    /// our advert interval in whole seconds
+    pub advert_interval_s: u8,
+    /// the interval the master advertises, once one was heard
+    pub master_advert_interval: Option<std::time::Duration>,
+    /// `none` or `simple`
+    pub auth_type: &'static str,
 }
 
 /// What `carpctl status` shows of a VRRPv3 group beside what every group has.
@@ -242,4 +269,6 @@ pub struct Vrrp3Status {
     pub peer_v3_checksum: Option<&'static str>,
     /// RFC 9568 Accept_Mode as configured
     pub accept_mode: bool,
+    /// with `vrrp2_compat`, the auth type of its VRRPv2 adverts (`none` or `simple`)
+    pub vrrp2_compat: Option<&'static str>,
 }

@@ -4,7 +4,7 @@
 
 use super::groups::Group;
 use super::input::Effect;
-use super::report::{Event, GroupRef, GroupStatus, ProtocolStatus, Vrrp3Status};
+use super::report::{Event, GroupRef, GroupStatus, ProtocolStatus, Vrrp2Status, Vrrp3Status};
 use super::Engine;
 use carpd_proto::{Instant, RouterId, State, StateChangeReason};
 use std::net::IpAddr;
@@ -170,8 +170,8 @@ impl Engine {
         let ours_interval = self
             .node
             .router(router)
-            .and_then(|r| r.config().protocol.vrrp3().copied())
-            .map(|p| p.interval_cs);
+            .filter(|r| r.config().protocol.is_vrrp())
+            .map(|r| (r.config().advert_interval().as_millis() / 10) as u16);
         let Some(group) = self.groups.get_mut(&router) else {
             return;
         };
@@ -275,8 +275,9 @@ fn log_state_change(tag: &str, to: State, reason: StateChangeReason) {
 }
 
 /// A router's protocol as `carpctl status` shows it: CARP's timing in effect and configured,
-/// or VRRPv3's values.
+/// or VRRP's values.
 fn protocol_status(vr: &carpd_proto::VirtualRouter) -> ProtocolStatus {
+    let v2_auth = vr.config().vrrp2_auth().map(|a| a.name());
     match vr.config().protocol {
         carpd_proto::Protocol::Carp(carp) => ProtocolStatus::Carp {
             advbase: carp.advbase,
@@ -291,6 +292,14 @@ fn protocol_status(vr: &carpd_proto::VirtualRouter) -> ProtocolStatus {
             v3_checksum: p.checksum.as_str(),
             peer_v3_checksum: vr.peer_checksum().map(|c| c.as_str()),
             accept_mode: p.accept_mode,
+            vrrp2_compat: v2_auth,
+        }),
+        carpd_proto::Protocol::Vrrp2(p) => ProtocolStatus::Vrrp2(Vrrp2Status {
+            priority: vr.priority(),
+            configured_priority: p.priority,
+            advert_interval_s: p.interval_s,
+            master_advert_interval: vr.master_interval(),
+            auth_type: v2_auth.unwrap_or("none"),
         }),
     }
 }

@@ -140,16 +140,17 @@ impl GroupFamilies {
         self.received
             .get_or_create(&labels)
             .inc_by(g.stats.adverts_received);
-        // What the group advertises: CARP's demote byte and advskew, or VRRPv3's priority.
+        // What the group advertises: CARP's demote byte and advskew, or VRRP's priority.
         match &g.protocol {
             ProtocolStatus::Carp { advskew, .. } => {
                 self.demote.get_or_create(&labels).set(i64::from(g.demote));
                 self.advskew.get_or_create(&labels).set(i64::from(*advskew));
             }
-            ProtocolStatus::Vrrp3(v3) => {
+            ProtocolStatus::Vrrp3(_) | ProtocolStatus::Vrrp2(_) => {
+                let (priority, _) = g.protocol.priorities().unwrap_or_default();
                 self.priority
                     .get_or_create(&labels)
-                    .set(i64::from(v3.priority));
+                    .set(i64::from(priority));
             }
         }
         let since = wall_epoch + std::time::Duration::from_micros(g.since.as_micros());

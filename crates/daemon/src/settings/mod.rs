@@ -55,7 +55,8 @@ pub struct GroupSettings {
     pub vhid: u8,
     /// the virtual addresses, in the order given
     pub vips: Vec<Vip>,
-    /// the shared password (CARP)
+    /// the shared password: CARP's key; VRRPv2's simple text password (empty: none), also of
+    /// a VRRPv3 group's VRRPv2 adverts with `vrrp2_compat`
     pub password: Vec<u8>,
     /// CARP with its advbase (seconds), advskew (1/256 s), deadratio and broadcast; or
     /// VRRPv3 with its priority, interval, checksum and accept mode
@@ -152,7 +153,19 @@ impl GroupSettings {
                 carp.group = IpAddr::V4(self.multicast_group);
                 carp
             }
-            Protocol::Vrrp3(params) => VrConfigBuilder::vrrp3(self.vhid, srcip, vips, params),
+            Protocol::Vrrp3(params) => {
+                let mut vrrp3 = VrConfigBuilder::vrrp3(self.vhid, srcip, vips, params);
+                // Only with vrrp2_compat: the password of its VRRPv2 adverts.
+                vrrp3.password = self.password.clone();
+                vrrp3
+            }
+            Protocol::Vrrp2(params) => {
+                // The core refuses an IPv6 source in a VRRPv2 group.
+                let mut vrrp2 = VrConfigBuilder::vrrp3(self.vhid, srcip, vips, Default::default());
+                vrrp2.protocol = Protocol::Vrrp2(params);
+                vrrp2.password = self.password.clone();
+                vrrp2
+            }
         };
         builder.peers = self.peers.clone();
         builder.unicast_ttl_check = self.unicast_ttl_check;

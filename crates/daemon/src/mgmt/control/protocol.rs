@@ -255,7 +255,7 @@ pub struct GroupView {
     pub vips: Vec<String>,
     /// where its VIPs are added
     pub vip_interface: String,
-    /// `carp` or `vrrp3`
+    /// `carp`, `vrrp3` or `vrrp2`
     pub protocol: String,
     /// CARP: advbase
     pub advbase: Option<u8>,
@@ -277,6 +277,12 @@ pub struct GroupView {
     pub peer_v3_checksum: Option<String>,
     /// VRRPv3: Accept_Mode
     pub accept_mode: Option<bool>,
+    /// VRRPv2, and VRRPv3 with `vrrp2_compat`: the VRRPv2 auth type, `none` or `simple`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
+    /// VRRPv3: `vrrp2_compat` (shown only when set)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrrp2_compat: Option<bool>,
     /// unicast peers
     pub peers: Vec<String>,
     /// whether peers' adverts must carry TTL 255
@@ -320,14 +326,22 @@ impl GroupView {
     /// The view of `g` at `now`; `wall_epoch` is the wall-clock time of the loop's instant 0.
     pub fn new(g: &GroupStatus, wall_epoch: SystemTime, now: Instant) -> GroupView {
         let since = wall_epoch + std::time::Duration::from_micros(g.since.as_micros());
-        let (carp, v3) = match &g.protocol {
+        let (carp, v3, v2) = match &g.protocol {
             ProtocolStatus::Carp {
                 advbase,
                 advskew,
                 configured_advskew,
-            } => (Some((*advbase, *advskew, *configured_advskew)), None),
-            ProtocolStatus::Vrrp3(v3) => (None, Some(v3)),
+            } => (Some((*advbase, *advskew, *configured_advskew)), None, None),
+            ProtocolStatus::Vrrp3(v3) => (None, Some(v3), None),
+            ProtocolStatus::Vrrp2(v2) => (None, None, Some(v2)),
         };
+        let priorities = g.protocol.priorities();
+        let advert_interval = v3
+            .map(|v| f64::from(v.advert_interval_cs) / 100.0)
+            .or(v2.map(|v| f64::from(v.advert_interval_s)));
+        let master_advert_interval = v3
+            .and_then(|v| v.master_advert_interval)
+            .or(v2.and_then(|v| v.master_advert_interval));
         GroupView {
             name: g.group.group.clone(),
             interface: g.group.interface.clone(),
@@ -341,15 +355,18 @@ impl GroupView {
             advbase: carp.map(|c| c.0),
             advskew: carp.map(|c| c.1),
             configured_advskew: carp.map(|c| c.2),
-            priority: v3.map(|v| v.priority),
-            configured_priority: v3.map(|v| v.configured_priority),
-            advert_interval: v3.map(|v| f64::from(v.advert_interval_cs) / 100.0),
-            master_advert_interval: v3
-                .and_then(|v| v.master_advert_interval)
-                .map(|d| d.as_secs_f64()),
+            priority: priorities.map(|p| p.0),
+            configured_priority: priorities.map(|p| p.1),
+            advert_interval,
+            master_advert_interval: master_advert_interval.map(|d| d.as_secs_f64()),
             v3_checksum: v3.map(|v| v.v3_checksum.to_string()),
             peer_v3_checksum: v3.and_then(|v| v.peer_v3_checksum).map(str::to_string),
             accept_mode: v3.map(|v| v.accept_mode),
+            auth_type: v2
+                .map(|v| v.auth_type)
+                .or(v3.and_then(|v| v.vrrp2_compat))
+                .map(str::to_string),
+            vrrp2_compat: v3.and_then(|v| v.vrrp2_compat).map(|_| true),
             peers: g.peers.iter().map(ToString::to_string).collect(),
             unicast_ttl_check: g.unicast_ttl_check,
             demote: g.demote,
@@ -497,6 +514,7 @@ mod tests {
                     v3_checksum: "rfc9568",
                     peer_v3_checksum: Some("pseudo-header"),
                     accept_mode: true,
+                    vrrp2_compat: None,
                 }),
                 demote: 0,
                 drained: true,

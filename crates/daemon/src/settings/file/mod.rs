@@ -7,6 +7,7 @@ mod protocol;
 mod routed;
 mod trackers;
 
+use protocol::Chosen;
 use super::rules::{self, Vip};
 use super::tracking::DemoteBy;
 use super::{DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONTROL_SOCKET};
@@ -119,6 +120,7 @@ struct RawGroup {
     advert_interval: Option<Spanned<f64>>,
     accept_mode: Option<Spanned<bool>>,
     v3_checksum: Option<Spanned<String>>,
+    vrrp2_compat: Option<Spanned<bool>>,
     peers: Option<Spanned<Vec<Spanned<String>>>>,
     unicast_ttl_check: Option<Spanned<bool>>,
     vip_interface: Option<Spanned<String>>,
@@ -455,9 +457,9 @@ impl Checker<'_> {
             }
         };
         let vips = self.vips(&label, &span, &raw);
-        let vrrp3 = self.protocol(&label, &raw);
+        let chosen = self.protocol(&label, &raw);
         let peers = self.peers(&label, &raw);
-        let password = self.password(&label, &span, &raw, vrrp3);
+        let password = self.password(&label, &span, &raw, chosen);
         let (advbase, advskew, deadratio) = self.carp_timing(&label, &span, &raw);
         // One family per group, the first VIP's; CARP is IPv4 only.
         let ipv6 = vips
@@ -465,10 +467,15 @@ impl Checker<'_> {
             .and_then(|v| v.first())
             .is_some_and(|v| v.address.is_ipv6());
         if let (Some(list), Some(vips)) = (&raw.vips, &vips) {
-            self.families(&label, vips, list, vrrp3);
+            self.families(&label, vips, list, chosen);
         }
         if let (true, Some(v)) = (ipv6, &raw.v3_checksum) {
             self.error(v.span(), format!("{label}: v3_checksum is for IPv4 groups: IPv6 adverts always carry the pseudo-header checksum"));
+        }
+        if let (true, Some(v)) = (ipv6, &raw.vrrp2_compat) {
+            if *v.get_ref() {
+                self.error(v.span(), format!("{label}: vrrp2_compat with IPv6 VIPs: VRRPv2 is IPv4 only, accepted on IPv4 groups (an IPv6 group has no VRRPv2 peer to stay compatible with)"));
+            }
         }
         let srcip = self.srcip(&label, &raw, ipv6, vips.as_deref());
         let multicast_group = match &raw.multicast_group {
@@ -495,7 +502,7 @@ impl Checker<'_> {
             None => Some(None),
             Some(_) => self.refresh(&label, &raw.garp_refresh).map(Some),
         };
-        self.cross_checks(&label, &span, &raw, &peers, srcip, vrrp3, demote_by, ipv6);
+        self.cross_checks(&label, &span, &raw, &peers, srcip, chosen, demote_by, ipv6);
         if self.errors.len() > errors_before {
             return None;
         }
@@ -510,9 +517,9 @@ impl Checker<'_> {
             vhid,
             vips: vips?,
             password: password?,
-            protocol: match vrrp3? {
-                Some(params) => Protocol::Vrrp3(params),
-                None => Protocol::Carp(CarpParams {
+            protocol: match chosen? {
+                Chosen::Vrrp(protocol) => protocol,
+                Chosen::Carp => Protocol::Carp(CarpParams {
                     advbase: advbase?,
                     advskew: advskew?,
                     deadratio: deadratio?,
@@ -608,19 +615,24 @@ impl Checker<'_> {
         }
     }
 
-    /// `password` or `passfile` (one of them, for CARP only: `vrrp3` is the protocol check's
-    /// verdict).
+    /// `password` or `passfile` (one of them): required for CARP, optional simple text for
+    /// a group that speaks VRRPv2 (`chosen` is the protocol check's verdict).
     fn password(
         &mut self,
         label: &str,
         span: &Range<usize>,
         raw: &RawGroup,
-        vrrp3: Option<Option<carpd_proto::Vrrp3Params>>,
+        chosen: Option<Chosen>,
     ) -> Option<Vec<u8>> {
         let label = label.to_string();
+        let rule: fn(&[u8]) -> Result<(), String> = match chosen {
+            Some(Chosen::Carp) => rules::password,
+            Some(c) if c.speaks_vrrp2() => protocol::v2_password,
+            // VRRPv3 has none (a password given is refused by `protocol`), nor a refused
+            // protocol.
+            _ => return Some(Vec::new()),
+        };
         match (&raw.password, &raw.passfile) {
-            // VRRPv3 has none; a password given is refused by `protocol`.
-            _ if vrrp3.is_none_or(|v| v.is_some()) => Some(Vec::new()),
             (Some(_), Some(f)) => {
                 self.error(
                     f.span(),
@@ -632,15 +644,17 @@ impl Checker<'_> {
                 &label,
                 "password",
                 p,
-                rules::password(p.get_ref().as_bytes()).map(|()| p.get_ref().as_bytes().to_vec()),
+                rule(p.get_ref().as_bytes()).map(|()| p.get_ref().as_bytes().to_vec()),
             ),
             (None, Some(f)) => {
                 let path = self.relative(f.get_ref());
                 let verdict = rules::read_passfile(&path, None)
                     .map_err(|e| format!("{} {e}", path.display()))
-                    .and_then(|pw| rules::password(&pw).map(|()| pw));
+                    .and_then(|pw| rule(&pw).map(|()| pw));
                 self.check(&label, "passfile", f, verdict)
             }
+            // VRRPv2 without a password: auth type 0, as keepalived without authentication.
+            (None, None) if chosen != Some(Chosen::Carp) => Some(Vec::new()),
             (None, None) => {
                 self.error(
                     span.clone(),
@@ -731,7 +745,7 @@ impl Checker<'_> {
         raw: &RawGroup,
         peers: &Option<(Vec<std::net::IpAddr>, bool)>,
         srcip: Option<Option<std::net::IpAddr>>,
-        vrrp3: Option<Option<carpd_proto::Vrrp3Params>>,
+        chosen: Option<Chosen>,
         demote_by: Option<DemoteBy>,
         ipv6: bool,
     ) {
@@ -744,9 +758,9 @@ impl Checker<'_> {
                 }
             }
         }
-        if let (Some(Some(_)), Some(DemoteBy::Advskew)) = (vrrp3, demote_by) {
+        if let (Some(Chosen::Vrrp(_)), Some(DemoteBy::Advskew)) = (chosen, demote_by) {
             let at = raw.demote_by.as_ref().map_or(span.clone(), |v| v.span());
-            self.error(at, format!("{label}: demote_by = \"advskew\" is for CARP groups with ucarp peers: a VRRPv3 group's weights lower its priority (demote_by = \"demote\", the default)"));
+            self.error(at, format!("{label}: demote_by = \"advskew\" is for CARP groups with ucarp peers: a VRRP group's weights lower its priority (demote_by = \"demote\", the default)"));
         }
     }
 
