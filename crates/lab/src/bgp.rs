@@ -10,8 +10,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where FRR's daemons are (Debian installs them outside PATH).
-const FRR_DIR: &str = "/usr/lib/frr";
+use crate::frr::FRR_DIR;
 
 /// The AS of the lab's router.
 pub const ROUTER_AS: u32 = 65000;
@@ -200,67 +199,10 @@ pub fn start_fabric(lab: &Lab, second: Example, vip: Ipv4Addr) -> Result<Bird> {
     Ok(router)
 }
 
-/// Starts FRR's zebra and bgpd in `host` with `config` as bgpd's file, in the foreground, as
-/// FRR's own user (its sockets and files in `<dir>/<name>/`, owned by frr).
+/// Starts FRR's zebra and bgpd in `host` with `config` as bgpd's file (see
+/// [`crate::frr::start`]).
 pub fn start_frr(lab: &Lab, host: &Host, name: &str, config: &str) -> Result<()> {
-    let dir = lab.dir().join(name);
-    std::fs::create_dir_all(&dir)?;
-    let conf = dir.join("bgpd.conf");
-    std::fs::write(&conf, config)?;
-    let chown = std::process::Command::new("chown")
-        .args(["-R", "frr:frr"])
-        .arg(&dir)
-        .output()?;
-    if !chown.status.success() {
-        bail!(
-            "chown frr {}: {}",
-            dir.display(),
-            String::from_utf8_lossy(&chown.stderr)
-        );
-    }
-    let d = dir.display().to_string();
-    let zserv = format!("{d}/zserv.api");
-    let common = |pid: &str| {
-        vec![
-            "-i".to_string(),
-            format!("{d}/{pid}.pid"),
-            "-z".into(),
-            zserv.clone(),
-            "--vty_socket".into(),
-            d.clone(),
-            "-P".into(),
-            "0".into(),
-            "--log".into(),
-            "stdout".into(),
-        ]
-    };
-    let mut zebra = vec!["-f".to_string(), "/dev/null".into()];
-    zebra.extend(common("zebra"));
-    let zebra: Vec<&str> = zebra.iter().map(String::as_str).collect();
-    lab.spawn(
-        host,
-        &format!("{FRR_DIR}/zebra"),
-        &zebra,
-        &format!("{name}-zebra"),
-    )?;
-    if !wait_until(Duration::from_secs(5), || {
-        std::path::Path::new(&zserv).exists()
-    }) {
-        bail!(
-            "zebra did not start:\n{}",
-            lab.log(&format!("{name}-zebra"))
-        );
-    }
-    let mut bgpd = vec!["-f".to_string(), conf.display().to_string()];
-    bgpd.extend(common("bgpd"));
-    let bgpd: Vec<&str> = bgpd.iter().map(String::as_str).collect();
-    lab.spawn(
-        host,
-        &format!("{FRR_DIR}/bgpd"),
-        &bgpd,
-        &format!("{name}-bgpd"),
-    )?;
-    Ok(())
+    crate::frr::start(lab, host, name, "bgpd", config)
 }
 
 /// Checks an FRR file with bgpd's dry run: the lines it refuses.

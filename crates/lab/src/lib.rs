@@ -10,6 +10,7 @@ pub mod bgp;
 pub mod capture;
 pub mod daemons;
 pub mod flood;
+pub mod frr;
 pub mod probe;
 
 use anyhow::{bail, Context, Result};

@@ -79,7 +79,9 @@ pub enum ConfigError {
     #[error("VRRPv2 advert interval of 0 s is invalid: accepted 1 to 255 whole seconds")]
     Vrrp2IntervalZero,
     /// VRRPv2 (or VRRPv2 compatibility) over IPv6: VRRPv2 is IPv4 only.
-    #[error("VRRPv2 is IPv4 only, got {0}: use protocol = \"vrrp3\" without vrrp2_compat for IPv6")]
+    #[error(
+        "VRRPv2 is IPv4 only, got {0}: use protocol = \"vrrp3\" without vrrp2_compat for IPv6"
+    )]
     Vrrp2Ipv6(IpAddr),
     /// vrrp2_compat with a VRRPv3 interval that VRRPv2 cannot carry.
     #[error("vrrp2_compat with an advert interval of {0} centiseconds: VRRPv2 carries whole seconds, accepted 1 to 40 s in whole seconds while vrrp2_compat is set")]

@@ -417,8 +417,7 @@ impl Node {
         }
         for id in ids {
             if let Some(e) = self.routers.get_mut(&id) {
-                e.router
-                    .handle_vrrp2(now, ip.source, ip.destination, &repr);
+                e.router.handle_vrrp2(now, ip.source, ip.destination, &repr);
             }
             self.touched(id);
         }

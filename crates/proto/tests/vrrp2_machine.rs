@@ -16,7 +16,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const PASS: &str = "vrrp2-pass_s3cret-vrid51-prio200-intvl1s-vip10.77.0.151-src10.77.0.11-then-stop.pcap";
+const PASS: &str =
+    "vrrp2-pass_s3cret-vrid51-prio200-intvl1s-vip10.77.0.151-src10.77.0.11-then-stop.pcap";
 const TWO_VIPS: &str =
     "vrrp2-vrid52-prio100-intvl2s-vips10.77.0.152_153-src10.77.0.11-then-stop.pcap";
 const KEEPALIVED: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
@@ -120,8 +121,7 @@ fn carpds_first_advert_is_keepalived_s_byte_for_byte() {
         ),
     ] {
         let theirs = packets(name);
-        let mut b =
-            VrConfigBuilder::vrrp2(vrid, KEEPALIVED, vips, params(priority, interval_s));
+        let mut b = VrConfigBuilder::vrrp2(vrid, KEEPALIVED, vips, params(priority, interval_s));
         b.password = password.to_vec();
         let mut node = Node::new();
         node.add_router(1, b.build().unwrap(), Instant::ZERO, 1);
@@ -141,7 +141,12 @@ fn carpds_first_advert_is_keepalived_s_byte_for_byte() {
 #[test]
 fn a_backup_follows_keepalived_and_takes_over_a_skew_time_after_its_stop() {
     let mut node = Node::new();
-    let id = node.add_router(1, config(ME, 100, b"s3cret").build().unwrap(), Instant::ZERO, 1);
+    let id = node.add_router(
+        1,
+        config(ME, 100, b"s3cret").build().unwrap(),
+        Instant::ZERO,
+        1,
+    );
     drain(&mut node);
     let adverts = packets(PASS);
     let (stop, regular) = adverts.split_last().unwrap();
@@ -166,7 +171,10 @@ fn a_backup_follows_keepalived_and_takes_over_a_skew_time_after_its_stop() {
     // keepalived stops (priority 0): Skew_Time = 156/256 s later carpd is master.
     node.handle_packet(now, 1, stop);
     drain(&mut node);
-    assert_eq!(node.poll_timeout(), Some(now + Duration::from_micros(609_375)));
+    assert_eq!(
+        node.poll_timeout(),
+        Some(now + Duration::from_micros(609_375))
+    );
     node.handle_timeout(now + Duration::from_micros(609_375));
     drain(&mut node);
     assert_eq!(state(&node, id), State::Master);
@@ -176,7 +184,12 @@ fn a_backup_follows_keepalived_and_takes_over_a_skew_time_after_its_stop() {
 fn a_wrong_password_or_auth_type_is_dropped_as_bad_auth_and_never_obeyed() {
     for (password, auth_type) in [(&b"s3cre"[..], 1), (&b""[..], 1)] {
         let mut node = Node::new();
-        let id = node.add_router(1, config(ME, 100, password).build().unwrap(), Instant::ZERO, 1);
+        let id = node.add_router(
+            1,
+            config(ME, 100, password).build().unwrap(),
+            Instant::ZERO,
+            1,
+        );
         drain(&mut node);
         for (i, packet) in packets(PASS).iter().enumerate() {
             node.handle_packet(Instant::from_millis(100 + 500 * i as u64), 1, packet);
@@ -238,7 +251,11 @@ fn v2_and_v3_groups_drop_each_other_as_another_protocol() {
         interval_cs: 100,
         addresses: vec![IpAddr::V4(VIP)],
     };
-    let vrrp = repr.emit(IpAddr::V4(KEEPALIVED), IpAddr::V4(GROUP_V4), Checksum::PseudoHeader);
+    let vrrp = repr.emit(
+        IpAddr::V4(KEEPALIVED),
+        IpAddr::V4(GROUP_V4),
+        Checksum::PseudoHeader,
+    );
     node.handle_packet(Instant::from_millis(10), 1, &in_ipv4(&vrrp, 255));
     assert_eq!(
         drops(&drain(&mut node)),
@@ -297,7 +314,12 @@ fn vrrp2_compat_sends_both_and_follows_a_v2_master() {
     // A compat master sends a VRRPv3 advert, then a VRRPv2 one with the same priority, whole
     // seconds and the VRRPv2 password.
     let mut node = Node::new();
-    node.add_router(1, compat(150, 100, b"s3cret").build().unwrap(), Instant::ZERO, 1);
+    node.add_router(
+        1,
+        compat(150, 100, b"s3cret").build().unwrap(),
+        Instant::ZERO,
+        1,
+    );
     let deadline = node.poll_timeout().unwrap();
     node.handle_timeout(deadline);
     let sent: Vec<Vec<u8>> = drain(&mut node)
@@ -315,7 +337,12 @@ fn vrrp2_compat_sends_both_and_follows_a_v2_master() {
 
     // A compat backup follows keepalived (VRRPv2 only) as its master, and a priority 0.
     let mut node = Node::new();
-    let id = node.add_router(1, compat(100, 100, b"s3cret").build().unwrap(), Instant::ZERO, 1);
+    let id = node.add_router(
+        1,
+        compat(100, 100, b"s3cret").build().unwrap(),
+        Instant::ZERO,
+        1,
+    );
     drain(&mut node);
     let adverts = packets(PASS);
     let mut now = Instant::from_millis(100);
@@ -338,11 +365,18 @@ fn vrrp2_compat_sends_both_and_follows_a_v2_master() {
         interval_cs: 100,
         addresses: vec![IpAddr::V4(VIP)],
     };
-    let v3 = repr.emit(IpAddr::V4(KEEPALIVED), IpAddr::V4(GROUP_V4), Checksum::PseudoHeader);
+    let v3 = repr.emit(
+        IpAddr::V4(KEEPALIVED),
+        IpAddr::V4(GROUP_V4),
+        Checksum::PseudoHeader,
+    );
     node.handle_packet(now, 1, &in_ipv4(&v3, 255));
     node.handle_packet(now, 1, &adverts[0]);
     assert!(drops(&drain(&mut node)).is_empty());
-    assert_eq!(node.router(id).unwrap().stats().adverts_received, received + 1);
+    assert_eq!(
+        node.router(id).unwrap().stats().adverts_received,
+        received + 1
+    );
 }
 
 #[test]

@@ -273,7 +273,10 @@ mod tests {
         );
         let mut v3 = good.clone();
         v3[0] = 0x31;
-        assert_eq!(Vrrp2Repr::parse(&v3), Err(DecodeError::BadVrrp2Header(0x31)));
+        assert_eq!(
+            Vrrp2Repr::parse(&v3),
+            Err(DecodeError::BadVrrp2Header(0x31))
+        );
         let mut long = good.clone();
         long.extend_from_slice(&[0, 0, 0, 0]);
         assert_eq!(

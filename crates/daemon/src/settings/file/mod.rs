@@ -7,11 +7,11 @@ mod protocol;
 mod routed;
 mod trackers;
 
-use protocol::Chosen;
 use super::rules::{self, Vip};
 use super::tracking::DemoteBy;
 use super::{DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONTROL_SOCKET};
 use carpd_proto::{CarpParams, Protocol};
+use protocol::Chosen;
 use serde::Deserialize;
 use std::fmt;
 use std::ops::Range;

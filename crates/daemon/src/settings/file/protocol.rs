@@ -89,7 +89,10 @@ pub(crate) fn v2_password(bytes: &[u8]) -> Result<(), String> {
         return Err(format!("password of {} bytes: {ACCEPTED}", bytes.len()));
     }
     if let Some(at) = bytes.iter().position(|b| *b == 0) {
-        return Err(format!("password with a NUL byte at byte {}: {ACCEPTED}", at + 1));
+        return Err(format!(
+            "password with a NUL byte at byte {}: {ACCEPTED}",
+            at + 1
+        ));
     }
     Ok(())
 }
@@ -113,7 +116,10 @@ impl Checker<'_> {
     /// `protocol` and its keys (`None` when refused); a key of another protocol is an
     /// error.
     pub(super) fn protocol(&mut self, label: &str, raw: &RawGroup) -> Option<Chosen> {
-        let name = raw.protocol.as_ref().map_or("carp", |p| p.get_ref().as_str());
+        let name = raw
+            .protocol
+            .as_ref()
+            .map_or("carp", |p| p.get_ref().as_str());
         if !matches!(name, "carp" | "vrrp3" | "vrrp2") {
             let p = raw.protocol.as_ref().expect("given");
             self.check::<(), _>(label, "protocol", p, Err(PROTOCOLS.into()));
@@ -161,7 +167,12 @@ impl Checker<'_> {
         let protocol = if name == "vrrp2" {
             let interval_s = match &raw.advert_interval {
                 None => Some(Vrrp2Params::default().interval_s),
-                Some(v) => self.check(label, "advert_interval", v, v2_advert_interval(*v.get_ref())),
+                Some(v) => self.check(
+                    label,
+                    "advert_interval",
+                    v,
+                    v2_advert_interval(*v.get_ref()),
+                ),
             };
             priority.zip(interval_s).map(|(priority, interval_s)| {
                 Protocol::Vrrp2(Vrrp2Params {
@@ -299,7 +310,9 @@ impl Checker<'_> {
             } else if vip.address.is_ipv6() {
                 let why = match chosen {
                     Some(Chosen::Carp) => "CARP groups are IPv4 only (ucarp's protocol)",
-                    Some(Chosen::Vrrp(Protocol::Vrrp2(_))) => "VRRPv2 groups are IPv4 only (RFC 3768)",
+                    Some(Chosen::Vrrp(Protocol::Vrrp2(_))) => {
+                        "VRRPv2 groups are IPv4 only (RFC 3768)"
+                    }
                     _ => continue,
                 };
                 self.error(
@@ -579,7 +592,10 @@ mod tests {
                 "vrrp2_compat = true",
                 &["vrrp2_compat is not a key of protocol = \"vrrp2\""],
             ),
-            ("demote_by = \"advskew\"", &["demote_by = \"advskew\" is for CARP groups"]),
+            (
+                "demote_by = \"advskew\"",
+                &["demote_by = \"advskew\" is for CARP groups"],
+            ),
         ];
         for (extra, needles) in cases {
             refused(&format!("{V2}{extra}\n"), needles);
@@ -620,11 +636,15 @@ mod tests {
     fn v2_intervals_are_whole_seconds() {
         assert_eq!(v2_advert_interval(1.0), Ok(1));
         assert_eq!(v2_advert_interval(255.0), Ok(255));
-        assert!(v2_advert_interval(1.5).unwrap_err().contains("whole number"));
+        assert!(v2_advert_interval(1.5)
+            .unwrap_err()
+            .contains("whole number"));
         assert!(v2_advert_interval(0.0).is_err());
         assert!(v2_advert_interval(f64::INFINITY).is_err());
         assert!(v2_password(b"12345678").is_ok());
-        assert!(v2_password(b"a\0b").unwrap_err().contains("NUL byte at byte 2"));
+        assert!(v2_password(b"a\0b")
+            .unwrap_err()
+            .contains("NUL byte at byte 2"));
     }
 
     #[test]
