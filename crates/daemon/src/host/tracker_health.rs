@@ -69,7 +69,7 @@ impl Health {
         for t in trackers {
             let (rise, fall) = match t.check {
                 Check::Script { rise, fall, .. } => (rise, fall),
-                Check::Interface { .. } | Check::File { .. } => (1, 1),
+                Check::Interface { .. } | Check::File { .. } | Check::Process { .. } => (1, 1),
             };
             let health = match old.remove(&t.name) {
                 Some(kept) => TrackerHealth {

@@ -1,12 +1,14 @@
 //! The southbound side: what the host's effects become on the system, and what the system
 //! tells the host. [`driver`] is the loop's I/O (per-link sockets, signals, timers, control
 //! and scrape requests, applying effects); [`hooks`] runs each group's up/down scripts or
-//! native address changes; [`notify`] the notify scripts; [`trackers`] the health checks;
-//! [`vip_links`] watches the interfaces VIPs go to.
+//! native address changes; [`notify`] the notify scripts; [`trackers`] the health checks
+//! ([`processes`] scans /proc for process trackers); [`vip_links`] watches the interfaces
+//! VIPs go to.
 
 pub mod driver;
 pub mod hooks;
 pub mod notify;
+pub mod processes;
 pub mod trackers;
 pub mod vip_links;
 

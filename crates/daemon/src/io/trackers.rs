@@ -93,11 +93,11 @@ impl Trackers {
                     };
                     self.send(&t.name, ok, format!("{interface} {detail}"));
                 }
-                Check::Script { .. } | Check::File { .. } if !self.tasks.contains_key(&t.name) => {
+                _ if self.tasks.contains_key(&t.name) => {}
+                Check::Script { .. } | Check::File { .. } | Check::Process { .. } => {
                     let task = tokio::spawn(run(t.clone(), self.tx.clone()));
                     self.tasks.insert(t.name.clone(), (t.clone(), task));
                 }
-                Check::Script { .. } | Check::File { .. } => {}
             }
         }
     }
@@ -169,18 +169,20 @@ fn link_verdict(running: bool) -> (bool, String) {
     }
 }
 
-/// A script or file tracker's task: observe, report, wait for the next start.
+/// A script, file or process tracker's task: observe, report, wait for the next start.
 async fn run(tracker: TrackerSettings, tx: mpsc::UnboundedSender<Observation>) {
     let interval = match &tracker.check {
-        Check::Script { interval, .. } | Check::File { interval, .. } => *interval,
+        Check::Script { interval, .. }
+        | Check::File { interval, .. }
+        | Check::Process { interval, .. } => *interval,
         Check::Interface { .. } => return,
     };
     let mut ticks = tokio::time::interval(interval);
     // A check that overran its interval is followed by the next one at once, not a burst.
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<(bool, String)> = None;
-    // A file read runs off the loop's thread; one that has not returned is waited for again
-    // at the next tick instead of being started twice.
+    // A file read or process scan runs off the loop's thread; one that has not returned is
+    // waited for again at the next tick instead of being started twice.
     let mut reading: Option<JoinHandle<(bool, String)>> = None;
     loop {
         ticks.tick().await;
@@ -188,25 +190,25 @@ async fn run(tracker: TrackerSettings, tx: mpsc::UnboundedSender<Observation>) {
             Check::Script { argv, timeout, .. } => {
                 check_script(&tracker.name, argv, *timeout).await
             }
-            Check::File { path, .. } => {
+            Check::File { .. } | Check::Process { .. } => {
                 // A read that has not come back (a hung mount) is waited for, not started again.
                 let pending = reading.get_or_insert_with(|| {
-                    let path = path.clone();
-                    tokio::task::spawn_blocking(move || read_file(&path))
+                    let check = tracker.check.clone();
+                    tokio::task::spawn_blocking(move || observe_blocking(&check))
                 });
                 match tokio::time::timeout(interval, pending).await {
                     Ok(result) => {
                         reading = None;
-                        result
-                            .unwrap_or_else(|e| (false, format!("reading {}: {e}", path.display())))
+                        result.unwrap_or_else(|e| (false, format!("observing: {e}")))
                     }
-                    Err(_) => stuck(path, interval),
+                    Err(_) => stuck(&tracker.check, interval),
                 }
             }
             Check::Interface { .. } => return,
         };
-        // A file is read every interval but only a change is news; every check result is.
-        if matches!(tracker.check, Check::File { .. })
+        // A file or the processes are read every interval but only a change is news; every
+        // check result is.
+        if matches!(tracker.check, Check::File { .. } | Check::Process { .. })
             && last.as_ref() == Some(&(ok, detail.clone()))
         {
             continue;
@@ -256,13 +258,26 @@ async fn check_script(name: &str, argv: &[String], timeout: Duration) -> (bool, 
 /// The most of a tracker file that is read: its verdict is on its first line.
 pub const FILE_READ_MAX: u64 = 4096;
 
-/// A file read that took longer than the tracker's interval: failed, saying so.
-fn stuck(path: &Path, interval: Duration) -> (bool, String) {
+/// A file or process tracker's observation, run off the loop's thread.
+fn observe_blocking(check: &Check) -> (bool, String) {
+    match check {
+        Check::File { path, .. } => read_file(path),
+        Check::Process { name, .. } => super::processes::verdict(name),
+        Check::Script { .. } | Check::Interface { .. } => (false, "not observed here".into()),
+    }
+}
+
+/// A file read or process scan that took longer than the tracker's interval: failed,
+/// saying so.
+fn stuck(check: &Check, interval: Duration) -> (bool, String) {
+    let what = match check {
+        Check::File { path, .. } => format!("reading {}", path.display()),
+        _ => "scanning /proc".to_string(),
+    };
     (
         false,
         format!(
-            "reading {} did not return within {}",
-            path.display(),
+            "{what} did not return within {}",
             humantime::format_duration(interval)
         ),
     )

@@ -33,15 +33,25 @@ pub enum Check {
         /// between two reads
         interval: Duration,
     },
+    /// A process: healthy while at least one process of that name runs (its kernel name,
+    /// `comm`, or the file name of its `argv[0]`), from a bounded scan of /proc every
+    /// `interval` (keepalived's `track_process`).
+    Process {
+        /// the process name, such as `nginx`
+        name: String,
+        /// between two scans
+        interval: Duration,
+    },
 }
 
 impl Check {
-    /// `script`, `interface` or `file`.
+    /// `script`, `interface`, `file` or `process`.
     pub fn kind(&self) -> &'static str {
         match self {
             Check::Script { .. } => "script",
             Check::Interface { .. } => "interface",
             Check::File { .. } => "file",
+            Check::Process { .. } => "process",
         }
     }
 }

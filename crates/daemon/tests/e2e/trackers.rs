@@ -420,3 +420,41 @@ fn a_reload_reports_tracker_changes_and_keeps_a_changed_trackers_health() {
         "nothing changed this time: {text}"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
+fn a_process_tracker_faults_the_group_while_no_process_of_its_name_runs() {
+    let Some(lab) = lab("trp", 57, 1, &[]) else {
+        return;
+    };
+    let vip = lab.address(116);
+    // A program with a name no other process has: a copy of sleep.
+    let name = format!("carpdproc{}", std::process::id() % 100_000);
+    let program = lab.dir().join(&name);
+    std::fs::copy("/bin/sleep", &program).expect("copying sleep");
+    let text = format!("[[tracker]]\nname = \"app\"\nprocess = \"{name}\"\ninterval = 0.2\n\n")
+        + &tracked("web", 16, vip, 0, "track = [\"app\"]");
+    let h1 = write_config(&lab, "h1.toml", &text);
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    let socket = socket_of(&lab, "h1.toml");
+    assert!(
+        wait_until(Duration::from_secs(10), || socket.exists()
+            && status(&socket)["web"]["state"] == "FAULT"),
+        "no process yet: FAULT\n{}",
+        lab.log("h1")
+    );
+    assert_eq!(
+        tracker_status(&socket, "app")["detail"],
+        format!("no process named {name} runs")
+    );
+    let mut app = Command::new(&program).arg("60").spawn().expect("the app");
+    expect_holders(&lab, vip, &[1], Duration::from_secs(10), &["h1"]);
+    assert_eq!(tracker_status(&socket, "app")["healthy"], true);
+    let _ = app.kill();
+    let _ = app.wait();
+    expect_holders(&lab, vip, &[], Duration::from_secs(5), &["h1"]);
+    assert_eq!(status(&socket)["web"]["state"], "FAULT");
+}

@@ -16,6 +16,7 @@ pub(super) struct RawTracker {
     script: Option<Spanned<Vec<Spanned<String>>>>,
     interface: Option<Spanned<String>>,
     file: Option<Spanned<String>>,
+    process: Option<Spanned<String>>,
     interval: Option<Spanned<f64>>,
     timeout: Option<Spanned<f64>>,
     rise: Option<Spanned<i64>>,
@@ -48,6 +49,15 @@ fn seconds(value: f64, shortest: Duration) -> Result<Duration, String> {
             shortest.as_secs_f64()
         )),
     }
+}
+
+/// A process tracker's name: a program's name as `ps -C` takes it, not a path.
+fn process_name(name: &str) -> Result<String, String> {
+    const ACCEPTED: &str = "accepted a process name such as \"nginx\" (its kernel name or the file name of its argv[0]; 1 to 255 bytes, no '/')";
+    if name.is_empty() || name.len() > 255 || name.contains(['/', '\0', '\n']) {
+        return Err(ACCEPTED.into());
+    }
+    Ok(name.to_string())
 }
 
 /// A count of checks in a row: 1 to 1000.
@@ -121,6 +131,7 @@ impl Checker<'_> {
             raw.script.as_ref().map(|_| "script"),
             raw.interface.as_ref().map(|_| "interface"),
             raw.file.as_ref().map(|_| "file"),
+            raw.process.as_ref().map(|_| "process"),
         ]
         .into_iter()
         .flatten()
@@ -134,7 +145,7 @@ impl Checker<'_> {
                 };
                 self.error(
                     span.clone(),
-                    format!("{owner}: {what} given: accepted exactly one of script = [\"/path\", \"arg\"], interface = \"eth1\" or file = \"/run/carpd/maintenance\""),
+                    format!("{owner}: {what} given: accepted exactly one of script = [\"/path\", \"arg\"], interface = \"eth1\", file = \"/run/carpd/maintenance\" or process = \"nginx\""),
                 );
                 None
             }
@@ -172,7 +183,18 @@ impl Checker<'_> {
                     interval: interval?,
                 })
             }
-            (None, None, None) => None,
+            (None, None, None) => raw.process.as_ref().and_then(|process| {
+                self.script_only(&owner, "timeout", &raw.timeout);
+                self.script_only(&owner, "rise", &raw.rise);
+                self.script_only(&owner, "fall", &raw.fall);
+                let name = self.check(&owner, "process", process, process_name(process.get_ref()));
+                let interval =
+                    self.seconds(&owner, "interval", &raw.interval, Duration::from_secs(1));
+                Some(Check::Process {
+                    name: name?,
+                    interval: interval?,
+                })
+            }),
         };
         if self.errors.len() > errors_before {
             return None;
@@ -461,6 +483,23 @@ demote_by = "advskew"
     }
 
     #[test]
+    fn a_process_tracker() {
+        let text = format!(
+            "[[tracker]]\nname = \"web\"\nprocess = \"nginx\"\ninterval = 2\nweight = 30\n{GROUP}track = [\"web\"]\n"
+        );
+        let s = parse(Path::new("x.toml"), &text).unwrap();
+        assert_eq!(
+            s.trackers[0].check,
+            Check::Process {
+                name: "nginx".into(),
+                interval: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(s.trackers[0].check.kind(), "process");
+        assert_eq!(s.trackers[0].weight, 30);
+    }
+
+    #[test]
     fn every_bad_tracker_value_is_named_with_its_place_and_what_is_accepted() {
         let tracker =
             |body: &str| format!("[[tracker]]\nname = \"t\"\n{body}\n{GROUP}track = [\"t\"]\n");
@@ -531,6 +570,19 @@ demote_by = "advskew"
             (
                 "interface = \"eth1\"\nfile = \"/run/x\"",
                 &["interface and file given"],
+            ),
+            (
+                "process = \"/usr/sbin/nginx\"",
+                &["process = /usr/sbin/nginx", "no '/'"],
+            ),
+            ("process = \"\"", &["a process name such as"]),
+            (
+                "process = \"nginx\"\nrise = 2",
+                &["rise is for script trackers only"],
+            ),
+            (
+                "process = \"nginx\"\nfile = \"/run/x\"",
+                &["file and process given", "process = \"nginx\""],
             ),
             ("colour = 1", &["unknown field `colour`"]),
         ];
