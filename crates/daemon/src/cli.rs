@@ -469,6 +469,7 @@ impl Settings {
             peers: Vec::new(),
             unicast_ttl_check: true,
             vip_interface: None,
+            routes: Vec::new(),
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {

@@ -73,6 +73,8 @@ struct Daemon {
     done: mpsc::UnboundedSender<crate::io::hooks::Done>,
     wall_epoch: SystemTime,
     next_link: u32,
+    /// subscribed to route events (a group had routes at start)
+    route_events: bool,
 }
 
 /// Binds the control socket; in command-line mode a socket in use (another carpd, e.g. in
@@ -99,8 +101,12 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     let mut locks = startup::lock_groups(&settings.groups)?;
     let _pidfile = startup::create_pidfile(pidfile)?;
     let netlink = Netlink::open().context("opening rtnetlink")?;
+    // Route events only when a group has routes at start (a reload that adds the first
+    // routes adds and removes them, but does not put back one deleted behind carpd's back
+    // until a restart; the reload report says so).
+    let routes = settings.groups.iter().any(|g| !g.routes.is_empty());
     let net_events =
-        Netlink::events().context("subscribing to rtnetlink link and address events")?;
+        Netlink::events(routes).context("subscribing to rtnetlink link and address events")?;
     let (done, done_rx) = mpsc::unbounded_channel();
     let (calls_tx, calls) = mpsc::channel(64);
     let events = control::event_channel();
@@ -131,6 +137,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         done,
         wall_epoch: SystemTime::now(),
         next_link: 0,
+        route_events: routes,
         base: Settings {
             groups: Vec::new(),
             ..settings.clone()
@@ -707,6 +714,7 @@ impl Daemon {
             VipMode::Native {
                 netlink: self.netlink.clone(),
                 vips: plan.vips.clone(),
+                routes: g.routes.clone(),
                 ifindex,
             }
         } else {
@@ -767,6 +775,11 @@ impl Daemon {
             })
             .collect();
         let plan = reload::plan(&self.running(), &new, &sources)?;
+        if !self.route_events && new.groups.iter().any(|g| !g.routes.is_empty()) {
+            tracing::warn!(
+                "routes added by a reload: carpd adds and removes them, but puts back one deleted behind its back only after a restart (it listens to route events when a group had routes at start)"
+            );
+        }
         if plan.daemon_changed {
             tracing::warn!(
                 "[daemon] changed in {}: control_socket, control_group, metrics_listen and realtime_priority apply at the next start",
@@ -862,6 +875,7 @@ impl Daemon {
                         .iter()
                         .map(|v| (v.address, v.prefix_or_default()))
                         .collect(),
+                    routes: g.routes.clone(),
                     ifindex,
                 }
             } else {
@@ -881,6 +895,7 @@ impl Daemon {
 fn hook_relevant(g: &GroupSettings) -> impl PartialEq + '_ {
     (
         &g.vips,
+        &g.routes,
         &g.up_script,
         &g.down_script,
         &g.xparam,

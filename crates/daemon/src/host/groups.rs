@@ -27,6 +27,9 @@ pub(super) struct Group {
     pub(super) vips: Vec<IpAddr>,
     /// the VIPs as `carpctl status` shows them (address/prefix)
     pub(super) vips_shown: Vec<String>,
+    /// its routes' (destination, prefix, table): one removed behind carpd's back while
+    /// master is put back
+    pub(super) routes: Vec<(IpAddr, u8, u32)>,
     pub(super) native: bool,
     pub(super) ignore_ifstate: bool,
     /// What the core was last told about the link, for this group.
@@ -66,6 +69,11 @@ impl Group {
                 .vips
                 .iter()
                 .map(|v| format!("{}/{}", v.address, v.prefix_or_default()))
+                .collect(),
+            routes: settings
+                .routes
+                .iter()
+                .map(|r| (r.destination, r.prefix, r.table()))
                 .collect(),
             native: settings.native(),
             ignore_ifstate: settings.ignore_ifstate,

@@ -51,6 +51,15 @@ pub enum Input {
         /// the address
         address: IpAddr,
     },
+    /// Someone removed a route (destination, prefix, table).
+    RouteRemoved {
+        /// its destination network
+        destination: IpAddr,
+        /// its prefix length
+        prefix: u8,
+        /// its table
+        table: u32,
+    },
     /// What is known of a VIP interface now (`vip_interface`).
     VipLink {
         /// its name

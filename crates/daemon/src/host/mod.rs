@@ -267,6 +267,11 @@ impl Engine {
                 mac,
             } => self.link_changed(now, link, present, running, mac),
             Input::AddressRemoved { link, address } => self.link_address_removed(link, address),
+            Input::RouteRemoved {
+                destination,
+                prefix,
+                table,
+            } => self.route_removed(destination, prefix, table),
             Input::VipAddressRemoved { name, address } => {
                 self.address_removed(&name, address, |g| {
                     g.vip_interface.as_deref() == Some(name.as_str())

@@ -48,6 +48,27 @@ impl Engine {
         }
     }
 
+    /// A route was removed: a native master whose route it was puts its VIPs and routes
+    /// back (each already there is left as it is).
+    pub(super) fn route_removed(&mut self, destination: IpAddr, prefix: u8, table: u32) {
+        let found = self.groups.iter().find(|(r, g)| {
+            g.native
+                && g.routes.contains(&(destination, prefix, table))
+                && self.state(**r) == State::Master
+        });
+        let Some((&router, _)) = found else {
+            return;
+        };
+        let tag = self.tag(router);
+        tracing::warn!(
+            "{tag}Route {destination}/{prefix} (table {table}) was removed while MASTER: putting it back"
+        );
+        self.effects.push(Effect::Hook {
+            router,
+            request: HookRequest::Run(Job::Restore),
+        });
+    }
+
     /// How a native VIP change went: an add the kernel refused faults the group (it bows out
     /// and the peer takes over) until a retry; a refused removal is tried again later.
     pub(super) fn native_change_done(

@@ -787,6 +787,15 @@ impl Io {
                     .find(|(_, l)| l.interface.index == index && l.socket.is_some())?;
                 Some(Input::AddressRemoved { link: *id, address })
             }
+            NetEvent::RouteRemoved {
+                destination,
+                prefix,
+                table,
+            } => Some(Input::RouteRemoved {
+                destination,
+                prefix,
+                table,
+            }),
         }
     }
 

@@ -9,9 +9,11 @@
 //! event.
 //!
 //! Without scripts carpd manages the VIPs itself (native mode): up adds them through
-//! rtnetlink, down removes them, in the same ordered queue.
+//! rtnetlink, then the group's routes; down removes the routes, then the VIPs; in the same
+//! ordered queue.
 
 pub use crate::host::jobs::{HookReport, HookResult, Job};
+use crate::settings::routes::RouteSpec;
 use crate::sys::child::{self, Ended};
 use crate::sys::netlink::Netlink;
 use carpd_proto::{HookId, HookKind, RouterId};
@@ -41,6 +43,8 @@ pub enum VipMode {
         netlink: Netlink,
         /// address and prefix of each VIP
         vips: Vec<(IpAddr, u8)>,
+        /// routes added after the VIPs, removed before them
+        routes: Vec<RouteSpec>,
         /// the interface's current index (it changes if the interface is re-created)
         ifindex: Arc<AtomicU32>,
     },
@@ -230,9 +234,14 @@ async fn reconcile(old: &HookSpec, new: &HookSpec) {
         VipMode::Native {
             netlink,
             vips: old_vips,
+            routes: old_routes,
             ifindex,
         },
-        VipMode::Native { vips: new_vips, .. },
+        VipMode::Native {
+            vips: new_vips,
+            routes: new_routes,
+            ..
+        },
     ) = (&old.mode, &new.mode)
     {
         let gone: Vec<(IpAddr, u8)> = old_vips
@@ -246,8 +255,18 @@ async fn reconcile(old: &HookSpec, new: &HookSpec) {
             .copied()
             .collect();
         let index = ifindex.load(Ordering::Relaxed);
-        native(old, netlink, &gone, index, false).await;
-        native(new, netlink, &added, index, true).await;
+        let routes_gone: Vec<RouteSpec> = old_routes
+            .iter()
+            .filter(|r| !new_routes.contains(r))
+            .cloned()
+            .collect();
+        let routes_added: Vec<RouteSpec> = new_routes
+            .iter()
+            .filter(|r| !old_routes.contains(r))
+            .cloned()
+            .collect();
+        native(old, netlink, (&gone, &routes_gone), index, false).await;
+        native(new, netlink, (&added, &routes_added), index, true).await;
         return;
     }
     let down = Job::Hook {
@@ -281,6 +300,7 @@ async fn run_job(
             VipMode::Native {
                 netlink,
                 vips,
+                routes,
                 ifindex,
             },
             job,
@@ -288,22 +308,27 @@ async fn run_job(
             // Native changes take milliseconds: a cancelled add completes and the down hook
             // queued behind it removes the addresses again.
             let index = ifindex.load(Ordering::Relaxed);
-            Some(native(spec, netlink, vips, index, job.adds()).await)
+            Some(native(spec, netlink, (vips, routes), index, job.adds()).await)
         }
         (VipMode::Scripts { .. }, Job::Restore | Job::Release | Job::Reconcile) => None,
     }
 }
 
-/// Adds (or removes) every VIP on interface `ifindex`; the first failure, in words.
+/// Adds every VIP on interface `ifindex`, then the routes (or removes the routes, then the
+/// VIPs); the first failure of a VIP, in words. A route that fails is logged and does not
+/// fault the group (its VIPs serve; keepalived does the same).
 async fn native(
     spec: &HookSpec,
     netlink: &Netlink,
-    vips: &[(IpAddr, u8)],
+    (vips, routes): (&[(IpAddr, u8)], &[RouteSpec]),
     ifindex: u32,
     add: bool,
 ) -> (HookResult, Option<String>) {
     let (tag, interface) = (&spec.tag, &spec.interface);
     let mut outcome = (HookResult::Ok, None);
+    if !add {
+        change_routes(tag, netlink, routes, false).await;
+    }
     for &(vip, prefix) in vips {
         let result = if add {
             tracing::warn!("{tag}Adding virtual IP {vip}/{prefix} to {interface}");
@@ -322,7 +347,29 @@ async fn native(
             );
         }
     }
+    if add {
+        change_routes(tag, netlink, routes, true).await;
+    }
     outcome
+}
+
+/// Adds (or removes) each route, logging each change and each failure.
+async fn change_routes(tag: &str, netlink: &Netlink, routes: &[RouteSpec], add: bool) {
+    for route in routes {
+        let result = if add {
+            tracing::warn!("{tag}Adding route {route}");
+            netlink.add_route(route).await
+        } else {
+            tracing::warn!("{tag}Removing route {route}");
+            netlink.remove_route(route).await
+        };
+        if let Err(e) = result {
+            tracing::error!(
+                "{tag}{} route {route} failed: {e}",
+                if add { "adding" } else { "removing" }
+            );
+        }
+    }
 }
 
 async fn run_script(

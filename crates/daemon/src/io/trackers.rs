@@ -153,7 +153,7 @@ impl Trackers {
                     }
                 }
             }
-            NetEvent::AddressRemoved { .. } => {}
+            NetEvent::AddressRemoved { .. } | NetEvent::RouteRemoved { .. } => {}
         }
         for (tracker, ok, detail) in seen {
             self.send(&tracker, ok, detail);

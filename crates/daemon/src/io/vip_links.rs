@@ -117,6 +117,7 @@ impl VipLinks {
                     }
                 }
             }
+            NetEvent::RouteRemoved { .. } => {}
         }
         inputs
     }

@@ -4,6 +4,7 @@
 //! [`Settings::conflicts`]; the engine only ever sees checked settings.
 
 pub mod file;
+pub mod routes;
 pub mod rules;
 pub mod tracking;
 
@@ -101,6 +102,9 @@ pub struct GroupSettings {
     /// where the VIPs go when not on `interface` (`lo`, a dummy: the host's routing daemon
     /// announces them); `None`: on `interface`
     pub vip_interface: Option<String>,
+    /// routes added while master, after the VIPs (keepalived's `virtual_routes`; native
+    /// mode only)
+    pub routes: Vec<routes::RouteSpec>,
 }
 
 impl std::fmt::Debug for GroupSettings {

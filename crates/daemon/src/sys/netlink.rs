@@ -1,14 +1,21 @@
-//! rtnetlink: VIP add/remove, and link and address events as they happen (no polling).
+//! rtnetlink: VIP and route add/remove, and link, address and route events as they happen
+//! (no polling).
 
+use crate::settings::routes::RouteSpec;
 use futures::stream::{StreamExt, TryStreamExt};
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol,
 };
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope,
+};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{AsyncSocket, SocketAddr};
-use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK};
-use rtnetlink::{AddressMessageBuilder, Handle};
+use rtnetlink::constants::{
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE, RTMGRP_LINK,
+};
+use rtnetlink::{AddressMessageBuilder, Handle, RouteMessageBuilder};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tokio::sync::mpsc;
@@ -38,6 +45,15 @@ pub enum NetEvent {
         index: u32,
         /// the address
         address: IpAddr,
+    },
+    /// A route was removed.
+    RouteRemoved {
+        /// its destination network
+        destination: IpAddr,
+        /// its prefix length
+        prefix: u8,
+        /// its table
+        table: u32,
     },
 }
 
@@ -122,13 +138,19 @@ impl Netlink {
         Ok(Netlink { handle })
     }
 
-    /// Subscribes to link and address events; they arrive on the returned channel.
-    pub fn events() -> io::Result<mpsc::UnboundedReceiver<NetEvent>> {
+    /// Subscribes to link and address events, and with `routes` to route events (only when a
+    /// group has routes: a host with a routing daemon's full table would otherwise hear every
+    /// route change); they arrive on the returned channel.
+    pub fn events(routes: bool) -> io::Result<mpsc::UnboundedReceiver<NetEvent>> {
         let (mut connection, _, mut messages) = rtnetlink::new_connection()?;
-        connection.socket_mut().socket_mut().bind(&SocketAddr::new(
-            0,
-            RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
-        ))?;
+        let mut groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+        if routes {
+            groups |= RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+        }
+        connection
+            .socket_mut()
+            .socket_mut()
+            .bind(&SocketAddr::new(0, groups))?;
         tokio::spawn(connection);
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -192,6 +214,29 @@ impl Netlink {
         }
     }
 
+    /// Adds `route`, marked as carpd's (protocol [`CARPD_ADDRESS_PROTOCOL`]); already present
+    /// is fine.
+    pub async fn add_route(&self, route: &RouteSpec) -> io::Result<()> {
+        let message = route_message(route)?;
+        match self.handle.route().add(message).execute().await {
+            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => Ok(()),
+            other => other.map_err(to_io),
+        }
+    }
+
+    /// Removes `route`; already absent is fine.
+    pub async fn remove_route(&self, route: &RouteSpec) -> io::Result<()> {
+        let message = route_message(route)?;
+        match self.handle.route().del(message).execute().await {
+            Err(rtnetlink::Error::NetlinkError(m))
+                if m.raw_code() == -libc::ESRCH || m.raw_code() == -libc::ENODEV =>
+            {
+                Ok(())
+            }
+            other => other.map_err(to_io),
+        }
+    }
+
     /// The addresses of link `index`, IPv4 and IPv6.
     pub async fn addresses(&self, index: u32) -> io::Result<Vec<LinkAddress>> {
         let mut stream = self
@@ -216,6 +261,65 @@ impl Netlink {
         }
         Ok(found)
     }
+}
+
+/// The route message for `route`: its interface looked up by name now.
+fn route_message(route: &RouteSpec) -> io::Result<RouteMessage> {
+    fn invalid(e: impl std::fmt::Display) -> io::Error {
+        io::Error::other(e.to_string())
+    }
+    let mut builder = RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(route.destination, route.prefix)
+        .map_err(invalid)?
+        .table_id(route.table())
+        .protocol(RouteProtocol::Other(CARPD_ADDRESS_PROTOCOL));
+    if let Some(via) = route.via {
+        builder = builder.gateway(via).map_err(invalid)?;
+    }
+    if let Some(src) = route.src {
+        builder = builder.pref_source(src).map_err(invalid)?;
+    }
+    if let Some(dev) = &route.dev {
+        let index = crate::sys::iface::lookup(dev)
+            .map_err(|e| io::Error::new(e.kind(), format!("dev {dev}: {e}")))?
+            .index;
+        builder = builder.output_interface(index);
+    }
+    if let Some(metric) = route.metric {
+        builder = builder.priority(metric);
+    }
+    if route.scope_link {
+        builder = builder.scope(RouteScope::Link);
+    }
+    Ok(builder.build())
+}
+
+/// A removed route's destination, prefix and table.
+fn removed_route(message: &RouteMessage) -> Option<NetEvent> {
+    let mut destination = None;
+    let mut table = u32::from(message.header.table);
+    for attribute in &message.attributes {
+        match attribute {
+            RouteAttribute::Destination(RouteAddress::Inet(a)) => {
+                destination = Some(IpAddr::V4(*a))
+            }
+            RouteAttribute::Destination(RouteAddress::Inet6(a)) => {
+                destination = Some(IpAddr::V6(*a))
+            }
+            RouteAttribute::Table(t) => table = *t,
+            _ => {}
+        }
+    }
+    let destination = destination.or(match message.header.address_family {
+        netlink_packet_route::AddressFamily::Inet => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        netlink_packet_route::AddressFamily::Inet6 => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        _ => None,
+    })?;
+    Some(NetEvent::RouteRemoved {
+        destination,
+        prefix: message.header.destination_prefix_length,
+        table,
+    })
 }
 
 fn address_of(message: &AddressMessage) -> Option<IpAddr> {
@@ -265,6 +369,7 @@ fn translate(message: RouteNetlinkMessage) -> Option<NetEvent> {
             index: address.header.index,
             address: address_of(&address)?,
         }),
+        RouteNetlinkMessage::DelRoute(route) => removed_route(&route),
         _ => None,
     }
 }

@@ -24,6 +24,7 @@ mod realtime;
 mod refusals;
 mod resilience;
 mod routed;
+mod routes;
 mod signals;
 mod slow_scripts;
 mod tcpdump;

@@ -125,6 +125,7 @@ struct RawGroup {
     unicast_ttl_check: Option<Spanned<bool>>,
     vip_interface: Option<Spanned<String>>,
     vip_interface_must_exist: Option<Spanned<bool>>,
+    routes: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// The largest config file read, in bytes: thousands of groups fit in a fraction of it, and
@@ -488,6 +489,7 @@ impl Checker<'_> {
             ),
         };
         let vip_interface = self.vip_interface(&label, &raw, interface.as_deref(), vips.as_deref());
+        let routes = self.routes(&label, &raw);
         let up_script = self.script(&label, "up_script", raw.up_script.clone());
         let down_script = self.script(&label, "down_script", raw.down_script.clone());
         let hook_timeout = self.hook_timeout(&label, &raw);
@@ -546,6 +548,7 @@ impl Checker<'_> {
             peers: peers.as_ref()?.0.clone(),
             unicast_ttl_check: peers?.1,
             vip_interface: vip_interface?,
+            routes: routes?,
         })
     }
 

@@ -1,7 +1,8 @@
 //! A group's `vip_interface` (the VIPs on `lo` or a dummy, for the host's routing daemon to
-//! announce) and `vip_interface_must_exist`.
+//! announce) and `vip_interface_must_exist`; its `routes`.
 
 use super::{Checker, RawGroup};
+use crate::settings::routes::RouteSpec;
 use crate::settings::rules::{self, Vip};
 
 /// The loopback interface: only host routes (/32, /128) belong there.
@@ -13,6 +14,33 @@ fn exists(name: &str) -> bool {
 }
 
 impl Checker<'_> {
+    /// `routes`: each in `ip route`'s words, listed once, and only where carpd manages the
+    /// VIPs (no up_script or down_script: the routes go up after them).
+    pub(super) fn routes(&mut self, label: &str, raw: &RawGroup) -> Option<Vec<RouteSpec>> {
+        let Some(list) = &raw.routes else {
+            return Some(Vec::new());
+        };
+        let errors_before = self.errors.len();
+        if raw.up_script.is_some() || raw.down_script.is_some() {
+            self.error(list.span(), format!("{label}: routes with up_script or down_script: carpd adds the routes after the VIPs it adds itself; accepted routes without scripts (or add the routes in the scripts)"));
+        }
+        let mut routes: Vec<RouteSpec> = Vec::new();
+        for r in list.get_ref() {
+            if let Some(route) = self.check(label, "routes", r, RouteSpec::parse(r.get_ref())) {
+                if routes.contains(&route) {
+                    self.error(
+                        r.span(),
+                        format!(
+                            "{label}: routes: {route} is listed twice: accepted each route once"
+                        ),
+                    );
+                }
+                routes.push(route);
+            }
+        }
+        (self.errors.len() == errors_before).then_some(routes)
+    }
+
     /// `vip_interface`: a valid name, existing now when `vip_interface_must_exist` says so;
     /// on `lo` only /32 and /128 VIPs. The same name as `interface` is the default spelled
     /// out (`None`).
