@@ -22,6 +22,9 @@ _carpctl() {
             carpctl,help)
                 cmd="carpctl__subcmd__help"
                 ;;
+            carpctl,import)
+                cmd="carpctl__subcmd__import"
+                ;;
             carpctl,promote)
                 cmd="carpctl__subcmd__promote"
                 ;;
@@ -39,6 +42,9 @@ _carpctl() {
                 ;;
             carpctl__subcmd__help,help)
                 cmd="carpctl__subcmd__help__subcmd__help"
+                ;;
+            carpctl__subcmd__help,import)
+                cmd="carpctl__subcmd__help__subcmd__import"
                 ;;
             carpctl__subcmd__help,promote)
                 cmd="carpctl__subcmd__help__subcmd__promote"
@@ -59,7 +65,7 @@ _carpctl() {
 
     case "${cmd}" in
         carpctl)
-            opts="-h -V --socket --json --generate-docs --help --version status demote promote reload watch help"
+            opts="-h -V --socket --json --generate-docs --help --version status demote promote reload watch import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -99,7 +105,7 @@ _carpctl() {
             return 0
             ;;
         carpctl__subcmd__help)
-            opts="status demote promote reload watch help"
+            opts="status demote promote reload watch import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -127,6 +133,20 @@ _carpctl() {
             return 0
             ;;
         carpctl__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        carpctl__subcmd__help__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -189,6 +209,24 @@ _carpctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        carpctl__subcmd__import)
+            opts="-h --socket --json --help keepalived"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -34,6 +34,7 @@ complete -c carpctl -n "__fish_carpctl_needs_command" -f -a "demote" -d 'Drain: 
 complete -c carpctl -n "__fish_carpctl_needs_command" -f -a "promote" -d 'End a drain: the group takes part in the election again'
 complete -c carpctl -n "__fish_carpctl_needs_command" -f -a "reload" -d 'Re-read the config file and apply the difference (nothing changes if it is invalid)'
 complete -c carpctl -n "__fish_carpctl_needs_command" -f -a "watch" -d 'Print events as they happen (state changes, demotes, reloads) until interrupted'
+complete -c carpctl -n "__fish_carpctl_needs_command" -f -a "import" -d 'Print the carpd config equivalent to another daemon\'s (needs no running carpd); what cannot be carried over is listed on stderr as FILE:LINE: directive: not carried over (why). Exit status 0: all carried over; 3: something left out; 1: unreadable file'
 complete -c carpctl -n "__fish_carpctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c carpctl -n "__fish_carpctl_using_subcommand status" -l socket -d 'carpd\'s control socket (a one-group carpd started from the command line listens on /run/carpd/<interface>-<vhid>.sock)' -r -F
 complete -c carpctl -n "__fish_carpctl_using_subcommand status" -l json -d 'Print carpd\'s JSON replies (one object per line) instead of text'
@@ -52,9 +53,13 @@ complete -c carpctl -n "__fish_carpctl_using_subcommand reload" -s h -l help -d 
 complete -c carpctl -n "__fish_carpctl_using_subcommand watch" -l socket -d 'carpd\'s control socket (a one-group carpd started from the command line listens on /run/carpd/<interface>-<vhid>.sock)' -r -F
 complete -c carpctl -n "__fish_carpctl_using_subcommand watch" -l json -d 'Print carpd\'s JSON replies (one object per line) instead of text'
 complete -c carpctl -n "__fish_carpctl_using_subcommand watch" -s h -l help -d 'Print help'
-complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch help" -f -a "status" -d 'Each group\'s state, since when, VIPs, timing, master and counters'
-complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch help" -f -a "demote" -d 'Drain: a master bows out at once; the group stays BACKUP until promoted'
-complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch help" -f -a "promote" -d 'End a drain: the group takes part in the election again'
-complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch help" -f -a "reload" -d 'Re-read the config file and apply the difference (nothing changes if it is invalid)'
-complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch help" -f -a "watch" -d 'Print events as they happen (state changes, demotes, reloads) until interrupted'
-complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c carpctl -n "__fish_carpctl_using_subcommand import" -l socket -d 'carpd\'s control socket (a one-group carpd started from the command line listens on /run/carpd/<interface>-<vhid>.sock)' -r -F
+complete -c carpctl -n "__fish_carpctl_using_subcommand import" -l json -d 'Print carpd\'s JSON replies (one object per line) instead of text'
+complete -c carpctl -n "__fish_carpctl_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch import help" -f -a "status" -d 'Each group\'s state, since when, VIPs, timing, master and counters'
+complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch import help" -f -a "demote" -d 'Drain: a master bows out at once; the group stays BACKUP until promoted'
+complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch import help" -f -a "promote" -d 'End a drain: the group takes part in the election again'
+complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch import help" -f -a "reload" -d 'Re-read the config file and apply the difference (nothing changes if it is invalid)'
+complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch import help" -f -a "watch" -d 'Print events as they happen (state changes, demotes, reloads) until interrupted'
+complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch import help" -f -a "import" -d 'Print the carpd config equivalent to another daemon\'s (needs no running carpd); what cannot be carried over is listed on stderr as FILE:LINE: directive: not carried over (why). Exit status 0: all carried over; 3: something left out; 1: unreadable file'
+complete -c carpctl -n "__fish_carpctl_using_subcommand help; and not __fish_seen_subcommand_from status demote promote reload watch import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -6,6 +6,7 @@
 mod cli;
 mod docs;
 mod host;
+pub mod import;
 mod io;
 mod logging;
 pub mod mgmt;

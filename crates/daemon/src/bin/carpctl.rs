@@ -69,6 +69,23 @@ enum Command {
     Reload,
     /// Print events as they happen (state changes, demotes, reloads) until interrupted
     Watch,
+    /// Print the carpd config equivalent to another daemon's (needs no running carpd); what
+    /// cannot be carried over is listed on stderr as FILE:LINE: directive: not carried over
+    /// (why). Exit status 0: all carried over; 3: something left out; 1: unreadable file
+    Import {
+        /// the other daemon
+        #[arg(value_enum)]
+        from: ImportFrom,
+        /// its config file (includes are followed)
+        file: PathBuf,
+    },
+}
+
+/// The daemons whose configs carpctl imports.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ImportFrom {
+    /// keepalived.conf (its VRRP side)
+    Keepalived,
 }
 
 fn main() -> ExitCode {
@@ -98,6 +115,12 @@ fn main() -> ExitCode {
         },
         Command::Reload => Request::Reload,
         Command::Watch => Request::Watch,
+        // Needs no running carpd: answered here.
+        Command::Import { from, file } => {
+            let ImportFrom::Keepalived = from;
+            let status = carpd::import::run(file, &mut std::io::stdout(), &mut std::io::stderr());
+            return ExitCode::from(status);
+        }
     };
     let mut stream = match connect(&cli.socket) {
         Ok(s) => s,
@@ -142,7 +165,7 @@ fn main() -> ExitCode {
         Command::Reload => answer(&line, &cli, |r: ReloadReport| {
             reload_text(&r.changes(), Some(r.unchanged))
         }),
-        Command::Watch => Ok(String::new()),
+        Command::Watch | Command::Import { .. } => Ok(String::new()),
     };
     match shown {
         Ok(text) => {

@@ -490,3 +490,39 @@ fn a_one_group_carpd_from_the_command_line_has_a_socket_too() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("accepted reload in config mode"));
     stop(&lab, &crate::common::Member { pid }, Signal::SIGTERM);
 }
+
+/// `carpctl import keepalived FILE` needs no carpd: the config on stdout, what was left out
+/// on stderr, and 0, 3 or 1 as the exit status.
+#[test]
+fn carpctl_import_keepalived_prints_the_config_and_exits_by_what_it_left_out() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/keepalived-import");
+    for (name, status, needle) in [
+        ("pair-v2", 0, ""),
+        (
+            "firewall",
+            3,
+            "firewall.conf:61: virtual_routes: not carried over (blackhole",
+        ),
+        (
+            "bad-priority",
+            1,
+            "bad-priority.conf:4: priority 300: accepted 1 to 255",
+        ),
+    ] {
+        let out = std::process::Command::new(carpctl())
+            .args(["import", "keepalived"])
+            .arg(dir.join(format!("{name}.conf")))
+            .output()
+            .expect("carpctl");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(status), "{name}: {stderr}");
+        assert!(stderr.contains(needle), "{name}: {stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.contains("[[group]]"),
+            status != 1,
+            "{name}: {stdout}"
+        );
+    }
+}
