@@ -10,6 +10,7 @@
 mod common;
 mod config_mode;
 mod control;
+mod equivalence;
 mod failover_rules;
 mod frr_vrrp;
 mod guarantees;
