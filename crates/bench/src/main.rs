@@ -4,6 +4,7 @@
 //!
 //! The scenarios (one module per family) return [`report::Section`]s; [`report`] renders them.
 
+mod migration;
 mod observe;
 mod peers;
 mod report;
@@ -45,13 +46,14 @@ struct Args {
     #[arg(long, value_name = "FILE", default_value = "docs/benchmarks.md")]
     out: PathBuf,
     /// Only the scenarios whose name contains NAME (crash, takeover, handover, subsecond,
-    /// preempt, slow, footprint, flood, many, reload, vrrp3, routed, stress, stalls, soak)
+    /// preempt, slow, footprint, flood, many, reload, vrrp3, vrrp2, migration, routed, stress,
+    /// stalls, soak)
     #[arg(long, value_name = "NAME", value_parser = scenario_name)]
     only: Option<String>,
 }
 
 /// The scenarios' names, as `--only` matches them.
-const SCENARIOS: [&str; 15] = [
+const SCENARIOS: [&str; 17] = [
     "crash",
     "takeover",
     "handover",
@@ -63,6 +65,8 @@ const SCENARIOS: [&str; 15] = [
     "many",
     "reload",
     "vrrp3",
+    "vrrp2",
+    "migration",
     "routed",
     "stress",
     "stalls",
@@ -165,6 +169,12 @@ fn run(options: &Options) -> Result<()> {
     }
     if wanted("vrrp3") {
         sections.push(vrrp3::vrrp3(options)?);
+    }
+    if wanted("vrrp2") {
+        sections.push(migration::vrrp2(options)?);
+    }
+    if wanted("migration") {
+        sections.push(migration::migration(options)?);
     }
     if wanted("routed") {
         carpd_lab::bgp::available()?;

@@ -20,6 +20,10 @@ pub enum Daemon {
     CarpdVrrp3,
     /// carpd with CARP in config mode, VIP managed natively, `realtime_priority = 50`
     CarpdRealtime,
+    /// keepalived at its default version (VRRPv2) with `auth_type PASS`
+    KeepalivedV2,
+    /// carpd speaking VRRPv2 with a password, as keepalived at its defaults
+    CarpdVrrp2,
 }
 
 impl Daemon {
@@ -32,17 +36,21 @@ impl Daemon {
             Daemon::Keepalived => "keepalived",
             Daemon::CarpdVrrp3 => "carpd (VRRPv3)",
             Daemon::CarpdRealtime => "carpd (realtime_priority 50)",
+            Daemon::KeepalivedV2 => "keepalived (VRRPv2)",
+            Daemon::CarpdVrrp2 => "carpd (VRRPv2)",
         }
     }
 
     /// The process name, to find it in a namespace.
     pub fn comm(self) -> &'static str {
         match self {
-            Daemon::Carpd | Daemon::CarpdNative | Daemon::CarpdVrrp3 | Daemon::CarpdRealtime => {
-                "carpd"
-            }
+            Daemon::Carpd
+            | Daemon::CarpdNative
+            | Daemon::CarpdVrrp3
+            | Daemon::CarpdRealtime
+            | Daemon::CarpdVrrp2 => "carpd",
             Daemon::Ucarp => "ucarp",
-            Daemon::Keepalived => "keepalived",
+            Daemon::Keepalived | Daemon::KeepalivedV2 => "keepalived",
         }
     }
 }
@@ -92,9 +100,12 @@ pub fn start(
 ) -> Result<Pid> {
     let scripts = match daemon {
         Daemon::Carpd | Daemon::Ucarp => Some(lab.vip_scripts(log)?),
-        Daemon::CarpdNative | Daemon::Keepalived | Daemon::CarpdVrrp3 | Daemon::CarpdRealtime => {
-            None
-        }
+        Daemon::CarpdNative
+        | Daemon::Keepalived
+        | Daemon::CarpdVrrp3
+        | Daemon::CarpdRealtime
+        | Daemon::KeepalivedV2
+        | Daemon::CarpdVrrp2 => None,
     };
     start_with(lab, carpd, daemon, host, member, log, scripts)
 }
@@ -129,10 +140,15 @@ pub fn start_with(
     let h = lab.host(host).clone();
     let vip = lab.address(100);
     match daemon {
-        Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp | Daemon::CarpdRealtime
+        Daemon::Carpd
+        | Daemon::CarpdNative
+        | Daemon::Ucarp
+        | Daemon::CarpdRealtime
+        | Daemon::KeepalivedV2
+        | Daemon::CarpdVrrp2
             if member.ipv6 =>
         {
-            anyhow::bail!("{daemon:?} speaks CARP, over IPv4 only")
+            anyhow::bail!("{daemon:?} speaks CARP or VRRPv2, over IPv4 only")
         }
         Daemon::Carpd | Daemon::CarpdNative | Daemon::Ucarp => {
             let program = if daemon == Daemon::Ucarp {
@@ -185,23 +201,52 @@ pub fn start_with(
                 ),
             )
         }
-        Daemon::Keepalived => {
-            let interval = f64::from(member.advbase) + f64::from(member.advskew) / 256.0;
-            let priority = member.priority;
-            let dir = lab.dir();
-            let conf = dir.join(format!("{log}.conf"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "global_defs {{\n  router_id {log}\n  vrrp_version 3\n  script_user root\n  enable_script_security\n  \
-                     vrrp_garp_master_repeat 1\n  vrrp_garp_master_delay 0\n}}\n\
-                     vrrp_instance bench {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 7\n  \
-                     priority {priority}\n  advert_int {interval:.2}\n  {}\n  virtual_ipaddress {{\n    {} dev eth0\n  }}\n}}\n",
-                    if member.preempt { "" } else { "nopreempt" },
-                    vip_with_prefix(lab, member.ipv6)
-                ),
-            )?;
+        Daemon::CarpdVrrp2 => spawn_config(
+            lab,
+            carpd,
+            &h,
+            log,
+            "",
+            &format!(
+                "protocol = \"vrrp2\"\ninterface = \"eth0\"\nvhid = 7\nvips = [\"{}\"]\n\
+                 priority = {}\nadvert_interval = {}\npassword = \"bench\"\npreempt = {}\n",
+                vip_with_prefix(lab, false),
+                member.priority,
+                member.advbase.max(1),
+                member.preempt
+            ),
+        ),
+        Daemon::Keepalived | Daemon::KeepalivedV2 => {
+            let conf = keepalived_conf(lab, log, member, daemon == Daemon::KeepalivedV2)?;
             lab.start_keepalived(&h, &conf, log)
         }
     }
+}
+
+/// keepalived's config `<log>.conf` for `member`: VRRPv3, or with `v2` its default version
+/// with `auth_type PASS`.
+pub fn keepalived_conf(lab: &Lab, log: &str, member: Member, v2: bool) -> Result<PathBuf> {
+    let interval = f64::from(member.advbase) + f64::from(member.advskew) / 256.0;
+    let priority = member.priority;
+    let conf = lab.dir().join(format!("{log}.conf"));
+    let (version, auth) = if v2 {
+        (
+            "",
+            "authentication {\n    auth_type PASS\n    auth_pass bench\n  }",
+        )
+    } else {
+        ("vrrp_version 3\n  ", "")
+    };
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n  router_id {log}\n  {version}script_user root\n  enable_script_security\n  \
+             vrrp_garp_master_repeat 1\n  vrrp_garp_master_delay 0\n}}\n\
+             vrrp_instance bench {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 7\n  \
+             priority {priority}\n  advert_int {interval:.2}\n  {}\n  {auth}\n  virtual_ipaddress {{\n    {} dev eth0\n  }}\n}}\n",
+            if member.preempt { "" } else { "nopreempt" },
+            vip_with_prefix(lab, member.ipv6)
+        ),
+    )?;
+    Ok(conf)
 }

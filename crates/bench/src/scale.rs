@@ -162,9 +162,12 @@ pub(crate) fn start_pair(
                 let conf = write_config(lab, daemon, host, groups, rate)?;
                 pids.push(lab.start_keepalived(h, &conf, &log)?);
             }
-            Daemon::CarpdVrrp3 | Daemon::CarpdRealtime => {
+            Daemon::CarpdVrrp3
+            | Daemon::CarpdRealtime
+            | Daemon::CarpdVrrp2
+            | Daemon::KeepalivedV2 => {
                 bail!(
-                    "the many-group scenarios run carpd with CARP on the command line's scheduler"
+                    "the many-group scenarios run carpd with CARP on the command line's scheduler, and keepalived with VRRPv3"
                 )
             }
             Daemon::Carpd | Daemon::CarpdNative => {

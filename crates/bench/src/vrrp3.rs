@@ -19,7 +19,7 @@ const SUBNET: u8 = 97;
 
 /// How the master goes away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
+pub(crate) enum Fault {
     /// its switch port is cut
     Crash,
     /// SIGTERM: it sends priority 0 and leaves
@@ -28,7 +28,7 @@ enum Fault {
 
 /// One failover of a pair of `daemon` at (advbase, advskew) timing, over IPv6 if `ipv6`; the
 /// client's longest gap in milliseconds.
-fn failover(
+pub(crate) fn failover(
     o: &Options,
     daemon: Daemon,
     timing: (u8, u8),
