@@ -1,14 +1,16 @@
-//! A node driven by arbitrary inputs: packets (mutated valid CARP and VRRPv3 adverts and raw
-//! bytes, over IPv4 and IPv6), timeouts, link events, commands and hook completions in any
-//! order, with a CARP router and a VRRPv3 router on one link. Never panics; time never runs
+//! A node driven by arbitrary inputs: packets (mutated valid CARP, VRRPv3 and VRRPv2 adverts
+//! and raw bytes, over IPv4 and IPv6), timeouts, link events, commands and hook completions in
+//! any order, with a CARP router, a VRRPv3 router (with or without vrrp2_compat) and a VRRPv2
+//! router on one link. Never panics; time never runs
 //! backwards in what it asks for.
 #![no_main]
 
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
 use carpd_proto::wire::ipv4::Ipv4Repr;
+use carpd_proto::wire::vrrp2::{Vrrp2Auth, Vrrp2Repr};
 use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4, GROUP_V6};
-use carpd_proto::{CarpParams, Command, HookId, Instant, Node, Protocol, VrConfigBuilder, Vrrp3Params};
+use carpd_proto::{CarpParams, Command, HookId, Instant, Node, Protocol, VrConfigBuilder, Vrrp2Params, Vrrp3Params};
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -24,13 +26,22 @@ fuzz_target!(|data: &[u8]| {
     });
     let Ok(config) = cfg.build() else { return };
     let router = node.add_router(1, config, Instant::ZERO, 1);
+    // With vrrp2_compat the interval is whole seconds (1 to 40 s).
+    let compat = data.first().is_some_and(|b| b & 2 == 2);
+    let interval = data.get(2).copied().unwrap_or(1);
     let params = Vrrp3Params {
         priority: data.get(1).copied().unwrap_or(100).max(1),
-        interval_cs: u16::from(data.get(2).copied().unwrap_or(1).max(1)),
+        interval_cs: if compat { u16::from(interval % 40 + 1) * 100 } else { u16::from(interval.max(1)) },
+        vrrp2_compat: compat,
         ..Vrrp3Params::default()
     };
-    let v3 = VrConfigBuilder::vrrp3(8, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), vec![IpAddr::V4(vip)], params);
+    let mut v3 = VrConfigBuilder::vrrp3(8, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), vec![IpAddr::V4(vip)], params);
+    v3.password = if params.vrrp2_compat { b"pw".to_vec() } else { Vec::new() };
     node.add_router(1, v3.build().expect("valid VRRPv3 config"), Instant::ZERO, 2);
+    let v2_params = Vrrp2Params { priority: data.get(1).copied().unwrap_or(100).max(1), interval_s: 1 };
+    let mut v2 = VrConfigBuilder::vrrp2(9, Ipv4Addr::new(10, 0, 0, 1), vec![vip], v2_params);
+    v2.password = b"pw".to_vec();
+    node.add_router(1, v2.build().expect("valid VRRPv2 config"), Instant::ZERO, 3);
     let auth = Authenticator::new(b"pw", 7, &[vip]).unwrap();
     let mut now = 0u64;
     let mut ops = data.get(3..).unwrap_or(&[]).chunks(4);
@@ -68,6 +79,15 @@ fuzz_target!(|data: &[u8]| {
             4 => node.handle_command(t, Command::Demote),
             5 => node.handle_command(t, Command::SetDemote(b)),
             6 => node.handle_hook_done(t, router, HookId(u64::from(b % 8))),
+            7 if c & 4 == 0 => {
+                // A VRRPv2 advert for VRID 8 or 9, with the password or without one.
+                let src = Ipv4Addr::new(10, 0, 0, 2 + (c % 3));
+                let auth = if c & 8 == 0 { Vrrp2Auth::from_password(b"pw").unwrap() } else { Vrrp2Auth::None };
+                let vrrp = Vrrp2Repr::new(8 + (c >> 7), b, a % 3 + 1, vec![vip], auth).emit();
+                let mut packet = Ipv4Repr { source: src, destination: GROUP_V4, ttl: 255, tos: 0xc0, ident: 1, dont_fragment: false, protocol: 112, payload_len: vrrp.len() }.emit().to_vec();
+                packet.extend_from_slice(&vrrp);
+                node.handle_packet(t, 1, &packet);
+            }
             _ => {
                 if let Some(deadline) = node.poll_timeout() {
                     now = now.max(deadline.as_micros());
