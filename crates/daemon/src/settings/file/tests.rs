@@ -292,11 +292,13 @@ fn the_packaged_example_is_valid_but_for_its_passfile() {
         "password = \"db-secret\"",
     );
     let s = parse(Path::new("/etc/carpd/carpd.toml"), &here).unwrap();
-    assert_eq!(s.groups.len(), 5);
+    assert_eq!(s.groups.len(), 6);
     assert_eq!(s.groups[1].name, "eth0-48");
     assert!(s.groups[2].protocol.vrrp3().is_some() && s.groups[2].peers.len() == 1);
     assert!(s.groups[3].is_ipv6());
-    let api = &s.groups[4];
+    assert_eq!(s.groups[4].protocol.name(), "vrrp2");
+    assert_eq!(s.groups[4].password, b"s3cret");
+    let api = &s.groups[5];
     assert_eq!(api.vip_interface(), "lo");
     assert!(!api.unicast_ttl_check && api.track == ["bgp"]);
 }
