@@ -7,7 +7,7 @@ use crate::peers::{self, Daemon};
 use crate::report::{row, Section};
 use crate::scenarios::member;
 use crate::stats::{Goal, Samples};
-use crate::vrrp3::{failover, Fault};
+use crate::vrrp3::{alternate, Fault};
 use crate::Options;
 use anyhow::{bail, Context, Result};
 use carpd_lab::{wait_until, Lab, Pid, ProbeReport};
@@ -18,19 +18,12 @@ use std::time::Duration;
 pub fn vrrp2(o: &Options) -> Result<Section> {
     let mut rows = Vec::new();
     for fault in [Fault::Crash, Fault::Stop] {
-        let mut carpd = Samples::default();
-        let mut keepalived = Samples::default();
-        for rep in 0..o.reps {
-            for daemon in [Daemon::CarpdVrrp2, Daemon::KeepalivedV2] {
-                let g = failover(o, daemon, (1, 0), false, fault, rep)?;
-                println!("vrrp2 {fault:?} {} rep {rep}: {g:.0} ms", daemon.name());
-                if daemon == Daemon::KeepalivedV2 {
-                    keepalived.push(g)
-                } else {
-                    carpd.push(g)
-                }
-            }
-        }
+        let (carpd, keepalived) = alternate(
+            o,
+            [Daemon::CarpdVrrp2, Daemon::KeepalivedV2],
+            ((1, 0), false, fault),
+            "vrrp2",
+        )?;
         let what = match fault {
             Fault::Crash => "crash (port cut)",
             Fault::Stop => "planned (SIGTERM, priority 0)",

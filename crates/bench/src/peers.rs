@@ -184,8 +184,18 @@ pub fn start_with(
                 member.preempt
             ),
         ),
-        Daemon::CarpdVrrp3 => {
+        Daemon::CarpdVrrp3 | Daemon::CarpdVrrp2 => {
+            // keepalived's settings: VRRPv3 at any interval, or VRRPv2 in whole seconds with
+            // its password.
             let interval = f64::from(member.advbase) + f64::from(member.advskew) / 256.0;
+            let protocol = if daemon == Daemon::CarpdVrrp2 {
+                format!(
+                    "protocol = \"vrrp2\"\nadvert_interval = {}\npassword = \"bench\"",
+                    member.advbase.max(1)
+                )
+            } else {
+                format!("protocol = \"vrrp3\"\nadvert_interval = {interval:.2}")
+            };
             spawn_config(
                 lab,
                 carpd,
@@ -193,29 +203,14 @@ pub fn start_with(
                 log,
                 "",
                 &format!(
-                    "protocol = \"vrrp3\"\ninterface = \"eth0\"\nvhid = 7\nvips = [\"{}\"]\n\
-                     priority = {}\nadvert_interval = {interval:.2}\npreempt = {}\n",
+                    "{protocol}\ninterface = \"eth0\"\nvhid = 7\nvips = [\"{}\"]\n\
+                     priority = {}\npreempt = {}\n",
                     vip_with_prefix(lab, member.ipv6),
                     member.priority,
                     member.preempt
                 ),
             )
         }
-        Daemon::CarpdVrrp2 => spawn_config(
-            lab,
-            carpd,
-            &h,
-            log,
-            "",
-            &format!(
-                "protocol = \"vrrp2\"\ninterface = \"eth0\"\nvhid = 7\nvips = [\"{}\"]\n\
-                 priority = {}\nadvert_interval = {}\npassword = \"bench\"\npreempt = {}\n",
-                vip_with_prefix(lab, false),
-                member.priority,
-                member.advbase.max(1),
-                member.preempt
-            ),
-        ),
         Daemon::Keepalived | Daemon::KeepalivedV2 => {
             let conf = keepalived_conf(lab, log, member, daemon == Daemon::KeepalivedV2)?;
             lab.start_keepalived(&h, &conf, log)

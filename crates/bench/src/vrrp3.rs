@@ -76,6 +76,26 @@ pub(crate) fn failover(
     Ok(outage_ms(&probe.finish()?, at))
 }
 
+/// `o.reps` failovers of each of `daemons` (carpd first, its peer second), alternating, at
+/// `timing` over IPv6 if `ipv6`: carpd's and the peer's samples (printed with `tag`).
+pub(crate) fn alternate(
+    o: &Options,
+    daemons: [Daemon; 2],
+    (timing, ipv6, fault): ((u8, u8), bool, Fault),
+    tag: &str,
+) -> Result<(Samples, Samples)> {
+    let mut samples = [Samples::default(), Samples::default()];
+    for rep in 0..o.reps {
+        for (i, daemon) in daemons.into_iter().enumerate() {
+            let g = failover(o, daemon, timing, ipv6, fault, rep)?;
+            println!("{tag} {fault:?} {} rep {rep}: {g:.0} ms", daemon.name());
+            samples[i].push(g);
+        }
+    }
+    let [carpd, peer] = samples;
+    Ok((carpd, peer))
+}
+
 /// Scenario 10.
 pub fn vrrp3(o: &Options) -> Result<Section> {
     // (label, advbase, advskew): advert_int 1 and 0.05 (13/256 s, written as 0.05).
@@ -84,22 +104,12 @@ pub fn vrrp3(o: &Options) -> Result<Section> {
     for (family, ipv6) in [("IPv4", false), ("IPv6", true)] {
         for (label, advbase, advskew) in intervals {
             for fault in [Fault::Crash, Fault::Stop] {
-                let mut carpd = Samples::default();
-                let mut keepalived = Samples::default();
-                for rep in 0..o.reps {
-                    for daemon in [Daemon::CarpdVrrp3, Daemon::Keepalived] {
-                        let g = failover(o, daemon, (advbase, advskew), ipv6, fault, rep)?;
-                        println!(
-                            "vrrp3 {family} {label} {fault:?} {} rep {rep}: {g:.0} ms",
-                            daemon.name()
-                        );
-                        if daemon == Daemon::Keepalived {
-                            keepalived.push(g)
-                        } else {
-                            carpd.push(g)
-                        }
-                    }
-                }
+                let (carpd, keepalived) = alternate(
+                    o,
+                    [Daemon::CarpdVrrp3, Daemon::Keepalived],
+                    ((advbase, advskew), ipv6, fault),
+                    &format!("vrrp3 {family} {label}"),
+                )?;
                 let what = match fault {
                     Fault::Crash => "crash (port cut)",
                     Fault::Stop => "planned (SIGTERM, priority 0)",

@@ -112,14 +112,7 @@ pub fn vrrp2(
         // its VRRPv2 authentication.
         return Vec::new();
     };
-    let addresses = config
-        .vips
-        .iter()
-        .filter_map(|v| match v {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
+    let addresses = crate::config::ipv4_only(&config.vips);
     let vrrp = Vrrp2Repr::new(config.vhid, priority, interval_s, addresses, auth).emit();
     destinations(config)
         .into_iter()

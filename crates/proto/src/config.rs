@@ -134,14 +134,7 @@ impl VrConfigBuilder {
                 if carp.deadratio == 0 {
                     return Err(ConfigError::DeadratioZero);
                 }
-                let vips: Vec<Ipv4Addr> = self
-                    .vips
-                    .iter()
-                    .filter_map(|v| match v {
-                        IpAddr::V4(a) => Some(*a),
-                        IpAddr::V6(_) => None,
-                    })
-                    .collect();
+                let vips = ipv4_only(&self.vips);
                 Some(Authenticator::new(&self.password, self.vhid, &vips)?)
             }
             Protocol::Vrrp3(params) => {
@@ -232,6 +225,18 @@ impl VrConfigBuilder {
             v2_auth,
         })
     }
+}
+
+/// The IPv4 addresses among `addresses`, in order (what CARP's HMAC and VRRPv2's advert
+/// carry).
+pub(crate) fn ipv4_only(addresses: &[IpAddr]) -> Vec<Ipv4Addr> {
+    addresses
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect()
 }
 
 /// A validated configuration (see [`VrConfigBuilder`] for the meaning of each field).

@@ -4,6 +4,8 @@
 
 #[path = "support/pcap.rs"]
 mod pcap;
+#[path = "support/vrrp.rs"]
+mod vrrp;
 
 use carpd_proto::wire::ipv4::Ipv4Repr;
 use carpd_proto::wire::vrrp2::{Vrrp2Auth, Vrrp2Repr};
@@ -15,6 +17,7 @@ use carpd_proto::{
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
+use vrrp::in_ipv4;
 
 const PASS: &str =
     "vrrp2-pass_s3cret-vrid51-prio200-intvl1s-vip10.77.0.151-src10.77.0.11-then-stop.pcap";
@@ -256,7 +259,11 @@ fn v2_and_v3_groups_drop_each_other_as_another_protocol() {
         IpAddr::V4(GROUP_V4),
         Checksum::PseudoHeader,
     );
-    node.handle_packet(Instant::from_millis(10), 1, &in_ipv4(&vrrp, 255));
+    node.handle_packet(
+        Instant::from_millis(10),
+        1,
+        &in_ipv4(KEEPALIVED, GROUP_V4, 255, &vrrp),
+    );
     assert_eq!(
         drops(&drain(&mut node)),
         [DropReason::OtherProtocol {
@@ -271,26 +278,12 @@ fn v2_and_v3_groups_drop_each_other_as_another_protocol() {
     node.handle_packet(Instant::from_millis(20), 1, &bad);
     assert_eq!(drops(&drain(&mut node))[0].kind(), "vrrp2-bad-checksum");
     let good = Vrrp2Repr::parse(&packets(PASS)[0][20..]).unwrap().emit();
-    node.handle_packet(Instant::from_millis(30), 1, &in_ipv4(&good, 254));
+    node.handle_packet(
+        Instant::from_millis(30),
+        1,
+        &in_ipv4(KEEPALIVED, GROUP_V4, 254, &good),
+    );
     assert_eq!(drops(&drain(&mut node)), [DropReason::BadTtl(254)]);
-}
-
-/// `vrrp` from keepalived's address to 224.0.0.18 with `ttl`.
-fn in_ipv4(vrrp: &[u8], ttl: u8) -> Vec<u8> {
-    let mut packet = Ipv4Repr {
-        source: KEEPALIVED,
-        destination: GROUP_V4,
-        ttl,
-        tos: 0xc0,
-        ident: 1,
-        dont_fragment: false,
-        protocol: 112,
-        payload_len: vrrp.len(),
-    }
-    .emit()
-    .to_vec();
-    packet.extend_from_slice(vrrp);
-    packet
 }
 
 fn compat(priority: u8, interval_cs: u16, password: &[u8]) -> VrConfigBuilder {
@@ -370,7 +363,7 @@ fn vrrp2_compat_sends_both_and_follows_a_v2_master() {
         IpAddr::V4(GROUP_V4),
         Checksum::PseudoHeader,
     );
-    node.handle_packet(now, 1, &in_ipv4(&v3, 255));
+    node.handle_packet(now, 1, &in_ipv4(KEEPALIVED, GROUP_V4, 255, &v3));
     node.handle_packet(now, 1, &adverts[0]);
     assert!(drops(&drain(&mut node)).is_empty());
     assert_eq!(

@@ -1,6 +1,9 @@
 //! The VRRPv3 router with a fake clock: RFC 9568 timers, election and priority 0, exact to
 //! the microsecond, through the same [`Node`] that routes CARP.
 
+#[path = "support/vrrp.rs"]
+mod vrrp;
+
 use carpd_proto::wire::ipv4::Ipv4Repr;
 use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4, GROUP_V6};
 use carpd_proto::{
@@ -8,6 +11,7 @@ use carpd_proto::{
     StateChangeReason, VrConfigBuilder, Vrrp3Params,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use vrrp::in_ipv4;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 150);
 const ME: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
@@ -41,24 +45,6 @@ fn advert(source: Ipv4Addr, priority: u8, interval_cs: u16, variant: Checksum) -
     };
     let vrrp = repr.emit(IpAddr::V4(source), IpAddr::V4(GROUP_V4), variant);
     in_ipv4(source, GROUP_V4, 255, &vrrp)
-}
-
-/// `vrrp` in an IPv4 header as VRRPv3 senders write it (TOS 0xc0, protocol 112).
-fn in_ipv4(source: Ipv4Addr, destination: Ipv4Addr, ttl: u8, vrrp: &[u8]) -> Vec<u8> {
-    let mut packet = Ipv4Repr {
-        source,
-        destination,
-        ttl,
-        tos: 0xc0,
-        ident: 1,
-        dont_fragment: false,
-        protocol: 112,
-        payload_len: vrrp.len(),
-    }
-    .emit()
-    .to_vec();
-    packet.extend_from_slice(vrrp);
-    packet
 }
 
 /// What came out, adverts decoded to their priority.

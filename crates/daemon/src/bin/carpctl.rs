@@ -445,7 +445,7 @@ fn group_row(g: &GroupView) -> Vec<String> {
             ));
         }
     }
-    let advbase = if g.protocol == "vrrp3" {
+    let advbase = if g.protocol == "vrrp3" || g.protocol == "vrrp2" {
         shown(g.advert_interval)
     } else {
         shown(g.advbase)
@@ -538,15 +538,17 @@ denied: only root and the members of carpd's \fBcontrol_group\fR may connect).
 With \fB\-\-json\fR every reply is carpd's own JSON object on one line.
 \fBstatus\fR: {"groups": [{"name", "interface", "vhid", "state" (INIT, BACKUP, MASTER or
 FAULT), "since", "seconds_in_state", "vips", "vip_interface" (where the VIPs are added:
-the group's \fBvip_interface\fR, else its interface), "protocol" ("carp" or "vrrp3"), "advbase",
-"advskew" (in effect), "configured_advskew" (null for VRRPv3), "priority" (in effect),
+the group's \fBvip_interface\fR, else its interface), "protocol" ("carp", "vrrp3" or "vrrp2"),
+"advbase", "advskew" (in effect), "configured_advskew" (null for VRRP), "priority" (in effect),
 "configured_priority", "advert_interval" (seconds), "master_advert_interval" (the interval
 the master advertises), "v3_checksum" (sent), "peer_v3_checksum" (the IPv4 checksum variant
 of the last advert heard: "pseudo-header" or "rfc9568"), "accept_mode" (null for CARP),
+"auth_type" (VRRPv2 groups and VRRPv3 groups with vrrp2_compat only: "none" or "simple"),
+"vrrp2_compat" (true, only when set),
 "peers", "unicast_ttl_check", "demote" (in effect), "demote_by" ("demote" or "advskew"), "demotion"
 (the weights of its failed trackers), "fault", "fault_causes": [text], "sync" (its sync
 group or null), "track": [{"tracker", "healthy", "weight"}],
-"demoted_by_operator", "master", "adverts_sent", "adverts_received", "advert_mismatches" (VRRPv3
+"demoted_by_operator", "master", "adverts_sent", "adverts_received", "advert_mismatches" (VRRP
 adverts used although their addresses or interval differ from the group's), "transitions", "drops":
 {kind: count}}], "trackers": [{"name", "kind", "healthy", "weight", "detail",
 "seconds_in_state"}]}.
@@ -556,7 +558,7 @@ adverts used although their addresses or interval differ from the group's), "tra
 a group, "group", "interface" and "vhid"; a state change adds "from", "to" and "reason"; a
 tracker's health change is {"event": "tracker", "tracker", "healthy", "detail"}; a group's
 demotion change adds "demotion", "demote_by", "demote" and "advskew" (both in effect), and
-"priority" (in effect) for a VRRPv3 group.
+"priority" (in effect) for a VRRP group.
 A failure is {"error": message}.
 .SH "SEE ALSO"
 .BR carpd (8)

@@ -5,8 +5,7 @@
 //! only with `state BACKUP`. What carpd cannot do is listed, never dropped silently.
 
 use super::conf::{Place, ReadError, Statement};
-use super::instance::Instance;
-use super::render::{self, Table};
+use super::render::Table;
 use std::collections::BTreeMap;
 
 /// Something of the file that the output does not carry.
@@ -28,15 +27,6 @@ impl std::fmt::Display for LeftOut {
             self.place, self.directive, self.why
         )
     }
-}
-
-/// What an import gives: the carpd config and what it left out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Import {
-    /// the carpd config (TOML)
-    pub config: String,
-    /// what it does not carry, by file and line
-    pub left_out: Vec<LeftOut>,
 }
 
 /// A `vrrp_script`.
@@ -80,68 +70,6 @@ pub(super) struct Importer {
     /// carpd trackers made, by (kind, keepalived name, carpd weight)
     pub(super) made: BTreeMap<(&'static str, String, u8), String>,
     pub(super) trackers: Vec<Table>,
-}
-
-/// Imports `path`.
-pub fn import(path: &std::path::Path) -> Result<Import, ReadError> {
-    let statements = super::conf::read(path)?;
-    let mut importer = Importer {
-        version: 2,
-        ..Importer::default()
-    };
-    for s in &statements {
-        importer.definition(s)?;
-    }
-    let mut groups = Vec::new();
-    for s in statements.iter().filter(|s| s.keyword == "vrrp_instance") {
-        groups.push(Instance::read(&mut importer, s)?.table(&mut importer)?);
-    }
-    for sync in &importer.sync {
-        for member in &sync.members {
-            if !statements
-                .iter()
-                .any(|s| s.keyword == "vrrp_instance" && s.arg() == Some(member.as_str()))
-            {
-                return Err(bad_at(
-                    statements
-                        .iter()
-                        .find(|s| s.keyword == "vrrp_sync_group" && s.arg() == Some(&sync.name))
-                        .map(|s| s.place.clone()),
-                    format!(
-                        "vrrp_sync_group {}: member {member} is no vrrp_instance of the file",
-                        sync.name
-                    ),
-                ));
-            }
-        }
-    }
-    let header = vec![
-        format!(
-            "carpd config imported from {} by carpctl import keepalived.",
-            path.display()
-        ),
-        "Check it with carpd --check-config FILE; the comments say where keepalived's words differ."
-            .to_string(),
-    ];
-    // Definitions are read before instances: the list goes by file and line.
-    importer
-        .left_out
-        .sort_by(|a, b| (&a.place.file, a.place.line).cmp(&(&b.place.file, b.place.line)));
-    Ok(Import {
-        config: render::file(&header, &importer.trackers, &groups),
-        left_out: importer.left_out,
-    })
-}
-
-/// An error at `place` (the file as a whole when unknown).
-fn bad_at(place: Option<Place>, message: String) -> ReadError {
-    ReadError {
-        place: place.unwrap_or(Place {
-            file: std::rc::Rc::new("keepalived.conf".into()),
-            line: 0,
-        }),
-        message,
-    }
 }
 
 /// An error at statement `s`: its words and what is accepted.
@@ -197,7 +125,7 @@ impl Importer {
     }
 
     /// A top-level statement other than `vrrp_instance` (read later, in order).
-    fn definition(&mut self, s: &Statement) -> Result<(), ReadError> {
+    pub(super) fn definition(&mut self, s: &Statement) -> Result<(), ReadError> {
         match s.keyword.as_str() {
             "global_defs" => {
                 for item in s.items() {

@@ -7,7 +7,83 @@ mod instance;
 pub mod keepalived;
 mod render;
 
-pub use keepalived::{import as keepalived, Import, LeftOut};
+pub use keepalived::LeftOut;
+
+use conf::{Place, ReadError};
+use instance::Instance;
+use keepalived::Importer;
+
+/// What an import gives: the carpd config and what it left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// the carpd config (TOML)
+    pub config: String,
+    /// what it does not carry, by file and line
+    pub left_out: Vec<LeftOut>,
+}
+
+/// Imports `path`.
+pub fn keepalived(path: &std::path::Path) -> Result<Import, ReadError> {
+    let statements = conf::read(path)?;
+    let mut importer = Importer {
+        version: 2,
+        ..Importer::default()
+    };
+    for s in &statements {
+        importer.definition(s)?;
+    }
+    let mut groups = Vec::new();
+    for s in statements.iter().filter(|s| s.keyword == "vrrp_instance") {
+        groups.push(Instance::read(&mut importer, s)?.table(&mut importer)?);
+    }
+    for sync in &importer.sync {
+        for member in &sync.members {
+            if !statements
+                .iter()
+                .any(|s| s.keyword == "vrrp_instance" && s.arg() == Some(member.as_str()))
+            {
+                return Err(bad_at(
+                    path,
+                    statements
+                        .iter()
+                        .find(|s| s.keyword == "vrrp_sync_group" && s.arg() == Some(&sync.name))
+                        .map(|s| s.place.clone()),
+                    format!(
+                        "vrrp_sync_group {}: member {member} is no vrrp_instance of the file",
+                        sync.name
+                    ),
+                ));
+            }
+        }
+    }
+    let header = vec![
+        format!(
+            "carpd config imported from {} by carpctl import keepalived.",
+            path.display()
+        ),
+        "Check it with carpd --check-config FILE; the comments say where keepalived's words differ."
+            .to_string(),
+    ];
+    // Definitions are read before instances: the list goes by file and line.
+    importer
+        .left_out
+        .sort_by(|a, b| (&a.place.file, a.place.line).cmp(&(&b.place.file, b.place.line)));
+    Ok(Import {
+        config: render::file(&header, &importer.trackers, &groups),
+        left_out: importer.left_out,
+    })
+}
+
+/// An error at `place` (the file `path` as a whole when unknown).
+fn bad_at(path: &std::path::Path, place: Option<Place>, message: String) -> ReadError {
+    ReadError {
+        place: place.unwrap_or(Place {
+            file: std::rc::Rc::new(path.to_path_buf()),
+            line: 0,
+        }),
+        message,
+    }
+}
 
 /// Exit status when everything was carried over.
 pub const CARRIED: u8 = 0;

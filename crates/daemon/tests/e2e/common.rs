@@ -266,3 +266,24 @@ pub fn start_keepalived(lab: &Lab, host: usize, conf: &std::path::Path, log: &st
         .expect("spawn keepalived");
     Member { pid }
 }
+
+/// Asserts that `host` took `vip` over within `bounds` of `since` (`what` happened then):
+/// prints and returns how long it took; panics with `log` otherwise.
+pub fn expect_takeover(
+    lab: &Lab,
+    vip: Ipv4Addr,
+    host: usize,
+    since: std::time::Instant,
+    bounds: std::ops::Range<Duration>,
+    (what, log): (&str, &str),
+) -> Duration {
+    let held = carpd_lab::wait_until(SETTLE, || lab.has_address(lab.host(host), vip));
+    let took = since.elapsed();
+    eprintln!("host {host} took {vip} over {took:?} after {what}");
+    assert!(
+        held && bounds.contains(&took),
+        "host {host} took {vip} over {took:?} after {what}: expected {bounds:?}\n{}",
+        lab.log(log)
+    );
+    took
+}

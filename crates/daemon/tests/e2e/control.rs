@@ -29,6 +29,19 @@ pub fn ctl(socket: &Path, args: &[&str]) -> Output {
         .expect("carpctl")
 }
 
+/// Waits until carpd's group `group` (at `socket`) follows the master `master`; panics with
+/// carpd's `log` otherwise.
+pub fn expect_following(lab: &carpd_lab::Lab, socket: &Path, group: &str, master: &str, log: &str) {
+    let following = carpd_lab::wait_until(crate::common::SETTLE, || {
+        socket.exists() && status(socket)[group]["master"] == master
+    });
+    assert!(
+        following,
+        "{group} does not follow {master}\n{}",
+        lab.log(log)
+    );
+}
+
 pub fn status(socket: &Path) -> BTreeMap<String, Value> {
     let out = ctl(socket, &["--json", "status"]);
     assert!(
