@@ -280,9 +280,9 @@ fn route_message(route: &RouteSpec) -> io::Result<RouteMessage> {
         builder = builder.pref_source(src).map_err(invalid)?;
     }
     if let Some(dev) = &route.dev {
-        let index = crate::sys::iface::lookup(dev)
-            .map_err(|e| io::Error::new(e.kind(), format!("dev {dev}: {e}")))?
-            .index;
+        // The index alone: one ioctl, not iface::lookup's dump of every address.
+        let index = nix::net::if_::if_nametoindex(dev.as_str())
+            .map_err(|e| io::Error::new(io::ErrorKind::NotFound, format!("dev {dev}: {e}")))?;
         builder = builder.output_interface(index);
     }
     if let Some(metric) = route.metric {
