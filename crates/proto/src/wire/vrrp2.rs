@@ -293,4 +293,21 @@ mod tests {
         .emit();
         assert_eq!(Vrrp2Repr::parse(&zero), Err(DecodeError::BadVrrp2Interval));
     }
+    #[test]
+    fn a_checksum_written_as_negative_zero_verifies() {
+        // Found by the decode_vrrp2 fuzz target: a packet whose other words sum to 0xffff
+        // carries either 0x0000 (what carpd writes) or 0xffff in the checksum field; both are
+        // one's-complement zero, both verify, and the fields are the same.
+        let sent = [
+            0x21, 0x21, 0x10, 0x08, 0xc1, 0xc1, 0xff, 0xff, 0x00, 0x00, 0xc1, 0xc1, 0xc1, 0xc1,
+            0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0x00, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0x8a, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x01, 0xf6, 0xff, 0x00,
+            0x00, 0x01, 0x24, 0xff, 0x10, 0x00,
+        ];
+        let repr = Vrrp2Repr::parse(&sent).expect("0xffff is a valid checksum");
+        let again = repr.emit();
+        assert_eq!(&again[6..8], &[0, 0]);
+        assert_eq!((&again[..6], &again[8..]), (&sent[..6], &sent[8..]));
+        assert_eq!(Vrrp2Repr::parse(&again), Ok(repr));
+    }
 }
