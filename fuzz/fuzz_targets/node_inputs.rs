@@ -7,7 +7,7 @@
 
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
-use carpd_proto::wire::ipv4::Ipv4Repr;
+use carpd_proto::advert::ipv4_packet;
 use carpd_proto::wire::vrrp2::{Vrrp2Auth, Vrrp2Repr};
 use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4, GROUP_V6};
 use carpd_proto::{CarpParams, Command, HookId, Instant, Node, Protocol, VrConfigBuilder, Vrrp2Params, Vrrp3Params};
@@ -72,9 +72,7 @@ fuzz_target!(|data: &[u8]| {
                 let repr = Vrrp3Repr { vrid: 7 + (c >> 6), priority: b, interval_cs: u16::from(a) + 1, addresses: vec![IpAddr::V4(vip)] };
                 let variant = if c & 2 == 0 { Checksum::PseudoHeader } else { Checksum::Rfc9568 };
                 let vrrp = repr.emit(IpAddr::V4(src), IpAddr::V4(GROUP_V4), variant);
-                let mut packet = Ipv4Repr { source: src, destination: GROUP_V4, ttl: 255, tos: 0xc0, ident: 1, dont_fragment: false, protocol: 112, payload_len: vrrp.len() }.emit().to_vec();
-                packet.extend_from_slice(&vrrp);
-                node.handle_packet(t, 1, &packet);
+                node.handle_packet(t, 1, &ipv4_packet(src, GROUP_V4, 255, 1, &vrrp));
             }
             4 => node.handle_command(t, Command::Demote),
             5 => node.handle_command(t, Command::SetDemote(b)),
@@ -84,9 +82,7 @@ fuzz_target!(|data: &[u8]| {
                 let src = Ipv4Addr::new(10, 0, 0, 2 + (c % 3));
                 let auth = if c & 8 == 0 { Vrrp2Auth::from_password(b"pw").unwrap() } else { Vrrp2Auth::None };
                 let vrrp = Vrrp2Repr::new(8 + (c >> 7), b, a % 3 + 1, vec![vip], auth).emit();
-                let mut packet = Ipv4Repr { source: src, destination: GROUP_V4, ttl: 255, tos: 0xc0, ident: 1, dont_fragment: false, protocol: 112, payload_len: vrrp.len() }.emit().to_vec();
-                packet.extend_from_slice(&vrrp);
-                node.handle_packet(t, 1, &packet);
+                node.handle_packet(t, 1, &ipv4_packet(src, GROUP_V4, 255, 1, &vrrp));
             }
             _ => {
                 if let Some(deadline) = node.poll_timeout() {

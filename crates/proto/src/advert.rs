@@ -81,21 +81,27 @@ fn vrrp_priority(config: &VrConfig, demote: u8, skew_demotion: u8, leaving: bool
     }
 }
 
-/// An IPv4 packet of protocol 112 carrying `vrrp`, as keepalived sends it (TOS 0xc0, TTL 255,
-/// no DF).
-fn ipv4_packet(source: Ipv4Addr, destination: Ipv4Addr, ident: u16, vrrp: &[u8]) -> Vec<u8> {
+/// An IPv4 packet of protocol 112 carrying `payload` (TOS 0xc0, no DF) with `ttl` and IP id
+/// `ident`: what VRRP senders write, keepalived included. carpd's own adverts go with TTL 255.
+pub fn ipv4_packet(
+    source: Ipv4Addr,
+    destination: Ipv4Addr,
+    ttl: u8,
+    ident: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let header = Ipv4Repr {
         source,
         destination,
-        ttl: CARP_TTL,
+        ttl,
         tos: TOS_INTERNETCONTROL,
         ident,
         dont_fragment: false,
         protocol: PROTOCOL_CARP,
-        payload_len: vrrp.len(),
+        payload_len: payload.len(),
     };
     let mut packet = header.emit().to_vec();
-    packet.extend_from_slice(vrrp);
+    packet.extend_from_slice(payload);
     packet
 }
 
@@ -121,7 +127,7 @@ pub fn vrrp2(
                 return None;
             };
             *counter = counter.wrapping_add(1);
-            let packet = ipv4_packet(source, address, *counter as u16, &vrrp);
+            let packet = ipv4_packet(source, address, CARP_TTL, *counter as u16, &vrrp);
             Some((destination, packet))
         })
         .collect()
@@ -178,7 +184,7 @@ pub fn vrrp3(config: &VrConfig, priority: u8, rng: &mut SplitMix64) -> Vec<(Dest
             let vrrp = repr.emit(config.source, address, params.checksum);
             let packet = match (config.source, address) {
                 (IpAddr::V4(source), IpAddr::V4(address)) => {
-                    ipv4_packet(source, address, rng.next_u64() as u16, &vrrp)
+                    ipv4_packet(source, address, CARP_TTL, rng.next_u64() as u16, &vrrp)
                 }
                 _ => vrrp,
             };

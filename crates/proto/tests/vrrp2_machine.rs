@@ -4,9 +4,8 @@
 
 #[path = "support/pcap.rs"]
 mod pcap;
-#[path = "support/vrrp.rs"]
-mod vrrp;
 
+use carpd_proto::advert::ipv4_packet;
 use carpd_proto::wire::ipv4::Ipv4Repr;
 use carpd_proto::wire::vrrp2::{Vrrp2Auth, Vrrp2Repr};
 use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4};
@@ -17,7 +16,6 @@ use carpd_proto::{
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
-use vrrp::in_ipv4;
 
 const PASS: &str =
     "vrrp2-pass_s3cret-vrid51-prio200-intvl1s-vip10.77.0.151-src10.77.0.11-then-stop.pcap";
@@ -262,7 +260,7 @@ fn v2_and_v3_groups_drop_each_other_as_another_protocol() {
     node.handle_packet(
         Instant::from_millis(10),
         1,
-        &in_ipv4(KEEPALIVED, GROUP_V4, 255, &vrrp),
+        &ipv4_packet(KEEPALIVED, GROUP_V4, 255, 1, &vrrp),
     );
     assert_eq!(
         drops(&drain(&mut node)),
@@ -281,7 +279,7 @@ fn v2_and_v3_groups_drop_each_other_as_another_protocol() {
     node.handle_packet(
         Instant::from_millis(30),
         1,
-        &in_ipv4(KEEPALIVED, GROUP_V4, 254, &good),
+        &ipv4_packet(KEEPALIVED, GROUP_V4, 254, 1, &good),
     );
     assert_eq!(drops(&drain(&mut node)), [DropReason::BadTtl(254)]);
 }
@@ -363,7 +361,7 @@ fn vrrp2_compat_sends_both_and_follows_a_v2_master() {
         IpAddr::V4(GROUP_V4),
         Checksum::PseudoHeader,
     );
-    node.handle_packet(now, 1, &in_ipv4(KEEPALIVED, GROUP_V4, 255, &v3));
+    node.handle_packet(now, 1, &ipv4_packet(KEEPALIVED, GROUP_V4, 255, 1, &v3));
     node.handle_packet(now, 1, &adverts[0]);
     assert!(drops(&drain(&mut node)).is_empty());
     assert_eq!(

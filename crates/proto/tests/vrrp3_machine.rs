@@ -1,9 +1,7 @@
 //! The VRRPv3 router with a fake clock: RFC 9568 timers, election and priority 0, exact to
 //! the microsecond, through the same [`Node`] that routes CARP.
 
-#[path = "support/vrrp.rs"]
-mod vrrp;
-
+use carpd_proto::advert::ipv4_packet;
 use carpd_proto::wire::ipv4::Ipv4Repr;
 use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4, GROUP_V6};
 use carpd_proto::{
@@ -11,7 +9,6 @@ use carpd_proto::{
     StateChangeReason, VrConfigBuilder, Vrrp3Params,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use vrrp::in_ipv4;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 150);
 const ME: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
@@ -44,7 +41,7 @@ fn advert(source: Ipv4Addr, priority: u8, interval_cs: u16, variant: Checksum) -
         addresses: vec![IpAddr::V4(VIP)],
     };
     let vrrp = repr.emit(IpAddr::V4(source), IpAddr::V4(GROUP_V4), variant);
-    in_ipv4(source, GROUP_V4, 255, &vrrp)
+    ipv4_packet(source, GROUP_V4, 255, 1, &vrrp)
 }
 
 /// What came out, adverts decoded to their priority.
@@ -278,7 +275,7 @@ fn carp_and_vrrp_on_one_vhid_never_mix() {
     ];
     let sum = carpd_proto::wire::checksum(&v2);
     v2[6..8].copy_from_slice(&sum.to_be_bytes());
-    node.handle_packet(at(2_000), LINK, &in_ipv4(PEER, GROUP_V4, 255, &v2));
+    node.handle_packet(at(2_000), LINK, &ipv4_packet(PEER, GROUP_V4, 255, 1, &v2));
     assert_eq!(
         summarise(&mut node),
         [A::Dropped(DropReason::OtherProtocol {
@@ -380,7 +377,7 @@ fn unicast_advert(source: Ipv4Addr, ttl: u8) -> Vec<u8> {
         addresses: vec![IpAddr::V4(VIP)],
     };
     let vrrp = repr.emit(IpAddr::V4(source), IpAddr::V4(ME), Checksum::PseudoHeader);
-    in_ipv4(source, ME, ttl, &vrrp)
+    ipv4_packet(source, ME, ttl, 1, &vrrp)
 }
 
 /// The drop reasons and the master heard after `packets` reach a fresh unicast router.
@@ -572,7 +569,7 @@ fn an_advert_with_other_addresses_is_used_and_reported_with_them() {
         addresses: vec![IpAddr::V4(other), IpAddr::V4(VIP)],
     };
     let vrrp = repr.emit(IpAddr::V4(PEER), IpAddr::V4(GROUP_V4), Checksum::Rfc9568);
-    node.handle_packet(at(1_000), LINK, &in_ipv4(PEER, GROUP_V4, 255, &vrrp));
+    node.handle_packet(at(1_000), LINK, &ipv4_packet(PEER, GROUP_V4, 255, 1, &vrrp));
     assert_eq!(
         summarise(&mut node),
         [A::Mismatch(

@@ -661,18 +661,13 @@ fn a_vip_add_the_kernel_refuses_is_a_fault_that_bows_out_and_is_retried() {
 
 /// `payload` (protocol 112) from 10.0.0.12 to 224.0.0.18 in an Ethernet frame.
 fn frame_of(payload: &[u8]) -> Vec<u8> {
-    let ip = carpd_proto::wire::ipv4::Ipv4Repr {
-        source: Ipv4Addr::new(10, 0, 0, 12),
-        destination: DEFAULT_GROUP,
-        ttl: 255,
-        tos: 0xc0,
-        ident: 1,
-        dont_fragment: false,
-        protocol: 112,
-        payload_len: payload.len(),
-    };
-    let mut packet = ip.emit().to_vec();
-    packet.extend_from_slice(payload);
+    let packet = carpd_proto::advert::ipv4_packet(
+        Ipv4Addr::new(10, 0, 0, 12),
+        DEFAULT_GROUP,
+        255,
+        1,
+        payload,
+    );
     Frame {
         destination: multicast_mac(DEFAULT_GROUP),
         source: [2, 0, 0, 0, 0, 2],

@@ -479,7 +479,7 @@ fn under_the_journal_a_line_is_logged_once_through_syslog_not_twice() {
 
 /// VRRPv3 adverts for VRID 12 from host 3 (no member), priority 50, the longest interval.
 fn stranger_adverts(lab: &Lab) -> Vec<Vec<u8>> {
-    use carpd_proto::wire::ipv4::Ipv4Repr;
+    use carpd_proto::advert::ipv4_packet;
     use carpd_proto::wire::vrrp3::{Checksum, Vrrp3Repr, GROUP_V4};
     let source = lab.host(3).ip;
     let repr = Vrrp3Repr {
@@ -489,20 +489,7 @@ fn stranger_adverts(lab: &Lab) -> Vec<Vec<u8>> {
         addresses: vec![lab.address(117).into()],
     };
     let vrrp = repr.emit(source.into(), GROUP_V4.into(), Checksum::PseudoHeader);
-    let mut packet = Ipv4Repr {
-        source,
-        destination: GROUP_V4,
-        ttl: 255,
-        tos: 0xc0,
-        ident: 1,
-        dont_fragment: false,
-        protocol: 112,
-        payload_len: vrrp.len(),
-    }
-    .emit()
-    .to_vec();
-    packet.extend_from_slice(&vrrp);
-    vec![packet]
+    vec![ipv4_packet(source, GROUP_V4, 255, 1, &vrrp)]
 }
 
 #[test]

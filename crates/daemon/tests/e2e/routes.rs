@@ -14,6 +14,13 @@ fn routes_to(lab: &Lab, host: &Host, destination: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Whether `host`'s route to `destination` satisfies `want` within 3 s (polling).
+fn route_within(lab: &Lab, host: &Host, destination: &str, want: impl Fn(&str) -> bool) -> bool {
+    wait_until(Duration::from_secs(3), || {
+        want(&routes_to(lab, host, destination))
+    })
+}
+
 #[test]
 #[cfg_attr(
     not(carpd_netns),
@@ -39,11 +46,7 @@ fn routes_follow_the_master_and_come_back_when_deleted() {
     let (one, two) = (lab.host(1).clone(), lab.host(2).clone());
     let want = format!("10.99.0.0/24 via {gateway} dev eth0 proto 112");
     assert!(
-        wait_until(Duration::from_secs(3), || routes_to(
-            &lab,
-            &one,
-            "10.99.0.0/24"
-        ) == want),
+        route_within(&lab, &one, "10.99.0.0/24", |r| r == want),
         "{:?}\n{}",
         routes_to(&lab, &one, "10.99.0.0/24"),
         lab.log("h1")
@@ -64,11 +67,7 @@ fn routes_follow_the_master_and_come_back_when_deleted() {
         .expect("ip route del");
     assert!(out.status.success());
     assert!(
-        wait_until(Duration::from_secs(3), || routes_to(
-            &lab,
-            &one,
-            "10.99.0.0/24"
-        ) == want),
+        route_within(&lab, &one, "10.99.0.0/24", |r| r == want),
         "not put back\n{}",
         lab.log("h1")
     );
@@ -80,12 +79,7 @@ fn routes_follow_the_master_and_come_back_when_deleted() {
     stop(&lab, &m1, Signal::SIGTERM);
     expect_holders(&lab, vip, &[2], SETTLE, &["h2"]);
     assert!(
-        wait_until(Duration::from_secs(3), || routes_to(
-            &lab,
-            &two,
-            "10.99.0.0/24"
-        )
-        .contains("proto 112")),
+        route_within(&lab, &two, "10.99.0.0/24", |r| r.contains("proto 112")),
         "{}",
         lab.log("h2")
     );
