@@ -470,6 +470,7 @@ impl Settings {
             unicast_ttl_check: true,
             vip_interface: None,
             routes: Vec::new(),
+            vmac: None,
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {

@@ -7,7 +7,8 @@
 //! anything changed; a reload that fails to plan changes nothing.
 
 use crate::host::{Effect, Engine, Input, LinkId};
-use crate::io::hooks::{HookRunner, HookSpec, VipMode};
+use crate::io::hooks::{HookRunner, HookSpec, VipMode, VmacLink};
+use crate::io::vmac_links::{self, ParentArp, VmacSpec};
 use crate::io::{notify, Channels, Io, LinkIo, Next, Runner};
 use crate::mgmt::control::protocol::{
     error_line, reply_line, DrainReply, Event, GroupView, ReloadReport, Request, StatusReply,
@@ -75,6 +76,8 @@ struct Daemon {
     next_link: u32,
     /// subscribed to route events (a group had routes at start)
     route_events: bool,
+    /// what carpd changed on the parents of virtual MACs
+    parent_arp: ParentArp,
 }
 
 /// Binds the control socket; in command-line mode a socket in use (another carpd, e.g. in
@@ -138,6 +141,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         wall_epoch: SystemTime::now(),
         next_link: 0,
         route_events: routes,
+        parent_arp: ParentArp::default(),
         base: Settings {
             groups: Vec::new(),
             ..settings.clone()
@@ -220,7 +224,22 @@ impl Daemon {
                             slot.runner.job_done();
                         }
                     }
-                    self.engine.handle(now, input)
+                    let repair = match &input {
+                        Input::Link {
+                            link,
+                            present: true,
+                            ..
+                        } => Some((Some(*link), None)),
+                        Input::VipLink { name, state } if !state.present => {
+                            Some((None, Some(name.clone())))
+                        }
+                        _ => None,
+                    };
+                    let flow = self.engine.handle(now, input);
+                    if let Some((link, gone)) = repair {
+                        self.repair_vmacs(link, gone.as_deref()).await;
+                    }
+                    flow
                 }
                 Next::Reload => {
                     tracing::warn!("Received SIGHUP: reloading the config file");
@@ -253,10 +272,20 @@ impl Daemon {
             .max()
             .unwrap_or_default()
             + std::time::Duration::from_secs(1);
-        let finishing = std::mem::take(&mut self.slots)
-            .into_values()
-            .map(|slot| slot.runner.finish());
+        let slots = std::mem::take(&mut self.slots);
+        let vmacs: Vec<(String, (String, u32))> = slots
+            .values()
+            .filter_map(|slot| {
+                let tag = self.tag(&slot.settings.name);
+                Some((tag, self.vmac_of(&slot.settings)?))
+            })
+            .collect();
+        let finishing = slots.into_values().map(|slot| slot.runner.finish());
         futures::future::join_all(finishing).await;
+        for (tag, (name, index)) in vmacs {
+            vmac_links::delete(&self.netlink, &name, index, &tag).await;
+        }
+        self.parent_arp.restore_all();
         self.io.finish_notifications(limit).await;
         tracing::info!("carpd stopped");
     }
@@ -312,6 +341,10 @@ impl Daemon {
         let mut interfaces: BTreeMap<String, Interface> = BTreeMap::new();
         let mut plans = Vec::new();
         for g in groups {
+            // First: a parent that cannot carry a macvlan is said as such.
+            if let Some(spec) = VmacSpec::of(g) {
+                self.check_vmac(g, &spec).await?;
+            }
             let link = match self.link_named(&g.interface) {
                 Some(id) => {
                     interfaces
@@ -349,9 +382,9 @@ impl Daemon {
                 addresses.insert(g.interface.clone(), list);
             }
             let here = &addresses[&g.interface];
-            let vip_addresses = match &g.vip_interface {
-                None => here.clone(),
-                Some(name) => self.vip_addresses(name).await?,
+            let vip_addresses = match g.vip_interface() {
+                name if name == g.interface => here.clone(),
+                name => self.vip_addresses(name).await?,
             };
             let vips: Vec<(IpAddr, u8)> = g
                 .vips
@@ -391,6 +424,21 @@ impl Daemon {
     /// and then started without that group would leave them forever. Logged one by one; a
     /// failure to look or to remove is a warning, never a reason not to start.
     async fn remove_orphan_vips(&self, groups: &[GroupSettings]) {
+        let live = crate::sys::lock::live_instance_notes();
+        let mut live_names = Vec::new();
+        let mut listed = true;
+        for note in &live {
+            match note {
+                crate::sys::lock::LiveNote::Vips(vips) => {
+                    live_names.extend(vips.iter().map(|(name, _)| name.clone()))
+                }
+                crate::sys::lock::LiveNote::Unlisted => listed = false,
+            }
+        }
+        if listed {
+            let configured: Vec<&str> = groups.iter().filter_map(|g| g.vmac.as_deref()).collect();
+            vmac_links::remove_orphans(&self.netlink, &configured, &live_names).await;
+        }
         let mut interfaces: Vec<&str> = groups
             .iter()
             .flat_map(|g| [g.interface.as_str(), g.vip_interface()])
@@ -448,6 +496,26 @@ impl Daemon {
                     "cannot remove stale virtual IP {address}/{prefix} from {name}: {e}"
                 ),
             }
+        }
+    }
+
+    /// Whether `g`'s virtual MAC can be made as `spec` says: its interface is Ethernet, and
+    /// the name is free or carpd's own. Nothing is made here.
+    async fn check_vmac(&self, g: &GroupSettings, spec: &VmacSpec) -> Result<()> {
+        let look = |name: &str| {
+            let name = name.to_string();
+            async move {
+                self.netlink
+                    .link_named(&name)
+                    .await
+                    .with_context(|| format!("looking up {name}"))
+            }
+        };
+        let parent = look(&spec.parent).await?;
+        let existing = look(&spec.name).await?;
+        match vmac_links::refusal(spec, &g.name, parent.as_ref(), existing.as_ref()) {
+            Some(refused) => Err(Refusal(refused).into()),
+            None => Ok(()),
         }
     }
 
@@ -563,9 +631,10 @@ impl Daemon {
         self.io.set_link_groups(groups);
         let vip_interfaces: Vec<&str> = groups
             .iter()
-            .filter_map(|g| g.vip_interface.as_deref())
+            .filter_map(|g| g.vmac.as_deref().or(g.vip_interface.as_deref()))
             .collect();
         self.io.vip_links().retain(&vip_interfaces);
+        self.parent_arp.sync(groups);
     }
 
     /// The settings of the running groups.
@@ -630,7 +699,13 @@ impl Daemon {
         let tag = self.tag(&g.name);
         // Where the VIPs go: the link, or a VIP interface watched from now on (the engine
         // knows whether it can hold them before the group starts).
-        let ifindex = match &g.vip_interface {
+        let vmac = VmacSpec::of(g);
+        if let Some(spec) = &vmac {
+            vmac_links::make(&self.netlink, spec, &tag)
+                .await
+                .map_err(|e| Refusal(format!("carpd: group \"{}\": {e}", g.name)))?;
+        }
+        let ifindex = match g.vmac.as_ref().or(g.vip_interface.as_ref()) {
             None => self.io.ifindex(link_id).expect("the group's link"),
             Some(name) => {
                 self.io
@@ -640,7 +715,9 @@ impl Daemon {
                 let state = self.io.vip_links().state(name);
                 let now = self.io.now();
                 self.engine.set_vip_link(now, name, state);
-                if state.present && state.announce_from.is_none() {
+                if vmac.is_some() {
+                    // Made above: present, down until MASTER.
+                } else if state.present && state.announce_from.is_none() {
                     tracing::info!("{tag}Virtual IPs go to {name}, which does no ARP: no gratuitous ARP or neighbor advertisement is sent for them (the host's routing daemon announces them)");
                 } else if !state.present {
                     tracing::warn!(
@@ -655,6 +732,7 @@ impl Daemon {
         // are not on the advert link: no link-local one is expected there.
         if let Some(first) = g.vips.first().filter(|v| {
             g.vip_interface.is_none()
+                && g.vmac.is_none()
                 && match v.address {
                     std::net::IpAddr::V6(a) => !a.is_unicast_link_local(),
                     std::net::IpAddr::V4(_) => false,
@@ -665,8 +743,13 @@ impl Daemon {
                 first.address
             );
         }
+        let vmac_link = vmac.map(|spec| VmacLink {
+            netlink: self.netlink.clone(),
+            name: spec.name,
+            index: std::sync::Arc::clone(&ifindex),
+        });
         let mode = self.vip_mode(&plan, &tag, ifindex).await?;
-        let spec = hook_spec(g, mode, tag);
+        let spec = hook_spec(g, mode, tag, vmac_link);
         let now = self.io.now();
         let router = self
             .engine
@@ -740,9 +823,49 @@ impl Daemon {
         // The down hook goes to the runner, which is still in its slot.
         self.apply();
         let slot = self.slots.remove(&router)?;
-        tokio::spawn(slot.runner.finish());
+        let vmac = self.vmac_of(&slot.settings);
+        let (netlink, tag) = (self.netlink.clone(), self.tag(name));
+        tokio::spawn(async move {
+            slot.runner.finish().await;
+            if let Some((name, index)) = vmac {
+                vmac_links::delete(&netlink, &name, index, &tag).await;
+            }
+        });
         let key = (slot.settings.interface, slot.settings.vhid);
         slot.lock.map(|lock| (key, lock))
+    }
+
+    /// A group's macvlan and its index now (deleted by that index once the group is done,
+    /// so that a group started since under the same name keeps its own).
+    fn vmac_of(&mut self, g: &GroupSettings) -> Option<(String, u32)> {
+        let name = g.vmac.clone()?;
+        let index = self
+            .io
+            .vip_links()
+            .index(&name)
+            .load(std::sync::atomic::Ordering::Relaxed);
+        Some((name, index))
+    }
+
+    /// Makes again the macvlans of the groups that have lost theirs, when their parent
+    /// exists: after the parent came back (`link`), or the macvlan `gone` was deleted.
+    async fn repair_vmacs(&mut self, link: Option<LinkId>, gone: Option<&str>) {
+        let specs: Vec<(String, VmacSpec)> = self
+            .slots
+            .values()
+            .filter(|slot| match (link, gone) {
+                (Some(link), _) => self.link_named(&slot.settings.interface) == Some(link),
+                (_, Some(name)) => slot.settings.vmac.as_deref() == Some(name),
+                _ => false,
+            })
+            .filter_map(|slot| Some((self.tag(&slot.settings.name), VmacSpec::of(&slot.settings)?)))
+            .collect();
+        for (tag, spec) in specs {
+            if self.io.vip_links().state(&spec.name).present {
+                continue;
+            }
+            vmac_links::repair(&self.netlink, &spec, &tag).await;
+        }
     }
 
     /// Re-reads the config file and applies the difference; a file that does not load, or a
@@ -859,10 +982,15 @@ impl Daemon {
                 "{tag}the core restarted a group the reload planned to change in place"
             );
         }
-        let ifindex = match &g.vip_interface {
+        let ifindex = match g.vmac.as_ref().or(g.vip_interface.as_ref()) {
             None => self.io.ifindex(link).expect("the group's link"),
             Some(name) => self.io.vip_links().index(name),
         };
+        let vmac_link = g.vmac.clone().map(|name| VmacLink {
+            netlink: self.netlink.clone(),
+            name,
+            index: std::sync::Arc::clone(&ifindex),
+        });
         let Some(slot) = self.slots.get_mut(&router) else {
             return;
         };
@@ -884,7 +1012,8 @@ impl Daemon {
                     down: g.down_script.clone(),
                 }
             };
-            slot.runner.respec(hook_spec(&g, mode, tag.clone()), master);
+            slot.runner
+                .respec(hook_spec(&g, mode, tag.clone(), vmac_link), master);
         }
         slot.settings = g;
         tracing::warn!("{tag}Settings changed: applied in place");
@@ -903,7 +1032,7 @@ fn hook_relevant(g: &GroupSettings) -> impl PartialEq + '_ {
     )
 }
 
-fn hook_spec(g: &GroupSettings, mode: VipMode, tag: String) -> HookSpec {
+fn hook_spec(g: &GroupSettings, mode: VipMode, tag: String, vmac: Option<VmacLink>) -> HookSpec {
     HookSpec {
         mode,
         tag,
@@ -913,5 +1042,6 @@ fn hook_spec(g: &GroupSettings, mode: VipMode, tag: String) -> HookSpec {
         xparam: g.xparam.clone(),
         vhid: g.vhid,
         timeout: g.hook_timeout,
+        vmac,
     }
 }

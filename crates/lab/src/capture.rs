@@ -14,29 +14,20 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// Captures `filter` on `dev` in `host`, with tcpdump's `options` (e.g. `-Q in`).
     pub(crate) fn start(
         lab: &Lab,
         host: &Host,
-        dev: &str,
+        (dev, options): (&str, &[&str]),
         filter: &str,
         name: &str,
     ) -> Result<Capture> {
         let file = lab.dir().join(format!("{name}.pcap"));
         let log = format!("tcpdump-{name}");
-        let pid = lab.spawn(
-            host,
-            "tcpdump",
-            &[
-                "-i",
-                dev,
-                "-U",
-                "-n",
-                "-w",
-                file.to_str().unwrap_or_default(),
-                filter,
-            ],
-            &log,
-        )?;
+        let mut args = vec!["-i", dev, "-U", "-n"];
+        args.extend_from_slice(options);
+        args.extend(["-w", file.to_str().unwrap_or_default(), filter]);
+        let pid = lab.spawn(host, "tcpdump", &args, &log)?;
         if !crate::wait_until(Duration::from_secs(10), || {
             lab.log(&log).contains("listening on")
         }) {

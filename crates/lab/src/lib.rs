@@ -646,12 +646,54 @@ impl Lab {
 
     /// Starts capturing `filter` on `host`'s eth0.
     pub fn capture(&self, host: &Host, filter: &str, name: &str) -> Result<Capture> {
-        Capture::start(self, host, "eth0", filter, name)
+        Capture::start(self, host, ("eth0", &[]), filter, name)
     }
 
     /// Starts capturing `filter` on `host`'s interface `dev`.
     pub fn capture_on(&self, host: &Host, dev: &str, filter: &str, name: &str) -> Result<Capture> {
-        Capture::start(self, host, dev, filter, name)
+        Capture::start(self, host, (dev, &[]), filter, name)
+    }
+
+    /// Starts capturing `filter` on `host`'s switch port, inbound only: what the host sent
+    /// into the switch (the frames the switch learns the host's MACs from).
+    pub fn capture_from(&self, host: &Host, filter: &str, name: &str) -> Result<Capture> {
+        let switch = Host {
+            ns: self.bridge_ns.clone(),
+            ip: Ipv4Addr::UNSPECIFIED,
+            port: String::new(),
+        };
+        Capture::start(self, &switch, (&host.port, &["-Q", "in"]), filter, name)
+    }
+
+    /// A virtual MAC's macvlan `name` in `host`: `Some(up)` (administratively) when it exists.
+    pub fn link_up(&self, host: &Host, name: &str) -> Option<bool> {
+        let out = self
+            .run(host, "ip", &["-o", "link", "show", "dev", name])
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let flags = text.split('<').nth(1)?.split('>').next()?.to_string();
+        Some(flags.split(',').any(|f| f == "UP"))
+    }
+
+    /// Pins `vip` to `mac` in `host`'s neighbour table (`nud permanent`): a client that never
+    /// learns from gratuitous ARP.
+    pub fn pin_neighbour(&self, host: &Host, vip: Ipv4Addr, mac: &str) -> Result<()> {
+        ip(&[
+            "-n",
+            &host.ns,
+            "neigh",
+            "replace",
+            &vip.to_string(),
+            "lladdr",
+            mac,
+            "nud",
+            "permanent",
+            "dev",
+            "eth0",
+        ])
     }
 
     /// Starts probing `target` from `host` every `interval`.

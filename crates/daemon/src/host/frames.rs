@@ -1,13 +1,16 @@
 //! Link-layer framing: adverts in Ethernet frames from the link's address, gratuitous ARP and
 //! unsolicited NA for a VIP from the interface that holds it (docs/protocol.md, "Gratuitous
-//! ARP"). The source address of every frame is chosen here, and nowhere else.
+//! ARP"). The source address of every frame is chosen here, and nowhere else: a group with a
+//! virtual MAC (`vmac = true`) sends all of them from it, on its link's packet socket (IPv6
+//! adverts too, written whole here instead of by the kernel, which would use the link's MAC).
 
 use super::input::{Effect, LinkId};
 use super::Engine;
 use carpd_proto::wire::arp::gratuitous_frame;
 use carpd_proto::wire::ethernet::{
-    multicast_mac, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+    multicast_mac, multicast_mac6, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
 };
+use carpd_proto::wire::ipv6;
 use carpd_proto::{Destination, DropReason, Instant, RouterId};
 use std::net::IpAddr;
 
@@ -33,9 +36,12 @@ impl Engine {
         }
     }
 
+    /// The group's link and the MAC its frames leave from: its virtual MAC, else the link's.
     pub(super) fn link_of(&self, router: RouterId) -> Option<(LinkId, [u8; 6])> {
-        let link = self.groups.get(&router)?.link;
-        Some((link, self.links.get(&link)?.mac))
+        let group = self.groups.get(&router)?;
+        let link_mac = self.links.get(&group.link)?.mac;
+        let mac = group.vmac.as_ref().map_or(link_mac, |v| v.mac);
+        Some((group.link, mac))
     }
 
     /// Tells the LAN where `vip` is now: a gratuitous ARP or an unsolicited NA from the
@@ -92,9 +98,28 @@ impl Engine {
         let Some((link, mac)) = self.link_of(router) else {
             return;
         };
-        let link_destination = match destination {
-            Destination::Multicast(IpAddr::V4(group)) => multicast_mac(group),
-            Destination::Broadcast => BROADCAST,
+        let virtual_mac = self.groups.get(&router).is_some_and(|g| g.vmac.is_some());
+        let (link_destination, ethertype, packet) = match destination {
+            Destination::Multicast(IpAddr::V4(group)) => {
+                (multicast_mac(group), ETHERTYPE_IPV4, packet)
+            }
+            Destination::Broadcast => (BROADCAST, ETHERTYPE_IPV4, packet),
+            Destination::Multicast(IpAddr::V6(to)) if virtual_mac => {
+                // From the virtual MAC: the IPv6 header is written here (hop limit 255, as
+                // RFC 9568 §5.1.2.3 wants), the checksum is the core's.
+                let Some(IpAddr::V6(from)) = self.node.router(router).map(|r| r.config().source)
+                else {
+                    return;
+                };
+                let whole = ipv6::packet(
+                    from,
+                    to,
+                    carpd_proto::wire::vrrp3::PROTOCOL_VRRP,
+                    255,
+                    &packet,
+                );
+                (multicast_mac6(to), ETHERTYPE_IPV6, whole)
+            }
             Destination::Unicast(IpAddr::V4(to)) => {
                 self.effects.push(Effect::SendIp { link, to, packet });
                 return;
@@ -113,7 +138,6 @@ impl Engine {
                 return;
             }
         };
-        let ethertype = ETHERTYPE_IPV4;
         let frame = Frame {
             destination: link_destination,
             source: mac,

@@ -18,6 +18,15 @@ pub(super) struct Applied {
     pub skew: u8,
 }
 
+/// A group's virtual MAC (`vmac = true`) and the macvlan that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Vmac {
+    /// the macvlan's name
+    pub(super) name: String,
+    /// the virtual MAC: adverts, gratuitous ARP and NA leave from it
+    pub(super) mac: [u8; 6],
+}
+
 /// A group's runtime beside its router in the core.
 #[derive(Debug)]
 pub(super) struct Group {
@@ -50,6 +59,8 @@ pub(super) struct Group {
     pub(super) applied: Applied,
     /// where its VIPs go when not on its link
     pub(super) vip_interface: Option<String>,
+    /// its virtual MAC, when it has one: the VIPs go on its macvlan
+    pub(super) vmac: Option<Vmac>,
     /// native mode: VIP changes the kernel refused, and when to try again
     pub(super) vip_retry: super::vip_retry::VipRetry,
     /// when a disagreeing advert was last logged
@@ -94,9 +105,25 @@ impl Group {
                 .join(" "),
             applied: Applied::default(),
             vip_interface: settings.vip_interface.clone(),
+            vmac: settings
+                .vmac
+                .clone()
+                .zip(settings.virtual_mac())
+                .map(|(name, mac)| Vmac { name, mac }),
             vip_retry: Default::default(),
             mismatch_logged_at: None,
             mismatches_unlogged: 0,
         }
+    }
+}
+
+impl Group {
+    /// The interface its VIPs are on when that is not its link: the virtual MAC's macvlan
+    /// or its `vip_interface`.
+    pub(super) fn vips_elsewhere(&self) -> Option<&str> {
+        self.vmac
+            .as_ref()
+            .map(|v| v.name.as_str())
+            .or(self.vip_interface.as_deref())
     }
 }

@@ -114,8 +114,14 @@ impl Engine {
     }
 
     /// Why the group's VIP interface cannot hold its VIPs now, if it cannot: it does not
-    /// exist (yet), or it is down (the kernel routes to no address of a down interface).
+    /// exist (yet), or it is down (the kernel routes to no address of a down interface). A
+    /// virtual MAC's macvlan is down by design while the group is not master: only its
+    /// absence counts.
     pub(super) fn vip_link_fault(&self, group: &Group) -> Option<String> {
+        if let Some(vmac) = &group.vmac {
+            let present = self.vip_links.get(&vmac.name).is_some_and(|l| l.present);
+            return (!present).then(|| format!("vmac_interface {} does not exist", vmac.name));
+        }
         let name = group.vip_interface.as_ref()?;
         match self.vip_links.get(name) {
             Some(l) if l.present && l.running => None,

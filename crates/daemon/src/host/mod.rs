@@ -9,6 +9,7 @@
 //! - [`health`]: trackers, sync groups and VIP interfaces folded into one verdict per group;
 //! - [`frames`]: Ethernet framing and the choice of source MAC;
 //! - [`vips`]: removed addresses, refused native changes and their retries;
+//! - [`vmac`]: a virtual MAC's macvlan kept up only while its group is master;
 //! - [`ledger`]: dropped packets, per group, per link, and the throttled log;
 //! - [`report`]: the types `carpctl` is shown (status rows, events);
 //! - [`show`]: how they are built, systemd's summary, notify's environment, ucarp's log wording;
@@ -29,6 +30,7 @@ pub mod tallies;
 pub mod tracker_health;
 mod vip_retry;
 mod vips;
+mod vmac;
 
 #[cfg(test)]
 mod tests;
@@ -125,7 +127,7 @@ impl Engine {
         self.vip_links.retain(|name, _| {
             groups
                 .values()
-                .any(|g| g.vip_interface.as_ref() == Some(name))
+                .any(|g| g.vips_elsewhere() == Some(name.as_str()))
         });
         true
     }
@@ -274,10 +276,13 @@ impl Engine {
             } => self.route_removed(destination, prefix, table),
             Input::VipAddressRemoved { name, address } => {
                 self.address_removed(&name, address, |g| {
-                    g.vip_interface.as_deref() == Some(name.as_str())
+                    g.vips_elsewhere() == Some(name.as_str())
                 });
             }
-            Input::VipLink { name, state } => self.set_vip_link(now, &name, state),
+            Input::VipLink { name, state } => {
+                self.set_vip_link(now, &name, state);
+                self.vmac_link_seen(&name, state);
+            }
             Input::Packet6 {
                 link,
                 source,

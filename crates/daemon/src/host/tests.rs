@@ -465,6 +465,7 @@ fn a_missing_vip_interface_holds_the_group_in_fault_until_it_appears() {
         index: 1,
         present: true,
         running: true,
+        up: true,
         announce_from: None,
     };
     engine.feed(
@@ -560,6 +561,7 @@ fn vips_on_an_arp_interface_are_announced_there_from_its_own_mac() {
         index: 9,
         present: true,
         running: true,
+        up: true,
         announce_from: Some(MAC1),
     };
     let (mut engine, router) = vip_link_engine(eth1);
@@ -872,4 +874,109 @@ fn a_restored_vip_is_announced_only_once_the_masters_vips_are_up() {
     );
     assert_eq!(garps(&engine.take_effects()), 1);
     assert_eq!(restored(&mut engine, 1_003_000), 1);
+}
+
+/// One CARP group on eth0 with a virtual MAC on `vrrp.7`, which is `state` at start.
+fn vmac_engine(state: VipLink) -> (Engine, RouterId) {
+    let text = r#"
+[[group]]
+interface = "eth0"
+vhid = 7
+vips = ["10.0.0.100/24"]
+password = "secret"
+srcip = "10.0.0.11"
+vmac = true
+"#;
+    let settings = crate::settings::file::parse(Path::new("t.toml"), text).unwrap();
+    let mut engine = Engine::new(true);
+    engine.add_link(LinkId(0), "eth0", MAC0, true);
+    engine.set_vip_link(Instant::ZERO, "vrrp.7", state);
+    let g = &settings.groups[0];
+    let config = g.router_config(g.srcip.unwrap()).unwrap();
+    let router = engine.add_group(Instant::ZERO, g, config, LinkId(0), 1);
+    (engine, router)
+}
+
+const VMAC7: [u8; 6] = [0, 0, 0x5e, 0, 1, 7];
+
+/// The macvlan as carpd makes it: present, down.
+fn made_down() -> VipLink {
+    VipLink {
+        index: 12,
+        present: true,
+        running: false,
+        up: false,
+        announce_from: Some(VMAC7),
+    }
+}
+
+#[test]
+fn a_virtual_mac_group_advertises_and_announces_from_the_virtual_mac_on_its_link() {
+    let (mut engine, router) = vmac_engine(made_down());
+    // Down while BACKUP is the macvlan's normal state: no FAULT.
+    assert_eq!(engine.state(router), State::Backup);
+    let effects = take_over(&mut engine, router, 100_000);
+    assert_eq!(engine.state(router), State::Master);
+    let sources: Vec<(u16, [u8; 6])> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Transmit {
+                link,
+                frame,
+                ethertype,
+            } => {
+                assert_eq!(*link, LinkId(0), "on the parent's packet socket");
+                Some((*ethertype, Frame::parse(frame).unwrap().source))
+            }
+            Effect::TransmitOn { .. } => panic!("announced elsewhere: {e:?}"),
+            _ => None,
+        })
+        .collect();
+    assert!(sources.contains(&(ETHERTYPE_IPV4, VMAC7)), "{sources:?}");
+    assert!(sources.contains(&(ETHERTYPE_ARP, VMAC7)), "{sources:?}");
+    assert!(sources.iter().all(|(_, mac)| *mac == VMAC7), "{sources:?}");
+}
+
+#[test]
+fn a_macvlan_in_the_wrong_state_gets_the_job_that_puts_it_right_and_a_missing_one_faults() {
+    let (mut engine, router) = vmac_engine(made_down());
+    let jobs = |engine: &mut Engine| -> Vec<Job> {
+        engine
+            .take_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Hook {
+                    request: HookRequest::Run(job),
+                    ..
+                } => Some(job),
+                _ => None,
+            })
+            .collect()
+    };
+    engine.take_effects();
+    // Someone brings it up while BACKUP: released (taken down) again.
+    let up = VipLink {
+        up: true,
+        running: true,
+        ..made_down()
+    };
+    let seen = |state| Input::VipLink {
+        name: "vrrp.7".into(),
+        state,
+    };
+    engine.feed(Instant::from_micros(50_000), seen(up));
+    assert_eq!(jobs(&mut engine), vec![Job::Release]);
+    engine.feed(Instant::from_micros(60_000), seen(made_down()));
+    assert_eq!(jobs(&mut engine), vec![]);
+    // MASTER, and someone brings it down: restored (brought up, VIPs added again).
+    take_over(&mut engine, router, 100_000);
+    engine.feed(Instant::from_micros(200_000), seen(up));
+    assert_eq!(jobs(&mut engine), vec![]);
+    engine.feed(Instant::from_micros(300_000), seen(made_down()));
+    assert_eq!(jobs(&mut engine), vec![Job::Restore]);
+    // Gone (its parent was deleted, or someone deleted it): FAULT until it is back.
+    engine.feed(Instant::from_micros(400_000), seen(VipLink::default()));
+    assert_eq!(engine.state(router), State::Fault);
+    engine.feed(Instant::from_micros(500_000), seen(made_down()));
+    assert_eq!(engine.state(router), State::Backup);
 }

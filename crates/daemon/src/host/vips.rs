@@ -9,9 +9,10 @@ use carpd_proto::{Instant, RouterId, State};
 use std::net::IpAddr;
 
 impl Engine {
-    /// The interface a group's VIPs are on: its `vip_interface`, else its link's.
+    /// The interface a group's VIPs are on: its virtual MAC's macvlan or its
+    /// `vip_interface`, else its link's.
     pub(super) fn vip_interface_of<'a>(&'a self, group: &'a Group) -> Option<&'a str> {
-        match &group.vip_interface {
+        match group.vips_elsewhere() {
             Some(name) => Some(name),
             None => self.links.get(&group.link).map(|l| l.name.as_str()),
         }
@@ -165,7 +166,7 @@ impl Engine {
             .map_or("?", |l| l.name.as_str())
             .to_string();
         self.address_removed(&name, address, |g| {
-            g.link == link && g.vip_interface.is_none()
+            g.link == link && g.vips_elsewhere().is_none()
         });
     }
 

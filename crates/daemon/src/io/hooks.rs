@@ -11,6 +11,10 @@
 //! Without scripts carpd manages the VIPs itself (native mode): up adds them through
 //! rtnetlink, then the group's routes; down removes the routes, then the VIPs; in the same
 //! ordered queue.
+//!
+//! A group with a virtual MAC (`vmac = true`) has its macvlan brought up first by every job
+//! that puts the VIPs up (script or native) and down first by every job that takes them away,
+//! in the same queue: it answers from the virtual MAC only between the two.
 
 pub use crate::host::jobs::{HookReport, HookResult, Job};
 use crate::settings::routes::RouteSpec;
@@ -50,6 +54,17 @@ pub enum VipMode {
     },
 }
 
+/// A virtual MAC's macvlan, as the hook runner switches it.
+#[derive(Debug, Clone)]
+pub struct VmacLink {
+    /// request connection
+    pub netlink: Netlink,
+    /// its name, for the log
+    pub name: String,
+    /// its current index (it changes if carpd makes it again)
+    pub index: Arc<AtomicU32>,
+}
+
 /// A finished job of a group, with its report when something ran (or was skipped).
 pub type Done = (RouterId, Job, Option<HookReport>);
 
@@ -73,6 +88,8 @@ pub struct HookSpec {
     pub vhid: u8,
     /// how long a script may run
     pub timeout: Duration,
+    /// the virtual MAC's macvlan (`vmac = true`)
+    pub vmac: Option<VmacLink>,
 }
 
 #[derive(Debug)]
@@ -281,13 +298,22 @@ async fn reconcile(old: &HookSpec, new: &HookSpec) {
     run_job(new, up, oneshot::channel().1).await;
 }
 
-/// Runs one job; a script stops early when `cancel` fires.
-/// Runs one job; `None` when there was nothing to run (no script for it).
+/// Runs one job, the virtual MAC's macvlan switched first; a script stops early when
+/// `cancel` fires. `None` when there was nothing to run (no script for it).
 async fn run_job(
     spec: &HookSpec,
     job: Job,
     cancel: oneshot::Receiver<()>,
 ) -> Option<(HookResult, Option<String>)> {
+    if let Some(vmac) = &spec.vmac {
+        if let Err(e) = switch_vmac(&spec.tag, vmac, job.adds()).await {
+            if job.adds() {
+                // Without its macvlan up the group cannot answer for the VIPs: a failed add,
+                // which faults it in native mode so that a peer serves them.
+                return Some((HookResult::Failed, Some(e)));
+            }
+        }
+    }
     match (&spec.mode, job) {
         (VipMode::Scripts { up, down }, Job::Hook { kind, .. }) => {
             let script = if kind == HookKind::Up { up } else { down };
@@ -311,6 +337,26 @@ async fn run_job(
             Some(native(spec, netlink, (vips, routes), index, job.adds()).await)
         }
         (VipMode::Scripts { .. }, Job::Restore | Job::Release | Job::Reconcile) => None,
+    }
+}
+
+/// Brings the macvlan up (or down); the failure, in words, also logged.
+async fn switch_vmac(tag: &str, vmac: &VmacLink, up: bool) -> Result<(), String> {
+    let index = vmac.index.load(Ordering::Relaxed);
+    let name = &vmac.name;
+    let word = if up { "up" } else { "down" };
+    match vmac.netlink.set_link_up(index, up).await {
+        Ok(()) => {
+            tracing::info!("{tag}Virtual MAC interface {name} {word}");
+            Ok(())
+        }
+        // Gone (its parent was deleted, or someone deleted it): down is what was wanted.
+        Err(e) if !up && e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
+        Err(e) => {
+            let error = format!("setting {name} {word}: {e}");
+            tracing::error!("{tag}{error}");
+            Err(error)
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! and scrape requests, applying effects); [`hooks`] runs each group's up/down scripts or
 //! native address changes; [`notify`] the notify scripts; [`trackers`] the health checks
 //! ([`processes`] scans /proc for process trackers); [`vip_links`] watches the interfaces
-//! VIPs go to.
+//! VIPs go to; [`vmac_links`] makes and deletes the virtual MACs' macvlans.
 
 pub mod driver;
 pub mod hooks;
@@ -11,5 +11,6 @@ pub mod notify;
 pub mod processes;
 pub mod trackers;
 pub mod vip_links;
+pub mod vmac_links;
 
 pub use driver::*;

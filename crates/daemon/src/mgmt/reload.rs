@@ -106,9 +106,13 @@ fn in_place_config(
     new: &GroupSettings,
     source: Option<IpAddr>,
 ) -> Result<Option<VrConfig>, PlanError> {
-    // Another interface (or VIP interface): the old runner takes the VIPs down where they
-    // were and a new one puts them up where they go.
-    if old.interface != new.interface || old.vip_interface != new.vip_interface {
+    // Another interface (or VIP interface, or virtual MAC): the old runner takes the VIPs
+    // down where they were and a new one puts them up where they go.
+    if old.interface != new.interface
+        || old.vip_interface != new.vip_interface
+        || old.vmac != new.vmac
+        || old.virtual_mac() != new.virtual_mac()
+    {
         return Ok(None);
     }
     let Some(running_source) = source else {
@@ -232,8 +236,13 @@ password = "secret"
     }
 
     #[test]
-    fn interface_vip_interface_vhid_password_and_protocol_restart_a_group() {
+    fn interface_vip_interface_vmac_vhid_password_and_protocol_restart_a_group() {
         for (from, to) in [
+            ("advskew = 10", "advskew = 10\nvmac = true"),
+            (
+                "advskew = 10",
+                "advskew = 10\nvmac = true\nvmac_interface = \"web-vmac\"",
+            ),
             (
                 "interface = \"eth0\"\nvhid = 7",
                 "interface = \"eth1\"\nvhid = 7",

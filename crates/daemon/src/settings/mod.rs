@@ -105,6 +105,10 @@ pub struct GroupSettings {
     /// routes added while master, after the VIPs (keepalived's `virtual_routes`; native
     /// mode only)
     pub routes: Vec<routes::RouteSpec>,
+    /// `vmac = true`: the name of the macvlan carpd makes on `interface` with the group's
+    /// virtual MAC; the VIPs go there and adverts leave from that MAC. `None`: the
+    /// interface's own MAC, as ucarp.
+    pub vmac: Option<String>,
 }
 
 impl std::fmt::Debug for GroupSettings {
@@ -125,9 +129,20 @@ impl GroupSettings {
         self.up_script.is_none() && self.down_script.is_none()
     }
 
-    /// The interface the VIPs are added to: `vip_interface`, else `interface`.
+    /// The interface the VIPs are added to: the virtual MAC's macvlan, else `vip_interface`,
+    /// else `interface`.
     pub fn vip_interface(&self) -> &str {
-        self.vip_interface.as_deref().unwrap_or(&self.interface)
+        self.vmac
+            .as_deref()
+            .or(self.vip_interface.as_deref())
+            .unwrap_or(&self.interface)
+    }
+
+    /// The group's virtual MAC (RFC 5798 §7.3) when it uses one (`vmac = true`).
+    pub fn virtual_mac(&self) -> Option<[u8; 6]> {
+        self.vmac
+            .as_ref()
+            .map(|_| carpd_proto::wire::ethernet::virtual_mac(self.vhid, self.is_ipv6()))
     }
 
     /// Whether adverts go to the Ethernet broadcast address (CARP's `broadcast`, `-M`).
@@ -237,6 +252,14 @@ impl Settings {
                         ),
                     });
                 }
+                if let Some(message) = vmac_clash(g, earlier) {
+                    found.push(Conflict {
+                        group: i,
+                        with: j,
+                        key: "vmac_interface",
+                        message,
+                    });
+                }
                 if let Some(vip) = g
                     .vips
                     .iter()
@@ -255,5 +278,38 @@ impl Settings {
             }
         }
         found
+    }
+}
+
+/// Why `g`'s virtual MAC interface cannot be `earlier`'s, or one of its interfaces, if it
+/// cannot: one name is one macvlan, and one virtual MAC per parent can be up.
+fn vmac_clash(g: &GroupSettings, earlier: &GroupSettings) -> Option<String> {
+    let uses = |a: &GroupSettings, name: &str| {
+        a.interface == name || a.vip_interface() == name || a.vmac.as_deref() == Some(name)
+    };
+    let accepted = "accepted a name of its own for each group's macvlan (vmac_interface = \"...\"; the default is vrrp.<vhid>, vrrp6.<vhid> for IPv6)";
+    match (&g.vmac, &earlier.vmac) {
+        (Some(name), _) if uses(earlier, name) => Some(format!(
+            "vmac_interface \"{name}\" is already used by group \"{}\": {accepted}",
+            earlier.name
+        )),
+        (_, Some(name)) if uses(g, name) => Some(format!(
+            "interface \"{name}\" is the vmac_interface of group \"{}\", which carpd makes and deletes: {accepted}",
+            earlier.name
+        )),
+        _ => {
+            let same_mac = g.virtual_mac().is_some()
+                && g.virtual_mac() == earlier.virtual_mac()
+                && g.interface == earlier.interface;
+            same_mac.then(|| {
+                format!(
+                    "vmac = true with vhid {} on {}: group \"{}\" already has the virtual MAC {} there: accepted one group per virtual MAC and interface",
+                    g.vhid,
+                    g.interface,
+                    earlier.name,
+                    crate::sys::iface::format_mac(&g.virtual_mac().unwrap_or_default())
+                )
+            })
+        }
     }
 }

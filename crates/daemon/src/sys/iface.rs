@@ -90,6 +90,8 @@ pub struct VipLink {
     pub present: bool,
     /// administratively up and running: addresses on it are reachable
     pub running: bool,
+    /// administratively up (with or without carrier)
+    pub up: bool,
     /// the Ethernet address gratuitous ARP and unsolicited NA go out from; `None` where the
     /// interface does no ARP (loopback, a NOARP dummy): nothing is announced there
     pub announce_from: Option<[u8; 6]>,
@@ -113,6 +115,7 @@ pub fn vip_link(name: &str) -> io::Result<VipLink> {
         link.running = addr
             .flags
             .contains(InterfaceFlags::IFF_UP | InterfaceFlags::IFF_RUNNING);
+        link.up = addr.flags.contains(InterfaceFlags::IFF_UP);
         arp &= !addr
             .flags
             .intersects(InterfaceFlags::IFF_LOOPBACK | InterfaceFlags::IFF_NOARP);

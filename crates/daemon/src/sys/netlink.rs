@@ -123,7 +123,7 @@ pub struct Netlink {
     handle: Handle,
 }
 
-fn to_io(e: rtnetlink::Error) -> io::Error {
+pub(crate) fn to_io(e: rtnetlink::Error) -> io::Error {
     match e {
         rtnetlink::Error::NetlinkError(m) => m.to_io(),
         other => io::Error::other(other.to_string()),
@@ -136,6 +136,11 @@ impl Netlink {
         let (connection, handle, _) = rtnetlink::new_connection()?;
         tokio::spawn(connection);
         Ok(Netlink { handle })
+    }
+
+    /// The request handle, for the link requests of [`super::macvlan`].
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
     }
 
     /// Subscribes to link and address events, and with `routes` to route events (only when a

@@ -32,3 +32,4 @@ mod tcpdump;
 mod trackers;
 mod ucarp_interop;
 mod unicast;
+mod vmac;

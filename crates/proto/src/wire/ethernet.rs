@@ -1,7 +1,7 @@
 //! Ethernet II framing: the 14-byte header in front of adverts and ARP.
 
 use super::DecodeError;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Length of an Ethernet II header.
 pub const HEADER_LEN: usize = 14;
@@ -19,6 +19,20 @@ pub const BROADCAST: [u8; 6] = [0xff; 6];
 pub fn multicast_mac(group: Ipv4Addr) -> [u8; 6] {
     let o = group.octets();
     [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+}
+
+/// The Ethernet address an IPv6 multicast group maps to (RFC 2464 §7: `33:33` and the low
+/// 32 bits of the group).
+pub fn multicast_mac6(group: Ipv6Addr) -> [u8; 6] {
+    let o = group.octets();
+    [0x33, 0x33, o[12], o[13], o[14], o[15]]
+}
+
+/// The virtual router MAC of RFC 5798 §7.3 (RFC 9568 §7.3): `00:00:5e:00:01:<vrid>` for an
+/// IPv4 virtual router, `00:00:5e:00:02:<vrid>` for an IPv6 one. CARP groups use the IPv4
+/// form with their vhid, as OpenBSD's carp does.
+pub fn virtual_mac(vrid: u8, ipv6: bool) -> [u8; 6] {
+    [0x00, 0x00, 0x5e, 0x00, if ipv6 { 0x02 } else { 0x01 }, vrid]
 }
 
 /// A parsed Ethernet II header and its payload.
@@ -79,6 +93,17 @@ mod tests {
         assert_eq!(
             multicast_mac(Ipv4Addr::new(239, 192, 1, 2)),
             [1, 0, 0x5e, 0x40, 1, 2]
+        );
+    }
+
+    #[test]
+    fn virtual_and_ipv6_multicast_macs() {
+        // RFC 5798 §7.3: VRID 52 is 00:00:5e:00:01:34 (IPv4), 00:00:5e:00:02:34 (IPv6).
+        assert_eq!(virtual_mac(52, false), [0, 0, 0x5e, 0, 1, 0x34]);
+        assert_eq!(virtual_mac(255, true), [0, 0, 0x5e, 0, 2, 0xff]);
+        assert_eq!(
+            multicast_mac6("ff02::12".parse().unwrap()),
+            [0x33, 0x33, 0, 0, 0, 0x12]
         );
     }
 

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod carp;
 pub mod ethernet;
 pub mod ipv4;
+pub mod ipv6;
 pub mod ndp;
 pub mod vrrp2;
 pub mod vrrp3;

@@ -7,7 +7,7 @@
 //!  IPv6 header (40) | type 136 | code 0 | checksum | R S O reserved | target (16) | 2 | 1 | MAC
 //! ```
 
-use super::ethernet::{Frame, ETHERTYPE_IPV6};
+use super::ethernet::{multicast_mac6, Frame, ETHERTYPE_IPV6};
 use super::{checksum_words, fold};
 use std::net::Ipv6Addr;
 
@@ -38,16 +38,9 @@ pub fn unsolicited_na_frame(mac: [u8; 6], target: Ipv6Addr) -> Vec<u8> {
     sum += checksum_words(&icmp);
     icmp[2..4].copy_from_slice(&(!fold(sum)).to_be_bytes());
 
-    let mut packet = Vec::with_capacity(40 + ICMP_LEN);
-    packet.extend_from_slice(&[0x60, 0, 0, 0]); // version 6, class 0, flow 0
-    packet.extend_from_slice(&(ICMP_LEN as u16).to_be_bytes());
-    packet.extend_from_slice(&[NEXT_HEADER_ICMPV6, 255]);
-    packet.extend_from_slice(&target.octets());
-    packet.extend_from_slice(&ALL_NODES.octets());
-    packet.extend_from_slice(&icmp);
-    let o = ALL_NODES.octets();
+    let packet = super::ipv6::packet(target, ALL_NODES, NEXT_HEADER_ICMPV6, 255, &icmp);
     Frame {
-        destination: [0x33, 0x33, o[12], o[13], o[14], o[15]],
+        destination: multicast_mac6(ALL_NODES),
         source: mac,
         ethertype: ETHERTYPE_IPV6,
         payload: &packet,

@@ -6,6 +6,7 @@
 mod protocol;
 mod routed;
 mod trackers;
+mod vmac;
 
 use super::rules::{self, Vip};
 use super::tracking::DemoteBy;
@@ -126,6 +127,8 @@ struct RawGroup {
     vip_interface: Option<Spanned<String>>,
     vip_interface_must_exist: Option<Spanned<bool>>,
     routes: Option<Spanned<Vec<Spanned<String>>>>,
+    vmac: Option<Spanned<bool>>,
+    vmac_interface: Option<Spanned<String>>,
 }
 
 /// The largest config file read, in bytes: thousands of groups fit in a fraction of it, and
@@ -490,6 +493,7 @@ impl Checker<'_> {
         };
         let vip_interface = self.vip_interface(&label, &raw, interface.as_deref(), vips.as_deref());
         let routes = self.routes(&label, &raw);
+        let vmac = self.vmac(&label, &raw, interface.as_deref(), vhid, ipv6);
         let up_script = self.script(&label, "up_script", raw.up_script.clone());
         let down_script = self.script(&label, "down_script", raw.down_script.clone());
         let hook_timeout = self.hook_timeout(&label, &raw);
@@ -549,6 +553,7 @@ impl Checker<'_> {
             unicast_ttl_check: peers?.1,
             vip_interface: vip_interface?,
             routes: routes?,
+            vmac: vmac?,
         })
     }
 
