@@ -33,3 +33,4 @@ mod trackers;
 mod ucarp_interop;
 mod unicast;
 mod vmac;
+mod vmac_peers;
