@@ -40,6 +40,8 @@ pub(super) struct Instance {
     notify: Vec<Statement>,
     ignore_ifstate: bool,
     accept: Option<bool>,
+    /// `use_vmac [NAME]`: the statement, and the macvlan's name when given
+    vmac: Option<(Statement, Option<String>)>,
     notes: Vec<String>,
 }
 
@@ -161,9 +163,10 @@ impl Instance {
                 importer.leave(item, "carpd calls its notify_script on state changes only")
             }
             "smtp_alert" => importer.leave(item, "carpd sends no mail: a notify_script can"),
-            "use_vmac" | "vmac_xmit_base" => importer.leave(
+            "use_vmac" => self.vmac = Some((item.clone(), item.args.first().cloned())),
+            "vmac_xmit_base" => importer.leave(
                 item,
-                "carpd has no virtual MAC yet: clients follow the master by gratuitous ARP",
+                "carpd sends every advert from the virtual MAC (vmac = true), as RFC 5798 says",
             ),
             "dont_track_primary" => self.ignore_ifstate = true,
             "accept" => self.accept = Some(true),
@@ -342,6 +345,7 @@ impl Instance {
             t.raw("ignore_ifstate", "true".into())
                 .note("keepalived dont_track_primary");
         }
+        self.write_vmac(importer, &mut t);
         match (self.accept, version) {
             (Some(a), 3) => {
                 t.raw("accept_mode", a.to_string());
@@ -353,6 +357,27 @@ impl Instance {
             (None, _) => {}
         }
         Ok(t)
+    }
+
+    /// `vmac` (and `vmac_interface` when `use_vmac` names the macvlan); left out where carpd
+    /// refuses it: beside unicast peers or VIPs on another interface.
+    fn write_vmac(&self, importer: &mut Importer, t: &mut Table) {
+        let Some((at, name)) = &self.vmac else {
+            return;
+        };
+        if !self.peers.is_empty() {
+            return importer.leave(at, "carpd sends unicast adverts from the interface's own MAC: vmac needs multicast adverts");
+        }
+        if self.vips.iter().any(|(_, dev, _)| dev.is_some()) {
+            return importer.leave(
+                at,
+                "the VIPs name a dev: with vmac carpd puts them on the virtual MAC's macvlan",
+            );
+        }
+        t.raw("vmac", "true".into()).note("keepalived use_vmac");
+        if let Some(name) = name {
+            t.string("vmac_interface", name);
+        }
     }
 
     /// `vips` (keepalived's default prefix is /32, /128 for IPv6) and `vip_interface` when

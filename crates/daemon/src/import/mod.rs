@@ -138,6 +138,7 @@ mod tests {
             ("pair-v2", CARRIED),
             ("firewall", LEFT_OUT),
             ("leftovers", LEFT_OUT),
+            ("vmac", LEFT_OUT),
             ("bad-priority", UNREADABLE),
             ("bad-braces", UNREADABLE),
         ] {
