@@ -345,3 +345,71 @@ fn bad_vmac_input_makes_nothing_and_no_macvlan_outlives_carpd() {
     assert_eq!(lab.link_up(h, "vrrp.65"), None);
     stop(&lab, &carpd, Signal::SIGTERM);
 }
+
+#[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
+fn ipv6_adverts_leave_from_the_virtual_mac_and_are_heard() {
+    let Some(lab) = lab("vm6", 165, 2, &["tcpdump"]) else {
+        return;
+    };
+    for i in 1..=2 {
+        assert!(
+            lab.link_local(lab.host(i)).is_some(),
+            "no link-local address"
+        );
+    }
+    const VMAC6: &str = "00:00:5e:00:02:44";
+    let conf = |name: &str, priority: u8| {
+        write_config(
+            &lab,
+            name,
+            &format!(
+                "[[group]]\nname = \"six\"\nprotocol = \"vrrp3\"\ninterface = \"eth0\"\nvhid = 68\n\
+                 vips = [\"fe80::68\", \"2001:db8:165::68/64\"]\npriority = {priority}\n\
+                 advert_interval = 0.5\nvmac = true\n"
+            ),
+        )
+    };
+    let _high = start_config(&lab, 2, &conf("c2.toml", 200), "c2");
+    assert!(
+        wait_until(SETTLE, || lab.link_up(lab.host(2), "vrrp6.68")
+            == Some(true)),
+        "{}",
+        lab.log("c2")
+    );
+    let master_port = lab
+        .capture_from(
+            lab.host(2),
+            &format!("ether src {VMAC6} and ip6 proto 112"),
+            "six-master",
+        )
+        .expect("capture");
+    let backup_port = lab
+        .capture_from(lab.host(1), &format!("ether src {VMAC6}"), "six-backup")
+        .expect("capture");
+    let _low = start_config(&lab, 1, &conf("c1.toml", 100), "c1");
+    // The backup hears the master's adverts (written whole by carpd, from the virtual MAC)
+    // and stays backup beyond its Master_Down (3 × 0.5 s + skew).
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        lab.log("c1").contains("Switching to state: BACKUP")
+            && !lab.log("c1").contains("Switching to state: MASTER"),
+        "{}",
+        lab.log("c1")
+    );
+    assert_eq!(lab.link_up(lab.host(1), "vrrp6.68"), Some(false));
+    let adverts = frames(&master_port, &lab);
+    assert!(adverts.len() >= 6, "adverts from {VMAC6}: {adverts:?}");
+    assert!(
+        adverts.iter().all(|a| a.contains("ff02::12")),
+        "{adverts:?}"
+    );
+    let leaked = frames(&backup_port, &lab);
+    assert!(
+        leaked.is_empty(),
+        "the backup sent from {VMAC6}: {leaked:?}"
+    );
+}
