@@ -33,7 +33,7 @@ pub fn vmac_conf(lab: &Lab, name: &str, advskew: u8, vip: Ipv4Addr, extra: &str)
     )
 }
 
-/// How many frames a stopped capture holds (`tcpdump -r` prints one line each).
+/// Stops `capture` and returns its frames, one `tcpdump -r -e` line each.
 pub fn frames(capture: &carpd_lab::Capture, lab: &Lab) -> Vec<String> {
     capture.stop(lab);
     capture

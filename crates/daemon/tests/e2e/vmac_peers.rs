@@ -229,8 +229,8 @@ fn a_pinned_client_follows_between_carpd_and_keepalived_with_use_vmac() {
         lab.log("c2")
     );
 
-    // carpd master, a fresh keepalived backup on host 3's side of things is not needed: host
-    // 1 comes back with a new keepalived as backup, then carpd stops.
+    // carpd master, keepalived backup: host 1 comes back (its crashed keepalived's macvlan
+    // removed) with a new keepalived as backup, then carpd stops.
     lab.run(lab.host(1), "ip", &["link", "del", "vrrp.73"])
         .expect("ip");
     lab.set_port(lab.host(1), true).expect("port up");
