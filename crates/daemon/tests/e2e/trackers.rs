@@ -440,16 +440,16 @@ fn a_process_tracker_faults_the_group_while_no_process_of_its_name_runs() {
     let h1 = write_config(&lab, "h1.toml", &text);
     let _m1 = start_config(&lab, 1, &h1, "h1");
     let socket = socket_of(&lab, "h1.toml");
+    // A tracker is failed until its first check ("not checked yet"), so the group is FAULT
+    // from the start: wait for the check's own verdict, not just the state.
+    let absent = format!("no process named {name} runs");
     assert!(
         wait_until(Duration::from_secs(10), || socket.exists()
-            && status(&socket)["web"]["state"] == "FAULT"),
-        "no process yet: FAULT\n{}",
+            && tracker_status(&socket, "app")["detail"] == absent.as_str()),
+        "no process yet: the check says so\n{}",
         lab.log("h1")
     );
-    assert_eq!(
-        tracker_status(&socket, "app")["detail"],
-        format!("no process named {name} runs")
-    );
+    assert_eq!(status(&socket)["web"]["state"], "FAULT");
     let mut app = Command::new(&program).arg("60").spawn().expect("the app");
     expect_holders(&lab, vip, &[1], Duration::from_secs(10), &["h1"]);
     assert_eq!(tracker_status(&socket, "app")["healthy"], true);
