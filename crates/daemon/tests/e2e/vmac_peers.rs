@@ -28,14 +28,7 @@ fn outage_across(lab: &Lab, vip: Ipv4Addr, vrid: u8, what: impl FnOnce()) -> Dur
     let at = probe.elapsed();
     what();
     // Replies again, then a second of them.
-    let back = wait_until(SETTLE, || {
-        lab.run(
-            lab.host(3),
-            "ping",
-            &["-c", "1", "-W", "1", &vip.to_string()],
-        )
-        .is_ok_and(|o| o.status.success())
-    });
+    let back = wait_until(SETTLE, || ping_once(lab, lab.host(3), vip));
     assert!(back, "the pinned client never reached {vip} again");
     std::thread::sleep(Duration::from_secs(1));
     let report = probe.finish().expect("probe");
