@@ -26,6 +26,8 @@ const TOOLS: &[&str] = &[
     "bird",
     "birdc",
     "promtool",
+    "conntrackd",
+    "conntrack",
 ];
 
 /// FRR's daemons, which are not on the PATH.

@@ -471,6 +471,7 @@ impl Settings {
             vip_interface: None,
             routes: Vec::new(),
             vmac: None,
+            conntrack: false,
         };
         // Where carpctl connects to a one-group carpd.
         let control_socket = cli.control_socket.clone().unwrap_or_else(|| {
@@ -489,6 +490,7 @@ impl Settings {
                 realtime_priority: None,
             },
             trackers: Vec::new(),
+            conntrack: None,
             groups: vec![group],
         }
     }

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 /// What to run: the ucarp command line's one group, or a config file's groups.
 enum Source {
     CommandLine(Box<Cli>, cli::Password),
-    File(Box<Cli>, Settings),
+    File(Box<Cli>, Box<Settings>),
 }
 
 /// The `carpd` program: parses the command line, runs the daemon, and returns its exit status.
@@ -42,7 +42,7 @@ fn source(invocation: Result<Invocation, cli::UsageError>) -> Result<Source, Exi
         Ok(Invocation::RunConfig(cli)) => {
             let path = cli.config.clone().expect("config mode");
             match settings::file::load(&path) {
-                Ok(settings) => Ok(Source::File(cli, settings)),
+                Ok(settings) => Ok(Source::File(cli, Box::new(settings))),
                 Err(errors) => {
                     eprintln!("{errors}");
                     eprintln!("carpd: {} is not valid: nothing started", path.display());
@@ -113,7 +113,7 @@ fn serve(source: Source) -> ExitCode {
         }
     };
     let settings = match source {
-        Source::File(_, settings) => settings,
+        Source::File(_, settings) => *settings,
         Source::CommandLine(cli, password) => {
             let interface = match &cli.interface {
                 Some(name) => name.clone(),

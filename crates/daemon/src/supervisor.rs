@@ -7,7 +7,8 @@
 //! anything changed; a reload that fails to plan changes nothing.
 
 use crate::host::{Effect, Engine, Input, LinkId};
-use crate::io::hooks::{HookRunner, HookSpec, VipMode, VmacLink};
+use crate::io::conntrack::ConntrackDriver;
+use crate::io::hooks::{ConntrackLink, HookRunner, HookSpec, VipMode, VmacLink};
 use crate::io::vmac_links::{self, ParentArp, VmacSpec};
 use crate::io::{notify, Channels, Io, LinkIo, Next, Runner};
 use crate::mgmt::control::protocol::{
@@ -16,6 +17,7 @@ use crate::mgmt::control::protocol::{
 };
 use crate::mgmt::control::{self, access::Access};
 use crate::mgmt::reload;
+use crate::settings::conntrack::ConntrackSettings;
 use crate::settings::{GroupSettings, Origin, Settings};
 use crate::startup::{self, random_seed, HostView, Refusal};
 use crate::sys::iface::{self, format_mac, Interface};
@@ -78,6 +80,8 @@ struct Daemon {
     route_events: bool,
     /// what carpd changed on the parents of virtual MACs
     parent_arp: ParentArp,
+    /// the conntrackd driver (`[conntrack]`)
+    conntrack: Option<ConntrackDriver>,
 }
 
 /// Binds the control socket; in command-line mode a socket in use (another carpd, e.g. in
@@ -142,6 +146,10 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         next_link: 0,
         route_events: routes,
         parent_arp: ParentArp::default(),
+        conntrack: settings
+            .conntrack
+            .clone()
+            .map(|c| ConntrackDriver::start(c, if named_logs { "[conntrack] " } else { "" })),
         base: Settings {
             groups: Vec::new(),
             ..settings.clone()
@@ -254,8 +262,12 @@ impl Daemon {
                     ControlFlow::Continue(())
                 }
                 Next::Scrape(scrape) => {
-                    let _ =
-                        scrape.send(crate::mgmt::metrics::render(&self.engine, self.wall_epoch));
+                    let conntrack = self.conntrack.as_ref().map(ConntrackDriver::view);
+                    let _ = scrape.send(crate::mgmt::metrics::render(
+                        &self.engine,
+                        self.wall_epoch,
+                        conntrack.as_ref(),
+                    ));
                     ControlFlow::Continue(())
                 }
             };
@@ -285,6 +297,10 @@ impl Daemon {
         for (tag, (name, index)) in vmacs {
             vmac_links::delete(&self.netlink, &name, index, &tag).await;
         }
+        // After the runners: the last down hooks queued conntrackd's backup steps.
+        if let Some(driver) = self.conntrack.take() {
+            driver.finish().await;
+        }
         self.parent_arp.restore_all();
         self.io.finish_notifications(limit).await;
         tracing::info!("carpd stopped");
@@ -305,6 +321,7 @@ impl Daemon {
                         .trackers()
                         .map(|(name, t)| TrackerView::new(name, t, now))
                         .collect(),
+                    conntrack: self.conntrack.as_ref().map(ConntrackDriver::view),
                 }),
                 Err(e) => error_line(&e),
             },
@@ -749,7 +766,7 @@ impl Daemon {
             index: std::sync::Arc::clone(&ifindex),
         });
         let mode = self.vip_mode(&plan, &tag, ifindex).await?;
-        let spec = hook_spec(g, mode, tag, vmac_link);
+        let spec = hook_spec(g, mode, tag, vmac_link, self.conntrack_link(g));
         let now = self.io.now();
         let router = self
             .engine
@@ -930,6 +947,7 @@ impl Daemon {
                 locks.entry(key).or_insert(lock);
             }
         }
+        self.reload_conntrack(new.conntrack.as_ref());
         let now = self.io.now();
         self.engine.set_trackers(now, &new.trackers);
         self.io.trackers().sync(&new.trackers);
@@ -966,6 +984,35 @@ impl Daemon {
         Ok(report)
     }
 
+    /// New `[conntrack]` settings: the driver started, changed or stopped (the groups that
+    /// drive it get their links as they change in place or start, after this).
+    fn reload_conntrack(&mut self, new: Option<&ConntrackSettings>) {
+        let tag = if self.named_logs { "[conntrack] " } else { "" };
+        match (self.conntrack.as_mut(), new) {
+            (Some(driver), Some(new)) if self.base.conntrack.as_ref() != Some(new) => {
+                tracing::warn!("{tag}[conntrack] changed: applied to the commands run from now on");
+                driver.respec(new.clone());
+            }
+            (None, Some(new)) => self.conntrack = Some(ConntrackDriver::start(new.clone(), tag)),
+            (Some(_), None) => {
+                tracing::warn!("{tag}[conntrack] removed: carpd no longer drives conntrackd");
+                if let Some(driver) = self.conntrack.take() {
+                    tokio::spawn(driver.finish());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A group's link to the conntrackd driver, when it drives conntrackd.
+    fn conntrack_link(&self, g: &GroupSettings) -> Option<ConntrackLink> {
+        let driver = self.conntrack.as_ref().filter(|_| g.conntrack)?;
+        Some(ConntrackLink {
+            driver: driver.handle(),
+            member: g.name.clone(),
+        })
+    }
+
     /// Gives a running group new settings in place (the plan checked that the core keeps
     /// it running); its hook runner gets the new scripts or VIPs when they changed.
     fn change_in_place(&mut self, now: carpd_proto::Instant, g: GroupSettings, config: VrConfig) {
@@ -991,6 +1038,7 @@ impl Daemon {
             name,
             index: std::sync::Arc::clone(&ifindex),
         });
+        let conntrack = self.conntrack_link(&g);
         let Some(slot) = self.slots.get_mut(&router) else {
             return;
         };
@@ -1012,8 +1060,10 @@ impl Daemon {
                     down: g.down_script.clone(),
                 }
             };
-            slot.runner
-                .respec(hook_spec(&g, mode, tag.clone(), vmac_link), master);
+            slot.runner.respec(
+                hook_spec(&g, mode, tag.clone(), vmac_link, conntrack),
+                master,
+            );
         }
         slot.settings = g;
         tracing::warn!("{tag}Settings changed: applied in place");
@@ -1029,11 +1079,19 @@ fn hook_relevant(g: &GroupSettings) -> impl PartialEq + '_ {
         &g.down_script,
         &g.xparam,
         g.hook_timeout,
+        g.conntrack,
     )
 }
 
-fn hook_spec(g: &GroupSettings, mode: VipMode, tag: String, vmac: Option<VmacLink>) -> HookSpec {
+fn hook_spec(
+    g: &GroupSettings,
+    mode: VipMode,
+    tag: String,
+    vmac: Option<VmacLink>,
+    conntrack: Option<ConntrackLink>,
+) -> HookSpec {
     HookSpec {
+        conntrack,
         mode,
         tag,
         interface: g.vip_interface().to_string(),

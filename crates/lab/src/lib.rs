@@ -9,7 +9,9 @@
 pub mod bgp;
 pub mod capture;
 pub mod daemons;
+pub mod firewall;
 pub mod flood;
+pub mod flows;
 pub mod frr;
 pub mod probe;
 
@@ -184,6 +186,12 @@ pub fn cleanup_prefix(prefix: &str) {
 }
 
 fn kill_namespace(ns: &str) {
+    kill_processes(ns);
+    let _ = Command::new("ip").args(["netns", "del", ns]).output();
+}
+
+/// SIGKILLs every process in namespace `ns` until none is left (up to 20 rounds).
+fn kill_processes(ns: &str) {
     for _ in 0..20 {
         let pids = Command::new("ip")
             .args(["netns", "pids", ns])
@@ -205,7 +213,6 @@ fn kill_namespace(ns: &str) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = Command::new("ip").args(["netns", "del", ns]).output();
 }
 
 impl Lab {
@@ -581,20 +588,63 @@ impl Lab {
 
     /// Adds a second LAN on its own bridge: each host gets `eth1` with `10.77.<subnet>.<10+i>/24`.
     pub fn add_second_lan(&self, subnet: u8) -> Result<()> {
-        let bridge = self.bridge_ns.as_str();
-        plain_switch(bridge, "br1")?;
-        for (i, host) in self.hosts.iter().enumerate() {
-            let port = format!("{}q", host.port);
+        let all: Vec<usize> = (1..=self.hosts.len()).collect();
+        self.add_lan("br1", "eth1", subnet, "q", &all)
+    }
+
+    /// Adds a LAN on a bridge `bridge` of its own for the hosts `members` (1-based, as
+    /// [`Lab::host`]): host `i` gets `dev` with `10.77.<subnet>.<10+i>/24`, plugged into the
+    /// switch port `<port><suffix>`.
+    pub fn add_lan(
+        &self,
+        bridge: &str,
+        dev: &str,
+        subnet: u8,
+        suffix: &str,
+        members: &[usize],
+    ) -> Result<()> {
+        let switch = self.bridge_ns.as_str();
+        plain_switch(switch, bridge)?;
+        for &i in members {
+            let host = self.host(i);
+            let port = format!("{}{suffix}", host.port);
             ip(&[
-                "-n", bridge, "link", "add", &port, "type", "veth", "peer", "name", "eth1",
-                "netns", &host.ns,
+                "-n", switch, "link", "add", &port, "type", "veth", "peer", "name", dev, "netns",
+                &host.ns,
             ])?;
-            ip(&["-n", bridge, "link", "set", &port, "master", "br1", "up"])?;
-            let address = format!("10.77.{subnet}.{}/24", 11 + i);
-            ip(&["-n", &host.ns, "addr", "add", &address, "dev", "eth1"])?;
-            ip(&["-n", &host.ns, "link", "set", "eth1", "up"])?;
+            ip(&["-n", switch, "link", "set", &port, "master", bridge, "up"])?;
+            let address = format!("10.77.{subnet}.{}/24", 10 + i);
+            ip(&["-n", &host.ns, "addr", "add", &address, "dev", dev])?;
+            ip(&["-n", &host.ns, "link", "set", dev, "up"])?;
         }
         Ok(())
+    }
+
+    /// Takes `host` off the first LAN: its eth0 (and switch port) deleted.
+    pub fn unplug(&self, host: &Host) -> Result<()> {
+        ip(&["-n", &host.ns, "link", "del", "eth0"])
+    }
+
+    /// Sets the switch port `port` (a host's port, or one of [`Lab::add_lan`]'s) up or down.
+    pub fn set_switch_port(&self, port: &str, up: bool) -> Result<()> {
+        ip(&[
+            "-n",
+            &self.bridge_ns,
+            "link",
+            "set",
+            port,
+            if up { "up" } else { "down" },
+        ])
+    }
+
+    /// Kills every process in `host` at once (SIGKILL), as a power cut would; the namespace
+    /// stays.
+    pub fn kill_all(&self, host: &Host) {
+        kill_processes(&host.ns);
+        let mut children = self.children.lock().expect("lock");
+        for child in children.iter_mut() {
+            let _ = child.try_wait();
+        }
     }
 
     /// Every IPv4 address of `host`, on any interface.

@@ -4,7 +4,8 @@
 #[cfg(test)]
 use carpd::mgmt::control::protocol::TrackerView;
 use carpd::mgmt::control::protocol::{
-    Answer, DrainReply, Event, GroupView, ReloadChanges, ReloadReport, Request, StatusReply,
+    Answer, ConntrackView, DrainReply, Event, GroupView, ReloadChanges, ReloadReport, Request,
+    StatusReply,
 };
 use clap::{CommandFactory, Parser, Subcommand};
 use std::io::{BufRead, BufReader, Write};
@@ -388,7 +389,55 @@ fn status_table(reply: &StatusReply) -> String {
         out.push('\n');
         out.push_str(&aligned(&rows));
     }
+    if let Some(ct) = &reply.conntrack {
+        out.push('\n');
+        out.push_str(&conntrack_table(ct));
+    }
     out
+}
+
+/// The conntrackd carpd drives: its role, the groups that made it primary, the last commit,
+/// and the commands that did not succeed.
+fn conntrack_table(ct: &ConntrackView) -> String {
+    let commit = ct.last_commit.as_ref();
+    let troubles: Vec<String> = ct
+        .commands
+        .iter()
+        .filter(|c| c.failed + c.timeout > 0)
+        .map(|c| format!("{} {} failed, {} timed out", c.flag, c.failed, c.timeout))
+        .collect();
+    let rows = vec![
+        [
+            "CONNTRACKD",
+            "ROLE",
+            "MASTERS",
+            "LAST COMMIT",
+            "RESULT",
+            "TOOK",
+            "TROUBLE",
+        ]
+        .iter()
+        .map(|h| h.to_string())
+        .collect(),
+        vec![
+            ct.config.clone(),
+            ct.role.clone(),
+            if ct.masters.is_empty() {
+                "-".to_string()
+            } else {
+                ct.masters.join(",")
+            },
+            shown(commit.map(|c| c.at.clone())),
+            shown(commit.map(|c| c.result.clone())),
+            shown(commit.map(|c| format!("{:.1} ms", c.duration_seconds * 1000.0))),
+            if troubles.is_empty() {
+                "-".to_string()
+            } else {
+                troubles.join("; ")
+            },
+        ],
+    ];
+    aligned(&rows)
 }
 
 const GROUP_COLUMNS: [&str; 16] = [
@@ -551,7 +600,10 @@ group or null), "track": [{"tracker", "healthy", "weight"}],
 "demoted_by_operator", "master", "adverts_sent", "adverts_received", "advert_mismatches" (VRRP
 adverts used although their addresses or interval differ from the group's), "transitions", "drops":
 {kind: count}}], "trackers": [{"name", "kind", "healthy", "weight", "detail",
-"seconds_in_state"}]}.
+"seconds_in_state"}], and with a [conntrack] table "conntrack": {"config", "socket", "role"
+("primary", "backup" or "unknown"), "masters": [groups], "last_commit" (null before the first:
+{"at", "timestamp", "duration_seconds", "result" ("ok", "failed" or "timeout"), "detail"}),
+"commands": [{"command", "flag", "ok", "failed", "timeout"}]}}.
 \fBreload\fR: {"added", "removed", "changed", "restarted": [names], "unchanged": count,
 "trackers_added", "trackers_removed", "trackers_changed": [names]}.
 \fBwatch\fR: one event per line, first {"event": "watching"}; each event has "event" and, for
@@ -609,6 +661,7 @@ mod tests {
                 seconds_in_state: 3,
                 detail: "exit status 1".into(),
             }],
+            conntrack: None,
         };
         let text = status_table(&reply);
         let lines: Vec<&str> = text.lines().collect();
@@ -693,6 +746,7 @@ mod tests {
             let reply = StatusReply {
                 groups: vec![group],
                 trackers: vec![],
+                conntrack: None,
             };
             status_table(&reply)
                 .lines()

@@ -15,8 +15,13 @@
 //! A group with a virtual MAC (`vmac = true`) has its macvlan brought up first by every job
 //! that puts the VIPs up (script or native) and down first by every job that takes them away,
 //! in the same queue: it answers from the virtual MAC only between the two.
+//!
+//! A group with `conntrack = true` has its up hook wait for conntrackd's commit (see
+//! [`crate::io::conntrack`]) before anything else, and its down hook tell the driver after the
+//! VIPs are gone.
 
 pub use crate::host::jobs::{HookReport, HookResult, Job};
+use crate::io::conntrack::Conntrack;
 use crate::settings::routes::RouteSpec;
 use crate::sys::child::{self, Ended};
 use crate::sys::netlink::Netlink;
@@ -65,6 +70,15 @@ pub struct VmacLink {
     pub index: Arc<AtomicU32>,
 }
 
+/// A group's part in driving conntrackd (`conntrack = true`).
+#[derive(Debug, Clone)]
+pub struct ConntrackLink {
+    /// the driver
+    pub driver: Conntrack,
+    /// the group's name, as the driver counts its masters
+    pub member: String,
+}
+
 /// A finished job of a group, with its report when something ran (or was skipped).
 pub type Done = (RouterId, Job, Option<HookReport>);
 
@@ -90,6 +104,8 @@ pub struct HookSpec {
     pub timeout: Duration,
     /// the virtual MAC's macvlan (`vmac = true`)
     pub vmac: Option<VmacLink>,
+    /// conntrackd, driven by this group's transitions (`conntrack = true`)
+    pub conntrack: Option<ConntrackLink>,
 }
 
 #[derive(Debug)]
@@ -190,6 +206,7 @@ async fn serve(
             Item::Respec(new, master) => {
                 if master {
                     reconcile(&spec, &new).await;
+                    move_conntrack(&spec, &new);
                 }
                 spec = *new;
                 if master {
@@ -201,7 +218,7 @@ async fn serve(
         let (cancel_tx, cancel_rx) = oneshot::channel();
         let mut cancel_tx = Some(cancel_tx);
         let started = std::time::Instant::now();
-        let run = run_job(&spec, job, cancel_rx);
+        let run = run_hook(&spec, job, cancel_rx);
         tokio::pin!(run);
         let result = loop {
             tokio::select! {
@@ -296,6 +313,60 @@ async fn reconcile(old: &HookSpec, new: &HookSpec) {
     };
     run_job(old, down, oneshot::channel().1).await;
     run_job(new, up, oneshot::channel().1).await;
+}
+
+/// A master whose settings changed: it drives conntrackd from now on, or no longer does
+/// (the primary role is asked for without waiting: its VIPs are up already).
+fn move_conntrack(old: &HookSpec, new: &HookSpec) {
+    match (&old.conntrack, &new.conntrack) {
+        (Some(old), None) => old.driver.leave(&old.member),
+        (None, Some(new)) => drop(new.driver.primary(&new.member)),
+        _ => {}
+    }
+}
+
+/// Runs one job as [`run_job`] does, and drives conntrackd around it: an up hook first
+/// waits for the commit (unless cancelled meanwhile), a down hook tells the driver once the
+/// VIPs are gone.
+async fn run_hook(
+    spec: &HookSpec,
+    job: Job,
+    mut cancel: oneshot::Receiver<()>,
+) -> Option<(HookResult, Option<String>)> {
+    let Some(link) = &spec.conntrack else {
+        return run_job(spec, job, cancel).await;
+    };
+    match job {
+        Job::Hook {
+            kind: HookKind::Up, ..
+        } => {
+            let mut committed = link.driver.primary(&link.member);
+            tokio::select! {
+                _ = &mut committed => {}
+                asked = &mut cancel => {
+                    if asked.is_ok() {
+                        return Some((
+                            HookResult::Cancelled,
+                            Some("no longer wanted: the group left MASTER".to_string()),
+                        ));
+                    }
+                    // Nothing will cancel this run any more: wait for the commit alone.
+                    let _ = committed.await;
+                    return run_job(spec, job, oneshot::channel().1).await;
+                }
+            }
+            run_job(spec, job, cancel).await
+        }
+        Job::Hook {
+            kind: HookKind::Down,
+            ..
+        } => {
+            let result = run_job(spec, job, cancel).await;
+            link.driver.backup(&link.member);
+            result
+        }
+        Job::Restore | Job::Release | Job::Reconcile => run_job(spec, job, cancel).await,
+    }
 }
 
 /// Runs one job, the virtual MAC's macvlan switched first; a script stops early when

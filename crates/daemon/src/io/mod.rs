@@ -1,10 +1,11 @@
 //! The southbound side: what the host's effects become on the system, and what the system
 //! tells the host. [`driver`] is the loop's I/O (per-link sockets, signals, timers, control
 //! and scrape requests, applying effects); [`hooks`] runs each group's up/down scripts or
-//! native address changes; [`notify`] the notify scripts; [`trackers`] the health checks
+//! native address changes; [`conntrack`] drives conntrackd for them; [`notify`] the notify scripts; [`trackers`] the health checks
 //! ([`processes`] scans /proc for process trackers); [`vip_links`] watches the interfaces
 //! VIPs go to; [`vmac_links`] makes and deletes the virtual MACs' macvlans.
 
+pub mod conntrack;
 pub mod driver;
 pub mod hooks;
 pub mod notify;

@@ -9,6 +9,7 @@ use crate::host::report::{GroupStatus, ProtocolStatus};
 use crate::host::tallies::GroupLabels;
 use crate::host::tallies::Tallies;
 use crate::host::Engine;
+use crate::mgmt::control::protocol::ConntrackView;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -51,7 +52,11 @@ const STATES: [carpd_proto::State; 4] = [
 
 /// The metrics now, in the OpenMetrics text format. `wall_epoch` is the wall-clock time of
 /// the engine's instant zero.
-pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
+pub fn render(
+    engine: &Engine,
+    wall_epoch: SystemTime,
+    conntrack: Option<&ConntrackView>,
+) -> String {
     let mut registry = Registry::with_prefix("carpd");
     let groups = GroupFamilies::default();
     for g in engine.group_status(None).unwrap_or_default() {
@@ -84,6 +89,9 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
         "How long hooks ran, by kind",
         tallies.hook_duration.clone(),
     );
+    if let Some(view) = conntrack {
+        register_conntrack(&mut registry, view);
+    }
     // A gauge rather than OpenMetrics' info type, which the Prometheus text format (and
     // promtool) do not know: the usual `*_build_info` pattern.
     let build = Family::<VersionLabels, Gauge>::default();
@@ -98,6 +106,61 @@ pub fn render(engine: &Engine, wall_epoch: SystemTime) -> String {
         tracing::error!("encoding the metrics: {e}");
     }
     text
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ConntrackCommandLabels {
+    command: String,
+    result: &'static str,
+}
+
+/// conntrackd's driver (`[conntrack]`): its commands by result, its role, the last commit.
+fn register_conntrack(registry: &mut Registry, view: &ConntrackView) {
+    let commands = Family::<ConntrackCommandLabels, Counter>::default();
+    for c in &view.commands {
+        for (result, count) in [("ok", c.ok), ("failed", c.failed), ("timeout", c.timeout)] {
+            commands
+                .get_or_create(&ConntrackCommandLabels {
+                    command: c.command.clone(),
+                    result,
+                })
+                .inc_by(count);
+        }
+    }
+    registry.register(
+        "conntrack_commands",
+        "conntrackd commands carpd ran, by command and result",
+        commands,
+    );
+    let primary = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+    primary.set(i64::from(view.role == "primary"));
+    registry.register(
+        "conntrack_primary",
+        "1 while conntrackd is primary (a group with conntrack = true is master)",
+        primary,
+    );
+    if let Some(commit) = &view.last_commit {
+        let gauge = |value: f64| {
+            let g = Gauge::<f64, AtomicU64>::default();
+            g.set(value);
+            g
+        };
+        registry.register(
+            "conntrack_last_commit_timestamp_seconds",
+            "When the last commit of conntrackd's external cache ended",
+            gauge(commit.timestamp),
+        );
+        registry.register(
+            "conntrack_last_commit_duration_seconds",
+            "How long the last commit of conntrackd's external cache took",
+            gauge(commit.duration_seconds),
+        );
+        registry.register(
+            "conntrack_last_commit_success",
+            "1 when the last commit of conntrackd's external cache succeeded",
+            gauge(if commit.result == "ok" { 1.0 } else { 0.0 }),
+        );
+    }
 }
 
 /// The per-group metrics read at a scrape.

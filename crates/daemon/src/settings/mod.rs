@@ -3,6 +3,7 @@
 //! of groups). The value rules are in [`rules`], the rules between groups in
 //! [`Settings::conflicts`]; the engine only ever sees checked settings.
 
+pub mod conntrack;
 pub mod file;
 pub mod routes;
 pub mod rules;
@@ -109,6 +110,9 @@ pub struct GroupSettings {
     /// virtual MAC; the VIPs go there and adverts leave from that MAC. `None`: the
     /// interface's own MAC, as ucarp.
     pub vmac: Option<String>,
+    /// `conntrack = true`: its transitions drive conntrackd (`[conntrack]`): the external
+    /// cache is committed before its VIPs go up
+    pub conntrack: bool,
 }
 
 impl std::fmt::Debug for GroupSettings {
@@ -206,6 +210,8 @@ pub struct Settings {
     pub daemon: DaemonSettings,
     /// the trackers, in the order given
     pub trackers: Vec<TrackerSettings>,
+    /// `[conntrack]`: the conntrackd the groups with `conntrack = true` drive
+    pub conntrack: Option<conntrack::ConntrackSettings>,
     /// the groups, in the order given
     pub groups: Vec<GroupSettings>,
 }

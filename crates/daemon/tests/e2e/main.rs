@@ -9,6 +9,7 @@
 
 mod common;
 mod config_mode;
+mod conntrack;
 mod control;
 mod equivalence;
 mod failover_rules;

@@ -159,6 +159,61 @@ pub struct StatusReply {
     pub groups: Vec<GroupView>,
     /// every tracker
     pub trackers: Vec<TrackerView>,
+    /// the conntrackd carpd drives (`[conntrack]`); left out without one
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<ConntrackView>,
+}
+
+/// The conntrackd carpd drives, as `status` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConntrackView {
+    /// its config file
+    pub config: String,
+    /// the UNIX socket that file names
+    pub socket: String,
+    /// `primary` (a group with `conntrack = true` is master), `backup`, or `unknown`
+    /// (nothing asked yet)
+    pub role: String,
+    /// the groups with `conntrack = true` that are master
+    pub masters: Vec<String>,
+    /// the last commit of the external cache, `null` before the first
+    pub last_commit: Option<CommitView>,
+    /// each command (`commit`, `flush`, `resync`, `bulk_send`, `reset_timers`,
+    /// `request_resync`) and how its runs ended
+    pub commands: Vec<CommandView>,
+}
+
+/// One commit of conntrackd's external cache.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommitView {
+    /// when it ended (RFC 3339)
+    pub at: String,
+    /// the same, in seconds since the Unix epoch
+    pub timestamp: f64,
+    /// how long it took
+    pub duration_seconds: f64,
+    /// `ok`, `failed` or `timeout`
+    pub result: String,
+    /// what conntrackd's client said, if anything
+    pub detail: String,
+}
+
+/// How often one conntrackd command ended each way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommandView {
+    /// its name
+    pub command: String,
+    /// conntrackd's option for it (`-c`)
+    pub flag: String,
+    /// exit status 0
+    pub ok: u64,
+    /// another exit status, or it could not run
+    pub failed: u64,
+    /// killed at the bound
+    pub timeout: u64,
 }
 
 /// The reply to `demote` and `promote`: the groups it was applied to.
@@ -568,6 +623,7 @@ mod tests {
             let reply = StatusReply {
                 groups: vec![view(&carp())],
                 trackers: vec![tracker],
+                conntrack: None,
             };
             let line = reply_line(&reply);
             assert_eq!(line, STATUS);

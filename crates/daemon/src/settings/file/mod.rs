@@ -3,6 +3,7 @@
 //! is accepted. A relative `passfile` is read from the config file's folder. `[[tracker]]`
 //! tables are checked in [`trackers`].
 
+mod conntrack;
 mod protocol;
 mod routed;
 mod trackers;
@@ -74,6 +75,7 @@ struct RawFile {
     daemon: Option<RawDaemon>,
     #[serde(default)]
     tracker: Vec<Spanned<trackers::RawTracker>>,
+    conntrack: Option<Spanned<conntrack::RawConntrack>>,
     #[serde(default)]
     group: Vec<Spanned<RawGroup>>,
 }
@@ -129,6 +131,7 @@ struct RawGroup {
     routes: Option<Spanned<Vec<Spanned<String>>>>,
     vmac: Option<Spanned<bool>>,
     vmac_interface: Option<Spanned<String>>,
+    conntrack: Option<Spanned<bool>>,
 }
 
 /// The largest config file read, in bytes: thousands of groups fit in a fraction of it, and
@@ -200,6 +203,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
         }
     }
     checker.unique_trackers(&trackers);
+    let conntrack_defined = raw.conntrack.is_some();
+    let conntrack = checker.conntrack(raw.conntrack);
     let mut groups = Vec::new();
     let mut spans = Vec::new();
     for (i, group) in raw.group.into_iter().enumerate() {
@@ -210,6 +215,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
             group.into_inner(),
             &tracker_names,
             &daemon.notify_script,
+            conntrack_defined,
         ) {
             groups.push(g);
             spans.push(span);
@@ -238,6 +244,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
         origin: Origin::File(path.to_path_buf()),
         daemon,
         trackers: trackers.into_iter().map(|(t, _)| t).collect(),
+        conntrack,
         groups,
     })
 }
@@ -272,7 +279,7 @@ fn place_of(text: &str, offset: usize) -> Option<String> {
                 trackers += 1;
                 table = Some(format!("tracker {trackers}"));
             }
-            "[daemon]" => table = Some("[daemon]".to_string()),
+            "[daemon]" | "[conntrack]" => table = Some(l.to_string()),
             _ => {}
         }
     }
@@ -444,6 +451,7 @@ impl Checker<'_> {
         raw: RawGroup,
         trackers: &[String],
         daemon_notify: &Option<Vec<String>>,
+        conntrack_defined: bool,
     ) -> Option<GroupSettings> {
         let errors_before = self.errors.len();
         let label = label(&raw.name, index);
@@ -494,6 +502,7 @@ impl Checker<'_> {
         let vip_interface = self.vip_interface(&label, &raw, interface.as_deref(), vips.as_deref());
         let routes = self.routes(&label, &raw);
         let vmac = self.vmac(&label, &raw, interface.as_deref(), vhid, ipv6);
+        let conntrack = self.group_conntrack(&label, &raw, conntrack_defined);
         let up_script = self.script(&label, "up_script", raw.up_script.clone());
         let down_script = self.script(&label, "down_script", raw.down_script.clone());
         let hook_timeout = self.hook_timeout(&label, &raw);
@@ -554,6 +563,7 @@ impl Checker<'_> {
             vip_interface: vip_interface?,
             routes: routes?,
             vmac: vmac?,
+            conntrack: conntrack?,
         })
     }
 
