@@ -2,7 +2,8 @@
 //! server, and a third link between the firewalls for conntrackd (FTFW over UDP). Each
 //! firewall forwards with a stateful filter that admits only SYN as a new flow and masquerades
 //! the LAN to the WAN VIP (forwarded traffic only: the daemons' own adverts keep their
-//! addresses). The client's default route is the LAN VIP; the server knows only the WAN.
+//! addresses): the shipped examples of packaging/examples/conntrackd, with the lab's addresses.
+//! The client's default route is the LAN VIP; the server knows only the WAN.
 
 use crate::{Lab, Pid};
 use anyhow::{bail, Context, Result};
@@ -20,6 +21,24 @@ pub const CLIENT: usize = 3;
 pub const SERVER: usize = 4;
 /// the server's echo port
 pub const ECHO_PORT: u16 = 7777;
+
+/// The shipped examples the lab's firewalls run.
+const NFTABLES: &str = include_str!("../../../packaging/examples/conntrackd/nftables.conf");
+const SYSCTLS: &str = include_str!("../../../packaging/examples/conntrackd/99-carpd-firewall.conf");
+const CONNTRACKD: &str = include_str!("../../../packaging/examples/conntrackd/conntrackd.conf");
+
+/// `text` with each `(from, to)` replaced; an error if `from` is not in it (the example and
+/// the lab must stay in step).
+fn substitute(text: &str, pairs: &[(&str, &str)]) -> Result<String> {
+    let mut out = text.to_string();
+    for (from, to) in pairs {
+        if !out.contains(from) {
+            bail!("the shipped example no longer contains {from:?}");
+        }
+        out = out.replace(from, to);
+    }
+    Ok(out)
+}
 
 /// The pair's lab.
 #[derive(Debug)]
@@ -77,29 +96,34 @@ impl FirewallPair {
         ))
     }
 
-    /// The nftables rules and sysctls of firewall `fw`.
+    /// The nftables rules and sysctls of firewall `fw`: the shipped examples
+    /// (packaging/examples/conntrackd), with the lab's interfaces and addresses.
     fn firewall(&self, fw: usize) -> Result<()> {
-        let rules = format!(
-            "table inet carpd_fw {{\n  chain forward_filter {{\n    type filter hook forward priority 0; policy drop;\n    ct state established,related accept\n    tcp flags & (syn|ack|fin|rst) == syn ct state new accept\n  }}\n  chain snat_lan {{\n    type nat hook postrouting priority 100;\n    oifname \"eth1\" ip saddr 10.77.{lan}.0/24 snat ip to {vip}\n  }}\n}}\n",
-            lan = self.lan,
-            vip = self.wan_vip()
-        );
+        let lan_net = format!("10.77.{}.0/24", self.lan);
+        let rules = substitute(
+            NFTABLES,
+            &[
+                ("192.168.1.0/24", lan_net.as_str()),
+                ("203.0.113.1", &self.wan_vip().to_string()),
+            ],
+        )?;
         let path = self.lab.dir().join(format!("fw{fw}.nft"));
         std::fs::write(&path, rules)?;
         let host = self.lab.host(fw);
         run(&self.lab, host, "nft", &["-f", &path.display().to_string()])?;
-        for setting in [
-            "net.ipv4.ip_forward=1",
-            // conntrackd does not sync TCP windows.
-            "net.netfilter.nf_conntrack_tcp_be_liberal=1",
-        ] {
-            run(&self.lab, host, "sysctl", &["-qw", setting])?;
+        for line in SYSCTLS.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let setting: String = line.split_whitespace().collect();
+            run(&self.lab, host, "sysctl", &["-qw", &setting])?;
         }
         Ok(())
     }
 
-    /// Firewall `fw`'s conntrackd.conf (FTFW over UDP on eth2; its lock, socket and log in
-    /// the lab's folder), written if it is not there yet.
+    /// Firewall `fw`'s conntrackd.conf: the shipped example with the lab's sync link, own
+    /// addresses, and its lock, socket and log in the lab's folder; written if it is not there
+    /// yet.
     pub fn conntrackd_config(&self, fw: usize) -> Result<PathBuf> {
         let path = self.lab.dir().join(format!("conntrackd-fw{fw}.conf"));
         if path.exists() {
@@ -107,14 +131,34 @@ impl FirewallPair {
         }
         let (me, peer) = (10 + fw, 10 + (FW1 + FW2 - fw));
         let dir = self.lab.dir().display().to_string();
-        let mut ignore = String::from("      IPv4_address 127.0.0.1\n");
-        for subnet in [self.lan, self.wan, self.sync] {
-            ignore.push_str(&format!("      IPv4_address 10.77.{subnet}.{me}\n"));
-        }
-        let text = format!(
-            "Sync {{\n  Mode FTFW {{\n  }}\n  UDP {{\n    IPv4_address 10.77.{sync}.{me}\n    IPv4_Destination_Address 10.77.{sync}.{peer}\n    Port 3780\n    Interface eth2\n    Checksum on\n  }}\n}}\nGeneral {{\n  HashSize 8192\n  HashLimit 65535\n  LogFile {dir}/conntrackd-fw{fw}.log\n  Syslog off\n  LockFile {dir}/conntrackd-fw{fw}.lock\n  UNIX {{\n    Path {dir}/conntrackd-fw{fw}.ctl\n  }}\n  Systemd off\n  Filter From Userspace {{\n    Protocol Accept {{\n      TCP\n    }}\n    Address Ignore {{\n{ignore}    }}\n  }}\n}}\n",
-            sync = self.sync
-        );
+        let own = |subnet: u8| format!("10.77.{subnet}.{me}");
+        let text = substitute(
+            CONNTRACKD,
+            &[
+                (
+                    "IPv4_address 10.0.9.1\n",
+                    &format!("IPv4_address {}\n", own(self.sync)),
+                ),
+                (
+                    "IPv4_Destination_Address 10.0.9.2",
+                    &format!("IPv4_Destination_Address 10.77.{}.{peer}", self.sync),
+                ),
+                ("192.168.1.2", &own(self.lan)),
+                ("203.0.113.2", &own(self.wan)),
+                (
+                    "LogFile on",
+                    &format!("LogFile {dir}/conntrackd-fw{fw}.log"),
+                ),
+                (
+                    "/var/lock/conntrackd.lock",
+                    &format!("{dir}/conntrackd-fw{fw}.lock"),
+                ),
+                (
+                    "/var/run/conntrackd.ctl",
+                    &format!("{dir}/conntrackd-fw{fw}.ctl"),
+                ),
+            ],
+        )?;
         std::fs::write(&path, text)?;
         Ok(path)
     }

@@ -496,4 +496,42 @@ mod tests {
             "# HELP carpd_adverts_sent_total Adverts sent.\n# TYPE carpd_adverts_sent_total counter\ncarpd_adverts_sent_total{group=\"web\"} 3\n# HELP carpd_group_demote Demote.\n# TYPE carpd_group_demote gauge\ncarpd_group_demote{group=\"web\"} 0\n"
         );
     }
+
+    #[test]
+    fn conntrackd_s_commands_role_and_last_commit_are_exported_only_with_a_driver() {
+        use crate::mgmt::control::protocol::{CommandView, CommitView};
+        let engine = Engine::new(true);
+        let epoch = SystemTime::UNIX_EPOCH;
+        let without = to_prometheus_text(&render(&engine, epoch, None));
+        assert!(!without.contains("conntrack"), "{without}");
+        let view = ConntrackView {
+            role: "primary".into(),
+            last_commit: Some(CommitView {
+                at: "2026-12-05T08:00:00.000Z".into(),
+                timestamp: 1_796_457_600.5,
+                duration_seconds: 0.004,
+                result: "ok".into(),
+                detail: String::new(),
+            }),
+            commands: vec![CommandView {
+                command: "commit".into(),
+                flag: "-c".into(),
+                ok: 2,
+                failed: 0,
+                timeout: 1,
+            }],
+            ..ConntrackView::default()
+        };
+        let text = to_prometheus_text(&render(&engine, epoch, Some(&view)));
+        for line in [
+            "carpd_conntrack_commands_total{command=\"commit\",result=\"ok\"} 2",
+            "carpd_conntrack_commands_total{command=\"commit\",result=\"timeout\"} 1",
+            "carpd_conntrack_primary 1",
+            "carpd_conntrack_last_commit_timestamp_seconds 1796457600.5",
+            "carpd_conntrack_last_commit_duration_seconds 0.004",
+            "carpd_conntrack_last_commit_success 1.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+    }
 }

@@ -236,6 +236,17 @@ password = "secret"
     }
 
     #[test]
+    fn driving_conntrackd_or_not_changes_a_group_in_place() {
+        let old = settings(WEB);
+        let mut new = old.clone();
+        new.groups[0].conntrack = true;
+        let plan = plan(&old, &new, &sources()).unwrap();
+        assert_eq!(plan.report.changed, names(&["web"]));
+        assert_eq!(plan.in_place.len(), 1);
+        assert!(plan.stop.is_empty() && plan.start.is_empty());
+    }
+
+    #[test]
     fn interface_vip_interface_vmac_vhid_password_and_protocol_restart_a_group() {
         for (from, to) in [
             ("advskew = 10", "advskew = 10\nvmac = true"),

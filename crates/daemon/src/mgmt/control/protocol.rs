@@ -636,6 +636,41 @@ mod tests {
         }
 
         #[test]
+        fn status_with_conntrack() {
+            let reply = StatusReply {
+                groups: vec![],
+                trackers: vec![],
+                conntrack: Some(ConntrackView {
+                    config: "/etc/conntrackd/conntrackd.conf".into(),
+                    socket: "/var/run/conntrackd.ctl".into(),
+                    role: "primary".into(),
+                    masters: vec!["lan".into(), "wan".into()],
+                    last_commit: Some(CommitView {
+                        at: "2026-12-05T08:00:00.000Z".into(),
+                        timestamp: 1_796_457_600.0,
+                        duration_seconds: 0.004,
+                        result: "ok".into(),
+                        detail: String::new(),
+                    }),
+                    commands: vec![CommandView {
+                        command: "commit".into(),
+                        flag: "-c".into(),
+                        ok: 1,
+                        failed: 0,
+                        timeout: 0,
+                    }],
+                }),
+            };
+            let line = reply_line(&reply);
+            assert_eq!(
+                line,
+                r#"{"conntrack":{"commands":[{"command":"commit","failed":0,"flag":"-c","ok":1,"timeout":0}],"config":"/etc/conntrackd/conntrackd.conf","last_commit":{"at":"2026-12-05T08:00:00.000Z","detail":"","duration_seconds":0.004,"result":"ok","timestamp":1796457600.0},"masters":["lan","wan"],"role":"primary","socket":"/var/run/conntrackd.ctl"},"groups":[],"trackers":[]}"#
+            );
+            let read: Answer<StatusReply> = serde_json::from_str(&line).unwrap();
+            assert_eq!(read, Answer::Ok(reply));
+        }
+
+        #[test]
         fn watch_events() {
             let state = Event::State {
                 group: web(),

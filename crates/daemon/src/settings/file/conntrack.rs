@@ -207,4 +207,29 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn the_firewall_pair_example_is_valid() {
+        let folder =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/examples/conntrackd");
+        let text = std::fs::read_to_string(folder.join("carpd.toml")).unwrap();
+        // The example's conntrackd.conf in place of /etc's; a binary that exists anywhere.
+        let text = text.replace(
+            "\"/etc/conntrackd/conntrackd.conf\"",
+            &format!(
+                "\"{}\"\nbinary = \"/bin/sh\"",
+                folder.join("conntrackd.conf").display()
+            ),
+        );
+        let s = parse(&folder.join("carpd.toml"), &text).expect("valid");
+        assert_eq!(
+            s.conntrack.expect("[conntrack]").socket,
+            Path::new("/var/run/conntrackd.ctl")
+        );
+        assert_eq!(s.groups.len(), 2);
+        assert!(s
+            .groups
+            .iter()
+            .all(|g| g.conntrack && g.sync.as_deref() == Some("fw")));
+    }
 }
