@@ -12,6 +12,7 @@ mod routed;
 mod scale;
 mod scenarios;
 mod stalls;
+mod stateful;
 mod stats;
 mod stress;
 mod vrrp3;
@@ -47,13 +48,13 @@ struct Args {
     out: PathBuf,
     /// Only the scenarios whose name contains NAME (crash, takeover, handover, subsecond,
     /// preempt, slow, footprint, flood, many, reload, vrrp3, vrrp2, migration, routed, stress,
-    /// stalls, soak)
+    /// stalls, stateful, soak)
     #[arg(long, value_name = "NAME", value_parser = scenario_name)]
     only: Option<String>,
 }
 
 /// The scenarios' names, as `--only` matches them.
-const SCENARIOS: [&str; 17] = [
+const SCENARIOS: [&str; 18] = [
     "crash",
     "takeover",
     "handover",
@@ -70,6 +71,7 @@ const SCENARIOS: [&str; 17] = [
     "routed",
     "stress",
     "stalls",
+    "stateful",
     "soak",
 ];
 
@@ -187,6 +189,10 @@ fn run(options: &Options) -> Result<()> {
     if wanted("stalls") {
         carpd_lab::require(&["python3"])?;
         sections.push(stalls::stalls(options)?);
+    }
+    if wanted("stateful") {
+        carpd_lab::require(&["nft", "conntrackd", "conntrack"])?;
+        sections.push(stateful::stateful(options)?);
     }
     if wanted("soak") {
         sections.push(scenarios::soak(options)?);

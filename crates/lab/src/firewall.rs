@@ -192,6 +192,45 @@ impl FirewallPair {
         Ok(pid)
     }
 
+    /// Adds `count` made-up established TCP flows (from 10.77.`idle`.0/24 to an address
+    /// there, never sent to) to firewall `fw`'s kernel table: conntrackd syncs them to the
+    /// peer as it does real ones, so that a takeover has a table of that size to commit.
+    pub fn add_idle_flows(&self, fw: usize, count: usize, idle: u8) -> Result<()> {
+        let mut batch = String::new();
+        for i in 0..count {
+            let (host, port) = (1 + i % 250, 1024 + i / 250);
+            batch.push_str(&format!(
+                "-I -p tcp -s 10.77.{idle}.{host} -d 10.77.{idle}.251 --sport {port} --dport 443 --state ESTABLISHED -t 3600 -u ASSURED\n"
+            ));
+        }
+        let path = self.lab.dir().join(format!("idle-flows-fw{fw}"));
+        std::fs::write(&path, batch)?;
+        run(&self.lab, self.lab.host(fw), "conntrack", &["-R", &path.display().to_string()])
+    }
+
+    /// How many established TCP flows firewall `fw`'s conntrackd has in its external cache
+    /// (the peer's, ready to commit), of those to `port` when given.
+    pub fn external_flows(&self, fw: usize, port: Option<u16>) -> usize {
+        let Ok(conf) = self.conntrackd_config(fw) else {
+            return 0;
+        };
+        let port = port.map(|p| format!("dport={p} "));
+        self.lab
+            .run(
+                self.lab.host(fw),
+                "conntrackd",
+                &["-C", &conf.display().to_string(), "-e"],
+            )
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter(|l| l.contains("ESTABLISHED"))
+                    .filter(|l| port.as_ref().is_none_or(|p| l.contains(p.as_str())))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// The switch ports of firewall `fw`: LAN, WAN, sync link.
     pub fn ports(&self, fw: usize) -> [String; 3] {
         let port = &self.lab.host(fw).port;
