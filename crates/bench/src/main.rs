@@ -15,6 +15,7 @@ mod stalls;
 mod stateful;
 mod stats;
 mod stress;
+mod vmac;
 mod vrrp3;
 
 use anyhow::Result;
@@ -48,13 +49,13 @@ struct Args {
     out: PathBuf,
     /// Only the scenarios whose name contains NAME (crash, takeover, handover, subsecond,
     /// preempt, slow, footprint, flood, many, reload, vrrp3, vrrp2, migration, routed, stress,
-    /// stalls, stateful, soak)
+    /// stalls, stateful, vmac, soak)
     #[arg(long, value_name = "NAME", value_parser = scenario_name)]
     only: Option<String>,
 }
 
 /// The scenarios' names, as `--only` matches them.
-const SCENARIOS: [&str; 18] = [
+const SCENARIOS: [&str; 19] = [
     "crash",
     "takeover",
     "handover",
@@ -72,6 +73,7 @@ const SCENARIOS: [&str; 18] = [
     "stress",
     "stalls",
     "stateful",
+    "vmac",
     "soak",
 ];
 
@@ -193,6 +195,9 @@ fn run(options: &Options) -> Result<()> {
     if wanted("stateful") {
         carpd_lab::require(&["nft", "conntrackd", "conntrack"])?;
         sections.push(stateful::stateful(options)?);
+    }
+    if wanted("vmac") {
+        sections.push(vmac::vmac(options)?);
     }
     if wanted("soak") {
         sections.push(scenarios::soak(options)?);

@@ -147,7 +147,11 @@ fn crash(o: &Options, driver: Driver, idle: usize) -> Result<(FlowsReport, Optio
     }
     start(o, &pair, driver, FW1)?;
     if !wait_until(Duration::from_secs(20), || holds_both(&pair, FW1)) {
-        bail!("{}: fw1 never held both VIPs\n{}", driver.name(), lab.log("fw1"));
+        bail!(
+            "{}: fw1 never held both VIPs\n{}",
+            driver.name(),
+            lab.log("fw1")
+        );
     }
     start(o, &pair, driver, FW2)?;
     std::thread::sleep(Duration::from_secs(2));
@@ -175,7 +179,10 @@ fn crash(o: &Options, driver: Driver, idle: usize) -> Result<(FlowsReport, Optio
         bail!("{}: fw2 never took over\n{}", driver.name(), lab.log("fw2"));
     }
     std::thread::sleep(Duration::from_secs(4));
-    Ok((flows.finish(Duration::from_secs(1)), commit_ms(&lab.log("fw2"))))
+    Ok((
+        flows.finish(Duration::from_secs(1)),
+        commit_ms(&lab.log("fw2")),
+    ))
 }
 
 /// Scenario 17.

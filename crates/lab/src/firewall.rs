@@ -205,7 +205,12 @@ impl FirewallPair {
         }
         let path = self.lab.dir().join(format!("idle-flows-fw{fw}"));
         std::fs::write(&path, batch)?;
-        run(&self.lab, self.lab.host(fw), "conntrack", &["-R", &path.display().to_string()])
+        run(
+            &self.lab,
+            self.lab.host(fw),
+            "conntrack",
+            &["-R", &path.display().to_string()],
+        )
     }
 
     /// How many established TCP flows firewall `fw`'s conntrackd has in its external cache
