@@ -47,27 +47,6 @@ impl Driver {
     }
 }
 
-/// carpd's config on firewall `fw`: the shipped example with the lab's VIPs and conntrackd.
-fn carpd_config(pair: &FirewallPair, fw: usize, conntrack: bool) -> Result<PathBuf> {
-    let example = include_str!("../../../packaging/examples/conntrackd/carpd.toml");
-    let conf = pair.conntrackd_config(fw)?;
-    let mut text = example
-        .replace("192.168.1.1/24", &format!("{}/24", pair.lan_vip()))
-        .replace("203.0.113.1/24", &format!("{}/24", pair.wan_vip()))
-        .replace(
-            "/etc/conntrackd/conntrackd.conf",
-            &conf.display().to_string(),
-        );
-    if fw == FW2 {
-        text = text.replace("priority = 200", "priority = 100");
-    }
-    if !conntrack {
-        text = text.replace("conntrack = true", "conntrack = false");
-    }
-    pair.lab
-        .carpd_config(&format!("fw{fw}.toml"), &format!("\n{text}"))
-}
-
 /// keepalived's config on firewall `fw`: the same two VIPs in a sync group, VRRPv3 at 0.1 s,
 /// whose notify script runs conntrackd's primary-backup procedure.
 fn keepalived_config(pair: &FirewallPair, fw: usize) -> Result<PathBuf> {
@@ -103,20 +82,13 @@ fn keepalived_config(pair: &FirewallPair, fw: usize) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Whether firewall `fw` holds both VIPs.
-fn holds_both(pair: &FirewallPair, fw: usize) -> bool {
-    let host = pair.lab.host(fw);
-    pair.lab.has_address_on(host, "eth0", pair.lan_vip())
-        && pair.lab.has_address_on(host, "eth1", pair.wan_vip())
-}
-
 /// Starts `driver` on firewall `fw`.
 fn start(o: &Options, pair: &FirewallPair, driver: Driver, fw: usize) -> Result<()> {
     let lab = &pair.lab;
     let log = format!("fw{fw}");
     match driver {
         Driver::Carpd | Driver::Without => {
-            let conf = carpd_config(pair, fw, driver == Driver::Carpd)?;
+            let conf = pair.carpd_config(fw, driver == Driver::Carpd, None)?;
             lab.start_carpd_config(&o.carpd, lab.host(fw), &conf, &log)?;
         }
         Driver::Keepalived => {
@@ -146,7 +118,7 @@ fn crash(o: &Options, driver: Driver, idle: usize) -> Result<(FlowsReport, Optio
         }
     }
     start(o, &pair, driver, FW1)?;
-    if !wait_until(Duration::from_secs(20), || holds_both(&pair, FW1)) {
+    if !wait_until(Duration::from_secs(20), || pair.holds_vips(FW1)) {
         bail!(
             "{}: fw1 never held both VIPs\n{}",
             driver.name(),
@@ -175,7 +147,7 @@ fn crash(o: &Options, driver: Driver, idle: usize) -> Result<(FlowsReport, Optio
         }
     }
     pair.crash(FW1)?;
-    if !wait_until(Duration::from_secs(20), || holds_both(&pair, FW2)) {
+    if !wait_until(Duration::from_secs(20), || pair.holds_vips(FW2)) {
         bail!("{}: fw2 never took over\n{}", driver.name(), lab.log("fw2"));
     }
     std::thread::sleep(Duration::from_secs(4));

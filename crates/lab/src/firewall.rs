@@ -26,6 +26,7 @@ pub const ECHO_PORT: u16 = 7777;
 const NFTABLES: &str = include_str!("../../../packaging/examples/conntrackd/nftables.conf");
 const SYSCTLS: &str = include_str!("../../../packaging/examples/conntrackd/99-carpd-firewall.conf");
 const CONNTRACKD: &str = include_str!("../../../packaging/examples/conntrackd/conntrackd.conf");
+const CARPD: &str = include_str!("../../../packaging/examples/conntrackd/carpd.toml");
 
 /// `text` with each `(from, to)` replaced; an error if `from` is not in it (the example and
 /// the lab must stay in step).
@@ -161,6 +162,45 @@ impl FirewallPair {
         )?;
         std::fs::write(&path, text)?;
         Ok(path)
+    }
+
+    /// Firewall `fw`'s carpd config `fw<fw>.toml`: the shipped example with the lab's VIPs and
+    /// conntrackd, priority 100 on fw2, `conntrack = false` unless `conntrack`, and
+    /// `[conntrack] timeout` when given.
+    pub fn carpd_config(
+        &self,
+        fw: usize,
+        conntrack: bool,
+        timeout: Option<f64>,
+    ) -> Result<PathBuf> {
+        let conf = self.conntrackd_config(fw)?.display().to_string();
+        let lan = format!("{}/24", self.lan_vip());
+        let wan = format!("{}/24", self.wan_vip());
+        let mut pairs = vec![
+            ("192.168.1.1/24", lan.as_str()),
+            ("203.0.113.1/24", wan.as_str()),
+            ("/etc/conntrackd/conntrackd.conf", conf.as_str()),
+        ];
+        if fw == FW2 {
+            pairs.push(("priority = 200", "priority = 100"));
+        }
+        if !conntrack {
+            pairs.push(("conntrack = true", "conntrack = false"));
+        }
+        let timeout = timeout.map(|t| format!("timeout = {t}"));
+        if let Some(t) = &timeout {
+            pairs.push(("# timeout = 5 ", t.as_str()));
+        }
+        let text = substitute(CARPD, &pairs)?;
+        self.lab
+            .carpd_config(&format!("fw{fw}.toml"), &format!("\n{text}"))
+    }
+
+    /// Whether firewall `fw` holds both VIPs.
+    pub fn holds_vips(&self, fw: usize) -> bool {
+        let host = self.lab.host(fw);
+        self.lab.has_address_on(host, "eth0", self.lan_vip())
+            && self.lab.has_address_on(host, "eth1", self.wan_vip())
     }
 
     /// Starts conntrackd on firewall `fw` (in the foreground; a lock left by a killed one is

@@ -1,8 +1,9 @@
 //! Stateful failover (`conntrack = true`): a NAT firewall pair (crates/lab firewall.rs:
-//! client — LAN — fw1/fw2 — WAN — server, conntrackd FTFW over a third link, a forward filter
-//! that admits only SYN as new, SNAT to the WAN VIP) whose carpd drives conntrackd. 20 TCP
-//! flows, each echoing a line every 20 ms, survive fw1's crash (its links cut, every process
-//! killed), the failback to fw1 and a planned stop of fw1, with no reset and a stall of at
+//! client — LAN — fw1/fw2 — WAN — server, running the shipped examples of
+//! packaging/examples/conntrackd: conntrackd FTFW over a third link, a forward filter that
+//! admits only SYN as new, SNAT to the WAN VIP, carpd with both VIPs in one sync group) whose
+//! carpd drives conntrackd. 20 TCP flows, each echoing a line every 20 ms, survive fw1's crash
+//! (every process killed, its links cut), the failback to fw1 and a planned stop of fw1, with no reset and a stall of at
 //! most Master_Down + 1 s; the commit ends before the first VIP is added. The same crash with
 //! `conntrack = false` loses them (so the test can fail). A conntrackd that hangs or is dead
 //! costs the failover at most one bound, and is logged and counted.
@@ -15,7 +16,7 @@ use carpd_lab::flows::{EchoServer, Flows, FlowsReport};
 use carpd_lab::wait_until;
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// VRRPv3 at 0.1 s, fw2 at priority 100: Master_Down = 3 × 0.1 s + (256 − 100)/256 × 0.1 s.
@@ -34,36 +35,10 @@ fn pair(prefix: &str, lan: u8) -> FirewallPair {
     FirewallPair::build(prefix, lan, lan + 1, lan + 2).expect("building the firewall pair")
 }
 
-/// fw`fw`'s carpd config: the LAN and WAN VIPs in one sync group, VRRPv3 at 0.1 s, fw1
-/// preferred, with `conntrack` and `[conntrack]` bounded by `timeout` seconds.
-fn config(pair: &FirewallPair, fw: usize, conntrack: bool, timeout: f64) -> PathBuf {
-    let conf = pair.conntrackd_config(fw).expect("conntrackd.conf");
-    let priority = if fw == FW1 { 200 } else { 100 };
-    let group = |name: &str, interface: &str, vhid: u8, vip: std::net::Ipv4Addr| {
-        format!(
-            "[[group]]\nname = \"{name}\"\nprotocol = \"vrrp3\"\ninterface = \"{interface}\"\nvhid = {vhid}\nvips = [\"{vip}/24\"]\npriority = {priority}\nadvert_interval = 0.1\npreempt = true\nsync = \"fw\"\nconntrack = {conntrack}\n\n"
-        )
-    };
-    let text = format!(
-        "[conntrack]\nconfig = \"{}\"\ntimeout = {timeout}\n\n{}{}",
-        conf.display(),
-        group("lan", "eth0", 31, pair.lan_vip()),
-        group("wan", "eth1", 32, pair.wan_vip()),
-    );
-    write_config(&pair.lab, &format!("fw{fw}.toml"), &text)
-}
-
-/// Whether firewall `fw` holds both VIPs.
-fn holds_both(pair: &FirewallPair, fw: usize) -> bool {
-    let host = pair.lab.host(fw);
-    pair.lab.has_address_on(host, "eth0", pair.lan_vip())
-        && pair.lab.has_address_on(host, "eth1", pair.wan_vip())
-}
-
 /// Waits until `fw` holds both VIPs; panics with its log otherwise.
 fn expect_holds(pair: &FirewallPair, fw: usize, within: Duration) {
     assert!(
-        wait_until(within, || holds_both(pair, fw)),
+        wait_until(within, || pair.holds_vips(fw)),
         "fw{fw} does not hold both VIPs\n{}",
         pair.lab.log(&format!("fw{fw}"))
     );
@@ -98,23 +73,8 @@ fn flows(pair: &FirewallPair, synced_on: Option<usize>) -> Flows {
     let client = &pair.lab.host(CLIENT).ns;
     let flows = Flows::start(client, pair.server(), FLOWS, EVERY).expect("the flows start");
     if let Some(fw) = synced_on {
-        let conf = pair
-            .conntrackd_config(fw)
-            .expect("conf")
-            .display()
-            .to_string();
-        let port = format!("dport={}", pair.server().port());
         let synced = wait_until(Duration::from_secs(10), || {
-            pair.lab
-                .run(pair.lab.host(fw), "conntrackd", &["-C", &conf, "-e"])
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .filter(|l| l.contains(&port) && l.contains("ESTABLISHED"))
-                        .count()
-                })
-                .unwrap_or(0)
-                >= FLOWS
+            pair.external_flows(fw, Some(pair.server().port())) >= FLOWS
         });
         assert!(
             synced,
@@ -165,7 +125,12 @@ fn a_nat_pair_keeps_its_tcp_flows_across_a_crash_a_failback_and_a_planned_stop()
     for fw in [FW1, FW2] {
         pair.start_conntrackd(fw).expect("conntrackd");
     }
-    let (c1, c2) = (config(&pair, FW1, true, 2.0), config(&pair, FW2, true, 2.0));
+    let (c1, c2) = (
+        pair.carpd_config(FW1, true, Some(2.0))
+            .expect("carpd config"),
+        pair.carpd_config(FW2, true, Some(2.0))
+            .expect("carpd config"),
+    );
     let _fw1 = start_config(lab, FW1, &c1, "fw1");
     expect_holds(&pair, FW1, SETTLE);
     let _fw2 = start_config(lab, FW2, &c2, "fw2");
@@ -207,7 +172,7 @@ fn a_nat_pair_keeps_its_tcp_flows_across_a_crash_a_failback_and_a_planned_stop()
     let running = flows(&pair, None);
     let fw1 = start_config(lab, FW1, &c1, "fw1-back");
     expect_holds(&pair, FW1, SETTLE);
-    assert!(wait_until(SETTLE, || !holds_both(&pair, FW2)));
+    assert!(wait_until(SETTLE, || !pair.holds_vips(FW2)));
     let report = settle(running, Duration::from_secs(3));
     expect_kept(&report, "the failback to fw1", &lab.log("fw1-back"));
     assert_eq!(conntrack_status(&socket2)["role"], "backup");
@@ -238,8 +203,10 @@ fn without_conntrack_the_same_crash_loses_the_flows() {
         pair.start_conntrackd(fw).expect("conntrackd");
     }
     let (c1, c2) = (
-        config(&pair, FW1, false, 2.0),
-        config(&pair, FW2, false, 2.0),
+        pair.carpd_config(FW1, false, Some(2.0))
+            .expect("carpd config"),
+        pair.carpd_config(FW2, false, Some(2.0))
+            .expect("carpd config"),
     );
     let _fw1 = start_config(lab, FW1, &c1, "fw1");
     expect_holds(&pair, FW1, SETTLE);
@@ -270,7 +237,12 @@ fn a_hung_or_dead_conntrackd_costs_the_failover_one_bound_and_is_counted() {
         .iter()
         .map(|&fw| pair.start_conntrackd(fw).expect("conntrackd"))
         .collect();
-    let (c1, c2) = (config(&pair, FW1, true, 1.0), config(&pair, FW2, true, 1.0));
+    let (c1, c2) = (
+        pair.carpd_config(FW1, true, Some(1.0))
+            .expect("carpd config"),
+        pair.carpd_config(FW2, true, Some(1.0))
+            .expect("carpd config"),
+    );
     let _fw1 = start_config(lab, FW1, &c1, "fw1");
     expect_holds(&pair, FW1, SETTLE);
     let fw2 = start_config(lab, FW2, &c2, "fw2");
