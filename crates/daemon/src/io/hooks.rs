@@ -325,17 +325,28 @@ fn move_conntrack(old: &HookSpec, new: &HookSpec) {
     }
 }
 
-/// Runs one job as [`run_job`] does, and drives conntrackd around it: an up hook first
-/// waits for the commit (unless cancelled meanwhile), a down hook tells the driver once the
-/// VIPs are gone.
+/// Runs one job as [`run_job`] does, and drives conntrackd around it when the group does
+/// ([`with_conntrack`], boxed: the runner of every group holds this future, and those without
+/// `conntrack = true` do not pay for the other's size).
 async fn run_hook(
     spec: &HookSpec,
     job: Job,
+    cancel: oneshot::Receiver<()>,
+) -> Option<(HookResult, Option<String>)> {
+    match &spec.conntrack {
+        None => run_job(spec, job, cancel).await,
+        Some(link) => Box::pin(with_conntrack(spec, link, job, cancel)).await,
+    }
+}
+
+/// An up hook first waits for conntrackd's commit (unless cancelled meanwhile); a down hook
+/// tells the driver once the VIPs are gone.
+async fn with_conntrack(
+    spec: &HookSpec,
+    link: &ConntrackLink,
+    job: Job,
     mut cancel: oneshot::Receiver<()>,
 ) -> Option<(HookResult, Option<String>)> {
-    let Some(link) = &spec.conntrack else {
-        return run_job(spec, job, cancel).await;
-    };
     match job {
         Job::Hook {
             kind: HookKind::Up, ..

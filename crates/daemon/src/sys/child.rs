@@ -23,70 +23,50 @@ pub enum Ended {
 
 /// Runs `command` until it exits, `timeout` passes or `cancel` completes.
 pub async fn run(
-    command: tokio::process::Command,
+    mut command: tokio::process::Command,
     timeout: Duration,
     cancel: impl Future<Output = ()>,
 ) -> Ended {
-    run_inner(command, timeout, cancel, false).await.0
+    prepare(&mut command);
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => return Ended::NotStarted(e),
+    };
+    let ended = tokio::select! {
+        status = child.wait() => {
+            return match status {
+                Ok(status) => Ended::Exited(status),
+                Err(e) => Ended::WaitFailed(e),
+            };
+        }
+        () = tokio::time::sleep(timeout) => Ended::TimedOut,
+        () = cancel => Ended::Cancelled,
+    };
+    kill_group(&mut child).await;
+    ended
 }
 
 /// The most of a program's output [`run_captured`] keeps (each of stdout and stderr).
 pub const CAPTURED_MAX: u64 = 4096;
 
 /// As [`run`], and what the program wrote to stdout and stderr (each up to
-/// [`CAPTURED_MAX`] bytes, lossily decoded, trimmed), for the log of a short command.
+/// [`CAPTURED_MAX`] bytes, lossily decoded, trimmed), for the log of a short command. A
+/// function of its own so that [`run`]'s future, which every group's hook runner holds, does
+/// not grow by the reading.
 pub async fn run_captured(
-    command: tokio::process::Command,
-    timeout: Duration,
-    cancel: impl Future<Output = ()>,
-) -> (Ended, String) {
-    run_inner(command, timeout, cancel, true).await
-}
-
-async fn run_inner(
     mut command: tokio::process::Command,
     timeout: Duration,
     cancel: impl Future<Output = ()>,
-    capture: bool,
 ) -> (Ended, String) {
-    use tokio::io::AsyncReadExt;
+    prepare(&mut command);
     command
-        .stdin(std::process::Stdio::null())
-        .env_remove("NOTIFY_SOCKET")
-        .process_group(0)
-        .kill_on_drop(true);
-    if capture {
-        command
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-    }
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => return (Ended::NotStarted(e), String::new()),
     };
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let output = async move {
-        async fn drain(pipe: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
-            let mut kept = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = (&mut pipe).take(CAPTURED_MAX).read_to_end(&mut kept).await;
-                // The rest is read and dropped, so that the program never blocks on a full pipe.
-                let _ = tokio::io::copy(&mut pipe, &mut tokio::io::sink()).await;
-            }
-            kept
-        }
-        let (out, err) = tokio::join!(drain(stdout), drain(stderr));
-        let mut text = String::from_utf8_lossy(&out).trim().to_string();
-        let err = String::from_utf8_lossy(&err);
-        if !err.trim().is_empty() {
-            if !text.is_empty() {
-                text.push_str("; ");
-            }
-            text.push_str(err.trim());
-        }
-        text
-    };
-    let pid = child.id();
+    let output = output(child.stdout.take(), child.stderr.take());
     let ended = tokio::select! {
         (status, text) = async { tokio::join!(child.wait(), output) } => {
             return match status {
@@ -97,12 +77,53 @@ async fn run_inner(
         () = tokio::time::sleep(timeout) => Ended::TimedOut,
         () = cancel => Ended::Cancelled,
     };
-    if let Some(pid) = pid {
+    kill_group(&mut child).await;
+    (ended, String::new())
+}
+
+/// No stdin, no systemd notify socket, a process group of its own, killed if dropped.
+fn prepare(command: &mut tokio::process::Command) {
+    command
+        .stdin(std::process::Stdio::null())
+        .env_remove("NOTIFY_SOCKET")
+        .process_group(0)
+        .kill_on_drop(true);
+}
+
+/// Kills `child`'s process group and reaps it.
+async fn kill_group(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
         let _ = nix::sys::signal::killpg(
             nix::unistd::Pid::from_raw(pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
     }
     let _ = child.wait().await;
-    (ended, String::new())
+}
+
+/// What the two pipes carry until they close: stdout, then stderr after "; ".
+async fn output(
+    stdout: Option<tokio::process::ChildStdout>,
+    stderr: Option<tokio::process::ChildStderr>,
+) -> String {
+    use tokio::io::AsyncReadExt;
+    async fn drain(pipe: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
+        let mut kept = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = (&mut pipe).take(CAPTURED_MAX).read_to_end(&mut kept).await;
+            // The rest is read and dropped, so that the program never blocks on a full pipe.
+            let _ = tokio::io::copy(&mut pipe, &mut tokio::io::sink()).await;
+        }
+        kept
+    }
+    let (out, err) = tokio::join!(drain(stdout), drain(stderr));
+    let mut text = String::from_utf8_lossy(&out).trim().to_string();
+    let err = String::from_utf8_lossy(&err);
+    if !err.trim().is_empty() {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(err.trim());
+    }
+    text
 }
