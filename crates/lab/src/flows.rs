@@ -171,11 +171,10 @@ impl Flows {
 
     /// Stops the flows. A flow survived if it was never reset or closed and its last echo
     /// came within `alive_within` of now.
-    pub fn finish(self, alive_within: Duration) -> FlowsReport {
+    pub fn finish(mut self, alive_within: Duration) -> FlowsReport {
         self.stop.store(true, Ordering::Relaxed);
         let now = Instant::now();
-        let records: Vec<FlowRecord> = self
-            .threads
+        let records: Vec<FlowRecord> = std::mem::take(&mut self.threads)
             .into_iter()
             .map(|t| {
                 t.join().unwrap_or_else(|_| FlowRecord {
@@ -201,6 +200,13 @@ impl Flows {
                 .unwrap_or_default(),
             records,
         }
+    }
+}
+
+impl Drop for Flows {
+    /// Flows never finished (a test that failed half-way) stop too.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
