@@ -499,29 +499,11 @@ mod tests {
 
     #[test]
     fn conntrackd_s_commands_role_and_last_commit_are_exported_only_with_a_driver() {
-        use crate::mgmt::control::protocol::{CommandView, CommitView};
         let engine = Engine::new(true);
         let epoch = SystemTime::UNIX_EPOCH;
         let without = to_prometheus_text(&render(&engine, epoch, None));
         assert!(!without.contains("conntrack"), "{without}");
-        let view = ConntrackView {
-            role: "primary".into(),
-            last_commit: Some(CommitView {
-                at: "2026-12-05T08:00:00.000Z".into(),
-                timestamp: 1_796_457_600.5,
-                duration_seconds: 0.004,
-                result: "ok".into(),
-                detail: String::new(),
-            }),
-            commands: vec![CommandView {
-                command: "commit".into(),
-                flag: "-c".into(),
-                ok: 2,
-                failed: 0,
-                timeout: 1,
-            }],
-            ..ConntrackView::default()
-        };
+        let view = ConntrackView::sample();
         let text = to_prometheus_text(&render(&engine, epoch, Some(&view)));
         for line in [
             "carpd_conntrack_commands_total{command=\"commit\",result=\"ok\"} 2",

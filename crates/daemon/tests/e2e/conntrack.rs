@@ -9,14 +9,14 @@
 //! costs the failover at most one bound, and is logged and counted.
 
 use crate::common::*;
-use crate::control::ctl;
+use crate::control::{ctl, status, status_reply};
 use crate::trackers::socket_of;
 use carpd_lab::firewall::{FirewallPair, CLIENT, FW1, FW2, SERVER};
 use carpd_lab::flows::{EchoServer, Flows, FlowsReport};
-use carpd_lab::wait_until;
+use carpd_lab::{wait_until, Pid};
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// VRRPv3 at 0.1 s, fw2 at priority 100: Master_Down = 3 × 0.1 s + (256 − 100)/256 × 0.1 s.
@@ -46,14 +46,56 @@ fn expect_holds(pair: &FirewallPair, fw: usize, within: Duration) {
 
 /// conntrackd's view in carpd's `status` at `socket`.
 fn conntrack_status(socket: &Path) -> Value {
-    let out = ctl(socket, &["--json", "status"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reply: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    reply["conntrack"].clone()
+    status_reply(socket)["conntrack"].clone()
+}
+
+/// A running pair: conntrackd and carpd on both firewalls.
+struct Running {
+    /// fw1's carpd config (to start it again)
+    c1: PathBuf,
+    /// fw1's carpd
+    fw1: Member,
+    /// fw2's carpd
+    fw2: Member,
+    /// fw2's control socket
+    socket2: PathBuf,
+    /// conntrackd of fw1 and fw2
+    conntrackd: Vec<Pid>,
+}
+
+/// Starts conntrackd on both firewalls, then carpd (the shipped example, `conntrack` as
+/// given, `[conntrack] timeout`) on fw1 until it holds both VIPs, then on fw2 until it
+/// answers as backup.
+fn start_pair(pair: &FirewallPair, conntrack: bool, timeout: f64) -> Running {
+    let lab = &pair.lab;
+    let conntrackd = [FW1, FW2]
+        .iter()
+        .map(|&fw| pair.start_conntrackd(fw).expect("conntrackd"))
+        .collect();
+    let config = |fw| {
+        pair.carpd_config(fw, conntrack, Some(timeout))
+            .expect("carpd config")
+    };
+    let (c1, c2) = (config(FW1), config(FW2));
+    let fw1 = start_config(lab, FW1, &c1, "fw1");
+    expect_holds(pair, FW1, SETTLE);
+    let fw2 = start_config(lab, FW2, &c2, "fw2");
+    let socket2 = socket_of(lab, "fw2.toml");
+    let backup = wait_until(SETTLE, || {
+        socket2.exists()
+            && ctl(&socket2, &["status"]).status.success()
+            && status(&socket2)["lan"]["state"] == "BACKUP"
+            && status(&socket2)["wan"]["state"] == "BACKUP"
+            && (!conntrack || conntrack_status(&socket2)["role"] == "backup")
+    });
+    assert!(backup, "fw2 is not a backup\n{}", lab.log("fw2"));
+    Running {
+        c1,
+        fw1,
+        fw2,
+        socket2,
+        conntrackd,
+    }
 }
 
 /// How often `command` ended with `result` in `view`.
@@ -122,22 +164,12 @@ fn a_nat_pair_keeps_its_tcp_flows_across_a_crash_a_failback_and_a_planned_stop()
     let pair = pair("ctk", 170);
     let lab = &pair.lab;
     let _server = EchoServer::start(&lab.host(SERVER).ns, pair.server().port()).expect("echo");
-    for fw in [FW1, FW2] {
-        pair.start_conntrackd(fw).expect("conntrackd");
-    }
-    let (c1, c2) = (
-        pair.carpd_config(FW1, true, Some(2.0))
-            .expect("carpd config"),
-        pair.carpd_config(FW2, true, Some(2.0))
-            .expect("carpd config"),
-    );
-    let _fw1 = start_config(lab, FW1, &c1, "fw1");
-    expect_holds(&pair, FW1, SETTLE);
-    let _fw2 = start_config(lab, FW2, &c2, "fw2");
-    let socket2 = socket_of(lab, "fw2.toml");
-    assert!(wait_until(SETTLE, || socket2.exists()
-        && ctl(&socket2, &["status"]).status.success()
-        && conntrack_status(&socket2)["role"] == "backup"));
+    let Running {
+        c1,
+        fw1: _fw1,
+        socket2,
+        ..
+    } = start_pair(&pair, true, 2.0);
 
     // 1. fw1 crashes.
     let running = flows(&pair, Some(FW2));
@@ -199,19 +231,7 @@ fn without_conntrack_the_same_crash_loses_the_flows() {
     let pair = pair("ctn", 174);
     let lab = &pair.lab;
     let _server = EchoServer::start(&lab.host(SERVER).ns, pair.server().port()).expect("echo");
-    for fw in [FW1, FW2] {
-        pair.start_conntrackd(fw).expect("conntrackd");
-    }
-    let (c1, c2) = (
-        pair.carpd_config(FW1, false, Some(2.0))
-            .expect("carpd config"),
-        pair.carpd_config(FW2, false, Some(2.0))
-            .expect("carpd config"),
-    );
-    let _fw1 = start_config(lab, FW1, &c1, "fw1");
-    expect_holds(&pair, FW1, SETTLE);
-    let _fw2 = start_config(lab, FW2, &c2, "fw2");
-    std::thread::sleep(Duration::from_secs(1));
+    let _running = start_pair(&pair, false, 2.0);
     // conntrackd syncs the flows, but nobody commits them on fw2.
     let running = flows(&pair, Some(FW2));
     pair.crash(FW1).expect("crash");
@@ -233,26 +253,16 @@ fn without_conntrack_the_same_crash_loses_the_flows() {
 fn a_hung_or_dead_conntrackd_costs_the_failover_one_bound_and_is_counted() {
     let pair = pair("cth", 177);
     let lab = &pair.lab;
-    let pids: Vec<_> = [FW1, FW2]
-        .iter()
-        .map(|&fw| pair.start_conntrackd(fw).expect("conntrackd"))
-        .collect();
-    let (c1, c2) = (
-        pair.carpd_config(FW1, true, Some(1.0))
-            .expect("carpd config"),
-        pair.carpd_config(FW2, true, Some(1.0))
-            .expect("carpd config"),
-    );
-    let _fw1 = start_config(lab, FW1, &c1, "fw1");
-    expect_holds(&pair, FW1, SETTLE);
-    let fw2 = start_config(lab, FW2, &c2, "fw2");
-    let socket2 = socket_of(lab, "fw2.toml");
-    assert!(wait_until(SETTLE, || socket2.exists()
-        && ctl(&socket2, &["status"]).status.success()
-        && conntrack_status(&socket2)["role"] == "backup"));
+    let Running {
+        c1,
+        fw1: _fw1,
+        fw2,
+        socket2,
+        conntrackd,
+    } = start_pair(&pair, true, 1.0);
 
     // fw2's conntrackd hangs: fw2 still takes the VIPs, one 1 s bound late at most.
-    lab.signal(pids[1], Signal::SIGSTOP);
+    lab.signal(conntrackd[1], Signal::SIGSTOP);
     let crashed = Instant::now();
     pair.crash(FW1).expect("crash");
     expect_holds(&pair, FW2, SETTLE);
@@ -269,7 +279,7 @@ fn a_hung_or_dead_conntrackd_costs_the_failover_one_bound_and_is_counted() {
     assert!(lab.log("fw2").contains("did not answer within"));
 
     // fw2's conntrackd dies: the next failover fails its commands at once, and says why.
-    lab.signal(pids[1], Signal::SIGKILL);
+    lab.signal(conntrackd[1], Signal::SIGKILL);
     pair.reboot(FW1).expect("reboot");
     let _fw1_back = start_config(lab, FW1, &c1, "fw1-back");
     expect_holds(&pair, FW1, SETTLE);

@@ -42,15 +42,20 @@ pub fn expect_following(lab: &carpd_lab::Lab, socket: &Path, group: &str, master
     );
 }
 
-pub fn status(socket: &Path) -> BTreeMap<String, Value> {
+/// The whole reply of `carpctl --json status`.
+pub fn status_reply(socket: &Path) -> Value {
     let out = ctl(socket, &["--json", "status"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reply: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    reply["groups"]
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// The groups of `carpctl --json status`, by name.
+pub fn status(socket: &Path) -> BTreeMap<String, Value> {
+    status_reply(socket)["groups"]
         .as_array()
         .expect("groups")
         .iter()

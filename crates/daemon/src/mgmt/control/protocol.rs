@@ -184,6 +184,34 @@ pub struct ConntrackView {
     pub commands: Vec<CommandView>,
 }
 
+#[cfg(test)]
+impl ConntrackView {
+    /// A primary conntrackd with two masters, two commits and one timeout: the fixture of
+    /// the JSON and metrics tests.
+    pub fn sample() -> ConntrackView {
+        ConntrackView {
+            config: "/etc/conntrackd/conntrackd.conf".into(),
+            socket: "/var/run/conntrackd.ctl".into(),
+            role: "primary".into(),
+            masters: vec!["lan".into(), "wan".into()],
+            last_commit: Some(CommitView {
+                at: "2026-12-05T08:00:00.000Z".into(),
+                timestamp: 1_796_457_600.5,
+                duration_seconds: 0.004,
+                result: "ok".into(),
+                detail: String::new(),
+            }),
+            commands: vec![CommandView {
+                command: "commit".into(),
+                flag: "-c".into(),
+                ok: 2,
+                failed: 0,
+                timeout: 1,
+            }],
+        }
+    }
+}
+
 /// One commit of conntrackd's external cache.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -640,31 +668,12 @@ mod tests {
             let reply = StatusReply {
                 groups: vec![],
                 trackers: vec![],
-                conntrack: Some(ConntrackView {
-                    config: "/etc/conntrackd/conntrackd.conf".into(),
-                    socket: "/var/run/conntrackd.ctl".into(),
-                    role: "primary".into(),
-                    masters: vec!["lan".into(), "wan".into()],
-                    last_commit: Some(CommitView {
-                        at: "2026-12-05T08:00:00.000Z".into(),
-                        timestamp: 1_796_457_600.0,
-                        duration_seconds: 0.004,
-                        result: "ok".into(),
-                        detail: String::new(),
-                    }),
-                    commands: vec![CommandView {
-                        command: "commit".into(),
-                        flag: "-c".into(),
-                        ok: 1,
-                        failed: 0,
-                        timeout: 0,
-                    }],
-                }),
+                conntrack: Some(ConntrackView::sample()),
             };
             let line = reply_line(&reply);
             assert_eq!(
                 line,
-                r#"{"conntrack":{"commands":[{"command":"commit","failed":0,"flag":"-c","ok":1,"timeout":0}],"config":"/etc/conntrackd/conntrackd.conf","last_commit":{"at":"2026-12-05T08:00:00.000Z","detail":"","duration_seconds":0.004,"result":"ok","timestamp":1796457600.0},"masters":["lan","wan"],"role":"primary","socket":"/var/run/conntrackd.ctl"},"groups":[],"trackers":[]}"#
+                r#"{"conntrack":{"commands":[{"command":"commit","failed":0,"flag":"-c","ok":2,"timeout":1}],"config":"/etc/conntrackd/conntrackd.conf","last_commit":{"at":"2026-12-05T08:00:00.000Z","detail":"","duration_seconds":0.004,"result":"ok","timestamp":1796457600.5},"masters":["lan","wan"],"role":"primary","socket":"/var/run/conntrackd.ctl"},"groups":[],"trackers":[]}"#
             );
             let read: Answer<StatusReply> = serde_json::from_str(&line).unwrap();
             assert_eq!(read, Answer::Ok(reply));
