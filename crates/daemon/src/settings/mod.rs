@@ -1,8 +1,9 @@
 //! What carpd serves, whatever it was told with: one [`Settings`], built from the ucarp
 //! command line (one group, exactly ucarp's behaviour) or from the config file (any number
 //! of groups). The value rules are in [`rules`], the rules between groups in
-//! [`Settings::conflicts`]; the engine only ever sees checked settings.
+//! [`conflicts`]; the engine only ever sees checked settings.
 
+pub mod conflicts;
 pub mod conntrack;
 pub mod file;
 pub mod routes;
@@ -214,108 +215,4 @@ pub struct Settings {
     pub conntrack: Option<conntrack::ConntrackSettings>,
     /// the groups, in the order given
     pub groups: Vec<GroupSettings>,
-}
-
-/// Two groups that cannot both be served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict {
-    /// index of the later group
-    pub group: usize,
-    /// index of the earlier group it clashes with
-    pub with: usize,
-    /// the key at fault (`name`, `vhid`, `vips`)
-    pub key: &'static str,
-    /// what is wrong and what is accepted
-    pub message: String,
-}
-
-impl Settings {
-    /// The rules between groups: names unique, one group per interface and vhid, each VIP in
-    /// one group.
-    pub fn conflicts(groups: &[GroupSettings]) -> Vec<Conflict> {
-        let mut found = Vec::new();
-        for (i, g) in groups.iter().enumerate() {
-            for (j, earlier) in groups[..i].iter().enumerate() {
-                if g.name == earlier.name {
-                    found.push(Conflict {
-                        group: i,
-                        with: j,
-                        key: "name",
-                        message: format!(
-                            "name \"{}\" is already the name of another group: accepted a name no other group has",
-                            g.name
-                        ),
-                    });
-                }
-                if g.interface == earlier.interface && g.vhid == earlier.vhid {
-                    found.push(Conflict {
-                        group: i,
-                        with: j,
-                        key: "vhid",
-                        message: format!(
-                            "vhid {} on {} is already served by group \"{}\": accepted one group per interface and vhid",
-                            g.vhid, g.interface, earlier.name
-                        ),
-                    });
-                }
-                if let Some(message) = vmac_clash(g, earlier) {
-                    found.push(Conflict {
-                        group: i,
-                        with: j,
-                        key: "vmac_interface",
-                        message,
-                    });
-                }
-                if let Some(vip) = g
-                    .vips
-                    .iter()
-                    .find(|v| earlier.vips.iter().any(|e| e.address == v.address))
-                {
-                    found.push(Conflict {
-                        group: i,
-                        with: j,
-                        key: "vips",
-                        message: format!(
-                            "{} is already a VIP of group \"{}\": accepted each VIP in one group only",
-                            vip.address, earlier.name
-                        ),
-                    });
-                }
-            }
-        }
-        found
-    }
-}
-
-/// Why `g`'s virtual MAC interface cannot be `earlier`'s, or one of its interfaces, if it
-/// cannot: one name is one macvlan, and one virtual MAC per parent can be up.
-fn vmac_clash(g: &GroupSettings, earlier: &GroupSettings) -> Option<String> {
-    let uses = |a: &GroupSettings, name: &str| {
-        a.interface == name || a.vip_interface() == name || a.vmac.as_deref() == Some(name)
-    };
-    let accepted = "accepted a name of its own for each group's macvlan (vmac_interface = \"...\"; the default is vrrp.<vhid>, vrrp6.<vhid> for IPv6)";
-    match (&g.vmac, &earlier.vmac) {
-        (Some(name), _) if uses(earlier, name) => Some(format!(
-            "vmac_interface \"{name}\" is already used by group \"{}\": {accepted}",
-            earlier.name
-        )),
-        (_, Some(name)) if uses(g, name) => Some(format!(
-            "interface \"{name}\" is the vmac_interface of group \"{}\", which carpd makes and deletes: {accepted}",
-            earlier.name
-        )),
-        _ => {
-            let same_mac = g.virtual_mac().is_some()
-                && g.virtual_mac() == earlier.virtual_mac()
-                && g.interface == earlier.interface;
-            same_mac.then(|| {
-                format!(
-                    "vmac = true with vhid {} on {}: group \"{}\" already has the virtual MAC {} there: accepted one group per virtual MAC and interface",
-                    g.vhid,
-                    g.interface,
-                    earlier.name,
-                    crate::sys::iface::format_mac(&g.virtual_mac().unwrap_or_default())
-                )
-            })
-        }
-    }
 }

@@ -9,12 +9,14 @@ mod routed;
 mod trackers;
 mod vmac;
 
+use super::conflicts::conflicts;
 use super::rules::{self, Vip};
 use super::tracking::DemoteBy;
 use super::{DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONTROL_SOCKET};
 use carpd_proto::{CarpParams, Protocol};
 use protocol::Chosen;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -138,6 +140,9 @@ struct RawGroup {
 /// `/dev/zero` or a runaway file is refused instead of read until memory runs out.
 pub const CONFIG_MAX: u64 = 16 << 20;
 
+/// How many clashes of one kind between groups are listed; the rest are counted.
+pub const CLASHES_LISTED: usize = 10;
+
 /// Reads and checks `path`.
 pub fn load(path: &Path) -> Result<Settings, FileErrors> {
     let whole = |message: String| {
@@ -167,6 +172,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
     let mut checker = Checker {
         path,
         text,
+        line_starts: std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect(),
         errors: Vec::new(),
     };
     let raw: RawFile = match toml::from_str(text) {
@@ -226,16 +234,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
             checker.file_error("no [[group]] table: accepted one or more groups".to_string());
         }
         checker.lonely_sync(&groups, &spans);
-        for conflict in Settings::conflicts(&groups) {
-            let (line, _) = checker.position(spans[conflict.with].start);
-            checker.error(
-                spans[conflict.group].clone(),
-                format!(
-                    "group \"{}\": {} (see the group at line {line})",
-                    groups[conflict.group].name, conflict.message
-                ),
-            );
-        }
+        checker.conflicts(&groups, &spans);
     }
     if !checker.errors.is_empty() {
         return Err(FileErrors(checker.errors));
@@ -252,6 +251,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, FileErrors> {
 struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
+    /// the byte offset where each line starts, the first at 0
+    line_starts: Vec<usize>,
     errors: Vec<FileError>,
 }
 
@@ -309,14 +310,48 @@ impl Checker<'_> {
         });
     }
 
+    /// The line and column (in characters) of byte `offset`: a binary search in the lines'
+    /// starts, so that thousands of errors in a large file cost no more than one pass.
     fn position(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rsplit('\n')
-            .next()
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[line - 1];
+        let column = self
+            .text
+            .get(start..offset)
             .map_or(1, |l| l.chars().count() + 1);
         (line, column)
+    }
+
+    /// The rules between groups ([`conflicts`]), each clash reported at the later group
+    /// with the line of the earlier one. Past [`CLASHES_LISTED`] of one key, one line says
+    /// how many more there are: a generated file with thousands of clashes names its first
+    /// offenders instead of burying them.
+    fn conflicts(&mut self, groups: &[GroupSettings], spans: &[Range<usize>]) {
+        let mut listed: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for conflict in conflicts(groups) {
+            let count = listed.entry(conflict.key).or_default();
+            *count += 1;
+            if *count > CLASHES_LISTED {
+                continue;
+            }
+            let (line, _) = self.position(spans[conflict.with].start);
+            self.error(
+                spans[conflict.group].clone(),
+                format!(
+                    "group \"{}\": {} (see the group at line {line})",
+                    groups[conflict.group].name, conflict.message
+                ),
+            );
+        }
+        for (key, count) in listed {
+            if count > CLASHES_LISTED {
+                self.file_error(format!(
+                    "{} more groups clash on {key} like those above (the first {CLASHES_LISTED} of each kind are listed)",
+                    count - CLASHES_LISTED
+                ));
+            }
+        }
     }
 
     fn error(&mut self, span: Range<usize>, message: String) {

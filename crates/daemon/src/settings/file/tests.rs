@@ -277,6 +277,106 @@ fn groups_that_clash_are_refused_with_both_places() {
     assert_eq!(parse(Path::new("x.toml"), &many).unwrap().groups.len(), 255);
 }
 
+/// `count` groups named `g0`, `g1`, ... from `group(i)` = (interface, vhid, vip).
+fn generated(count: usize, group: impl Fn(usize) -> (String, u8, String)) -> String {
+    (0..count)
+        .map(|i| {
+            let (interface, vhid, vip) = group(i);
+            format!("[[group]]\nname = \"g{i}\"\ninterface = \"{interface}\"\nvhid = {vhid}\nvips = [\"{vip}\"]\npassword = \"x\"\n")
+        })
+        .collect()
+}
+
+#[test]
+fn more_than_255_groups_on_one_interface_are_refused_once_with_the_first_over() {
+    // 8 interfaces of 255 groups each are fine (2,040 groups); a 256th on eth0 is not.
+    let vip = |i: usize| format!("10.{}.{}.{}", i / 255, (i % 255) / 200, i % 200 + 1);
+    let full = generated(2040, |i| {
+        (format!("eth{}", i / 255), (i % 255 + 1) as u8, vip(i))
+    });
+    assert_eq!(
+        parse(Path::new("x.toml"), &full).unwrap().groups.len(),
+        2040
+    );
+    let over = generated(256, |i| ("eth0".into(), (i % 255 + 1) as u8, vip(i)));
+    let e = errors(&over);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].contains("group \"g255\": interface eth0 has more than 255 groups (this is group 256 there): accepted at most 255 groups per interface, one per vhid 1-255 (see the group at line 1)"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].contains("group \"g255\": vhid 1 on eth0 is already served by group \"g0\""),
+        "{e:?}"
+    );
+    assert!(e[0].starts_with("/etc/carpd/carpd.toml:1531:1:"), "{e:?}");
+}
+
+#[test]
+fn thousands_of_clashing_groups_name_the_first_ten_and_count_the_rest() {
+    // 4,000 groups over 16 interfaces, every one with the same VIP: each later group clashes
+    // with the first, and only with it.
+    let text = generated(4000, |i| {
+        (
+            format!("eth{}", i / 250),
+            (i % 250 + 1) as u8,
+            "10.9.9.9".into(),
+        )
+    });
+    let e = errors(&text);
+    assert_eq!(e.len(), 11, "{e:?}");
+    for (n, line) in e[..10].iter().enumerate() {
+        assert!(
+            line.contains(&format!("group \"g{}\": 10.9.9.9 is already a VIP of group \"g0\": accepted each VIP in one group only (see the group at line 1)", n + 1)),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        e[10],
+        "/etc/carpd/carpd.toml: 3989 more groups clash on vips like those above (the first 10 of each kind are listed)"
+    );
+    // Clashes of several kinds are capped each on its own.
+    let text = generated(300, |i| {
+        ("eth0".into(), (i % 255 + 1) as u8, "10.9.9.9".into())
+    });
+    let e = errors(&text);
+    assert!(
+        e.iter().any(|l| l.ends_with(
+            "289 more groups clash on vips like those above (the first 10 of each kind are listed)"
+        )),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|l| l.ends_with(
+            "35 more groups clash on vhid like those above (the first 10 of each kind are listed)"
+        )),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.iter()
+            .filter(|l| l.contains("has more than 255 groups"))
+            .count(),
+        1,
+        "{e:?}"
+    );
+}
+
+#[test]
+fn error_positions_count_lines_and_characters() {
+    // Multi-byte characters on a line before: lines and columns still land on the value.
+    let e = errors("[[group]]\n# é\ninterface = \"eth0\"\nvhid = 300\nvips = [\"é\", \"10.0.0.1\"]\npassword = \"x\"\n");
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("/etc/carpd/carpd.toml:4:8: group 1: vhid = 300")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("/etc/carpd/carpd.toml:5:9: group 1: vips = é")),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn the_packaged_example_is_valid_but_for_its_passfile() {
     let text = include_str!("../../../../../packaging/carpd.toml");

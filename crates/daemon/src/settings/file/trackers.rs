@@ -361,14 +361,13 @@ impl Checker<'_> {
         groups: &[crate::settings::GroupSettings],
         spans: &[Range<usize>],
     ) {
+        let mut members: std::collections::HashMap<&str, usize> = Default::default();
+        for sync in groups.iter().filter_map(|g| g.sync.as_deref()) {
+            *members.entry(sync).or_default() += 1;
+        }
         for (g, span) in groups.iter().zip(spans) {
             let Some(sync) = &g.sync else { continue };
-            if groups
-                .iter()
-                .filter(|o| o.sync.as_ref() == Some(sync))
-                .count()
-                < 2
-            {
+            if members.get(sync.as_str()).copied().unwrap_or(0) < 2 {
                 self.error(
                     span.clone(),
                     format!("group \"{}\": sync = \"{sync}\" names no other group: accepted a name that two or more groups share", g.name),
