@@ -566,6 +566,27 @@ impl Lab {
         Ok(())
     }
 
+    /// Takes [`drop_multicast`](Self::drop_multicast)'s rules away: the switch forwards
+    /// multicast again.
+    pub fn pass_multicast(&self) -> Result<()> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.bridge_ns,
+                "nft",
+                "delete",
+                "table",
+                "bridge",
+                "carpd_lab",
+            ])
+            .output()?;
+        if !out.status.success() {
+            bail!("nft: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
     /// Deletes `host`'s eth0 (and its switch port) and creates it again with the same name and
     /// address but a new index and MAC, as a driver reload or a VM's NIC hot-plug would.
     pub fn recreate_interface(&self, host: &Host) -> Result<()> {

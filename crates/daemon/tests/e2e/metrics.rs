@@ -225,34 +225,177 @@ fn metrics_pass_promtool_follow_a_failover_and_a_prometheus_server_scrapes_them(
     assert_eq!(String::from_utf8_lossy(&missing.stdout), "404");
 }
 
+/// `packaging/prometheus/`, where the shipped alert rules and their tests are.
+fn shipped_rules_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/prometheus")
+}
+
+/// `promtool ARGS` in the rules' directory: its stdout, or a panic with what it said.
+fn promtool_passes(args: &[&str]) -> String {
+    let out = Command::new("promtool")
+        .args(args)
+        .current_dir(shipped_rules_dir())
+        .output()
+        .expect("promtool");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool {args:?}: {said}");
+    said
+}
+
 #[test]
 #[cfg_attr(
     not(carpd_netns),
     ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
 )]
-fn the_readme_alert_rules_pass_promtool() {
+fn the_shipped_alert_rules_pass_promtool_check_and_their_tests() {
     if let Err(e) = carpd_lab::require(&["promtool"]) {
         panic!("promtool cannot run (Debian package prometheus): {e:#}");
     }
-    let readme = include_str!("../../../../README.md");
-    let start = readme
-        .find("\ngroups:\n")
-        .expect("the README's alert rules")
-        + 1;
-    let rules = &readme[start..start + readme[start..].find("```").expect("end of block")];
-    let path = std::env::temp_dir().join(format!("carpd-alerts-{}.yml", std::process::id()));
-    std::fs::write(&path, rules).expect("rules");
-    let out = Command::new("promtool")
-        .args(["check", "rules"])
-        .arg(&path)
-        .output()
-        .expect("promtool");
-    let _ = std::fs::remove_file(&path);
+    let checked = promtool_passes(&["check", "rules", "carpd-alerts.yml"]);
+    assert!(checked.contains("SUCCESS: 5 rules found"), "{checked}");
+    let rules =
+        std::fs::read_to_string(shipped_rules_dir().join("carpd-alerts.yml")).expect("rules");
+    for alert in [
+        "CarpSplitBrain",
+        "CarpNoMaster",
+        "CarpGroupFlapping",
+        "CarpTrackerFailed",
+        "CarpPacketsDropped",
+    ] {
+        assert!(rules.contains(&format!("- alert: {alert}\n")), "{alert}");
+    }
+    assert_eq!(rules.matches("summary: ").count(), 5, "{rules}");
+    assert_eq!(rules.matches("runbook: ").count(), 5, "{rules}");
+    let tested = promtool_passes(&["test", "rules", "carpd-alerts.test.yml"]);
+    assert!(tested.contains("SUCCESS"), "{tested}");
+}
+
+/// The alerts Prometheus has now, as (name, state) pairs, from its HTTP API in `host`.
+fn alerts(lab: &Lab, host: usize) -> Vec<(String, String)> {
+    let answer = fetch(lab, host, "http://127.0.0.1:9090/api/v1/alerts");
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&answer) else {
+        return Vec::new();
+    };
+    value["data"]["alerts"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|a| {
+                    let name = a["labels"]["alertname"].as_str().unwrap_or_default();
+                    let state = a["state"].as_str().unwrap_or_default();
+                    (name.to_string(), state.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
+fn a_real_prometheus_with_the_shipped_rules_fires_split_brain_while_adverts_are_dropped() {
+    let _heavy = crate::common::heavy();
+    let Some(lab) = lab("tsb", 180, 2, &["curl", "prometheus", "nft"]) else {
+        return;
+    };
+    let vip = lab.address(114);
+    let config = |name: &str, advskew: u8| {
+        let path = write_config(&lab, name, &group("eth0", 18, vip, advskew));
+        let text = std::fs::read_to_string(&path).expect("config");
+        let text = text.replacen(
+            "[daemon]\n",
+            "[daemon]\nmetrics_listen = \"0.0.0.0:9642\"\n",
+            1,
+        );
+        std::fs::write(&path, text).expect("config");
+        path
+    };
+    let (h1, h2) = (config("h1.toml", 10), config("h2.toml", 100));
+    let _m1 = start_config(&lab, 1, &h1, "h1");
+    let _m2 = start_config(&lab, 2, &h2, "h2");
+    let logs = ["h1", "h2"];
+    expect_holders(&lab, vip, &[1], Duration::from_secs(15), &logs);
+
+    // Prometheus in host 1 scrapes both carpd across the LAN every second and evaluates the
+    // shipped rules, unchanged, every second.
+    let prometheus_config = lab.dir().join("prometheus.yml");
+    std::fs::write(
+        &prometheus_config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: carpd\n    static_configs:\n      - targets: ['{}:9642', '{}:9642']\n",
+            shipped_rules_dir().join("carpd-alerts.yml").display(),
+            lab.host(1).ip,
+            lab.host(2).ip
+        ),
+    )
+    .expect("prometheus.yml");
+    let storage = lab.dir().join("prometheus-data");
+    lab.spawn(
+        lab.host(1),
+        "prometheus",
+        &[
+            &format!("--config.file={}", prometheus_config.display()),
+            &format!("--storage.tsdb.path={}", storage.display()),
+            "--web.listen-address=127.0.0.1:9090",
+        ],
+        "prometheus",
+    )
+    .expect("prometheus");
+    let both_up = "http://127.0.0.1:9090/api/v1/query?query=sum(up%7Bjob%3D%22carpd%22%7D)";
+    let mut answer = String::new();
     assert!(
-        out.status.success(),
-        "{}{}\n{rules}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        wait_until(Duration::from_secs(40), || {
+            answer = fetch(&lab, 1, both_up);
+            answer.contains(",\"2\"]")
+        }),
+        "Prometheus never scraped both carpd: {answer}\n{}",
+        lab.log("prometheus")
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 2 rules found"));
+    let firing = |name: &str| {
+        alerts(&lab, 1)
+            .iter()
+            .any(|(n, state)| n == name && state == "firing")
+    };
+    // One master: nothing fires (CarpNoMaster included) for a few evaluations.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(alerts(&lab, 1), Vec::new(), "{}", lab.log("prometheus"));
+
+    // The switch drops the adverts: host 2 stops hearing host 1 and becomes MASTER too.
+    lab.drop_multicast().expect("nftables rule");
+    expect_holders(&lab, vip, &[1, 2], Duration::from_secs(6), &logs);
+    assert!(
+        wait_until(Duration::from_secs(30), || firing("CarpSplitBrain")),
+        "CarpSplitBrain never fired: {:?}\n{}",
+        alerts(&lab, 1),
+        lab.log("prometheus")
+    );
+    let query = fetch(
+        &lab,
+        1,
+        "http://127.0.0.1:9090/api/v1/query?query=ALERTS%7Balertname%3D%22CarpSplitBrain%22%7D",
+    );
+    assert!(
+        query.contains("\"interface\":\"eth0\"")
+            && query.contains("\"vhid\":\"18\"")
+            && query.contains("\"severity\":\"critical\""),
+        "{query}"
+    );
+    assert!(!firing("CarpNoMaster"), "{:?}", alerts(&lab, 1));
+
+    // Healed: host 2 hears the better master and steps down; the alert resolves.
+    lab.pass_multicast().expect("nftables rule removed");
+    expect_holders(&lab, vip, &[1], Duration::from_secs(6), &logs);
+    assert!(
+        wait_until(Duration::from_secs(20), || !alerts(&lab, 1)
+            .iter()
+            .any(|(n, _)| n == "CarpSplitBrain")),
+        "CarpSplitBrain did not resolve: {:?}",
+        alerts(&lab, 1)
+    );
 }
