@@ -28,6 +28,9 @@ const TOOLS: &[&str] = &[
     "promtool",
     "conntrackd",
     "conntrack",
+    "systemd-nspawn",
+    "mmdebstrap",
+    "nsenter",
 ];
 
 /// FRR's daemons, which are not on the PATH.

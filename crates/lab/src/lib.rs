@@ -13,6 +13,7 @@ pub mod firewall;
 pub mod flood;
 pub mod flows;
 pub mod frr;
+pub mod nspawn;
 pub mod probe;
 
 use anyhow::{bail, Context, Result};

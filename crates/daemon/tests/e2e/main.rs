@@ -29,6 +29,7 @@ mod routed;
 mod routes;
 mod signals;
 mod slow_scripts;
+mod systemd;
 mod tcpdump;
 mod trackers;
 mod ucarp_interop;
