@@ -5,7 +5,6 @@
 //! against the first group it clashes with.
 
 use super::GroupSettings;
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -116,9 +115,7 @@ impl<'a> Claims<'a> {
             self.macvlans.entry(name.as_str()).or_insert(i);
         }
         if let Some(mac) = g.virtual_mac() {
-            if let Entry::Vacant(e) = self.macs.entry((g.interface.as_str(), mac)) {
-                e.insert(i);
-            }
+            self.macs.entry((g.interface.as_str(), mac)).or_insert(i);
         }
     }
 }
