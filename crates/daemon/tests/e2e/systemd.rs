@@ -16,7 +16,9 @@ fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
 }
 
-/// The newest `carpd_*.deb` that `cargo deb -p carpd` (scripts/check-deb) built.
+/// The newest `carpd_<this version>-*.deb` that `cargo deb -p carpd` built: scripts/test
+/// runs scripts/check-deb, which builds it, just before the tests (run alone after a change,
+/// build it again first).
 fn built_deb() -> PathBuf {
     let dir = target_dir().join("debian");
     let newest = std::fs::read_dir(&dir).ok().and_then(|entries| {
@@ -24,14 +26,16 @@ fn built_deb() -> PathBuf {
             .filter_map(Result::ok)
             .filter(|e| {
                 let name = e.file_name().to_string_lossy().to_string();
-                name.starts_with("carpd_") && name.ends_with(".deb")
+                let prefix = format!("carpd_{}-", env!("CARGO_PKG_VERSION"));
+                name.starts_with(&prefix) && name.ends_with(".deb")
             })
             .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
             .map(|e| e.path())
     });
     newest.unwrap_or_else(|| {
         panic!(
-            "no carpd_*.deb in {}: scripts/test builds it first (scripts/check-deb, cargo deb -p carpd)",
+            "no carpd_{}-*.deb in {}: scripts/test builds it first (scripts/check-deb, cargo deb -p carpd)",
+            env!("CARGO_PKG_VERSION"),
             dir.display()
         )
     })
