@@ -46,6 +46,38 @@ fn promtool_accepts(text: &str) {
     );
 }
 
+/// Adds `metrics_listen = "LISTEN"` to the config file at `path` (write_config starts it
+/// with a [daemon] table of its own: the key goes there) and returns the path.
+fn with_metrics(path: std::path::PathBuf, listen: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&path).expect("config");
+    let text = text.replacen(
+        "[daemon]\n",
+        &format!("[daemon]\nmetrics_listen = \"{listen}\"\n"),
+        1,
+    );
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+/// Starts a real Prometheus server in `host` with `config` as its prometheus.yml, its API on
+/// 127.0.0.1:9090 there, its data and log in the lab's directory.
+fn start_prometheus(lab: &Lab, host: usize, config: &str) {
+    let path = lab.dir().join("prometheus.yml");
+    std::fs::write(&path, config).expect("prometheus.yml");
+    let storage = lab.dir().join("prometheus-data");
+    lab.spawn(
+        lab.host(host),
+        "prometheus",
+        &[
+            &format!("--config.file={}", path.display()),
+            &format!("--storage.tsdb.path={}", storage.display()),
+            "--web.listen-address=127.0.0.1:9090",
+        ],
+        "prometheus",
+    )
+    .expect("prometheus");
+}
+
 #[test]
 #[cfg_attr(
     not(carpd_netns),
@@ -58,21 +90,12 @@ fn metrics_pass_promtool_follow_a_failover_and_a_prometheus_server_scrapes_them(
     };
     let vip = lab.address(114);
     let flag = lab.dir().join("broken");
-    // write_config starts the file with a [daemon] table of its own: the key goes there.
-    let with_metrics = |path: std::path::PathBuf| {
-        let text = std::fs::read_to_string(&path).expect("config");
-        let text = text.replacen(
-            "[daemon]\n",
-            "[daemon]\nmetrics_listen = \"127.0.0.1:9642\"\n",
-            1,
-        );
-        std::fs::write(&path, text).expect("config");
-        path
-    };
+    let local = "127.0.0.1:9642";
     let web = |advskew| {
         group("eth0", 14, vip, advskew).replacen("[[group]]\n", "[[group]]\nname = \"web\"\n", 1)
     };
-    let h1 = with_metrics(write_config(
+    let h1 = with_metrics(
+        write_config(
         &lab,
         "h1.toml",
         &format!(
@@ -80,8 +103,10 @@ fn metrics_pass_promtool_follow_a_failover_and_a_prometheus_server_scrapes_them(
             flag.display(),
             web(10)
         ),
-    ));
-    let h2 = with_metrics(write_config(&lab, "h2.toml", &web(100)));
+    ),
+        local,
+    );
+    let h2 = with_metrics(write_config(&lab, "h2.toml", &web(100)), local);
     let _m1 = start_config(&lab, 1, &h1, "h1");
     let _m2 = start_config(&lab, 2, &h2, "h2");
     let logs = ["h1", "h2"];
@@ -136,24 +161,11 @@ fn metrics_pass_promtool_follow_a_failover_and_a_prometheus_server_scrapes_them(
     );
 
     // A real Prometheus server in host 1 scrapes carpd every second.
-    let prometheus_config = lab.dir().join("prometheus.yml");
-    std::fs::write(
-        &prometheus_config,
+    start_prometheus(
+        &lab,
+        1,
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: carpd\n    static_configs:\n      - targets: ['127.0.0.1:9642']\n",
-    )
-    .expect("prometheus.yml");
-    let storage = lab.dir().join("prometheus-data");
-    lab.spawn(
-        lab.host(1),
-        "prometheus",
-        &[
-            &format!("--config.file={}", prometheus_config.display()),
-            &format!("--storage.tsdb.path={}", storage.display()),
-            "--web.listen-address=127.0.0.1:9090",
-        ],
-        "prometheus",
-    )
-    .expect("prometheus");
+    );
 
     // Failover: host 1's check fails (weight 0): FAULT, host 2 MASTER.
     std::fs::write(&flag, "").expect("flag");
@@ -307,14 +319,7 @@ fn a_real_prometheus_with_the_shipped_rules_fires_split_brain_while_adverts_are_
     let vip = lab.address(114);
     let config = |name: &str, advskew: u8| {
         let path = write_config(&lab, name, &group("eth0", 18, vip, advskew));
-        let text = std::fs::read_to_string(&path).expect("config");
-        let text = text.replacen(
-            "[daemon]\n",
-            "[daemon]\nmetrics_listen = \"0.0.0.0:9642\"\n",
-            1,
-        );
-        std::fs::write(&path, text).expect("config");
-        path
+        with_metrics(path, "0.0.0.0:9642")
     };
     let (h1, h2) = (config("h1.toml", 10), config("h2.toml", 100));
     let _m1 = start_config(&lab, 1, &h1, "h1");
@@ -324,29 +329,16 @@ fn a_real_prometheus_with_the_shipped_rules_fires_split_brain_while_adverts_are_
 
     // Prometheus in host 1 scrapes both carpd across the LAN every second and evaluates the
     // shipped rules, unchanged, every second.
-    let prometheus_config = lab.dir().join("prometheus.yml");
-    std::fs::write(
-        &prometheus_config,
-        format!(
+    start_prometheus(
+        &lab,
+        1,
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: carpd\n    static_configs:\n      - targets: ['{}:9642', '{}:9642']\n",
             shipped_rules_dir().join("carpd-alerts.yml").display(),
             lab.host(1).ip,
             lab.host(2).ip
         ),
-    )
-    .expect("prometheus.yml");
-    let storage = lab.dir().join("prometheus-data");
-    lab.spawn(
-        lab.host(1),
-        "prometheus",
-        &[
-            &format!("--config.file={}", prometheus_config.display()),
-            &format!("--storage.tsdb.path={}", storage.display()),
-            "--web.listen-address=127.0.0.1:9090",
-        ],
-        "prometheus",
-    )
-    .expect("prometheus");
+    );
     let both_up = "http://127.0.0.1:9090/api/v1/query?query=sum(up%7Bjob%3D%22carpd%22%7D)";
     let mut answer = String::new();
     assert!(
