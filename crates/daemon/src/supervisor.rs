@@ -10,7 +10,7 @@ use crate::host::{Effect, Engine, Input, LinkId};
 use crate::io::conntrack::ConntrackDriver;
 use crate::io::hooks::{ConntrackLink, HookRunner, HookSpec, VipMode, VmacLink};
 use crate::io::vmac_links::{self, ParentArp, VmacSpec};
-use crate::io::{notify, Channels, Io, LinkIo, Next, Runner};
+use crate::io::{notify, Channels, Io, LinkIo, Next};
 use crate::mgmt::control::protocol::{
     error_line, reply_line, DrainReply, Event, GroupView, ReloadReport, Request, StatusReply,
     TrackerView,
@@ -60,7 +60,7 @@ struct GroupSlot {
     /// taken (logged)
     lock: Option<PidLock>,
     /// its hook runner
-    runner: Runner,
+    runner: HookRunner,
 }
 
 /// The daemon: settings, engine, I/O, and the running groups.
@@ -68,7 +68,8 @@ struct Daemon {
     /// the settings apart from the groups (origin, `[daemon]`, trackers)
     base: Settings,
     /// the running groups, by their router in the engine (the one map of groups here)
-    slots: BTreeMap<RouterId, GroupSlot>,
+    /// boxed: the map's nodes stay small and dense with thousands of groups
+    slots: BTreeMap<RouterId, Box<GroupSlot>>,
     named_logs: bool,
     engine: Engine,
     io: Io,
@@ -82,6 +83,8 @@ struct Daemon {
     parent_arp: ParentArp,
     /// the conntrackd driver (`[conntrack]`)
     conntrack: Option<ConntrackDriver>,
+    /// hands the heap's free pages back after a takeover of many groups
+    trim: crate::sys::memory::AfterBursts,
 }
 
 /// Binds the control socket; in command-line mode a socket in use (another carpd, e.g. in
@@ -103,7 +106,7 @@ fn control_socket(settings: &Settings) -> Result<Option<(control::ControlSocket,
 }
 
 /// Runs every group of `settings` until a stop signal.
-pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
+pub async fn run(mut settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     let named_logs = matches!(settings.origin, Origin::File(_));
     let mut locks = startup::lock_groups(&settings.groups)?;
     let _pidfile = startup::create_pidfile(pidfile)?;
@@ -154,6 +157,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             groups: Vec::new(),
             ..settings.clone()
         },
+        trim: Default::default(),
     };
     let plans = daemon.plan(&settings, &settings.groups).await?;
     daemon.remove_orphan_vips(&settings.groups).await;
@@ -164,6 +168,8 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         .set_trackers(daemon.io.now(), &settings.trackers);
     daemon.io.trackers().sync(&settings.trackers);
     daemon.start(plans, &mut locks).await?;
+    // Each running group keeps its own copy; the plans and the parsed file are done with.
+    drop(std::mem::take(&mut settings.groups));
     if let Some((socket, access)) = socket {
         control::serve(socket, access, calls_tx, events);
     }
@@ -182,6 +188,7 @@ pub async fn run(settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     // Kept so that the scrape channel stays open when no endpoint is served.
     let _scraper = scraper;
     daemon.apply();
+    crate::sys::memory::release_free_pages();
     // systemd Type=notify: ready once the first state (BACKUP) is known.
     notify(&[
         sd_notify::NotifyState::Ready,
@@ -227,10 +234,11 @@ impl Daemon {
             let now = self.io.now();
             let flow = match next {
                 Next::Input(input) => {
-                    if let Input::HookDone { router, .. } = &input {
+                    if let Input::HookDone { router, job, .. } = &input {
                         if let Some(slot) = self.slots.get_mut(router) {
-                            slot.runner.job_done();
+                            slot.runner.job_done(job);
                         }
+                        self.trim.finished(now);
                     }
                     let repair = match &input {
                         Input::Link {
@@ -275,6 +283,7 @@ impl Daemon {
             if flow.is_break() {
                 break;
             }
+            self.trim.woke(now);
         }
         // The last changes (to INIT) are notified too, each within its group's hook timeout.
         let limit = self
@@ -774,11 +783,11 @@ impl Daemon {
         let runner = HookRunner::start(spec, router, self.done.clone());
         self.slots.insert(
             router,
-            GroupSlot {
+            Box::new(GroupSlot {
                 settings: plan.settings,
                 lock,
-                runner: Runner::new(runner),
-            },
+                runner,
+            }),
         );
         // Hooks asked for at the start go to the runner just made.
         self.apply();
@@ -839,17 +848,21 @@ impl Daemon {
         self.engine.remove_group(now, router);
         // The down hook goes to the runner, which is still in its slot.
         self.apply();
-        let slot = self.slots.remove(&router)?;
-        let vmac = self.vmac_of(&slot.settings);
+        let GroupSlot {
+            settings,
+            lock,
+            runner,
+        } = *self.slots.remove(&router)?;
+        let vmac = self.vmac_of(&settings);
         let (netlink, tag) = (self.netlink.clone(), self.tag(name));
         tokio::spawn(async move {
-            slot.runner.finish().await;
+            runner.finish().await;
             if let Some((name, index)) = vmac {
                 vmac_links::delete(&netlink, &name, index, &tag).await;
             }
         });
-        let key = (slot.settings.interface, slot.settings.vhid);
-        slot.lock.map(|lock| (key, lock))
+        let key = (settings.interface, settings.vhid);
+        lock.map(|lock| (key, lock))
     }
 
     /// A group's macvlan and its index now (deleted by that index once the group is done,
@@ -898,6 +911,7 @@ impl Daemon {
                 .unwrap_or(sd_notify::NotifyState::Custom("")),
         ]);
         let result = self.reload_from(&path).await;
+        crate::sys::memory::release_free_pages();
         notify(&[
             sd_notify::NotifyState::Ready,
             sd_notify::NotifyState::Status(&self.engine.summary()),

@@ -90,7 +90,8 @@ struct Entry {
 /// are kept in order, and only routers that were handed something are asked for actions.
 #[derive(Debug, Default)]
 pub struct Node {
-    routers: BTreeMap<RouterId, Entry>,
+    /// boxed: a router is about a kilobyte, and the map's nodes stay small and dense
+    routers: BTreeMap<RouterId, Box<Entry>>,
     /// The routers serving each (link, protocol and family, vhid).
     by_vhid: HashMap<(u32, Route, u8), Vec<RouterId>>,
     /// How many routers send from each (link, source address): adverts from these are our own.
@@ -119,11 +120,11 @@ impl Node {
         let router = VirtualRouter::new(config, now, seed);
         self.routers.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 link,
                 router,
                 deadline: None,
-            },
+            }),
         );
         self.index(id);
         self.touched(id);

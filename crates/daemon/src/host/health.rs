@@ -80,6 +80,7 @@ impl Engine {
             .groups
             .values()
             .filter(|g| g.sync.as_ref() == Some(sync))
+            .map(|g| &**g)
             .collect();
         let mut track: Vec<String> = Vec::new();
         for name in members.iter().flat_map(|g| &g.track) {

@@ -58,7 +58,8 @@ pub struct Engine {
     /// Config mode: log lines about a group start with its name.
     named_logs: bool,
     links: BTreeMap<LinkId, LinkState>,
-    groups: BTreeMap<RouterId, Group>,
+    /// boxed: the map's nodes stay small and dense with thousands of groups
+    groups: BTreeMap<RouterId, Box<Group>>,
     /// packets dropped: per group, per link, and the throttled log
     ledger: Ledger,
     effects: Vec<Effect>,
@@ -106,7 +107,8 @@ impl Engine {
         seed: u64,
     ) -> RouterId {
         let router = self.node.add_router(link.0, config, now, seed);
-        self.groups.insert(router, Group::new(settings, link, now));
+        self.groups
+            .insert(router, Box::new(Group::new(settings, link, now)));
         self.refresh_link(now, link);
         self.drain(now);
         self.apply_health(now, router);
@@ -147,7 +149,7 @@ impl Engine {
         let mut group = Group::new(settings, old.link, old.since);
         group.link_up = old.link_up;
         group.applied = old.applied;
-        self.groups.insert(router, group);
+        self.groups.insert(router, Box::new(group));
         let done = self.node.reconfigure(now, router, old.link.0, config)?;
         let restarted = done == Reconfigured::Restarted;
         self.emit(router, |group| Event::Changed { group, restarted });

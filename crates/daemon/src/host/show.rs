@@ -144,7 +144,7 @@ impl Engine {
                     interface: at.interface.clone(),
                     vhid: at.vhid,
                 },
-                to.as_str(),
+                to,
             );
         }
         self.emit(router, |group| Event::State {

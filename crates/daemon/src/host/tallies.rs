@@ -2,13 +2,15 @@
 //! rest is read from the host at each scrape.
 
 use super::jobs::HookReport;
+use carpd_proto::State;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
+use std::collections::BTreeMap;
 
 /// A group, as every per-group metric labels it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, EncodeLabelSet)]
 pub struct GroupLabels {
     /// its name
     pub group: String,
@@ -47,49 +49,160 @@ fn hook_histogram() -> Histogram {
 }
 
 /// What is counted as it happens (the rest is read at each scrape).
+///
+/// Plain counters in ordered maps, one entry per group: thousands of groups would otherwise
+/// each hold several hashed label sets and shared counters between scrapes. The metric
+/// families are built from them at each scrape, with the same series as always (a series
+/// appears once its count is above zero, and stays, also after its group is gone).
 #[derive(Debug, Clone)]
 pub struct Tallies {
-    pub(crate) transitions: Family<TransitionLabels, Counter>,
-    pub(crate) hook_runs: Family<HookLabels, Counter>,
+    /// by group (as labelled), the transitions into INIT, BACKUP, MASTER and FAULT
+    transitions: BTreeMap<GroupLabels, [u64; 4]>,
+    /// by group name, the runs by (kind, result)
+    hook_runs: BTreeMap<String, Vec<(HookOutcome, u64)>>,
     pub(crate) hook_duration: Family<HookKindLabels, Histogram, fn() -> Histogram>,
 }
+
+/// A hook run's kind and result labels.
+type HookOutcome = (&'static str, &'static str);
 
 impl Default for Tallies {
     fn default() -> Self {
         Tallies {
-            transitions: Family::default(),
-            hook_runs: Family::default(),
+            transitions: BTreeMap::new(),
+            hook_runs: BTreeMap::new(),
             hook_duration: Family::new_with_constructor(hook_histogram),
         }
     }
 }
 
+/// The states a transition enters, in the order [`Tallies`] counts them.
+const ENTERED: [State; 4] = [State::Init, State::Backup, State::Master, State::Fault];
+
 impl Tallies {
     /// A group changed state.
-    pub fn transition(&self, group: &GroupLabels, to: &'static str) {
-        self.transitions
-            .get_or_create(&TransitionLabels {
-                group: group.group.clone(),
-                interface: group.interface.clone(),
-                vhid: group.vhid,
-                to,
-            })
-            .inc();
+    pub fn transition(&mut self, group: &GroupLabels, to: State) {
+        let Some(at) = ENTERED.iter().position(|s| *s == to) else {
+            return;
+        };
+        match self.transitions.get_mut(group) {
+            Some(counts) => counts[at] += 1,
+            None => {
+                let mut counts = [0; 4];
+                counts[at] = 1;
+                self.transitions.insert(group.clone(), counts);
+            }
+        }
     }
 
     /// A group's hook ran (or was skipped).
-    pub fn hook(&self, group: &str, report: &HookReport) {
-        self.hook_runs
-            .get_or_create(&HookLabels {
-                group: group.to_string(),
-                kind: report.kind,
-                result: report.result.as_str(),
-            })
-            .inc();
+    pub fn hook(&mut self, group: &str, report: &HookReport) {
+        let outcome = (report.kind, report.result.as_str());
+        let runs = match self.hook_runs.get_mut(group) {
+            Some(runs) => runs,
+            None => self.hook_runs.entry(group.to_string()).or_default(),
+        };
+        match runs.iter_mut().find(|(o, _)| *o == outcome) {
+            Some((_, count)) => *count += 1,
+            None => runs.push((outcome, 1)),
+        }
         if report.result != super::jobs::HookResult::Skipped {
             self.hook_duration
                 .get_or_create(&HookKindLabels { kind: report.kind })
                 .observe(report.duration.as_secs_f64());
         }
+    }
+
+    /// `carpd_group_transitions`, by group and new state.
+    pub(crate) fn transitions(&self) -> Family<TransitionLabels, Counter> {
+        let family = Family::<TransitionLabels, Counter>::default();
+        for (group, counts) in &self.transitions {
+            for (state, &count) in ENTERED.iter().zip(counts).filter(|(_, &n)| n > 0) {
+                family
+                    .get_or_create(&TransitionLabels {
+                        group: group.group.clone(),
+                        interface: group.interface.clone(),
+                        vhid: group.vhid,
+                        to: state.as_str(),
+                    })
+                    .inc_by(count);
+            }
+        }
+        family
+    }
+
+    /// `carpd_hook_runs`, by group, kind and result.
+    pub(crate) fn hook_runs(&self) -> Family<HookLabels, Counter> {
+        let family = Family::<HookLabels, Counter>::default();
+        for (group, runs) in &self.hook_runs {
+            for &((kind, result), count) in runs {
+                family
+                    .get_or_create(&HookLabels {
+                        group: group.clone(),
+                        kind,
+                        result,
+                    })
+                    .inc_by(count);
+            }
+        }
+        family
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::jobs::HookResult;
+    use prometheus_client::registry::Registry;
+
+    fn text(tallies: &Tallies) -> String {
+        let mut registry = Registry::with_prefix("carpd");
+        registry.register("group_transitions", "t", tallies.transitions());
+        registry.register("hook_runs", "h", tallies.hook_runs());
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).expect("encodes");
+        out
+    }
+
+    fn run(kind: &'static str, result: HookResult) -> HookReport {
+        HookReport {
+            kind,
+            result,
+            duration: std::time::Duration::from_millis(2),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn counts_render_as_one_series_per_label_set_seen() {
+        let mut tallies = Tallies::default();
+        let web = GroupLabels {
+            group: "web".into(),
+            interface: "eth0".into(),
+            vhid: 14,
+        };
+        tallies.transition(&web, State::Backup);
+        tallies.transition(&web, State::Master);
+        tallies.transition(&web, State::Backup);
+        tallies.hook("web", &run("up", HookResult::Ok));
+        tallies.hook("web", &run("up", HookResult::Ok));
+        tallies.hook("web", &run("down", HookResult::Skipped));
+        let text = text(&tallies);
+        let has = |line: &str| text.lines().any(|l| l == line);
+        assert!(has(
+            "carpd_group_transitions_total{group=\"web\",interface=\"eth0\",vhid=\"14\",to=\"BACKUP\"} 2"
+        ), "{text}");
+        assert!(has(
+            "carpd_group_transitions_total{group=\"web\",interface=\"eth0\",vhid=\"14\",to=\"MASTER\"} 1"
+        ));
+        assert!(has(
+            "carpd_hook_runs_total{group=\"web\",kind=\"up\",result=\"ok\"} 2"
+        ));
+        assert!(has(
+            "carpd_hook_runs_total{group=\"web\",kind=\"down\",result=\"skipped\"} 1"
+        ));
+        // States never entered have no series, as before.
+        assert!(!text.contains("to=\"FAULT\"") && !text.contains("to=\"INIT\""));
+        assert_eq!(text.lines().filter(|l| l.starts_with("carpd_")).count(), 4);
     }
 }

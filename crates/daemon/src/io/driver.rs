@@ -3,8 +3,7 @@
 //! requests. [`Io::next`] is the one `select!`; [`Io::apply`] carries out the engine's
 //! effects. It holds no protocol logic (see [`crate::supervisor`] for the loop itself).
 
-use crate::host::{Effect, HookRequest, Input, LinkId};
-use crate::io::hooks::HookRunner;
+use crate::host::{Effect, Input, LinkId};
 use crate::io::trackers::{Observation, Trackers};
 use crate::mgmt::control::Call;
 use crate::settings::GroupSettings;
@@ -227,49 +226,6 @@ impl LinkIo {
             running: self.interface.running,
             mac: self.interface.mac,
         }
-    }
-}
-
-/// A group's hook runner and how many of its jobs are not done yet.
-pub struct Runner {
-    runner: HookRunner,
-    /// jobs asked for and not reported done
-    queued: u32,
-}
-
-impl Runner {
-    /// A runner with nothing queued.
-    pub fn new(runner: HookRunner) -> Runner {
-        Runner { runner, queued: 0 }
-    }
-
-    /// New hooks for the group (a reload); a master's reconciling job counts as queued.
-    pub fn respec(&mut self, spec: crate::io::hooks::HookSpec, master: bool) {
-        if master {
-            self.queued += 1;
-        }
-        self.runner.respec(spec, master);
-    }
-
-    /// Carries out a request of the engine for this group's hooks.
-    pub fn request(&mut self, request: HookRequest) {
-        match request {
-            HookRequest::Run(job) => {
-                self.queued += 1;
-                self.runner.request(job);
-            }
-            HookRequest::Cancel(id) => self.runner.cancel(id),
-        }
-    }
-
-    /// A job of this runner is done.
-    pub fn job_done(&mut self) {
-        self.queued = self.queued.saturating_sub(1);
-    }
-
-    /// Lets its queued jobs finish, then stops it.
-    pub async fn finish(self) {
-        self.runner.finish(self.queued).await;
     }
 }
 

@@ -21,6 +21,7 @@
 //! VIPs are gone.
 
 pub use crate::host::jobs::{HookReport, HookResult, Job};
+use crate::host::HookRequest;
 use crate::io::conntrack::Conntrack;
 use crate::settings::routes::RouteSpec;
 use crate::sys::child::{self, Ended};
@@ -108,157 +109,214 @@ pub struct HookSpec {
     pub conntrack: Option<ConntrackLink>,
 }
 
+/// One entry of a runner's queue.
 #[derive(Debug)]
-enum Request {
-    Run(Job),
-    Cancel(HookId),
+enum Item {
+    Job(Job),
     /// New settings for the jobs queued after this; `master`: the group holds its VIPs now,
     /// so move them from the old settings to the new ones ([`Job::Reconcile`]).
     Respec(Box<HookSpec>, bool),
 }
 
-/// One entry of a runner's queue.
+/// The job a runner has started and not yet heard back from.
 #[derive(Debug)]
-enum Item {
-    Job(Job),
-    Respec(Box<HookSpec>, bool),
+struct Running {
+    /// what it reports when done ([`Job::Reconcile`] for a reconcile)
+    job: Job,
+    /// kills a running script (a hook no longer wanted)
+    cancel: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
 }
 
 /// Runs the hooks of one group in order and reports each completion on a channel (also for
 /// a hook that was cancelled, skipped or killed).
+///
+/// A runner at rest is a queue and its settings, nothing more: the job it runs is a task of
+/// its own while it runs, and the next one starts when the loop hands the completion back
+/// ([`HookRunner::job_done`]). Thousands of groups therefore cost no task, channel or
+/// future while nothing happens, and the jobs of many groups (a takeover of all of them)
+/// run side by side, their address changes in flight on one netlink connection together.
 #[derive(Debug)]
 pub struct HookRunner {
-    requests: Option<mpsc::UnboundedSender<Request>>,
-    task: JoinHandle<()>,
-    timeout: Duration,
+    /// the settings of the jobs started from now on
+    spec: Arc<HookSpec>,
+    router: RouterId,
+    done: mpsc::UnboundedSender<Done>,
+    /// asked for and not started, in order
+    queue: VecDeque<Item>,
+    running: Option<Running>,
 }
 
 impl HookRunner {
-    /// Starts the runner of group `router`; completions are sent to `done` with `router`.
+    /// A runner of group `router` with nothing queued; completions are sent to `done` with
+    /// `router`.
     pub fn start(spec: HookSpec, router: RouterId, done: mpsc::UnboundedSender<Done>) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel::<Request>();
-        let timeout = spec.timeout;
-        let task = tokio::spawn(serve(spec, rx, router, done));
         HookRunner {
-            requests: Some(tx),
-            task,
-            timeout,
+            spec: Arc::new(spec),
+            router,
+            done,
+            queue: VecDeque::new(),
+            running: None,
         }
     }
 
-    /// Queues a job.
-    pub fn request(&self, job: Job) {
-        self.send(Request::Run(job));
+    /// Carries out a request of the engine for this group's hooks.
+    pub fn request(&mut self, request: HookRequest) {
+        match request {
+            HookRequest::Run(job) => {
+                self.queue.push_back(Item::Job(job));
+                self.advance();
+            }
+            HookRequest::Cancel(id) => self.cancel(id),
+        }
     }
 
     /// Uses `spec` for the jobs asked for after this call (those asked before keep the old
     /// one). With `master`, the VIPs are moved from the old settings to the new ones in
     /// order with the other jobs, and [`Job::Reconcile`] is reported when that is done.
-    pub fn respec(&self, spec: HookSpec, master: bool) {
-        self.send(Request::Respec(Box::new(spec), master));
+    pub fn respec(&mut self, spec: HookSpec, master: bool) {
+        self.queue.push_back(Item::Respec(Box::new(spec), master));
+        self.advance();
     }
 
     /// Cancels hook `id`: skipped if queued, killed with its process group if running,
     /// nothing if it has finished.
-    pub fn cancel(&self, id: HookId) {
-        self.send(Request::Cancel(id));
-    }
-
-    fn send(&self, request: Request) {
-        if let Some(tx) = &self.requests {
-            let _ = tx.send(request);
+    fn cancel(&mut self, id: HookId) {
+        if let Some(running) = &mut self.running {
+            if matches!(running.job, Job::Hook { id: running, .. } if running == id) {
+                if let Some(tx) = running.cancel.take() {
+                    let _ = tx.send(());
+                }
+                return;
+            }
+        }
+        let queued = self
+            .queue
+            .iter()
+            .position(|i| matches!(i, Item::Job(Job::Hook { id: queued, .. }) if *queued == id));
+        if let Some(Item::Job(skipped)) = queued.and_then(|at| self.queue.remove(at)) {
+            tracing::debug!("Skipping cancelled hook {skipped:?}");
+            let report = HookReport {
+                kind: skipped.kind(),
+                result: HookResult::Skipped,
+                duration: Duration::ZERO,
+                error: None,
+            };
+            let _ = self.done.send((self.router, skipped, Some(report)));
         }
     }
 
-    /// Lets queued hooks finish (each within its timeout), then stops the runner.
-    pub async fn finish(mut self, queued_at_most: u32) {
-        self.requests = None;
-        let limit = self.timeout * queued_at_most.max(1) + Duration::from_secs(1);
-        if tokio::time::timeout(limit, &mut self.task).await.is_err() {
-            self.task.abort();
+    /// The loop got `job`'s completion: when it is the running job's (not a skipped one's),
+    /// the next queued job starts.
+    pub fn job_done(&mut self, job: &Job) {
+        if self.running.as_ref().is_some_and(|r| r.job == *job) {
+            self.running = None;
+            self.advance();
+        }
+    }
+
+    /// Starts the next job unless one runs; settings changes at the head of the queue take
+    /// effect on the way.
+    fn advance(&mut self) {
+        while self.running.is_none() {
+            let Some(item) = self.queue.pop_front() else {
+                // Thousands of idle runners keep no queue buffer.
+                self.queue = VecDeque::new();
+                return;
+            };
+            let (router, done) = (self.router, self.done.clone());
+            match item {
+                Item::Respec(new, false) => self.spec = Arc::new(*new),
+                Item::Respec(new, true) => {
+                    let (old, new) = (Arc::clone(&self.spec), Arc::new(*new));
+                    self.spec = Arc::clone(&new);
+                    let task = tokio::spawn(async move {
+                        move_to(&old, &new).await;
+                        let _ = done.send((router, Job::Reconcile, None));
+                    });
+                    self.running = Some(Running {
+                        job: Job::Reconcile,
+                        cancel: None,
+                        task,
+                    });
+                }
+                Item::Job(job) => {
+                    let (cancel, cancelled) = oneshot::channel();
+                    let spec = Arc::clone(&self.spec);
+                    let task = tokio::spawn(async move {
+                        let started = std::time::Instant::now();
+                        let result = run_hook(&spec, job, cancelled).await;
+                        let _ = done.send((router, job, report(job, started, result)));
+                    });
+                    self.running = Some(Running {
+                        job,
+                        cancel: Some(cancel),
+                        task,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Lets the running job and the queued ones finish, in order (each within its timeout),
+    /// then stops the runner. Nothing is handed back by the loop any more: the jobs run here
+    /// one after the other, and still report on the channel.
+    pub async fn finish(mut self) {
+        let jobs = self.queue.len() as u32 + u32::from(self.running.is_some());
+        let limit = self.spec.timeout * jobs.max(1) + Duration::from_secs(1);
+        let (router, done) = (self.router, self.done.clone());
+        let running = self.running.take();
+        let abort = running.as_ref().map(|r| r.task.abort_handle());
+        let mut spec = Arc::clone(&self.spec);
+        let queue = std::mem::take(&mut self.queue);
+        let rest = async move {
+            if let Some(running) = running {
+                let _ = running.task.await;
+            }
+            for item in queue {
+                match item {
+                    Item::Respec(new, master) => {
+                        let new = Arc::new(*new);
+                        if master {
+                            move_to(&spec, &new).await;
+                            let _ = done.send((router, Job::Reconcile, None));
+                        }
+                        spec = new;
+                    }
+                    Item::Job(job) => {
+                        let started = std::time::Instant::now();
+                        let result = run_hook(&spec, job, oneshot::channel().1).await;
+                        let _ = done.send((router, job, report(job, started, result)));
+                    }
+                }
+            }
+        };
+        if tokio::time::timeout(limit, rest).await.is_err() {
+            if let Some(abort) = abort {
+                abort.abort();
+            }
         }
     }
 }
 
-/// The runner's task: one job at a time, taking requests while a job runs.
-async fn serve(
-    mut spec: HookSpec,
-    mut requests: mpsc::UnboundedReceiver<Request>,
-    router: RouterId,
-    done: mpsc::UnboundedSender<Done>,
-) {
-    let mut queue: VecDeque<Item> = VecDeque::new();
-    let mut open = true;
-    loop {
-        let item = match queue.pop_front() {
-            Some(item) => item,
-            None if open => match requests.recv().await {
-                Some(Request::Run(job)) => Item::Job(job),
-                Some(Request::Respec(spec, master)) => Item::Respec(spec, master),
-                // Nothing queued or running: that hook has finished already.
-                Some(Request::Cancel(_)) => continue,
-                None => break,
-            },
-            None => break,
-        };
-        let job = match item {
-            Item::Job(job) => job,
-            Item::Respec(new, master) => {
-                if master {
-                    reconcile(&spec, &new).await;
-                    move_conntrack(&spec, &new);
-                }
-                spec = *new;
-                if master {
-                    let _ = done.send((router, Job::Reconcile, None));
-                }
-                continue;
-            }
-        };
-        let (cancel_tx, cancel_rx) = oneshot::channel();
-        let mut cancel_tx = Some(cancel_tx);
-        let started = std::time::Instant::now();
-        let run = run_hook(&spec, job, cancel_rx);
-        tokio::pin!(run);
-        let result = loop {
-            tokio::select! {
-                result = &mut run => break result,
-                request = requests.recv(), if open => match request {
-                    Some(Request::Run(next)) => queue.push_back(Item::Job(next)),
-                    Some(Request::Respec(spec, master)) => queue.push_back(Item::Respec(spec, master)),
-                    Some(Request::Cancel(id)) => {
-                        if matches!(job, Job::Hook { id: running, .. } if running == id) {
-                            if let Some(tx) = cancel_tx.take() {
-                                let _ = tx.send(());
-                            }
-                        } else if let Some(at) = queue
-                            .iter()
-                            .position(|i| matches!(i, Item::Job(Job::Hook { id: queued, .. }) if *queued == id))
-                        {
-                            if let Some(Item::Job(skipped)) = queue.remove(at) {
-                                tracing::debug!("Skipping cancelled hook {skipped:?}");
-                                let report = HookReport {
-                                    kind: skipped.kind(),
-                                    result: HookResult::Skipped,
-                                    duration: Duration::ZERO,
-                                    error: None,
-                                };
-                                let _ = done.send((router, skipped, Some(report)));
-                            }
-                        }
-                    }
-                    None => open = false,
-                },
-            }
-        };
-        let report = result.map(|(result, error)| HookReport {
-            kind: job.kind(),
-            result,
-            duration: started.elapsed(),
-            error,
-        });
-        let _ = done.send((router, job, report));
-    }
+/// A finished job's report, when something ran.
+fn report(
+    job: Job,
+    started: std::time::Instant,
+    result: Option<(HookResult, Option<String>)>,
+) -> Option<HookReport> {
+    result.map(|(result, error)| HookReport {
+        kind: job.kind(),
+        result,
+        duration: started.elapsed(),
+        error,
+    })
+}
+
+/// A master's settings changed: its VIPs move to the new ones, and conntrackd's part too.
+async fn move_to(old: &HookSpec, new: &HookSpec) {
+    reconcile(old, new).await;
+    move_conntrack(old, new);
 }
 
 /// Moves a master's VIPs from `old` settings to `new` ones: native to native, only the
@@ -400,7 +458,11 @@ async fn run_job(
         (VipMode::Scripts { up, down }, Job::Hook { kind, .. }) => {
             let script = if kind == HookKind::Up { up } else { down };
             match script {
-                Some(script) => Some((run_script(spec, script, kind, cancel).await, None)),
+                // Boxed: a child's future is large, and native jobs (thousands at a
+                // takeover) do not pay for it.
+                Some(script) => {
+                    Some((Box::pin(run_script(spec, script, kind, cancel)).await, None))
+                }
                 None => None,
             }
         }
@@ -570,4 +632,138 @@ async fn run_script(
         script.display()
     );
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runner whose up and down scripts append their event to `<dir>/events` (the up one
+    /// after `up_sleep`), and the file.
+    fn runner(name: &str, up_sleep: &str) -> (HookRunner, mpsc::UnboundedReceiver<Done>, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("carpd-hooks-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let events = dir.join("events");
+        let script = |event: &str, sleep: &str| {
+            let path = dir.join(event);
+            let body = format!(
+                "#!/bin/sh\nsleep {sleep}\necho {event} >> {}\n",
+                events.display()
+            );
+            std::fs::write(&path, body).expect("script");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("mode");
+            path
+        };
+        let spec = HookSpec {
+            mode: VipMode::Scripts {
+                up: Some(script("up", up_sleep)),
+                down: Some(script("down", "0")),
+            },
+            tag: String::new(),
+            interface: "eth0".into(),
+            vip_typed: "10.77.0.100".into(),
+            vips: vec!["10.77.0.100".into()],
+            xparam: None,
+            vhid: 1,
+            timeout: Duration::from_secs(10),
+            vmac: None,
+            conntrack: None,
+        };
+        let (done, reports) = mpsc::unbounded_channel();
+        (HookRunner::start(spec, RouterId(7), done), reports, events)
+    }
+
+    /// The next report, failing the test rather than hanging when none comes.
+    async fn next(reports: &mut mpsc::UnboundedReceiver<Done>) -> Done {
+        tokio::time::timeout(Duration::from_secs(10), reports.recv())
+            .await
+            .expect("a report within 10 s")
+            .expect("the runner's sender")
+    }
+
+    fn hook(id: u64, kind: HookKind) -> Job {
+        Job::Hook {
+            id: HookId(id),
+            kind,
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn jobs_run_one_at_a_time_in_order_and_a_cancelled_queued_one_is_skipped() {
+        let (mut runner, mut reports, events) = runner("order", "0.2");
+        for job in [
+            hook(1, HookKind::Up),
+            hook(2, HookKind::Down),
+            hook(3, HookKind::Up),
+        ] {
+            runner.request(HookRequest::Run(job));
+        }
+        runner.request(HookRequest::Cancel(HookId(3)));
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            let (router, job, report) = next(&mut reports).await;
+            assert_eq!(router, RouterId(7));
+            let report = report.expect("something ran or was skipped");
+            seen.push((job, report.result));
+            // What the loop does with every completion.
+            runner.job_done(&job);
+        }
+        assert_eq!(
+            seen,
+            [
+                (hook(3, HookKind::Up), HookResult::Skipped),
+                (hook(1, HookKind::Up), HookResult::Ok),
+                (hook(2, HookKind::Down), HookResult::Ok),
+            ]
+        );
+        // The down did not overtake the slow up before it.
+        assert_eq!(
+            std::fs::read_to_string(&events).expect("events"),
+            "up\ndown\n"
+        );
+        assert!(runner.running.is_none() && runner.queue.is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_running_hook_that_is_cancelled_is_killed_and_the_next_runs() {
+        let (mut runner, mut reports, events) = runner("cancel", "30");
+        runner.request(HookRequest::Run(hook(1, HookKind::Up)));
+        runner.request(HookRequest::Run(hook(2, HookKind::Down)));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        runner.request(HookRequest::Cancel(HookId(1)));
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let (_, job, report) = next(&mut reports).await;
+            seen.push((job, report.expect("ran").result));
+            runner.job_done(&job);
+        }
+        assert_eq!(
+            seen,
+            [
+                (hook(1, HookKind::Up), HookResult::Cancelled),
+                (hook(2, HookKind::Down), HookResult::Ok),
+            ]
+        );
+        assert_eq!(std::fs::read_to_string(&events).expect("events"), "down\n");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn finish_runs_what_is_queued_without_the_loop() {
+        let (mut runner, mut reports, events) = runner("finish", "0.1");
+        runner.request(HookRequest::Run(hook(1, HookKind::Up)));
+        runner.request(HookRequest::Run(hook(2, HookKind::Down)));
+        // Nobody hands completions back any more: finish runs the rest itself.
+        runner.finish().await;
+        assert_eq!(
+            std::fs::read_to_string(&events).expect("events"),
+            "up\ndown\n"
+        );
+        let mut jobs = Vec::new();
+        while let Ok((_, job, _)) = reports.try_recv() {
+            jobs.push(job);
+        }
+        assert_eq!(jobs, [hook(1, HookKind::Up), hook(2, HookKind::Down)]);
+    }
 }

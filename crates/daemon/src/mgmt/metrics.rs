@@ -82,7 +82,7 @@ pub fn render(
     registry.register(
         "hook_runs",
         "Hook runs (up/down scripts or native VIP changes), by kind and result",
-        tallies.hook_runs.clone(),
+        tallies.hook_runs(),
     );
     registry.register(
         "hook_duration_seconds",
@@ -239,7 +239,7 @@ impl GroupFamilies {
         registry.register(
             "group_transitions",
             "State changes of the group, by new state",
-            tallies.transitions.clone(),
+            tallies.transitions(),
         );
         registry.register(
             "adverts_sent",

@@ -7,6 +7,7 @@ pub mod file;
 pub mod iface;
 pub mod lock;
 pub mod macvlan;
+pub mod memory;
 pub mod multicast;
 pub mod netlink;
 pub mod packet;

@@ -153,7 +153,9 @@ pub struct VirtualRouter {
     last_advert_at: Option<Instant>,
     next_hook: u64,
     counter: u64,
-    recent_counters: [Option<u64>; REPLAY_WINDOW],
+    recent_counters: [u64; REPLAY_WINDOW],
+    /// how many of `recent_counters` hold a counter (the window fills up once)
+    recent_len: u8,
     recent_next: usize,
     rng: SplitMix64,
     actions: VecDeque<Action>,
@@ -200,7 +202,8 @@ impl VirtualRouter {
             last_advert_at: None,
             next_hook: 0,
             counter,
-            recent_counters: [None; REPLAY_WINDOW],
+            recent_counters: [0; REPLAY_WINDOW],
+            recent_len: 0,
             recent_next: 0,
             rng,
             actions: VecDeque::new(),
@@ -491,10 +494,12 @@ impl VirtualRouter {
         }
         // ucarp accepts any counter (docs/protocol.md §3); carpd also accepts any, but not one
         // it has just seen.
-        if self.recent_counters.contains(&Some(carp.counter)) {
+        let heard = &self.recent_counters[..usize::from(self.recent_len)];
+        if heard.contains(&carp.counter) {
             return self.drop(DropReason::Replay, source);
         }
-        self.recent_counters[self.recent_next] = Some(carp.counter);
+        self.recent_counters[self.recent_next] = carp.counter;
+        self.recent_len = self.recent_len.max(self.recent_next as u8 + 1);
         self.recent_next = (self.recent_next + 1) % REPLAY_WINDOW;
         self.heard(now, Heard::carp(carp, advert.ip.source));
     }

@@ -652,6 +652,8 @@ impl Checker<'_> {
                         vips.push(vip);
                     }
                 }
+                // Kept for the group's life: no spare capacity per group.
+                vips.shrink_to_fit();
                 Some(vips)
             }
             None => {
