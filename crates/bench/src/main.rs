@@ -15,6 +15,7 @@ mod stalls;
 mod stateful;
 mod stats;
 mod stress;
+mod thousands;
 mod vmac;
 mod vrrp3;
 
@@ -55,7 +56,7 @@ struct Args {
 }
 
 /// The scenarios' names, as `--only` matches them.
-const SCENARIOS: [&str; 19] = [
+const SCENARIOS: [&str; 20] = [
     "crash",
     "takeover",
     "handover",
@@ -66,6 +67,7 @@ const SCENARIOS: [&str; 19] = [
     "flood",
     "many",
     "reload",
+    "thousands",
     "vrrp3",
     "vrrp2",
     "migration",
@@ -170,6 +172,9 @@ fn run(options: &Options) -> Result<()> {
     }
     if wanted("reload") {
         sections.push(scale::reload(options)?);
+    }
+    if wanted("thousands") {
+        sections.push(thousands::thousands(options)?);
     }
     if wanted("vrrp3") {
         sections.push(vrrp3::vrrp3(options)?);
