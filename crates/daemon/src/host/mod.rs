@@ -68,6 +68,9 @@ pub struct Engine {
     tallies: tallies::Tallies,
     /// the VIP interfaces groups use, by name
     vip_links: BTreeMap<String, VipLink>,
+    /// the groups with a refused VIP change to try again: the loop's next deadline looks at
+    /// these alone, not at every group on every wake-up
+    retrying: std::collections::BTreeSet<RouterId>,
 }
 
 impl Engine {
@@ -83,6 +86,7 @@ impl Engine {
             health: Health::default(),
             tallies: tallies::Tallies::default(),
             vip_links: BTreeMap::new(),
+            retrying: Default::default(),
         }
     }
 
@@ -123,6 +127,7 @@ impl Engine {
         }
         self.drain(now);
         self.groups.remove(&router);
+        self.retrying.remove(&router);
         self.ledger.forget_group(router);
         // Forget VIP interfaces no group uses any more.
         let groups = &self.groups;
@@ -150,6 +155,8 @@ impl Engine {
         group.link_up = old.link_up;
         group.applied = old.applied;
         self.groups.insert(router, Box::new(group));
+        // A new Group has no retry pending.
+        self.retrying.remove(&router);
         let done = self.node.reconfigure(now, router, old.link.0, config)?;
         let restarted = done == Reconfigured::Restarted;
         self.emit(router, |group| Event::Changed { group, restarted });
@@ -226,7 +233,10 @@ impl Engine {
     /// The next deadline: the core's timers, or the drop log's throttle expiring with
     /// drops still unlogged. None when nothing is due, and then the loop sleeps until input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let retries = self.groups.values().filter_map(|g| g.vip_retry.next());
+        let retries = self
+            .retrying
+            .iter()
+            .filter_map(|r| self.groups.get(r)?.vip_retry.next());
         [self.node.poll_timeout(), self.ledger.next_flush()]
             .into_iter()
             .flatten()

@@ -107,16 +107,34 @@ impl Engine {
             }
             (false, false) => group.vip_retry.release_succeeded(),
         }
+        self.refile_retry(router);
+    }
+
+    /// Files `router` among the groups with a retry pending, or takes it out.
+    fn refile_retry(&mut self, router: RouterId) {
+        let pending = self
+            .groups
+            .get(&router)
+            .is_some_and(|g| g.vip_retry.next().is_some());
+        if pending {
+            self.retrying.insert(router);
+        } else {
+            self.retrying.remove(&router);
+        }
     }
 
     /// Retries of refused VIP changes that fell due: a lifted add fault lets the group compete
     /// again; a removal is tried again unless the group is MASTER again by now.
     pub(super) fn vip_retries_due(&mut self, now: Instant) {
         let routers: Vec<RouterId> = self
-            .groups
+            .retrying
             .iter()
-            .filter(|(_, g)| g.vip_retry.next().is_some_and(|t| t <= now))
-            .map(|(r, _)| *r)
+            .filter(|r| {
+                self.groups
+                    .get(r)
+                    .is_some_and(|g| g.vip_retry.next().is_some_and(|t| t <= now))
+            })
+            .copied()
             .collect();
         for router in routers {
             let master = self.state(router) == State::Master;
@@ -125,6 +143,7 @@ impl Engine {
                 continue;
             };
             let due = group.vip_retry.take_due(now);
+            self.refile_retry(router);
             if due.release && !master {
                 tracing::warn!("{tag}Trying again to remove the virtual IPs");
                 self.effects.push(Effect::Hook {
