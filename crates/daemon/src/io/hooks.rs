@@ -231,8 +231,7 @@ impl HookRunner {
                     let (old, new) = (Arc::clone(&self.spec), Arc::new(*new));
                     self.spec = Arc::clone(&new);
                     let task = tokio::spawn(async move {
-                        move_to(&old, &new).await;
-                        let _ = done.send((router, Job::Reconcile, None));
+                        move_reported(&old, &new, (router, &done)).await;
                     });
                     self.running = Some(Running {
                         job: Job::Reconcile,
@@ -244,9 +243,7 @@ impl HookRunner {
                     let (cancel, cancelled) = oneshot::channel();
                     let spec = Arc::clone(&self.spec);
                     let task = tokio::spawn(async move {
-                        let started = std::time::Instant::now();
-                        let result = run_hook(&spec, job, cancelled).await;
-                        let _ = done.send((router, job, report(job, started, result)));
+                        run_reported(&spec, job, cancelled, (router, &done)).await;
                     });
                     self.running = Some(Running {
                         job,
@@ -278,15 +275,12 @@ impl HookRunner {
                     Item::Respec(new, master) => {
                         let new = Arc::new(*new);
                         if master {
-                            move_to(&spec, &new).await;
-                            let _ = done.send((router, Job::Reconcile, None));
+                            move_reported(&spec, &new, (router, &done)).await;
                         }
                         spec = new;
                     }
                     Item::Job(job) => {
-                        let started = std::time::Instant::now();
-                        let result = run_hook(&spec, job, oneshot::channel().1).await;
-                        let _ = done.send((router, job, report(job, started, result)));
+                        run_reported(&spec, job, oneshot::channel().1, (router, &done)).await;
                     }
                 }
             }
@@ -299,24 +293,34 @@ impl HookRunner {
     }
 }
 
-/// A finished job's report, when something ran.
-fn report(
+/// Where a runner's completions go: its group, and the loop's channel.
+type ReportTo<'a> = (RouterId, &'a mpsc::UnboundedSender<Done>);
+
+/// Runs one job and reports it, with how long it took when something ran.
+async fn run_reported(
+    spec: &HookSpec,
     job: Job,
-    started: std::time::Instant,
-    result: Option<(HookResult, Option<String>)>,
-) -> Option<HookReport> {
-    result.map(|(result, error)| HookReport {
-        kind: job.kind(),
-        result,
-        duration: started.elapsed(),
-        error,
-    })
+    cancel: oneshot::Receiver<()>,
+    (router, done): ReportTo<'_>,
+) {
+    let started = std::time::Instant::now();
+    let report = run_hook(spec, job, cancel)
+        .await
+        .map(|(result, error)| HookReport {
+            kind: job.kind(),
+            result,
+            duration: started.elapsed(),
+            error,
+        });
+    let _ = done.send((router, job, report));
 }
 
-/// A master's settings changed: its VIPs move to the new ones, and conntrackd's part too.
-async fn move_to(old: &HookSpec, new: &HookSpec) {
+/// A master's settings changed: its VIPs move to the new ones, and conntrackd's part too;
+/// reported as [`Job::Reconcile`].
+async fn move_reported(old: &HookSpec, new: &HookSpec, (router, done): ReportTo<'_>) {
     reconcile(old, new).await;
     move_conntrack(old, new);
+    let _ = done.send((router, Job::Reconcile, None));
 }
 
 /// Moves a master's VIPs from `old` settings to `new` ones: native to native, only the
