@@ -23,7 +23,7 @@ _carpd() {
 
     case "${cmd}" in
         carpd)
-            opts="-i -s -m -v -p -o -P -n -a -b -k -u -d -r -D -z -B -f -x -S -M -h --interface --srcip --mcastip --mcast --vhid --pass --passfile --preempt --neutral --addr --advbase --advskew --upscript --downscript --deadratio --debug --shutdown --daemonize --facility --xparam --ignoreifstate --nomcast --pidfile --control-socket --hook-timeout --config --check-config --version --generate-docs --help"
+            opts="-i -s -m -v -p -o -P -n -a -b -k -u -d -r -D -z -B -f -x -S -M -h --interface --srcip --mcastip --mcast --vhid --pass --passfile --preempt --neutral --addr --advbase --advskew --upscript --downscript --deadratio --debug --shutdown --daemonize --facility --xparam --ignoreifstate --nomcast --pidfile --control-socket --hook-timeout --realtime-priority --config --check-config --version --generate-docs --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -154,6 +154,10 @@ _carpd() {
                     return 0
                     ;;
                 --hook-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --realtime-priority)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

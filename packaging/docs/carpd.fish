@@ -15,6 +15,7 @@ complete -c carpd -s x -l xparam -d 'Extra parameter passed to the scripts as th
 complete -c carpd -l pidfile -d 'Write the process id to FILE (carpd addition)' -r -F
 complete -c carpd -l control-socket -d 'Where carpctl connects (carpd addition; default /run/carpd/<interface>-<vhid>.sock; with --config the file\'s [daemon] control_socket)' -r -F
 complete -c carpd -l hook-timeout -d 'Kill a hook script still running after this long (carpd addition)' -r
+complete -c carpd -l realtime-priority -d 'Run the event loop under SCHED_FIFO at this priority (1 to 99), or 0 for the normal scheduler (carpd addition; default: priority 10 when adverts are under 100 ms apart)' -r
 complete -c carpd -l config -d 'Serve every group of a config file (TOML) instead of one group from these options (carpd addition; FILE defaults to /etc/carpd/carpd.toml)' -r -F
 complete -c carpd -l check-config -d 'Check a config file and exit: 0 when it is valid, 1 with every error otherwise (carpd addition; FILE defaults to /etc/carpd/carpd.toml)' -r -F
 complete -c carpd -l generate-docs -d 'Write the man page and shell completions into DIR, then exit (packaging)' -r -F

@@ -42,6 +42,9 @@ struct Args {
     /// Length of the long soaks, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     soak: u64,
+    /// Length of the soak under load (scenario 12), in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    load_soak: u64,
     /// How long the footprint is measured per repetition, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     footprint: u64,
@@ -100,6 +103,8 @@ pub struct Options {
     pub reps: usize,
     /// length of the long soaks
     pub soak: Duration,
+    /// length of the soak under load
+    pub load_soak: Duration,
     /// how long footprint is measured per repetition
     pub footprint: Duration,
     /// where the report goes
@@ -115,6 +120,7 @@ impl Args {
             carpd: carpd_lab::carpd_binary(self.carpd)?,
             reps: usize::from(self.reps),
             soak: Duration::from_secs(self.soak),
+            load_soak: Duration::from_secs(self.load_soak),
             footprint: Duration::from_secs(self.footprint),
             out: self.out,
             only: self.only,

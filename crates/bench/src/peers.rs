@@ -18,8 +18,9 @@ pub enum Daemon {
     Keepalived,
     /// carpd speaking VRRPv3 (config mode, VIP managed natively), as keepalived does
     CarpdVrrp3,
-    /// carpd with CARP in config mode, VIP managed natively, `realtime_priority = 50`
-    CarpdRealtime,
+    /// carpd with CARP in config mode, VIP managed natively, `realtime_priority = 0`: the
+    /// normal scheduler even where carpd would take SCHED_FIFO by default
+    CarpdNormalScheduler,
     /// keepalived at its default version (VRRPv2) with `auth_type PASS`
     KeepalivedV2,
     /// carpd speaking VRRPv2 with a password, as keepalived at its defaults
@@ -35,7 +36,7 @@ impl Daemon {
             Daemon::Ucarp => "ucarp",
             Daemon::Keepalived => "keepalived",
             Daemon::CarpdVrrp3 => "carpd (VRRPv3)",
-            Daemon::CarpdRealtime => "carpd (realtime_priority 50)",
+            Daemon::CarpdNormalScheduler => "carpd (realtime_priority 0)",
             Daemon::KeepalivedV2 => "keepalived (VRRPv2)",
             Daemon::CarpdVrrp2 => "carpd (VRRPv2)",
         }
@@ -47,7 +48,7 @@ impl Daemon {
             Daemon::Carpd
             | Daemon::CarpdNative
             | Daemon::CarpdVrrp3
-            | Daemon::CarpdRealtime
+            | Daemon::CarpdNormalScheduler
             | Daemon::CarpdVrrp2 => "carpd",
             Daemon::Ucarp => "ucarp",
             Daemon::Keepalived | Daemon::KeepalivedV2 => "keepalived",
@@ -103,7 +104,7 @@ pub fn start(
         Daemon::CarpdNative
         | Daemon::Keepalived
         | Daemon::CarpdVrrp3
-        | Daemon::CarpdRealtime
+        | Daemon::CarpdNormalScheduler
         | Daemon::KeepalivedV2
         | Daemon::CarpdVrrp2 => None,
     };
@@ -143,7 +144,7 @@ pub fn start_with(
         Daemon::Carpd
         | Daemon::CarpdNative
         | Daemon::Ucarp
-        | Daemon::CarpdRealtime
+        | Daemon::CarpdNormalScheduler
         | Daemon::KeepalivedV2
         | Daemon::CarpdVrrp2
             if member.ipv6 =>
@@ -169,12 +170,12 @@ pub fn start_with(
             carp.scripts = scripts;
             lab.start_carp(&program, &h, &carp, log)
         }
-        Daemon::CarpdRealtime => spawn_config(
+        Daemon::CarpdNormalScheduler => spawn_config(
             lab,
             carpd,
             &h,
             log,
-            "realtime_priority = 50\n",
+            "realtime_priority = 0\n",
             &format!(
                 "interface = \"eth0\"\nvhid = 7\nvips = [\"{}\"]\npassword = \"bench\"\n\
                  advbase = {}\nadvskew = {}\npreempt = {}\n",

@@ -55,16 +55,26 @@ pub(crate) enum Rate {
     /// advbase 0, advskew 13 (preferred: 50.8 ms adverts) or 15 (dead time 175.8 ms);
     /// keepalived VRRPv3 advert_int 0.05
     Fast,
+    /// VRRPv3 at 0.1 s, priority 200 (preferred) or 100: Master_Down_Interval 3 × 100 ms +
+    /// (256 − 100)/256 × 100 ms = 360.9 ms; keepalived the same
+    Tenth,
 }
 
 impl Rate {
-    /// carpd's (advbase, advskew) on a host preferred or not.
-    fn carp(self, preferred: bool) -> (u8, u8) {
+    /// carpd's protocol and timing keys for a group on a host preferred or not.
+    fn carpd_keys(self, preferred: bool) -> String {
+        let carp = |advbase: u8, advskew: u8| {
+            format!("password = \"bench\"\nadvbase = {advbase}\nadvskew = {advskew}\n")
+        };
         match (self, preferred) {
-            (Rate::Second, true) => (1, 0),
-            (Rate::Second, false) => (1, 50),
-            (Rate::Fast, true) => (0, 13),
-            (Rate::Fast, false) => (0, 15),
+            (Rate::Second, true) => carp(1, 0),
+            (Rate::Second, false) => carp(1, 50),
+            (Rate::Fast, true) => carp(0, 13),
+            (Rate::Fast, false) => carp(0, 15),
+            (Rate::Tenth, _) => format!(
+                "protocol = \"vrrp3\"\nadvert_interval = 0.1\npriority = {}\n",
+                if preferred { 200 } else { 100 }
+            ),
         }
     }
 }
@@ -80,12 +90,12 @@ pub(crate) struct Pair {
 fn carpd_groups(host: usize, groups: u8, rate: Rate) -> String {
     let mut s = String::from("\n");
     for v in 1..=groups {
-        let (advbase, advskew) = rate.carp(preferred(host, v));
         let _ = writeln!(
             s,
             "[[group]]\nname = \"g{v}\"\ninterface = \"eth0\"\nvhid = {v}\nvips = [\"{}/32\"]\n\
-             password = \"bench\"\nadvbase = {advbase}\nadvskew = {advskew}\npreempt = true\n",
-            vip(v)
+             {}preempt = true\n",
+            vip(v),
+            rate.carpd_keys(preferred(host, v))
         );
     }
     s
@@ -95,6 +105,7 @@ fn keepalived_config(host: usize, groups: u8, rate: Rate) -> String {
     let (version, interval) = match rate {
         Rate::Second => ("", "1"),
         Rate::Fast => ("\n  vrrp_version 3", "0.05"),
+        Rate::Tenth => ("\n  vrrp_version 3", "0.1"),
     };
     let mut s = format!("global_defs {{\n  router_id h{host}{version}\n}}\n");
     for v in 1..=groups {
@@ -141,7 +152,7 @@ pub(crate) fn start_pair(
         let log = format!("h{host}");
         let pids = &mut started[host - 1];
         match daemon {
-            Daemon::Ucarp if rate == Rate::Fast => {
+            Daemon::Ucarp if rate != Rate::Second => {
                 bail!("ucarp runs the many-group pair at advbase 1 only")
             }
             Daemon::Ucarp => {
@@ -163,7 +174,7 @@ pub(crate) fn start_pair(
                 pids.push(lab.start_keepalived(h, &conf, &log)?);
             }
             Daemon::CarpdVrrp3
-            | Daemon::CarpdRealtime
+            | Daemon::CarpdNormalScheduler
             | Daemon::CarpdVrrp2
             | Daemon::KeepalivedV2 => {
                 bail!(

@@ -6,6 +6,7 @@
 //! and what is accepted.
 
 use crate::logging::Facility;
+use crate::settings::scheduling::{self, Realtime};
 use crate::settings::tracking::DemoteBy;
 use crate::settings::{rules, DaemonSettings, GroupSettings, Origin, Settings, DEFAULT_CONFIG};
 use carpd_proto::{CarpParams, Protocol};
@@ -132,6 +133,11 @@ pub struct Cli {
     /// Kill a hook script still running after this long (carpd addition)
     #[arg(long = "hook-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub hook_timeout: Duration,
+
+    /// Run the event loop under SCHED_FIFO at this priority (1 to 99), or 0 for the normal
+    /// scheduler (carpd addition; default: priority 10 when adverts are under 100 ms apart)
+    #[arg(long = "realtime-priority", value_name = "PRIORITY", value_parser = parse_realtime)]
+    pub realtime_priority: Option<Realtime>,
 
     /// Serve every group of a config file (TOML) instead of one group from these options
     /// (carpd addition; FILE defaults to /etc/carpd/carpd.toml)
@@ -340,7 +346,7 @@ fn clap_error_line(e: &clap::Error) -> String {
 }
 
 /// The options that describe a group (clap ids: the field names): refused with `--config`.
-const GROUP_OPTIONS: [&str; 20] = [
+const GROUP_OPTIONS: [&str; 21] = [
     "control_socket",
     "interface",
     "srcip",
@@ -361,6 +367,7 @@ const GROUP_OPTIONS: [&str; 20] = [
     "ignoreifstate",
     "nomcast",
     "hook_timeout",
+    "realtime_priority",
 ];
 
 /// How long a passfile that is a pipe (`-o <(...)`) has to deliver its line.
@@ -425,6 +432,13 @@ fn parse_facility(text: &str) -> Result<Facility, String> {
     })
 }
 
+fn parse_realtime(text: &str) -> Result<Realtime, String> {
+    let number = text
+        .parse::<i64>()
+        .map_err(|_| scheduling::ACCEPTED.to_string())?;
+    Realtime::from_number(number)
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text)
         .map_err(|_| "accepted a duration such as 500ms, 30s or 2m".to_string())?;
@@ -487,7 +501,7 @@ impl Settings {
                 control_group: None,
                 notify_script: None,
                 metrics_listen: None,
-                realtime_priority: None,
+                realtime_priority: cli.realtime_priority.unwrap_or_default(),
             },
             trackers: Vec::new(),
             conntrack: None,
@@ -534,6 +548,25 @@ mod tests {
         assert_eq!(cli.mcast, Ipv4Addr::new(224, 0, 0, 18));
         assert_eq!(cli.facility, Facility::from_name("daemon").unwrap());
         assert!(!cli.preempt && !cli.neutral && !cli.shutdown && !cli.nomcast);
+    }
+
+    #[test]
+    fn realtime_priority_is_automatic_unless_given() {
+        let settings = |extra: &[&str]| {
+            let (cli, pw) = with(extra).unwrap();
+            Settings::from_cli(&cli, &Password(pw), "eth0".into())
+                .daemon
+                .realtime_priority
+        };
+        assert_eq!(settings(&["-p", "x"]), Realtime::Auto);
+        assert_eq!(
+            settings(&["-p", "x", "--realtime-priority", "0"]),
+            Realtime::Off
+        );
+        assert_eq!(
+            settings(&["-p", "x", "--realtime-priority", "20"]),
+            Realtime::Priority(20)
+        );
     }
 
     #[test]
@@ -631,6 +664,8 @@ mod tests {
             (&["-p", "x", "-f", "bogus"], "local7"),
             (&["-p", "x", "-a", "10.0.0.300"], "'10.0.0.300'"),
             (&["-p", "x", "--hook-timeout", "soon"], "duration"),
+            (&["-p", "x", "--realtime-priority", "100"], "accepted 0 "),
+            (&["-p", "x", "--realtime-priority", "high"], "1 to 99"),
             (&["-p", "x", "-a", "10.0.0.101/0"], "prefix of 1 to 32"),
             (&["-p", "x", "-a", "10.0.0.101/33"], "'10.0.0.101/33'"),
             (

@@ -115,7 +115,7 @@ mod tests {
             let have = std::fs::read_to_string(packaged.join(file)).unwrap_or_default();
             assert!(
                 want == have,
-                "packaging/docs/{file} is stale: run `cargo run -p carpd -- --generate-docs packaging/docs`"
+                "packaging/docs/{file} is stale: run `cargo run -p carpd --bin carpd -- --generate-docs packaging/docs`"
             );
         }
         let page = std::fs::read_to_string(fresh.join("carpd.8")).unwrap();

@@ -9,6 +9,7 @@ mod host;
 pub mod import;
 mod io;
 mod logging;
+mod loop_priority;
 pub mod mgmt;
 mod settings;
 mod startup;

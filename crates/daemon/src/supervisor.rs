@@ -85,6 +85,8 @@ struct Daemon {
     conntrack: Option<ConntrackDriver>,
     /// hands the heap's free pages back after a takeover of many groups
     trim: crate::sys::memory::AfterBursts,
+    /// the loop runs under SCHED_FIFO (chosen at start only)
+    realtime: bool,
 }
 
 /// Binds the control socket; in command-line mode a socket in use (another carpd, e.g. in
@@ -158,6 +160,7 @@ pub async fn run(mut settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             ..settings.clone()
         },
         trim: Default::default(),
+        realtime: false,
     };
     let plans = daemon.plan(&settings, &settings.groups).await?;
     daemon.remove_orphan_vips(&settings.groups).await;
@@ -168,16 +171,14 @@ pub async fn run(mut settings: Settings, pidfile: Option<&Path>) -> Result<()> {
         .set_trackers(daemon.io.now(), &settings.trackers);
     daemon.io.trackers().sync(&settings.trackers);
     daemon.start(plans, &mut locks).await?;
+    let realtime = crate::loop_priority::plan(&settings);
     // Each running group keeps its own copy; the plans and the parsed file are done with.
     drop(std::mem::take(&mut settings.groups));
     if let Some((socket, access)) = socket {
         control::serve(socket, access, calls_tx, events);
     }
-    let realtime = settings
-        .daemon
-        .realtime_priority
-        .is_some_and(enter_realtime);
-    crate::sys::privileges::drop_to_network(realtime);
+    daemon.realtime = realtime.as_ref().is_some_and(crate::loop_priority::enter);
+    crate::sys::privileges::drop_to_network(daemon.realtime);
     // After the drop: the endpoint's thread keeps the credentials it starts with.
     if let Some(listener) = metrics {
         if let Some(address) = settings.daemon.metrics_listen {
@@ -196,26 +197,6 @@ pub async fn run(mut settings: Settings, pidfile: Option<&Path>) -> Result<()> {
     ]);
     daemon.serve().await;
     Ok(())
-}
-
-/// Moves the loop to SCHED_FIFO at `priority` with its memory locked; whether it did. A
-/// refusal is logged with what is missing, and carpd goes on under the normal scheduler:
-/// failing over late under load beats not failing over at all.
-fn enter_realtime(priority: u8) -> bool {
-    match crate::sys::realtime::enter(priority) {
-        Ok(()) => {
-            tracing::info!(
-                "Event loop on SCHED_FIFO priority {priority}, memory locked ([daemon] realtime_priority)"
-            );
-            true
-        }
-        Err(e) => {
-            tracing::error!(
-                "[daemon] realtime_priority = {priority} not applied, running on the normal scheduler: {e}"
-            );
-            false
-        }
-    }
 }
 
 impl Daemon {
@@ -933,6 +914,13 @@ impl Daemon {
             tracing::warn!(
                 "routes added by a reload: carpd adds and removes them, but puts back one deleted behind its back only after a restart (it listens to route events when a group had routes at start)"
             );
+        }
+        if let Some(warning) = crate::loop_priority::after_reload(
+            self.base.daemon.realtime_priority,
+            self.realtime,
+            &new,
+        ) {
+            tracing::warn!("{warning}");
         }
         if plan.daemon_changed {
             tracing::warn!(

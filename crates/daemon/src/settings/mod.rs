@@ -8,6 +8,7 @@ pub mod conntrack;
 pub mod file;
 pub mod routes;
 pub mod rules;
+pub mod scheduling;
 pub mod tracking;
 
 use carpd_proto::{ConfigError, Protocol, VrConfig, VrConfigBuilder};
@@ -43,8 +44,9 @@ pub struct DaemonSettings {
     pub notify_script: Option<Vec<String>>,
     /// where `/metrics` is served (off when `None`)
     pub metrics_listen: Option<std::net::SocketAddr>,
-    /// the event loop runs under SCHED_FIFO at this priority, with its memory locked
-    pub realtime_priority: Option<u8>,
+    /// whether the event loop runs under SCHED_FIFO, with its memory locked: at a set
+    /// priority, never, or (no setting) when a group's adverts are under 100 ms apart
+    pub realtime_priority: scheduling::Realtime,
 }
 
 /// Everything about one group.

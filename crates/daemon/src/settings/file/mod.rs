@@ -390,20 +390,16 @@ impl Checker<'_> {
             control_group: None,
             notify_script: None,
             metrics_listen: None,
-            realtime_priority: None,
+            realtime_priority: Default::default(),
         };
         let Some(raw) = raw else {
             return daemon;
         };
         if let Some(priority) = &raw.realtime_priority {
-            let verdict = u8::try_from(*priority.get_ref())
-                .ok()
-                .filter(|p| (1..=99).contains(p))
-                .ok_or_else(|| {
-                    "accepted 1 to 99 (SCHED_FIFO priorities; keepalived's vrrp_rt_priority uses the same range), or no key for the normal scheduler".to_string()
-                });
-            daemon.realtime_priority =
-                self.check("[daemon]", "realtime_priority", priority, verdict);
+            let verdict = super::scheduling::Realtime::from_number(*priority.get_ref());
+            if let Some(realtime) = self.check("[daemon]", "realtime_priority", priority, verdict) {
+                daemon.realtime_priority = realtime;
+            }
         }
         daemon.notify_script = self
             .argv("[daemon]", "notify_script", &raw.notify_script)

@@ -1,6 +1,7 @@
 //! The config file parsed and refused, key by key.
 
 use super::*;
+use crate::settings::scheduling::Realtime;
 
 const GOOD: &str = r#"
 [daemon]
@@ -89,7 +90,7 @@ fn the_documented_keys_are_accepted_with_their_meaning() {
 }
 
 #[test]
-fn realtime_priority_takes_1_to_99_and_names_the_range_otherwise() {
+fn realtime_priority_takes_0_to_99_and_names_the_range_otherwise() {
     let with = |value: &str| {
         GOOD.replacen(
             "[daemon]\n",
@@ -98,11 +99,20 @@ fn realtime_priority_takes_1_to_99_and_names_the_range_otherwise() {
         )
     };
     let s = parse(Path::new("/etc/carpd/carpd.toml"), &with("50")).unwrap();
-    assert_eq!(s.daemon.realtime_priority, Some(50));
+    assert_eq!(s.daemon.realtime_priority, Realtime::Priority(50));
+    let s = parse(Path::new("/etc/carpd/carpd.toml"), &with("0")).unwrap();
+    assert_eq!(s.daemon.realtime_priority, Realtime::Off, "0: never");
     let s = parse(Path::new("/etc/carpd/carpd.toml"), GOOD).unwrap();
-    assert_eq!(s.daemon.realtime_priority, None, "no key: normal scheduler");
-    for bad in ["0", "100", "-1", "300"] {
-        refused(&with(bad), &["realtime_priority", bad, "accepted 1 to 99"]);
+    assert_eq!(
+        s.daemon.realtime_priority,
+        Realtime::Auto,
+        "no key: by the groups' intervals"
+    );
+    for bad in ["100", "-1", "300"] {
+        refused(
+            &with(bad),
+            &["realtime_priority", bad, "accepted 0 ", "or 1 to 99"],
+        );
     }
 }
 
