@@ -10,7 +10,6 @@ pub mod driver;
 pub mod hooks;
 pub mod notify;
 pub mod processes;
-pub mod readiness;
 pub mod trackers;
 pub mod vip_links;
 pub mod vmac_links;
