@@ -14,26 +14,51 @@ pub struct Plan {
     /// taken by default (a refusal is then a warning, not an error)
     automatic: bool,
     /// how the user says otherwise, in the words of the settings' origin
-    setting: &'static str,
+    setting: Setting,
 }
 
-/// The key or option that sets the priority, as the user writes it.
-fn setting(origin: &Origin) -> &'static str {
-    match origin {
-        Origin::CommandLine => "--realtime-priority",
-        Origin::File(_) => "[daemon] realtime_priority",
+/// The option or key that sets the priority, as the user writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setting {
+    /// `--realtime-priority N`
+    Option,
+    /// `[daemon] realtime_priority = N`
+    Key,
+}
+
+impl Setting {
+    fn of(origin: &Origin) -> Setting {
+        match origin {
+            Origin::CommandLine => Setting::Option,
+            Origin::File(_) => Setting::Key,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Setting::Option => "--realtime-priority",
+            Setting::Key => "[daemon] realtime_priority",
+        }
+    }
+
+    /// The setting with a value, as written on the command line or in the file.
+    fn with(self, value: u8) -> String {
+        match self {
+            Setting::Option => format!("--realtime-priority {value}"),
+            Setting::Key => format!("[daemon] realtime_priority = {value}"),
+        }
     }
 }
 
 /// Whether the loop goes realtime with these settings, and why.
 pub fn plan(settings: &Settings) -> Option<Plan> {
-    let setting = setting(&settings.origin);
+    let setting = Setting::of(&settings.origin);
     let reason = settings.daemon.realtime_priority.choose(&settings.groups)?;
     let priority = reason.priority();
     Some(match reason {
         Reason::Configured(_) => Plan {
             priority,
-            why: format!("({setting})"),
+            why: format!("({})", setting.name()),
             automatic: false,
             setting,
         },
@@ -46,12 +71,17 @@ pub fn plan(settings: &Settings) -> Option<Plan> {
     })
 }
 
-fn short_interval(group: &GroupSettings, interval: std::time::Duration, setting: &str) -> String {
+fn short_interval(
+    group: &GroupSettings,
+    interval: std::time::Duration,
+    setting: Setting,
+) -> String {
     format!(
-        "group {} advertises every {}, under {} ms ({setting} 0: the normal scheduler)",
+        "group {} advertises every {}, under {} ms ({}: the normal scheduler)",
         group.name,
         millis(interval),
-        SHORT_INTERVAL.as_millis()
+        SHORT_INTERVAL.as_millis(),
+        setting.with(0)
     )
 }
 
@@ -81,7 +111,8 @@ pub fn enter(plan: &Plan) -> bool {
         }
         Err(e) => {
             tracing::error!(
-                "{setting} = {priority} not applied, running on the normal scheduler: {e}"
+                "{} not applied, running on the normal scheduler: {e}",
+                setting.with(*priority)
             );
             false
         }
@@ -97,7 +128,7 @@ pub fn after_reload(realtime: Realtime, running: bool, new: &Settings) -> Option
     match realtime.choose(&new.groups)? {
         Reason::ShortInterval { group, interval } => Some(format!(
             "The event loop stays on the normal scheduler until the next start, where busy CPUs can delay adverts: {}; carpd takes SCHED_FIFO for that only at start",
-            short_interval(group, interval, setting(&new.origin))
+            short_interval(group, interval, Setting::of(&new.origin))
         )),
         Reason::Configured(_) => None,
     }
@@ -123,7 +154,7 @@ mod tests {
         assert!(short.automatic);
         assert_eq!(
             short.why,
-            "group web advertises every 3.9 ms, under 100 ms ([daemon] realtime_priority 0: the normal scheduler)"
+            "group web advertises every 3.9 ms, under 100 ms ([daemon] realtime_priority = 0: the normal scheduler)"
         );
         assert_eq!(plan_of("realtime_priority = 0", 1), None);
         assert_eq!(plan_of("", 26), None, "101.6 ms: the normal scheduler");
