@@ -345,7 +345,8 @@ fn clap_error_line(e: &clap::Error) -> String {
     }
 }
 
-/// The options that describe a group (clap ids: the field names): refused with `--config`.
+/// The options a config file sets instead (clap ids: the field names): a group's, and
+/// `--realtime-priority` (`[daemon] realtime_priority`); refused with `--config`.
 const GROUP_OPTIONS: [&str; 21] = [
     "control_socket",
     "interface",
