@@ -248,7 +248,7 @@ impl Cli {
                 .collect();
             if !given.is_empty() {
                 return Err(usage(format!(
-                    "carpd: --config with {}: accepted with --config only --debug, --daemonize, --facility and --pidfile (a group's settings belong in the file)",
+                    "carpd: --config with {}: accepted with --config only --debug, --daemonize, --facility and --pidfile (the groups' settings and realtime_priority belong in the file)",
                     given.join(", ")
                 )));
             }
@@ -820,6 +820,13 @@ mod tests {
         assert!(
             e.message
                 .contains("--config with --interface, --addr, --hook-timeout"),
+            "{}",
+            e.message
+        );
+        let e = parse(&["--config", "/x.toml", "--realtime-priority", "5"]).unwrap_err();
+        assert!(
+            e.message.contains("--config with --realtime-priority:")
+                && e.message.contains("realtime_priority belong in the file"),
             "{}",
             e.message
         );
