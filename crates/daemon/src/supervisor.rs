@@ -663,9 +663,11 @@ impl Daemon {
     /// Carries out the engine's effects: hook requests go to their group's runner, the rest
     /// to the I/O side.
     fn apply(&mut self) {
-        for effect in self.engine.take_effects() {
+        for effect in self.engine.drain_effects() {
             match effect {
                 Effect::Hook { router, request } => {
+                    // Frames asked for before the hook leave before it starts.
+                    self.io.flush();
                     if let Some(slot) = self.slots.get_mut(&router) {
                         slot.runner.request(request);
                     }
@@ -673,6 +675,7 @@ impl Daemon {
                 other => self.io.apply(other),
             }
         }
+        self.io.flush();
     }
 
     /// Starts planned groups: links opened, stale VIPs removed, runners started, groups added

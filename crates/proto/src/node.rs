@@ -5,7 +5,7 @@ use crate::action::{Action, DropReason, ProtocolKind};
 use crate::config::VrConfig;
 use crate::protocol::Protocol;
 use crate::time::Instant;
-use crate::vr::{Command, Reconfigured, VirtualRouter};
+use crate::vr::{Command, Reconfigured, VirtualRouter, ADVERT_SLACK_MAX};
 use crate::wire::carp::{Advertisement, CarpRepr, Packet, AUTHLEN};
 use crate::wire::ipv4::{is_fragment, Ipv4Repr, CARP_TTL, PROTOCOL_CARP};
 use crate::wire::vrrp2::Vrrp2Repr;
@@ -14,6 +14,10 @@ use crate::wire::DecodeError;
 use crate::HookId;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
+
+/// The routers filed under one (link, protocol, vhid): nearly always one, kept in the index
+/// itself, so that a packet's lookup touches no other memory.
+type Ids = smallvec::SmallVec<[RouterId; 2]>;
 
 /// Which routers a packet may be for: CARP (IPv4), VRRPv3 over IPv4, VRRPv3 over IPv6,
 /// VRRPv2 (IPv4).
@@ -93,7 +97,7 @@ pub struct Node {
     /// boxed: a router is about a kilobyte, and the map's nodes stay small and dense
     routers: BTreeMap<RouterId, Box<Entry>>,
     /// The routers serving each (link, protocol and family, vhid).
-    by_vhid: HashMap<(u32, Route, u8), Vec<RouterId>>,
+    by_vhid: HashMap<(u32, Route, u8), Ids>,
     /// How many routers send from each (link, source address): adverts from these are our own.
     sources: HashMap<(u32, IpAddr), usize>,
     /// Every router's deadline, earliest first.
@@ -152,7 +156,7 @@ impl Node {
         let (link, config) = (e.link, e.router.config());
         let key = (link, Route::of(config), config.vhid);
         if let Some(ids) = self.by_vhid.get_mut(&key) {
-            ids.retain(|&r| r != id);
+            ids.retain(|r| *r != id);
             if ids.is_empty() {
                 self.by_vhid.remove(&key);
             }
@@ -430,7 +434,7 @@ impl Node {
     /// (RFC 4291 section 2.5.6), so the packet came from the link whatever its hop limit
     /// (keepalived sends IPv6 unicast adverts at the kernel's default of 64).
     fn ttl_ok(&self, key: (u32, Route, u8), ttl: u8, from: IpAddr) -> bool {
-        let ids = self.by_vhid.get(&key).map_or(&[][..], Vec::as_slice);
+        let ids = self.by_vhid.get(&key).map_or(&[][..], Ids::as_slice);
         self.ttl_ok_for(ids, ttl, from)
     }
 
@@ -475,12 +479,23 @@ impl Node {
         });
     }
 
-    /// Fires every timer due at `now`.
+    /// Fires every timer due at `now`: those whose deadline has passed, and masters' adverts
+    /// that may go out early ([`VirtualRouter::advert_slack`]), so that the groups of a busy
+    /// node share wake-ups instead of waking once each.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let horizon = now + ADVERT_SLACK_MAX;
         let due: Vec<RouterId> = self
             .timers
             .iter()
-            .take_while(|(at, _)| *at <= now)
+            .take_while(|(at, _)| *at <= horizon)
+            .filter(|(at, id)| {
+                *at <= now
+                    || self
+                        .routers
+                        .get(id)
+                        .and_then(|e| e.router.earliest_timeout())
+                        .is_some_and(|early| early <= now)
+            })
             .map(|(_, id)| *id)
             .collect();
         for id in due {

@@ -33,6 +33,14 @@ impl Instant {
         self.0
     }
 
+    /// `duration` before `self`, the epoch at the earliest.
+    pub fn saturating_sub(self, duration: Duration) -> Instant {
+        Instant(
+            self.0
+                .saturating_sub(duration.as_micros().min(u64::MAX as u128) as u64),
+        )
+    }
+
     /// Time from `earlier` to `self`, zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_micros(self.0.saturating_sub(earlier.0))

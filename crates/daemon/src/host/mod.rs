@@ -230,6 +230,13 @@ impl Engine {
         std::mem::take(&mut self.effects)
     }
 
+    /// The effects left by the last inputs, in order; the list keeps its room for the next
+    /// ones (a busy master's wake-up leaves hundreds, and a new list each time costs the
+    /// allocator more than the adverts themselves).
+    pub fn drain_effects(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.effects.drain(..)
+    }
+
     /// The next deadline: the core's timers, or the drop log's throttle expiring with
     /// drops still unlogged. None when nothing is due, and then the loop sleeps until input.
     pub fn poll_timeout(&self) -> Option<Instant> {

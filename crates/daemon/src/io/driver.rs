@@ -272,6 +272,8 @@ pub struct Io {
     vip_links: crate::io::vip_links::VipLinks,
     /// inputs made by one event beyond the one returned (a VIP interface's change)
     pending: std::collections::VecDeque<Input>,
+    /// Frames for one link waiting to leave together (see [`Io::flush`]).
+    outgoing: (LinkId, Vec<(Vec<u8>, u16)>),
     /// sends that failed in a row
     send_errors: u64,
 }
@@ -427,6 +429,7 @@ impl Io {
             scrapes: channels.scrapes,
             vip_links: Default::default(),
             pending: Default::default(),
+            outgoing: (LinkId(0), Vec::new()),
             send_errors: 0,
         })
     }
@@ -756,19 +759,26 @@ impl Io {
     }
 
     /// Carries out one of the engine's effects (a group's hook requests go to its runner,
-    /// which the supervisor holds).
+    /// which the supervisor holds). Frames on a link's socket wait until the next effect of
+    /// another kind or link, or [`Io::flush`], so that a run of adverts leaves in one system
+    /// call; the order of effects is kept.
     pub fn apply(&mut self, effect: Effect) {
-        let sent = match effect {
-            Effect::Transmit {
-                link,
-                frame,
-                ethertype,
-            } => {
-                let Some(socket) = self.links.get(&link).and_then(|l| l.socket.as_ref()) else {
-                    return;
-                };
-                socket.get_ref().send(&frame, ethertype)
+        if let Effect::Transmit {
+            link,
+            frame,
+            ethertype,
+        } = effect
+        {
+            if self.outgoing.0 != link {
+                self.flush();
+                self.outgoing.0 = link;
             }
+            self.outgoing.1.push((frame, ethertype));
+            return;
+        }
+        self.flush();
+        let sent = match effect {
+            Effect::Transmit { .. } => return,
             Effect::TransmitOn {
                 index,
                 frame,
@@ -805,6 +815,23 @@ impl Io {
             Effect::Notify(call) => return self.notifier.call(call),
         };
         self.sent(sent);
+    }
+
+    /// Sends the frames waiting for one link (see [`Io::apply`]).
+    pub fn flush(&mut self) {
+        let (link, frames) = &mut self.outgoing;
+        if frames.is_empty() {
+            return;
+        }
+        let frames = std::mem::take(frames);
+        let Some(socket) = self.links.get(link).and_then(|l| l.socket.as_ref()) else {
+            return;
+        };
+        let mut results = Vec::with_capacity(frames.len());
+        socket.get_ref().send_all(&frames, |r| results.push(r));
+        for result in results {
+            self.sent(result);
+        }
     }
 
     /// Counts a failed send (ucarp's wording, repeated failures logged once per 100) or a

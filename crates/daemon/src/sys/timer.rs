@@ -32,7 +32,7 @@ pub fn monotonic_now() -> Duration {
     clock_gettime(Clock::CLOCK_MONOTONIC).map_or(Duration::ZERO, Duration::from)
 }
 
-/// One deadline the loop waits for; re-armed only when it changes.
+/// One deadline the loop waits for; re-armed only when it comes earlier or has fired.
 pub struct DeadlineTimer {
     fd: AsyncFd<Source>,
     armed: Option<Duration>,
@@ -51,10 +51,15 @@ impl DeadlineTimer {
         })
     }
 
-    /// Arms the timer for `at` (monotonic time; in the past fires at once), or disarms it.
+    /// Arms the timer to fire by `at` (monotonic time; in the past fires at once), or
+    /// disarms it. A timer already armed for an earlier time stays so: it fires early once
+    /// and the loop, finding nothing due, arms it again. A deadline pushed back (a backup's,
+    /// at each advert it hears) then costs no system call.
     pub fn arm(&mut self, at: Option<Duration>) -> io::Result<()> {
-        if at == self.armed {
-            return Ok(());
+        match (at, self.armed) {
+            (None, None) => return Ok(()),
+            (Some(at), Some(armed)) if armed <= at => return Ok(()),
+            _ => {}
         }
         let timer = &self.fd.get_ref().0;
         match at {
@@ -136,6 +141,21 @@ mod tests {
             .await
             .expect("the earlier deadline fired")
             .expect("expired");
+
+        // Armed, then pushed back: it fires at the first deadline, and only once.
+        let now = monotonic_now();
+        timer
+            .arm(Some(now + Duration::from_millis(20)))
+            .expect("arm");
+        timer
+            .arm(Some(now + Duration::from_secs(10)))
+            .expect("later");
+        tokio::time::timeout(Duration::from_secs(2), timer.expired())
+            .await
+            .expect("the first deadline fired")
+            .expect("expired");
+        let quiet = tokio::time::timeout(Duration::from_millis(50), timer.expired()).await;
+        assert!(quiet.is_err(), "fired twice");
 
         // A deadline in the past fires at once; disarming before it is read stops it.
         timer

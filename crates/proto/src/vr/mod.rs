@@ -29,6 +29,10 @@ mod vrrp;
 /// How many recent counters a router remembers to drop exact replays.
 const REPLAY_WINDOW: usize = 32;
 
+/// The most a master's advert goes out ahead of its deadline to share another router's
+/// wake-up (see [`VirtualRouter::advert_slack`]).
+pub const ADVERT_SLACK_MAX: Duration = Duration::from_millis(16);
+
 /// An operator's request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -422,7 +426,29 @@ impl VirtualRouter {
         self.actions.pop_front()
     }
 
-    /// The earliest instant at which [`VirtualRouter::handle_timeout`] has work.
+    /// How early this router's advert may go out when the node wakes for another router's
+    /// timer: a 64th of the advert interval, at most [`ADVERT_SLACK_MAX`]. Sending early
+    /// never brings a backup's takeover closer, and the adverts of many groups then share a
+    /// wake-up (see [`crate::Node::handle_timeout`]). A router alone is woken at its deadline.
+    pub fn advert_slack(&self) -> Duration {
+        (self.advert_interval() / 64).min(ADVERT_SLACK_MAX)
+    }
+
+    /// The earliest instant at which [`VirtualRouter::handle_timeout`] has work: a master's
+    /// advert deadline less [`VirtualRouter::advert_slack`], otherwise
+    /// [`VirtualRouter::poll_timeout`] (a backup's dead timer never fires early).
+    pub fn earliest_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Master { advert_at, .. } => {
+                let early = advert_at.saturating_sub(self.advert_slack());
+                Some(self.garp_refresh_at.map_or(early, |g| g.min(early)))
+            }
+            _ => self.poll_timeout(),
+        }
+    }
+
+    /// The instant by which [`VirtualRouter::handle_timeout`] must be called: the next
+    /// deadline of any of its timers.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::Init | Phase::Drained | Phase::Fault => None,
@@ -437,7 +463,8 @@ impl VirtualRouter {
         }
     }
 
-    /// Fires every timer due at `now`.
+    /// Fires every timer due at `now`; a master's advert is due from
+    /// [`VirtualRouter::earliest_timeout`] on.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Backup {
@@ -462,7 +489,7 @@ impl VirtualRouter {
                 self.start_advertising(now, Some(up_hook));
             }
             Phase::Master { advert_at, .. } => {
-                if advert_at <= now {
+                if advert_at <= now + self.advert_slack() {
                     self.advertise_now(now);
                 }
                 if self.garp_refresh_at.is_some_and(|at| at <= now) {

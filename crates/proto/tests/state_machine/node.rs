@@ -274,3 +274,80 @@ fn node_indexes_follow_adds_removals_and_reconfiguration() {
         .all(|(r, _)| r.is_some_and(|r| r != ids[0])));
     assert_deadline_consistent(&node);
 }
+#[test]
+fn masters_due_within_a_64th_of_their_interval_share_a_wake_up_and_backups_never_fire_early() {
+    let mut node = Node::new();
+    // Masters of 1 s adverts whose next advert is due at 4.000, 4.005 and 4.020 s (slack:
+    // 1 s / 64 = 15.6 ms), and a backup whose master-down time is 4.005 s.
+    let a = node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 1);
+    let b = node.add_router(2, config(ME).build().unwrap(), at(5_000), 2);
+    let c = node.add_router(3, config(ME).build().unwrap(), at(20_000), 3);
+    drain_node(&mut node);
+    while let Some(due) = node.poll_timeout().filter(|t| *t < at(3_500_000)) {
+        node.handle_timeout(due);
+        drain_node(&mut node);
+    }
+    let d = node.add_router(4, config(ME).build().unwrap(), at(1_005_000), 4);
+    drain_node(&mut node);
+    for id in [a, b, c] {
+        assert_eq!(node.router(id).unwrap().state(), State::Master);
+    }
+    assert_eq!(node.poll_timeout(), Some(at(4_000_000)));
+
+    node.handle_timeout(at(4_000_000));
+    let sent: Vec<_> = drain_node(&mut node)
+        .into_iter()
+        .filter(|(_, action)| matches!(action, Action::Send { .. }))
+        .map(|(router, _)| router.unwrap())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(sent, [a, b], "b's advert 5 ms early, c's 20 ms away waits");
+    assert_eq!(node.router(d).unwrap().state(), State::Backup);
+    // d's master-down time is its own; the wake-up for it takes c's advert 15 ms early.
+    assert_eq!(node.poll_timeout(), Some(at(4_005_000)));
+    node.handle_timeout(at(4_005_000));
+    assert_eq!(node.router(d).unwrap().state(), State::Master, "on time");
+    let sent: Vec<_> = drain_node(&mut node)
+        .into_iter()
+        .filter(|(_, action)| matches!(action, Action::Send { .. }))
+        .map(|(router, _)| router.unwrap())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(sent, [c, d]);
+    // From then on the four share one wake-up a second.
+    assert_eq!(node.poll_timeout(), Some(at(5_000_000)));
+    node.handle_timeout(at(5_000_000));
+    let sent: Vec<_> = drain_node(&mut node)
+        .into_iter()
+        .filter(|(_, action)| matches!(action, Action::Send { .. }))
+        .map(|(router, _)| router.unwrap())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(sent, [a, b, c, d]);
+    assert_eq!(node.poll_timeout(), Some(at(6_000_000)));
+}
+
+#[test]
+fn a_lone_master_advertises_exactly_every_interval() {
+    let mut node = Node::new();
+    let a = node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 1);
+    drain_node(&mut node);
+    let mut sends = Vec::new();
+    while let Some(due) = node.poll_timeout().filter(|t| *t <= at(8_000_000)) {
+        node.handle_timeout(due);
+        if drain_node(&mut node)
+            .iter()
+            .any(|(_, action)| matches!(action, Action::Send { .. }))
+        {
+            sends.push(due.as_micros());
+        }
+    }
+    assert_eq!(node.router(a).unwrap().state(), State::Master);
+    assert_eq!(
+        sends,
+        [3_000_000, 4_000_000, 5_000_000, 6_000_000, 7_000_000, 8_000_000]
+    );
+}
