@@ -51,6 +51,9 @@ use std::net::IpAddr;
 use std::ops::ControlFlow;
 use tracker_health::Health;
 
+/// The room the effect list keeps between wake-ups: a busy master's round of adverts.
+const EFFECTS_ROOM: usize = 512;
+
 /// Every group of the host and the links they use.
 #[derive(Debug)]
 pub struct Engine {
@@ -233,7 +236,11 @@ impl Engine {
     /// The effects left by the last inputs, in order; the list keeps its room for the next
     /// ones (a busy master's wake-up leaves hundreds, and a new list each time costs the
     /// allocator more than the adverts themselves).
+    /// A burst (every group's start) gives its room back at the next call.
     pub fn drain_effects(&mut self) -> std::vec::Drain<'_, Effect> {
+        if self.effects.capacity() > EFFECTS_ROOM && self.effects.len() <= EFFECTS_ROOM {
+            self.effects.shrink_to(EFFECTS_ROOM);
+        }
         self.effects.drain(..)
     }
 
