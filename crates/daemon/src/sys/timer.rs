@@ -32,7 +32,11 @@ pub fn monotonic_now() -> Duration {
     clock_gettime(Clock::CLOCK_MONOTONIC).map_or(Duration::ZERO, Duration::from)
 }
 
-/// One deadline the loop waits for; re-armed only when it comes earlier or has fired.
+/// How far before a new deadline an armed timer is left as it is (see [`DeadlineTimer::arm`]).
+const KEEP_EARLIER: Duration = Duration::from_millis(10);
+
+/// One deadline the loop waits for; re-armed when it has fired, comes earlier, or moves
+/// back by more than [`KEEP_EARLIER`].
 pub struct DeadlineTimer {
     fd: AsyncFd<Source>,
     armed: Option<Duration>,
@@ -52,13 +56,15 @@ impl DeadlineTimer {
     }
 
     /// Arms the timer to fire by `at` (monotonic time; in the past fires at once), or
-    /// disarms it. A timer already armed for an earlier time stays so: it fires early once
-    /// and the loop, finding nothing due, arms it again. A deadline pushed back (a backup's,
-    /// at each advert it hears) then costs no system call.
+    /// disarms it. A timer already armed up to [`KEEP_EARLIER`] before `at` stays so: should
+    /// it fire, the loop finds nothing due and arms it again. With thousands of groups the
+    /// earliest deadline moves back by a little at each advert a backup hears, and then
+    /// costs no system call; one group's moves by a whole interval and re-arms, so that it
+    /// never wakes early.
     pub fn arm(&mut self, at: Option<Duration>) -> io::Result<()> {
         match (at, self.armed) {
             (None, None) => return Ok(()),
-            (Some(at), Some(armed)) if armed <= at => return Ok(()),
+            (Some(at), Some(armed)) if armed <= at && at - armed <= KEEP_EARLIER => return Ok(()),
             _ => {}
         }
         let timer = &self.fd.get_ref().0;
@@ -142,7 +148,28 @@ mod tests {
             .expect("the earlier deadline fired")
             .expect("expired");
 
-        // Armed, then pushed back: it fires at the first deadline, and only once.
+        // Armed, then pushed back by less than KEEP_EARLIER: it fires at the first deadline,
+        // and only once.
+        let now = monotonic_now();
+        timer
+            .arm(Some(now + Duration::from_millis(20)))
+            .expect("arm");
+        timer
+            .arm(Some(now + Duration::from_millis(25)))
+            .expect("a little later");
+        assert_eq!(
+            timer.armed,
+            Some(now + Duration::from_millis(20)),
+            "left as armed"
+        );
+        let fired = tokio::time::timeout(Duration::from_secs(2), timer.expired())
+            .await
+            .expect("the first deadline fired");
+        fired.expect("expired");
+        let quiet = tokio::time::timeout(Duration::from_millis(50), timer.expired()).await;
+        assert!(quiet.is_err(), "fired twice");
+
+        // Pushed back by more: re-armed, it does not fire at the first deadline.
         let now = monotonic_now();
         timer
             .arm(Some(now + Duration::from_millis(20)))
@@ -150,12 +177,9 @@ mod tests {
         timer
             .arm(Some(now + Duration::from_secs(10)))
             .expect("later");
-        tokio::time::timeout(Duration::from_secs(2), timer.expired())
-            .await
-            .expect("the first deadline fired")
-            .expect("expired");
-        let quiet = tokio::time::timeout(Duration::from_millis(50), timer.expired()).await;
-        assert!(quiet.is_err(), "fired twice");
+        assert_eq!(timer.armed, Some(now + Duration::from_secs(10)), "re-armed");
+        let quiet = tokio::time::timeout(Duration::from_millis(80), timer.expired()).await;
+        assert!(quiet.is_err(), "woke at the deadline it was moved from");
 
         // A deadline in the past fires at once; disarming before it is read stops it.
         timer
