@@ -274,6 +274,17 @@ fn node_indexes_follow_adds_removals_and_reconfiguration() {
         .all(|(r, _)| r.is_some_and(|r| r != ids[0])));
     assert_deadline_consistent(&node);
 }
+/// The routers that sent an advert among the node's actions, in id order.
+fn senders(node: &mut Node) -> Vec<carpd_proto::RouterId> {
+    drain_node(node)
+        .into_iter()
+        .filter(|(_, action)| matches!(action, Action::Send { .. }))
+        .map(|(router, _)| router.unwrap())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 #[test]
 fn masters_due_within_a_64th_of_their_interval_share_a_wake_up_and_backups_never_fire_early() {
     let mut node = Node::new();
@@ -295,37 +306,19 @@ fn masters_due_within_a_64th_of_their_interval_share_a_wake_up_and_backups_never
     assert_eq!(node.poll_timeout(), Some(at(4_000_000)));
 
     node.handle_timeout(at(4_000_000));
-    let sent: Vec<_> = drain_node(&mut node)
-        .into_iter()
-        .filter(|(_, action)| matches!(action, Action::Send { .. }))
-        .map(|(router, _)| router.unwrap())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let sent = senders(&mut node);
     assert_eq!(sent, [a, b], "b's advert 5 ms early, c's 20 ms away waits");
     assert_eq!(node.router(d).unwrap().state(), State::Backup);
     // d's master-down time is its own; the wake-up for it takes c's advert 15 ms early.
     assert_eq!(node.poll_timeout(), Some(at(4_005_000)));
     node.handle_timeout(at(4_005_000));
     assert_eq!(node.router(d).unwrap().state(), State::Master, "on time");
-    let sent: Vec<_> = drain_node(&mut node)
-        .into_iter()
-        .filter(|(_, action)| matches!(action, Action::Send { .. }))
-        .map(|(router, _)| router.unwrap())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let sent = senders(&mut node);
     assert_eq!(sent, [c, d]);
     // From then on the four share one wake-up a second.
     assert_eq!(node.poll_timeout(), Some(at(5_000_000)));
     node.handle_timeout(at(5_000_000));
-    let sent: Vec<_> = drain_node(&mut node)
-        .into_iter()
-        .filter(|(_, action)| matches!(action, Action::Send { .. }))
-        .map(|(router, _)| router.unwrap())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let sent = senders(&mut node);
     assert_eq!(sent, [a, b, c, d]);
     assert_eq!(node.poll_timeout(), Some(at(6_000_000)));
 }
