@@ -817,37 +817,42 @@ impl Io {
         self.sent(sent);
     }
 
-    /// Sends the frames waiting for one link (see [`Io::apply`]).
+    /// Sends the frames waiting for one link (see [`Io::apply`]); the list keeps its room
+    /// for the next wake-up, up to [`OUTGOING_ROOM`] frames.
     pub fn flush(&mut self) {
         let (link, frames) = &mut self.outgoing;
         if frames.is_empty() {
             return;
         }
-        let frames = std::mem::take(frames);
-        let Some(socket) = self.links.get(link).and_then(|l| l.socket.as_ref()) else {
-            return;
-        };
-        let mut results = Vec::with_capacity(frames.len());
-        socket.get_ref().send_all(&frames, |r| results.push(r));
-        for result in results {
-            self.sent(result);
+        if let Some(socket) = self.links.get(link).and_then(|l| l.socket.as_ref()) {
+            let errors = &mut self.send_errors;
+            socket.get_ref().send_all(frames, |r| count_send(errors, r));
+        }
+        frames.clear();
+        if frames.capacity() > OUTGOING_ROOM {
+            frames.shrink_to(OUTGOING_ROOM);
         }
     }
 
-    /// Counts a failed send (ucarp's wording, repeated failures logged once per 100) or a
-    /// successful one.
+    /// Counts a failed send or a successful one (see [`count_send`]).
     fn sent(&mut self, result: std::io::Result<()>) {
-        let Err(error) = result else {
-            self.send_errors = 0;
-            return;
-        };
-        self.send_errors += 1;
-        if self.send_errors == 1 || self.send_errors.is_multiple_of(100) {
-            tracing::warn!(
-                "write() has failed: {error} ({} in a row)",
-                self.send_errors
-            );
-        }
+        count_send(&mut self.send_errors, result);
+    }
+}
+
+/// The room the list of frames waiting to leave keeps between wake-ups.
+const OUTGOING_ROOM: usize = 512;
+
+/// Counts a failed send in `errors` (failures in a row; ucarp's wording, logged once per
+/// 100) or resets it on a successful one.
+fn count_send(errors: &mut u64, result: std::io::Result<()>) {
+    let Err(error) = result else {
+        *errors = 0;
+        return;
+    };
+    *errors += 1;
+    if *errors == 1 || errors.is_multiple_of(100) {
+        tracing::warn!("write() has failed: {error} ({errors} in a row)");
     }
 }
 

@@ -156,6 +156,7 @@ impl PacketSocket {
             header.msg_hdr.msg_iov = iov;
             header.msg_hdr.msg_iovlen = 1;
         }
+        // Never more than the headers filled in, whatever the caller passed.
         let count = chunk.len().min(SEND_CHUNK);
         // SAFETY: the first `count` headers each point at one live iovec (`iovecs`), one
         // live address (`addresses`) and one live frame (`chunk`), all of which outlive the
