@@ -435,11 +435,21 @@ fn handle(plan: &mut Plan, request: Request, tag: &str) {
     }
 }
 
-/// Runs `conntrackd -C config <flag>` within the bound.
+/// Runs `conntrackd -C config <flag>` within the bound: how it ended, and what it said or
+/// why it could not be run.
 async fn command(settings: ConntrackSettings, step: Step) -> (Ended, String) {
     let mut command = tokio::process::Command::new(&settings.binary);
     command.arg("-C").arg(&settings.config).arg(step.flag());
-    child::run_captured(command, settings.timeout, std::future::pending()).await
+    let (ended, output) =
+        child::run_captured(command, settings.timeout, std::future::pending()).await;
+    match &ended {
+        // What the program would have said is the reason it could not run.
+        Ended::NotStarted(e) | Ended::WaitFailed(e) => {
+            let reason = format!("could not run {}: {e}", settings.binary.display());
+            (ended, reason)
+        }
+        _ => (ended, output),
+    }
 }
 
 /// Logs how a step ended, with its duration; its outcome.
@@ -462,8 +472,8 @@ fn log_step(tag: &str, step: Step, elapsed: Duration, ended: Ended, output: &str
             );
             Outcome::Failed
         }
-        Ended::NotStarted(e) | Ended::WaitFailed(e) => {
-            tracing::error!("{tag}conntrackd {flag} ({what}) could not run: {e}");
+        Ended::NotStarted(_) | Ended::WaitFailed(_) => {
+            tracing::error!("{tag}conntrackd {flag} ({what}) failed after {ms:.1} ms{said}");
             Outcome::Failed
         }
         Ended::TimedOut | Ended::Cancelled => {
@@ -482,7 +492,6 @@ mod tests {
     /// when it starts and when it ends; a commit takes 0.2 s; with a file `hang` it never
     /// answers; with a file `fail` it says so and exits 1.
     fn fake(name: &str) -> (PathBuf, ConntrackSettings) {
-        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("carpd-ctd-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -491,8 +500,7 @@ mod tests {
             "#!/bin/sh\necho \"$3 start\" >> {d}/log\n[ -f {d}/hang ] && sleep 30\nif [ -f {d}/fail ]; then echo \"[ERROR] can't connect: is conntrackd running?\" >&2; exit 1; fi\n[ \"$3\" = -c ] && sleep 0.2\necho \"$3 end\" >> {d}/log\n"
         );
         let binary = dir.join("conntrackd");
-        std::fs::write(&binary, script).unwrap();
-        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::sys::child::write_script(&binary, &script);
         let settings = ConntrackSettings {
             config: dir.join("conntrackd.conf"),
             socket: dir.join("ctl"),
@@ -572,6 +580,30 @@ mod tests {
         assert_eq!(count(&view, "reset_timers"), (0, 0, 0));
         assert_eq!(view.last_commit.expect("a commit").result, "timeout");
         assert_eq!(view.role, "primary");
+        drop(ct);
+        driver.finish().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_conntrackd_that_cannot_be_run_is_counted_with_the_reason() {
+        let (dir, mut settings) = fake("gone");
+        settings.binary = dir.join("no-such-conntrackd");
+        let driver = ConntrackDriver::start(settings, "");
+        let ct = driver.handle();
+        ct.primary("lan").await.unwrap();
+        let view = driver.view();
+        assert_eq!(count(&view, "commit"), (0, 1, 0));
+        let commit = view.last_commit.expect("a commit");
+        assert_eq!(commit.result, "failed");
+        let path = dir.join("no-such-conntrackd");
+        assert!(
+            commit
+                .detail
+                .starts_with(&format!("could not run {}: ", path.display()))
+                && commit.detail.contains("No such file"),
+            "{commit:?}"
+        );
         drop(ct);
         driver.finish().await;
         std::fs::remove_dir_all(&dir).unwrap();

@@ -645,7 +645,6 @@ mod tests {
     /// A runner whose up and down scripts append their event to `<dir>/events` (the up one
     /// after `up_sleep`), and the file.
     fn runner(name: &str, up_sleep: &str) -> (HookRunner, mpsc::UnboundedReceiver<Done>, PathBuf) {
-        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("carpd-hooks-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -656,8 +655,7 @@ mod tests {
                 "#!/bin/sh\nsleep {sleep}\necho {event} >> {}\n",
                 events.display()
             );
-            std::fs::write(&path, body).expect("script");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("mode");
+            crate::sys::child::write_script(&path, &body);
             path
         };
         let spec = HookSpec {

@@ -127,3 +127,27 @@ async fn output(
     }
     text
 }
+
+/// For tests: writes `body` to `path` as an executable script without this process ever
+/// holding the file open for writing. The tests run on many threads; a thread that forks while
+/// another has the file open gives its child a copy of that descriptor until the child execs,
+/// and running the script in that window fails with ETXTBSY ("Text file busy"). A short-lived
+/// `sh` writes the file instead, so no descriptor to it is ever ours to copy.
+#[cfg(test)]
+pub fn write_script(path: &std::path::Path, body: &str) {
+    use std::io::Write;
+    let mut writer = std::process::Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    writer
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(body.as_bytes())
+        .expect("script written to sh");
+    let status = writer.wait().expect("sh ends");
+    assert!(status.success(), "writing {}: {status}", path.display());
+}
