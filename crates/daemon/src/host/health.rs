@@ -34,11 +34,11 @@ impl Engine {
     }
 
     pub(super) fn tracker_event(&mut self, change: Change) {
-        self.effects.push(Effect::Event(Event::Tracker {
+        self.effects.push(Effect::Event(Box::new(Event::Tracker {
             tracker: change.tracker,
             healthy: change.healthy,
             detail: change.detail,
-        }));
+        })));
     }
 
     pub(super) fn tracker_observed(

@@ -165,8 +165,12 @@ pub enum Effect {
     },
     /// The one-line status for systemd changed.
     Status(String),
-    /// Something `carpctl watch` shows.
-    Event(Event),
+    /// Something `carpctl watch` shows (boxed, as the next: the list of effects keeps its
+    /// room between wake-ups, and the rare large variants would make every entry large).
+    Event(Box<Event>),
     /// Call a notify script (after the calls before it).
-    Notify(super::jobs::Notification),
+    Notify(Box<super::jobs::Notification>),
 }
+
+// Every entry of the effect list is this size: keep the common ones (frames, hooks) small.
+const _: () = assert!(std::mem::size_of::<Effect>() <= 64);

@@ -71,7 +71,7 @@ impl Engine {
     /// Leaves the event `make` builds for this group (none for a group that is gone).
     pub(super) fn emit(&mut self, router: RouterId, make: impl FnOnce(GroupRef) -> Event) {
         if let Some(group) = self.group_ref(router) {
-            self.effects.push(Effect::Event(make(group)));
+            self.effects.push(Effect::Event(Box::new(make(group))));
         }
     }
 
@@ -227,20 +227,21 @@ impl Engine {
         let Some((argv, timeout)) = &group.notify else {
             return;
         };
-        self.effects.push(Effect::Notify(super::jobs::Notification {
-            argv: argv.clone(),
-            env: vec![
-                ("CARPD_GROUP", at.group),
-                ("CARPD_INTERFACE", at.interface),
-                ("CARPD_VHID", at.vhid.to_string()),
-                ("CARPD_STATE", to.as_str().to_string()),
-                ("CARPD_FROM", from.as_str().to_string()),
-                ("CARPD_REASON", reason.as_str().to_string()),
-                ("CARPD_VIPS", group.vips_typed.clone()),
-            ],
-            timeout: *timeout,
-            tag,
-        }));
+        self.effects
+            .push(Effect::Notify(Box::new(super::jobs::Notification {
+                argv: argv.clone(),
+                env: vec![
+                    ("CARPD_GROUP", at.group),
+                    ("CARPD_INTERFACE", at.interface),
+                    ("CARPD_VHID", at.vhid.to_string()),
+                    ("CARPD_STATE", to.as_str().to_string()),
+                    ("CARPD_FROM", from.as_str().to_string()),
+                    ("CARPD_REASON", reason.as_str().to_string()),
+                    ("CARPD_VIPS", group.vips_typed.clone()),
+                ],
+                timeout: *timeout,
+                tag,
+            })));
     }
 }
 

@@ -155,7 +155,7 @@ fn events(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Event(e) => Some(match e {
+            Effect::Event(e) => Some(match &**e {
                 Event::State { to, reason, .. } => format!("state {to} {reason}"),
                 Event::Tracker {
                     tracker, healthy, ..

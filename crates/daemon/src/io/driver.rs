@@ -812,7 +812,7 @@ impl Io {
             Effect::Hook { .. } => return,
             Effect::Status(line) => return notify(&[sd_notify::NotifyState::Status(&line)]),
             Effect::Event(event) => return self.publish(&event),
-            Effect::Notify(call) => return self.notifier.call(call),
+            Effect::Notify(call) => return self.notifier.call(*call),
         };
         self.sent(sent);
     }

@@ -421,9 +421,15 @@ impl VirtualRouter {
         matches!(self.phase, Phase::Master { .. })
     }
 
-    /// The next action, in order.
+    /// The next action, in order. Once the queue is drained it gives its memory back: with
+    /// thousands of routers, a queue kept by each would hold a block apiece between their
+    /// rare bursts of actions.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() > 0 {
+            self.actions = VecDeque::new();
+        }
+        action
     }
 
     /// How early this router's advert may go out when the node wakes for another router's
