@@ -9,6 +9,7 @@
 use crate::host::{Effect, Engine, Input, LinkId};
 use crate::io::conntrack::ConntrackDriver;
 use crate::io::hooks::{ConntrackLink, HookRunner, HookSpec, VipMode, VmacLink};
+use crate::io::turns::Turns;
 use crate::io::vmac_links::{self, ParentArp, VmacSpec};
 use crate::io::{notify, Channels, Io, LinkIo, Next};
 use crate::mgmt::control::protocol::{
@@ -85,6 +86,8 @@ struct Daemon {
     conntrack: Option<ConntrackDriver>,
     /// hands the heap's free pages back after a takeover of many groups
     trim: crate::sys::memory::AfterBursts,
+    /// the native hook jobs in flight across all groups, and the groups in line
+    turns: Turns,
     /// the loop runs under SCHED_FIFO (chosen at start only)
     realtime: bool,
 }
@@ -160,6 +163,7 @@ pub async fn run(mut settings: Settings, pidfile: Option<&Path>) -> Result<()> {
             ..settings.clone()
         },
         trim: Default::default(),
+        turns: Turns::default(),
         realtime: false,
     };
     let plans = daemon.plan(&settings, &settings.groups).await?;
@@ -217,8 +221,9 @@ impl Daemon {
                 Next::Input(input) => {
                     if let Input::HookDone { router, job, .. } = &input {
                         if let Some(slot) = self.slots.get_mut(router) {
-                            slot.runner.job_done(job);
+                            slot.runner.job_done(job, &mut self.turns);
                         }
+                        self.pass_turns();
                         self.trim.finished(now);
                     }
                     let repair = match &input {
@@ -282,7 +287,11 @@ impl Daemon {
                 Some((tag, self.vmac_of(&slot.settings)?))
             })
             .collect();
-        let finishing = slots.into_values().map(|slot| slot.runner.finish());
+        let turns = &mut self.turns;
+        let finishing: Vec<_> = slots
+            .into_values()
+            .map(|slot| slot.runner.finish(turns))
+            .collect();
         futures::future::join_all(finishing).await;
         for (tag, (name, index)) in vmacs {
             vmac_links::delete(&self.netlink, &name, index, &tag).await;
@@ -346,7 +355,7 @@ impl Daemon {
     async fn plan(&self, settings: &Settings, groups: &[GroupSettings]) -> Result<Vec<Plan>> {
         let mut addresses: BTreeMap<String, Vec<LinkAddress>> = BTreeMap::new();
         let mut interfaces: BTreeMap<String, Interface> = BTreeMap::new();
-        let mut plans = Vec::new();
+        let mut plans = Vec::with_capacity(groups.len());
         for g in groups {
             // First: a parent that cannot carry a macvlan is said as such.
             if let Some(spec) = VmacSpec::of(g) {
@@ -660,6 +669,20 @@ impl Daemon {
             .map(|(router, _)| *router)
     }
 
+    /// Hands the free turns for native hook jobs to the groups in line, in order.
+    fn pass_turns(&mut self) {
+        let slots = &mut self.slots;
+        // A group removed while in line ran its jobs when it finished.
+        self.turns
+            .pass(|router, turns| match slots.get_mut(&router) {
+                Some(slot) => {
+                    slot.runner.resume(turns);
+                    true
+                }
+                None => false,
+            });
+    }
+
     /// Carries out the engine's effects: hook requests go to their group's runner, the rest
     /// to the I/O side.
     fn apply(&mut self) {
@@ -669,7 +692,7 @@ impl Daemon {
                     // Frames asked for before the hook leave before it starts.
                     self.io.flush();
                     if let Some(slot) = self.slots.get_mut(&router) {
-                        slot.runner.request(request);
+                        slot.runner.request(request, &mut self.turns);
                     }
                 }
                 other => self.io.apply(other),
@@ -694,6 +717,9 @@ impl Daemon {
         let mut all = self.running().groups;
         all.extend(plans.iter().map(|p| p.settings.clone()));
         self.refresh_links(&all);
+        // Gone before the groups start: what they keep fills the room the copies took,
+        // instead of landing above it and leaving it as holes.
+        drop(all);
         for plan in plans {
             let lock = locks.remove(&(plan.settings.interface.clone(), plan.settings.vhid));
             self.start_group(plan, lock).await?;
@@ -839,8 +865,10 @@ impl Daemon {
         } = *self.slots.remove(&router)?;
         let vmac = self.vmac_of(&settings);
         let (netlink, tag) = (self.netlink.clone(), self.tag(name));
+        let finishing = runner.finish(&mut self.turns);
+        self.pass_turns();
         tokio::spawn(async move {
-            runner.finish().await;
+            finishing.await;
             if let Some((name, index)) = vmac {
                 vmac_links::delete(&netlink, &name, index, &tag).await;
             }
@@ -1068,6 +1096,7 @@ impl Daemon {
             slot.runner.respec(
                 hook_spec(&g, mode, tag.clone(), vmac_link, conntrack),
                 master,
+                &mut self.turns,
             );
         }
         slot.settings = g;

@@ -68,6 +68,16 @@ impl Engine {
         })
     }
 
+    /// The group as its metrics label it (none for a group that is gone).
+    pub(super) fn labels(&self, router: RouterId) -> Option<super::tallies::GroupLabels> {
+        let at = self.group_ref(router)?;
+        Some(super::tallies::GroupLabels {
+            group: at.group,
+            interface: at.interface,
+            vhid: at.vhid,
+        })
+    }
+
     /// Leaves the event `make` builds for this group (none for a group that is gone).
     pub(super) fn emit(&mut self, router: RouterId, make: impl FnOnce(GroupRef) -> Event) {
         if let Some(group) = self.group_ref(router) {
@@ -137,15 +147,8 @@ impl Engine {
         if let Some(group) = self.groups.get_mut(&router) {
             group.since = now;
         }
-        if let Some(at) = self.group_ref(router) {
-            self.tallies.transition(
-                &super::tallies::GroupLabels {
-                    group: at.group.clone(),
-                    interface: at.interface.clone(),
-                    vhid: at.vhid,
-                },
-                to,
-            );
+        if let Some(labels) = self.labels(router) {
+            self.tallies.transition(&labels, to);
         }
         self.emit(router, |group| Event::State {
             group,

@@ -7,6 +7,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
 /// A group, as every per-group metric labels it.
@@ -50,17 +51,25 @@ fn hook_histogram() -> Histogram {
 
 /// What is counted as it happens (the rest is read at each scrape).
 ///
-/// Plain counters in ordered maps, one entry per group: thousands of groups would otherwise
-/// each hold several hashed label sets and shared counters between scrapes. The metric
-/// families are built from them at each scrape, with the same series as always (a series
-/// appears once its count is above zero, and stays, also after its group is gone).
+/// Plain counters in one ordered map, one entry per group: thousands of groups would
+/// otherwise each hold several hashed label sets and shared counters between scrapes. The
+/// metric families are built from them at each scrape, with the same series as always (a
+/// series appears once its count is above zero, and stays, also after its group is gone).
 #[derive(Debug, Clone)]
 pub struct Tallies {
-    /// by group (as labelled), the transitions into INIT, BACKUP, MASTER and FAULT
-    transitions: BTreeMap<GroupLabels, [u64; 4]>,
-    /// by group name, the runs by (kind, result)
-    hook_runs: BTreeMap<String, Vec<(HookOutcome, u64)>>,
+    /// by group (as labelled), what it counted
+    groups: BTreeMap<GroupLabels, Counts>,
     pub(crate) hook_duration: Family<HookKindLabels, Histogram, fn() -> Histogram>,
+}
+
+/// One group's counts: kept in its map entry, with no block of their own for the usual
+/// few hook outcomes (a group that only ever adds and removes its VIPs has two).
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    /// the transitions into INIT, BACKUP, MASTER and FAULT
+    transitions: [u64; 4],
+    /// the hook runs by (kind, result)
+    hook_runs: SmallVec<[(HookOutcome, u64); 2]>,
 }
 
 /// A hook run's kind and result labels.
@@ -69,8 +78,7 @@ type HookOutcome = (&'static str, &'static str);
 impl Default for Tallies {
     fn default() -> Self {
         Tallies {
-            transitions: BTreeMap::new(),
-            hook_runs: BTreeMap::new(),
+            groups: BTreeMap::new(),
             hook_duration: Family::new_with_constructor(hook_histogram),
         }
     }
@@ -80,28 +88,26 @@ impl Default for Tallies {
 const ENTERED: [State; 4] = [State::Init, State::Backup, State::Master, State::Fault];
 
 impl Tallies {
+    /// The counts of `group`, made on first use.
+    fn counts(&mut self, group: &GroupLabels) -> &mut Counts {
+        if !self.groups.contains_key(group) {
+            self.groups.insert(group.clone(), Counts::default());
+        }
+        self.groups.get_mut(group).expect("just made")
+    }
+
     /// A group changed state.
     pub fn transition(&mut self, group: &GroupLabels, to: State) {
         let Some(at) = ENTERED.iter().position(|s| *s == to) else {
             return;
         };
-        match self.transitions.get_mut(group) {
-            Some(counts) => counts[at] += 1,
-            None => {
-                let mut counts = [0; 4];
-                counts[at] = 1;
-                self.transitions.insert(group.clone(), counts);
-            }
-        }
+        self.counts(group).transitions[at] += 1;
     }
 
     /// A group's hook ran (or was skipped).
-    pub fn hook(&mut self, group: &str, report: &HookReport) {
+    pub fn hook(&mut self, group: &GroupLabels, report: &HookReport) {
         let outcome = (report.kind, report.result.as_str());
-        let runs = match self.hook_runs.get_mut(group) {
-            Some(runs) => runs,
-            None => self.hook_runs.entry(group.to_string()).or_default(),
-        };
+        let runs = &mut self.counts(group).hook_runs;
         match runs.iter_mut().find(|(o, _)| *o == outcome) {
             Some((_, count)) => *count += 1,
             None => runs.push((outcome, 1)),
@@ -116,8 +122,9 @@ impl Tallies {
     /// `carpd_group_transitions`, by group and new state.
     pub(crate) fn transitions(&self) -> Family<TransitionLabels, Counter> {
         let family = Family::<TransitionLabels, Counter>::default();
-        for (group, counts) in &self.transitions {
-            for (state, &count) in ENTERED.iter().zip(counts).filter(|(_, &n)| n > 0) {
+        for (group, counts) in &self.groups {
+            let entered = ENTERED.iter().zip(&counts.transitions);
+            for (state, &count) in entered.filter(|(_, &n)| n > 0) {
                 family
                     .get_or_create(&TransitionLabels {
                         group: group.group.clone(),
@@ -131,14 +138,15 @@ impl Tallies {
         family
     }
 
-    /// `carpd_hook_runs`, by group, kind and result.
+    /// `carpd_hook_runs`, by group, kind and result (a group's runs on every interface and
+    /// vhid it had under that name, as one series).
     pub(crate) fn hook_runs(&self) -> Family<HookLabels, Counter> {
         let family = Family::<HookLabels, Counter>::default();
-        for (group, runs) in &self.hook_runs {
-            for &((kind, result), count) in runs {
+        for (group, counts) in &self.groups {
+            for &((kind, result), count) in &counts.hook_runs {
                 family
                     .get_or_create(&HookLabels {
-                        group: group.clone(),
+                        group: group.group.clone(),
                         kind,
                         result,
                     })
@@ -184,9 +192,9 @@ mod tests {
         tallies.transition(&web, State::Backup);
         tallies.transition(&web, State::Master);
         tallies.transition(&web, State::Backup);
-        tallies.hook("web", &run("up", HookResult::Ok));
-        tallies.hook("web", &run("up", HookResult::Ok));
-        tallies.hook("web", &run("down", HookResult::Skipped));
+        tallies.hook(&web, &run("up", HookResult::Ok));
+        tallies.hook(&web, &run("up", HookResult::Ok));
+        tallies.hook(&web, &run("down", HookResult::Skipped));
         let text = text(&tallies);
         let has = |line: &str| text.lines().any(|l| l == line);
         assert!(has(
@@ -204,5 +212,42 @@ mod tests {
         // States never entered have no series, as before.
         assert!(!text.contains("to=\"FAULT\"") && !text.contains("to=\"INIT\""));
         assert_eq!(text.lines().filter(|l| l.starts_with("carpd_")).count(), 4);
+    }
+
+    #[test]
+    fn a_name_that_moved_to_another_interface_keeps_one_hook_series_and_two_transition_ones() {
+        let mut tallies = Tallies::default();
+        let before = GroupLabels {
+            group: "web".into(),
+            interface: "eth0".into(),
+            vhid: 14,
+        };
+        let after = GroupLabels {
+            interface: "eth1".into(),
+            ..before.clone()
+        };
+        for labels in [&before, &after] {
+            tallies.transition(labels, State::Master);
+            tallies.hook(labels, &run("up", HookResult::Ok));
+        }
+        tallies.hook(&after, &run("up", HookResult::Failed));
+        tallies.hook(&after, &run("down", HookResult::Ok));
+        let text = text(&tallies);
+        let has = |line: &str| text.lines().any(|l| l == line);
+        assert!(
+            has("carpd_hook_runs_total{group=\"web\",kind=\"up\",result=\"ok\"} 2"),
+            "{text}"
+        );
+        assert!(has(
+            "carpd_hook_runs_total{group=\"web\",kind=\"up\",result=\"failed\"} 1"
+        ));
+        assert!(has(
+            "carpd_hook_runs_total{group=\"web\",kind=\"down\",result=\"ok\"} 1"
+        ));
+        for interface in ["eth0", "eth1"] {
+            assert!(has(&format!(
+                "carpd_group_transitions_total{{group=\"web\",interface=\"{interface}\",vhid=\"14\",to=\"MASTER\"}} 1"
+            )));
+        }
     }
 }

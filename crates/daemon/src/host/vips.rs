@@ -168,8 +168,8 @@ impl Engine {
         report: Option<super::jobs::HookReport>,
     ) {
         if let Some(report) = report {
-            if let Some(group) = self.groups.get(&router) {
-                self.tallies.hook(&group.name, &report);
+            if let Some(labels) = self.labels(router) {
+                self.tallies.hook(&labels, &report);
             }
             self.native_change_done(now, router, job, &report);
         }

@@ -23,11 +23,13 @@
 pub use crate::host::jobs::{HookReport, HookResult, Job};
 use crate::host::HookRequest;
 use crate::io::conntrack::Conntrack;
+use crate::io::turns::Turns;
 use crate::settings::routes::RouteSpec;
 use crate::sys::child::{self, Ended};
 use crate::sys::netlink::Netlink;
 use carpd_proto::{HookId, HookKind, RouterId};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::IpAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -126,6 +128,8 @@ struct Running {
     /// kills a running script (a hook no longer wanted)
     cancel: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// it holds one of the [`Turns`]
+    turn: bool,
 }
 
 /// Runs the hooks of one group in order and reports each completion on a channel (also for
@@ -145,6 +149,8 @@ pub struct HookRunner {
     /// asked for and not started, in order
     queue: VecDeque<Item>,
     running: Option<Running>,
+    /// in line for a turn ([`Turns`]): it waits to be resumed
+    in_line: bool,
 }
 
 impl HookRunner {
@@ -157,15 +163,17 @@ impl HookRunner {
             done,
             queue: VecDeque::new(),
             running: None,
+            in_line: false,
         }
     }
 
-    /// Carries out a request of the engine for this group's hooks.
-    pub fn request(&mut self, request: HookRequest) {
+    /// Carries out a request of the engine for this group's hooks; a job carpd carries out
+    /// itself starts when it has one of the `turns`.
+    pub fn request(&mut self, request: HookRequest, turns: &mut Turns) {
         match request {
             HookRequest::Run(job) => {
                 self.queue.push_back(Item::Job(job));
-                self.advance();
+                self.advance(turns, false);
             }
             HookRequest::Cancel(id) => self.cancel(id),
         }
@@ -174,9 +182,9 @@ impl HookRunner {
     /// Uses `spec` for the jobs asked for after this call (those asked before keep the old
     /// one). With `master`, the VIPs are moved from the old settings to the new ones in
     /// order with the other jobs, and [`Job::Reconcile`] is reported when that is done.
-    pub fn respec(&mut self, spec: HookSpec, master: bool) {
+    pub fn respec(&mut self, spec: HookSpec, master: bool, turns: &mut Turns) {
         self.queue.push_back(Item::Respec(Box::new(spec), master));
-        self.advance();
+        self.advance(turns, false);
     }
 
     /// Cancels hook `id`: skipped if queued, killed with its process group if running,
@@ -207,23 +215,50 @@ impl HookRunner {
     }
 
     /// The loop got `job`'s completion: when it is the running job's (not a skipped one's),
-    /// the next queued job starts.
-    pub fn job_done(&mut self, job: &Job) {
-        if self.running.as_ref().is_some_and(|r| r.job == *job) {
-            self.running = None;
-            self.advance();
+    /// its turn is given back and the next queued job starts. The loop then hands the turns
+    /// that are free to the groups in line ([`Turns::next_in_line`], [`HookRunner::resume`]).
+    pub fn job_done(&mut self, job: &Job, turns: &mut Turns) {
+        if let Some(running) = self.running.take_if(|r| r.job == *job) {
+            if running.turn {
+                turns.give_back();
+            }
+            self.advance(turns, false);
+        }
+    }
+
+    /// Named by [`Turns::next_in_line`]: goes on with the turn it was handed (or gives it
+    /// back when nothing is left to run).
+    pub fn resume(&mut self, turns: &mut Turns) {
+        self.in_line = false;
+        self.advance(turns, true);
+    }
+
+    /// Whether the queue's next item needs a turn: a job carpd carries out itself, or moving
+    /// a master's VIPs from native settings to native ones.
+    fn needs_turn(&self, item: &Item) -> bool {
+        let native = |spec: &HookSpec| matches!(spec.mode, VipMode::Native { .. });
+        match item {
+            Item::Job(_) => native(&self.spec),
+            Item::Respec(new, master) => *master && native(&self.spec) && native(new),
         }
     }
 
     /// Starts the next job unless one runs; settings changes at the head of the queue take
-    /// effect on the way.
-    fn advance(&mut self) {
+    /// effect on the way. `held`: a turn was handed to this runner for it.
+    fn advance(&mut self, turns: &mut Turns, mut held: bool) {
         while self.running.is_none() {
-            let Some(item) = self.queue.pop_front() else {
-                // Thousands of idle runners keep no queue buffer.
-                self.queue = VecDeque::new();
-                return;
+            let Some(next) = self.queue.front() else {
+                break;
             };
+            let turn = self.needs_turn(next);
+            if turn && !held {
+                if self.in_line || !turns.take(self.router) {
+                    self.in_line = true;
+                    break;
+                }
+            }
+            held &= !turn;
+            let item = self.queue.pop_front().expect("the front was there");
             let (router, done) = (self.router, self.done.clone());
             match item {
                 Item::Respec(new, false) => self.spec = Arc::new(*new),
@@ -237,6 +272,7 @@ impl HookRunner {
                         job: Job::Reconcile,
                         cancel: None,
                         task,
+                        turn,
                     });
                 }
                 Item::Job(job) => {
@@ -249,16 +285,32 @@ impl HookRunner {
                         job,
                         cancel: Some(cancel),
                         task,
+                        turn,
                     });
                 }
             }
+        }
+        if held {
+            turns.give_back();
+        }
+        if self.queue.is_empty() {
+            // Thousands of idle runners keep no queue buffer.
+            self.queue = VecDeque::new();
         }
     }
 
     /// Lets the running job and the queued ones finish, in order (each within its timeout),
     /// then stops the runner. Nothing is handed back by the loop any more: the jobs run here
-    /// one after the other, and still report on the channel.
-    pub async fn finish(mut self) {
+    /// one after the other, and still report on the channel. The turn of the running job is
+    /// given back now (the loop hands it on); the jobs run here take none.
+    pub fn finish(self, turns: &mut Turns) -> impl Future<Output = ()> {
+        if self.running.as_ref().is_some_and(|r| r.turn) {
+            turns.give_back();
+        }
+        self.finish_jobs()
+    }
+
+    async fn finish_jobs(mut self) {
         let jobs = self.queue.len() as u32 + u32::from(self.running.is_some());
         let limit = self.spec.timeout * jobs.max(1) + Duration::from_secs(1);
         let (router, done) = (self.router, self.done.clone());
@@ -695,14 +747,17 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn jobs_run_one_at_a_time_in_order_and_a_cancelled_queued_one_is_skipped() {
         let (mut runner, mut reports, events) = runner("order", "0.2");
+        let mut turns = Turns::new(1);
         for job in [
             hook(1, HookKind::Up),
             hook(2, HookKind::Down),
             hook(3, HookKind::Up),
         ] {
-            runner.request(HookRequest::Run(job));
+            runner.request(HookRequest::Run(job), &mut turns);
         }
-        runner.request(HookRequest::Cancel(HookId(3)));
+        runner.request(HookRequest::Cancel(HookId(3)), &mut turns);
+        // Scripts take no turn.
+        assert_eq!(turns.in_flight(), 0);
         let mut seen = Vec::new();
         while seen.len() < 3 {
             let (router, job, report) = next(&mut reports).await;
@@ -710,7 +765,7 @@ mod tests {
             let report = report.expect("something ran or was skipped");
             seen.push((job, report.result));
             // What the loop does with every completion.
-            runner.job_done(&job);
+            runner.job_done(&job, &mut turns);
         }
         assert_eq!(
             seen,
@@ -731,15 +786,16 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_running_hook_that_is_cancelled_is_killed_and_the_next_runs() {
         let (mut runner, mut reports, events) = runner("cancel", "30");
-        runner.request(HookRequest::Run(hook(1, HookKind::Up)));
-        runner.request(HookRequest::Run(hook(2, HookKind::Down)));
+        let mut turns = Turns::new(1);
+        runner.request(HookRequest::Run(hook(1, HookKind::Up)), &mut turns);
+        runner.request(HookRequest::Run(hook(2, HookKind::Down)), &mut turns);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        runner.request(HookRequest::Cancel(HookId(1)));
+        runner.request(HookRequest::Cancel(HookId(1)), &mut turns);
         let mut seen = Vec::new();
         while seen.len() < 2 {
             let (_, job, report) = next(&mut reports).await;
             seen.push((job, report.expect("ran").result));
-            runner.job_done(&job);
+            runner.job_done(&job, &mut turns);
         }
         assert_eq!(
             seen,
@@ -754,10 +810,11 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn finish_runs_what_is_queued_without_the_loop() {
         let (mut runner, mut reports, events) = runner("finish", "0.1");
-        runner.request(HookRequest::Run(hook(1, HookKind::Up)));
-        runner.request(HookRequest::Run(hook(2, HookKind::Down)));
+        let mut turns = Turns::new(1);
+        runner.request(HookRequest::Run(hook(1, HookKind::Up)), &mut turns);
+        runner.request(HookRequest::Run(hook(2, HookKind::Down)), &mut turns);
         // Nobody hands completions back any more: finish runs the rest itself.
-        runner.finish().await;
+        runner.finish(&mut turns).await;
         assert_eq!(
             std::fs::read_to_string(&events).expect("events"),
             "up\ndown\n"
@@ -767,5 +824,120 @@ mod tests {
             jobs.push(job);
         }
         assert_eq!(jobs, [hook(1, HookKind::Up), hook(2, HookKind::Down)]);
+    }
+
+    /// Runners whose VIPs carpd manages on interface index 0, which no interface has: each
+    /// job asks the kernel, which refuses at once, and nothing anywhere changes.
+    async fn native_runners(
+        count: u64,
+    ) -> (
+        std::collections::BTreeMap<RouterId, HookRunner>,
+        mpsc::UnboundedReceiver<Done>,
+    ) {
+        let netlink = Netlink::open().expect("an rtnetlink socket");
+        let (done, reports) = mpsc::unbounded_channel();
+        let runners = (1..=count)
+            .map(|n| {
+                let spec = HookSpec {
+                    mode: VipMode::Native {
+                        netlink: netlink.clone(),
+                        vips: vec![("10.77.0.100".parse().unwrap(), 32)],
+                        routes: Vec::new(),
+                        ifindex: Arc::new(AtomicU32::new(0)),
+                    },
+                    tag: String::new(),
+                    interface: "none".into(),
+                    vip_typed: "10.77.0.100".into(),
+                    vips: vec!["10.77.0.100".into()],
+                    xparam: None,
+                    vhid: 1,
+                    timeout: Duration::from_secs(10),
+                    vmac: None,
+                    conntrack: None,
+                };
+                (
+                    RouterId(n),
+                    HookRunner::start(spec, RouterId(n), done.clone()),
+                )
+            })
+            .collect();
+        (runners, reports)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn native_jobs_wait_for_a_turn_in_the_order_they_asked() {
+        let (mut runners, mut reports) = native_runners(3).await;
+        let mut turns = Turns::new(1);
+        for n in 1..=3 {
+            let runner = runners.get_mut(&RouterId(n)).unwrap();
+            runner.request(HookRequest::Run(hook(n, HookKind::Up)), &mut turns);
+        }
+        // Group 1 asks again: behind the two in line.
+        let first = runners.get_mut(&RouterId(1)).unwrap();
+        first.request(HookRequest::Run(hook(4, HookKind::Down)), &mut turns);
+        assert_eq!((turns.in_flight(), turns.waiting()), (1, 2));
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            let (router, job, report) = next(&mut reports).await;
+            assert!(report.is_some(), "{job:?} ran");
+            seen.push((router.0, job));
+            // What the loop does with every completion.
+            runners.get_mut(&router).unwrap().job_done(&job, &mut turns);
+            turns.pass(|router, turns| match runners.get_mut(&router) {
+                Some(runner) => {
+                    runner.resume(turns);
+                    true
+                }
+                None => false,
+            });
+            assert!(turns.in_flight() <= 1);
+        }
+        assert_eq!(
+            seen,
+            [
+                (1, hook(1, HookKind::Up)),
+                (2, hook(2, HookKind::Up)),
+                (3, hook(3, HookKind::Up)),
+                (1, hook(4, HookKind::Down)),
+            ]
+        );
+        assert_eq!((turns.in_flight(), turns.waiting()), (0, 0));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_group_removed_while_in_line_does_not_keep_its_turn() {
+        let (mut runners, mut reports) = native_runners(3).await;
+        let mut turns = Turns::new(1);
+        for n in 1..=3 {
+            let runner = runners.get_mut(&RouterId(n)).unwrap();
+            runner.request(HookRequest::Run(hook(n, HookKind::Up)), &mut turns);
+        }
+        // Group 2 goes while in line: its job runs as it finishes, without a turn.
+        let removed = runners.remove(&RouterId(2)).unwrap();
+        removed.finish(&mut turns).await;
+        // Group 1 (which held the turn) goes too: its turn is handed on.
+        let holder = runners.remove(&RouterId(1)).unwrap();
+        let finishing = holder.finish(&mut turns);
+        assert_eq!(turns.in_flight(), 0);
+        turns.pass(|router, turns| match runners.get_mut(&router) {
+            Some(runner) => {
+                runner.resume(turns);
+                true
+            }
+            None => false,
+        });
+        finishing.await;
+        // Group 3, last in line, got the turn.
+        assert_eq!((turns.in_flight(), turns.waiting()), (1, 0));
+        let mut jobs = Vec::new();
+        while jobs.len() < 3 {
+            jobs.push(next(&mut reports).await.1);
+        }
+        assert!(jobs.contains(&hook(3, HookKind::Up)), "{jobs:?}");
+        runners
+            .get_mut(&RouterId(3))
+            .unwrap()
+            .job_done(&hook(3, HookKind::Up), &mut turns);
+        assert_eq!(turns.in_flight(), 0);
     }
 }

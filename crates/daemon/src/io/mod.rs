@@ -1,7 +1,8 @@
 //! The southbound side: what the host's effects become on the system, and what the system
 //! tells the host. [`driver`] is the loop's I/O (per-link sockets, signals, timers, control
 //! and scrape requests, applying effects); [`hooks`] runs each group's up/down scripts or
-//! native address changes; [`conntrack`] drives conntrackd for them; [`notify`] the notify scripts; [`trackers`] the health checks
+//! native address changes, these a bounded number at a time ([`turns`]); [`conntrack`]
+//! drives conntrackd for them; [`notify`] the notify scripts; [`trackers`] the health checks
 //! ([`processes`] scans /proc for process trackers); [`vip_links`] watches the interfaces
 //! VIPs go to; [`vmac_links`] makes and deletes the virtual MACs' macvlans.
 
@@ -11,6 +12,7 @@ pub mod hooks;
 pub mod notify;
 pub mod processes;
 pub mod trackers;
+pub mod turns;
 pub mod vip_links;
 pub mod vmac_links;
 
