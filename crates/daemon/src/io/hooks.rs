@@ -251,11 +251,10 @@ impl HookRunner {
                 break;
             };
             let turn = self.needs_turn(next);
-            if turn && !held {
-                if self.in_line || !turns.take(self.router) {
-                    self.in_line = true;
-                    break;
-                }
+            // In line already, or no turn free: resumed when one is.
+            if turn && !held && (self.in_line || !turns.take(self.router)) {
+                self.in_line = true;
+                break;
             }
             held &= !turn;
             let item = self.queue.pop_front().expect("the front was there");
