@@ -109,6 +109,9 @@ pub struct Node {
     /// Where [`Node::poll_action`] looks first, so that no router starves the others.
     next_router: RouterId,
     next_id: u64,
+    /// The routers due at a wake-up, gathered before they are handed it; the list keeps its
+    /// room (with thousands of masters sharing a wake-up, hundreds are due at once).
+    due: Vec<RouterId>,
 }
 
 impl Node {
@@ -484,26 +487,29 @@ impl Node {
     /// node share wake-ups instead of waking once each.
     pub fn handle_timeout(&mut self, now: Instant) {
         let horizon = now + ADVERT_SLACK_MAX;
-        let due: Vec<RouterId> = self
-            .timers
-            .iter()
-            .take_while(|(at, _)| *at <= horizon)
-            .filter(|(at, id)| {
-                *at <= now
-                    || self
-                        .routers
-                        .get(id)
-                        .and_then(|e| e.router.earliest_timeout())
-                        .is_some_and(|early| early <= now)
-            })
-            .map(|(_, id)| *id)
-            .collect();
-        for id in due {
+        let mut due = std::mem::take(&mut self.due);
+        due.extend(
+            self.timers
+                .iter()
+                .take_while(|(at, _)| *at <= horizon)
+                .filter(|(at, id)| {
+                    *at <= now
+                        || self
+                            .routers
+                            .get(id)
+                            .and_then(|e| e.router.earliest_timeout())
+                            .is_some_and(|early| early <= now)
+                })
+                .map(|(_, id)| *id),
+        );
+        for &id in &due {
             if let Some(e) = self.routers.get_mut(&id) {
                 e.router.handle_timeout(now);
             }
             self.touched(id);
         }
+        due.clear();
+        self.due = due;
     }
 
     /// `link` came up or went down.

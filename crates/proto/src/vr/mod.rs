@@ -20,7 +20,7 @@ use crate::time::Instant;
 use crate::wire::carp::Advertisement;
 use crate::wire::vrrp3::Checksum;
 use core::time::Duration;
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 use std::net::IpAddr;
 
 mod hearing;
@@ -162,7 +162,8 @@ pub struct VirtualRouter {
     recent_len: u8,
     recent_next: usize,
     rng: SplitMix64,
-    actions: VecDeque<Action>,
+    /// in order; room for one inline (a master's advert), so that sending needs no block
+    actions: SmallVec<[Action; 1]>,
     stats: RouterStats,
     /// The address of the last master heard (ours while we are master).
     master: Option<IpAddr>,
@@ -210,7 +211,7 @@ impl VirtualRouter {
             recent_len: 0,
             recent_next: 0,
             rng,
-            actions: VecDeque::new(),
+            actions: SmallVec::new(),
             stats: RouterStats::default(),
             master: None,
             followed: None,
@@ -421,15 +422,17 @@ impl VirtualRouter {
         matches!(self.phase, Phase::Master { .. })
     }
 
-    /// The next action, in order. Once the queue is drained it gives its memory back: with
-    /// thousands of routers, a queue kept by each would hold a block apiece between their
-    /// rare bursts of actions.
+    /// The next action, in order. A queue that grew past its inline room gives its block
+    /// back once drained: with thousands of routers, a block kept by each would stay between
+    /// their rare bursts of actions.
     pub fn poll_action(&mut self) -> Option<Action> {
-        let action = self.actions.pop_front();
-        if action.is_none() && self.actions.capacity() > 0 {
-            self.actions = VecDeque::new();
+        if self.actions.is_empty() {
+            if self.actions.spilled() {
+                self.actions = SmallVec::new();
+            }
+            return None;
         }
-        action
+        Some(self.actions.remove(0))
     }
 
     /// How early this router's advert may go out when the node wakes for another router's
@@ -597,7 +600,7 @@ impl VirtualRouter {
                 // Even without the down hook, an up hook finishing after we left would put
                 // the VIP on a host that no longer answers for it.
                 if let Some(id) = up_hook {
-                    self.actions.push_back(Action::CancelHook { id });
+                    self.actions.push(Action::CancelHook { id });
                 }
                 if was_master && self.config.down_hook_on_stop {
                     self.run_hook(HookKind::Down);
@@ -671,7 +674,7 @@ impl VirtualRouter {
         self.set_state(State::Fault, StateChangeReason::Fault);
         self.phase = Phase::Fault;
         if let Some(id) = up_hook {
-            self.actions.push_back(Action::CancelHook { id });
+            self.actions.push(Action::CancelHook { id });
         }
         if was_master {
             self.run_hook(HookKind::Down);
@@ -763,7 +766,7 @@ impl VirtualRouter {
         self.set_state(State::Backup, reason);
         self.phase = Phase::IDLE_BACKUP;
         if let Some(id) = up_hook {
-            self.actions.push_back(Action::CancelHook { id });
+            self.actions.push(Action::CancelHook { id });
         }
         self.run_hook(HookKind::Down);
     }
@@ -771,7 +774,7 @@ impl VirtualRouter {
     fn run_hook(&mut self, kind: HookKind) -> HookId {
         self.next_hook += 1;
         let id = HookId(self.next_hook);
-        self.actions.push_back(Action::RunHook { id, kind });
+        self.actions.push(Action::RunHook { id, kind });
         id
     }
 
@@ -781,8 +784,7 @@ impl VirtualRouter {
         if from == State::Master || to == State::Init {
             self.master = None;
         }
-        self.actions
-            .push_back(Action::StateChanged { from, to, reason });
+        self.actions.push(Action::StateChanged { from, to, reason });
     }
 
     fn set_delayed_arp(&mut self, adverts: u8) {
@@ -795,7 +797,7 @@ impl VirtualRouter {
     fn announce(&mut self) {
         if let Phase::Master { up_hook: None, .. } = self.phase {
             for &vip in &self.config.vips {
-                self.actions.push_back(Action::Announce { vip });
+                self.actions.push(Action::Announce { vip });
             }
         }
     }
@@ -812,7 +814,7 @@ impl VirtualRouter {
             &mut self.rng,
         );
         for (destination, packet) in packets {
-            self.actions.push_back(Action::Send {
+            self.actions.push(Action::Send {
                 destination,
                 packet,
             });
@@ -839,7 +841,7 @@ impl VirtualRouter {
     }
 
     fn drop(&mut self, reason: DropReason, source: IpAddr) {
-        self.actions.push_back(Action::Dropped {
+        self.actions.push(Action::Dropped {
             reason,
             source: Some(source),
         });

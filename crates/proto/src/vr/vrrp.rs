@@ -106,7 +106,7 @@ impl VirtualRouter {
         let interval_cs = (interval_cs != own_cs).then_some(interval_cs);
         if addresses.is_some() || interval_cs.is_some() {
             self.stats.advert_mismatches += 1;
-            self.actions.push_back(Action::Mismatch {
+            self.actions.push(Action::Mismatch {
                 source,
                 addresses,
                 interval_cs,
