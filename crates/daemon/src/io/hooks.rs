@@ -827,12 +827,7 @@ mod tests {
 
     /// Runners whose VIPs carpd manages on interface index 0, which no interface has: each
     /// job asks the kernel, which refuses at once, and nothing anywhere changes.
-    async fn native_runners(
-        count: u64,
-    ) -> (
-        std::collections::BTreeMap<RouterId, HookRunner>,
-        mpsc::UnboundedReceiver<Done>,
-    ) {
+    async fn native_runners(count: u64) -> (Runners, mpsc::UnboundedReceiver<Done>) {
         let netlink = Netlink::open().expect("an rtnetlink socket");
         let (done, reports) = mpsc::unbounded_channel();
         let runners = (1..=count)
@@ -863,14 +858,31 @@ mod tests {
         (runners, reports)
     }
 
+    type Runners = std::collections::BTreeMap<RouterId, HookRunner>;
+
+    /// Every runner asks for its up hook (job id = its router's number), in order.
+    fn ask_up(runners: &mut Runners, turns: &mut Turns) {
+        for (router, runner) in runners.iter_mut() {
+            runner.request(HookRequest::Run(hook(router.0, HookKind::Up)), turns);
+        }
+    }
+
+    /// What the loop does after a completion: the free turns go to the groups in line.
+    fn hand_on(turns: &mut Turns, runners: &mut Runners) {
+        turns.pass(|router, turns| match runners.get_mut(&router) {
+            Some(runner) => {
+                runner.resume(turns);
+                true
+            }
+            None => false,
+        });
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn native_jobs_wait_for_a_turn_in_the_order_they_asked() {
         let (mut runners, mut reports) = native_runners(3).await;
         let mut turns = Turns::new(1);
-        for n in 1..=3 {
-            let runner = runners.get_mut(&RouterId(n)).unwrap();
-            runner.request(HookRequest::Run(hook(n, HookKind::Up)), &mut turns);
-        }
+        ask_up(&mut runners, &mut turns);
         // Group 1 asks again: behind the two in line.
         let first = runners.get_mut(&RouterId(1)).unwrap();
         first.request(HookRequest::Run(hook(4, HookKind::Down)), &mut turns);
@@ -882,13 +894,7 @@ mod tests {
             seen.push((router.0, job));
             // What the loop does with every completion.
             runners.get_mut(&router).unwrap().job_done(&job, &mut turns);
-            turns.pass(|router, turns| match runners.get_mut(&router) {
-                Some(runner) => {
-                    runner.resume(turns);
-                    true
-                }
-                None => false,
-            });
+            hand_on(&mut turns, &mut runners);
             assert!(turns.in_flight() <= 1);
         }
         assert_eq!(
@@ -907,10 +913,7 @@ mod tests {
     async fn a_group_removed_while_in_line_does_not_keep_its_turn() {
         let (mut runners, mut reports) = native_runners(3).await;
         let mut turns = Turns::new(1);
-        for n in 1..=3 {
-            let runner = runners.get_mut(&RouterId(n)).unwrap();
-            runner.request(HookRequest::Run(hook(n, HookKind::Up)), &mut turns);
-        }
+        ask_up(&mut runners, &mut turns);
         // Group 2 goes while in line: its job runs as it finishes, without a turn.
         let removed = runners.remove(&RouterId(2)).unwrap();
         removed.finish(&mut turns).await;
@@ -918,13 +921,7 @@ mod tests {
         let holder = runners.remove(&RouterId(1)).unwrap();
         let finishing = holder.finish(&mut turns);
         assert_eq!(turns.in_flight(), 0);
-        turns.pass(|router, turns| match runners.get_mut(&router) {
-            Some(runner) => {
-                runner.resume(turns);
-                true
-            }
-            None => false,
-        });
+        hand_on(&mut turns, &mut runners);
         finishing.await;
         // Group 3, last in line, got the turn.
         assert_eq!((turns.in_flight(), turns.waiting()), (1, 0));
