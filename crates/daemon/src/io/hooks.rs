@@ -693,6 +693,22 @@ async fn run_script(
 mod tests {
     use super::*;
 
+    /// The settings of group 1 on eth0 with VIP 10.77.0.100, its VIPs managed by `mode`.
+    fn spec(mode: VipMode) -> HookSpec {
+        HookSpec {
+            mode,
+            tag: String::new(),
+            interface: "eth0".into(),
+            vip_typed: "10.77.0.100".into(),
+            vips: vec!["10.77.0.100".into()],
+            xparam: None,
+            vhid: 1,
+            timeout: Duration::from_secs(10),
+            vmac: None,
+            conntrack: None,
+        }
+    }
+
     /// A runner whose up and down scripts append their event to `<dir>/events` (the up one
     /// after `up_sleep`), and the file.
     fn runner(name: &str, up_sleep: &str) -> (HookRunner, mpsc::UnboundedReceiver<Done>, PathBuf) {
@@ -709,21 +725,10 @@ mod tests {
             crate::sys::child::write_script(&path, &body);
             path
         };
-        let spec = HookSpec {
-            mode: VipMode::Scripts {
-                up: Some(script("up", up_sleep)),
-                down: Some(script("down", "0")),
-            },
-            tag: String::new(),
-            interface: "eth0".into(),
-            vip_typed: "10.77.0.100".into(),
-            vips: vec!["10.77.0.100".into()],
-            xparam: None,
-            vhid: 1,
-            timeout: Duration::from_secs(10),
-            vmac: None,
-            conntrack: None,
-        };
+        let spec = spec(VipMode::Scripts {
+            up: Some(script("up", up_sleep)),
+            down: Some(script("down", "0")),
+        });
         let (done, reports) = mpsc::unbounded_channel();
         (HookRunner::start(spec, RouterId(7), done), reports, events)
     }
@@ -832,23 +837,12 @@ mod tests {
         let (done, reports) = mpsc::unbounded_channel();
         let runners = (1..=count)
             .map(|n| {
-                let spec = HookSpec {
-                    mode: VipMode::Native {
-                        netlink: netlink.clone(),
-                        vips: vec![("10.77.0.100".parse().unwrap(), 32)],
-                        routes: Vec::new(),
-                        ifindex: Arc::new(AtomicU32::new(0)),
-                    },
-                    tag: String::new(),
-                    interface: "none".into(),
-                    vip_typed: "10.77.0.100".into(),
-                    vips: vec!["10.77.0.100".into()],
-                    xparam: None,
-                    vhid: 1,
-                    timeout: Duration::from_secs(10),
-                    vmac: None,
-                    conntrack: None,
-                };
+                let spec = spec(VipMode::Native {
+                    netlink: netlink.clone(),
+                    vips: vec![("10.77.0.100".parse().unwrap(), 32)],
+                    routes: Vec::new(),
+                    ifindex: Arc::new(AtomicU32::new(0)),
+                });
                 (
                     RouterId(n),
                     HookRunner::start(spec, RouterId(n), done.clone()),
