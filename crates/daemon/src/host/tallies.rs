@@ -181,14 +181,19 @@ mod tests {
         }
     }
 
+    /// Group "web", vhid 14, on `interface`.
+    fn web_on(interface: &str) -> GroupLabels {
+        GroupLabels {
+            group: "web".into(),
+            interface: interface.into(),
+            vhid: 14,
+        }
+    }
+
     #[test]
     fn counts_render_as_one_series_per_label_set_seen() {
         let mut tallies = Tallies::default();
-        let web = GroupLabels {
-            group: "web".into(),
-            interface: "eth0".into(),
-            vhid: 14,
-        };
+        let web = web_on("eth0");
         tallies.transition(&web, State::Backup);
         tallies.transition(&web, State::Master);
         tallies.transition(&web, State::Backup);
@@ -217,15 +222,7 @@ mod tests {
     #[test]
     fn a_name_that_moved_to_another_interface_keeps_one_hook_series_and_two_transition_ones() {
         let mut tallies = Tallies::default();
-        let before = GroupLabels {
-            group: "web".into(),
-            interface: "eth0".into(),
-            vhid: 14,
-        };
-        let after = GroupLabels {
-            interface: "eth1".into(),
-            ..before.clone()
-        };
+        let (before, after) = (web_on("eth0"), web_on("eth1"));
         for labels in [&before, &after] {
             tallies.transition(labels, State::Master);
             tallies.hook(labels, &run("up", HookResult::Ok));
