@@ -220,6 +220,14 @@ pub enum Destination {
     Unicast(IpAddr),
 }
 
+/// How many bytes of a packet live inline in [`PacketBytes`]: a CARP advert, IPv4 header
+/// included.
+pub const PACKET_INLINE: usize = 56;
+
+/// A packet to send: inline up to [`PACKET_INLINE`] bytes (a CARP advert, a VRRP advert with
+/// a few VIPs), on the heap beyond. A master's regular advert allocates nothing.
+pub type PacketBytes = smallvec::SmallVec<[u8; PACKET_INLINE]>;
+
 /// One thing for the driver to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -231,7 +239,7 @@ pub enum Action {
         /// where the packet goes on the link
         destination: Destination,
         /// the packet (see above)
-        packet: Vec<u8>,
+        packet: PacketBytes,
     },
     /// Tell the link that this VIP is here (a gratuitous ARP for IPv4, an unsolicited
     /// Neighbor Advertisement with the override flag for IPv6).

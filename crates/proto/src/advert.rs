@@ -2,7 +2,7 @@
 //! sends it, VRRPv2 and VRRPv3 over IPv4 (IP header included) and VRRPv3 over IPv6 (the VRRP
 //! part only: the kernel writes the IPv6 header).
 
-use crate::action::Destination;
+use crate::action::{Destination, PacketBytes};
 use crate::config::VrConfig;
 use crate::protocol::Protocol;
 use crate::rng::SplitMix64;
@@ -10,13 +10,18 @@ use crate::wire::carp::{Advertisement, CarpRepr};
 use crate::wire::ipv4::{Ipv4Repr, CARP_TTL, PROTOCOL_CARP};
 use crate::wire::vrrp2::Vrrp2Repr;
 use crate::wire::vrrp3::Vrrp3Repr;
+use smallvec::{smallvec, SmallVec};
 use std::net::{IpAddr, Ipv4Addr};
+
+/// A router's adverts of one moment, one per destination (one, but for unicast peers and
+/// `vrrp2_compat`): inline, so that a regular advert allocates nothing.
+pub type Adverts = SmallVec<[(Destination, PacketBytes); 1]>;
 
 /// `IPTOS_PREC_INTERNETCONTROL`, the TOS of VRRP adverts over IPv4 (as keepalived sends).
 pub const TOS_INTERNETCONTROL: u8 = 0xc0;
 
 /// Where adverts go: each unicast peer, or the group (the link's broadcast with `--nomcast`).
-fn destinations(config: &VrConfig) -> Vec<(Destination, IpAddr)> {
+fn destinations(config: &VrConfig) -> SmallVec<[(Destination, IpAddr); 1]> {
     if config.is_unicast() {
         config
             .peers
@@ -24,9 +29,9 @@ fn destinations(config: &VrConfig) -> Vec<(Destination, IpAddr)> {
             .map(|&peer| (Destination::Unicast(peer), peer))
             .collect()
     } else if config.is_broadcast() {
-        vec![(Destination::Broadcast, config.group)]
+        smallvec![(Destination::Broadcast, config.group)]
     } else {
-        vec![(Destination::Multicast(config.group), config.group)]
+        smallvec![(Destination::Multicast(config.group), config.group)]
     }
 }
 
@@ -42,7 +47,7 @@ pub fn adverts(
     leaving: bool,
     counter: &mut u64,
     rng: &mut SplitMix64,
-) -> Vec<(Destination, Vec<u8>)> {
+) -> Adverts {
     match &config.protocol {
         Protocol::Carp(carp) => {
             let (advbase, advskew) = if leaving {
@@ -89,7 +94,7 @@ pub fn ipv4_packet(
     ttl: u8,
     ident: u16,
     payload: &[u8],
-) -> Vec<u8> {
+) -> PacketBytes {
     let header = Ipv4Repr {
         source,
         destination,
@@ -100,23 +105,18 @@ pub fn ipv4_packet(
         protocol: PROTOCOL_CARP,
         payload_len: payload.len(),
     };
-    let mut packet = header.emit().to_vec();
+    let mut packet = PacketBytes::from_slice(&header.emit());
     packet.extend_from_slice(payload);
     packet
 }
 
 /// VRRPv2 adverts at `priority` (0 when leaving) and `interval_s`, one per destination, each
 /// with the next `counter` as its IP id.
-pub fn vrrp2(
-    config: &VrConfig,
-    priority: u8,
-    interval_s: u8,
-    counter: &mut u64,
-) -> Vec<(Destination, Vec<u8>)> {
+pub fn vrrp2(config: &VrConfig, priority: u8, interval_s: u8, counter: &mut u64) -> Adverts {
     let (IpAddr::V4(source), Some(auth)) = (config.source, config.vrrp2_auth()) else {
         // Invariant of VrConfigBuilder::build: a group that speaks VRRPv2 is IPv4 and has
         // its VRRPv2 authentication.
-        return Vec::new();
+        return Adverts::new();
     };
     let addresses = crate::config::ipv4_only(&config.vips);
     let vrrp = Vrrp2Repr::new(config.vhid, priority, interval_s, addresses, auth).emit();
@@ -141,10 +141,10 @@ pub fn carp(
     advskew: u8,
     counter: u64,
     rng: &mut SplitMix64,
-) -> Vec<(Destination, Vec<u8>)> {
+) -> Adverts {
     let (IpAddr::V4(source), Some(auth)) = (config.source, config.authenticator()) else {
         // Invariant of VrConfigBuilder::build: a CARP group has an IPv4 source and a key.
-        return Vec::new();
+        return Adverts::new();
     };
     let carp = CarpRepr {
         vhid: config.vhid,
@@ -162,15 +162,15 @@ pub fn carp(
             };
             let ident = rng.next_u64() as u16;
             let advert = Advertisement::outgoing(source, address, ident, carp);
-            Some((destination, advert.emit().to_vec()))
+            Some((destination, PacketBytes::from_slice(&advert.emit())))
         })
         .collect()
 }
 
 /// VRRPv3 adverts at `priority` (0 when leaving), one per destination.
-pub fn vrrp3(config: &VrConfig, priority: u8, rng: &mut SplitMix64) -> Vec<(Destination, Vec<u8>)> {
+pub fn vrrp3(config: &VrConfig, priority: u8, rng: &mut SplitMix64) -> Adverts {
     let Some(&params) = config.protocol.vrrp3() else {
-        return Vec::new();
+        return Adverts::new();
     };
     let repr = Vrrp3Repr {
         vrid: config.vhid,
@@ -186,7 +186,7 @@ pub fn vrrp3(config: &VrConfig, priority: u8, rng: &mut SplitMix64) -> Vec<(Dest
                 (IpAddr::V4(source), IpAddr::V4(address)) => {
                     ipv4_packet(source, address, CARP_TTL, rng.next_u64() as u16, &vrrp)
                 }
-                _ => vrrp,
+                _ => PacketBytes::from_vec(vrrp),
             };
             (destination, packet)
         })

@@ -25,7 +25,8 @@ pub mod vr;
 pub mod wire;
 
 pub use action::{
-    Action, Destination, DropReason, HookId, HookKind, ProtocolKind, State, StateChangeReason,
+    Action, Destination, DropReason, HookId, HookKind, PacketBytes, ProtocolKind, State,
+    StateChangeReason,
 };
 pub use config::{VrConfig, VrConfigBuilder};
 pub use error::ConfigError;

@@ -109,7 +109,11 @@ fn every_captured_advert_parses_verifies_and_reemits() {
                 ETHERTYPE_ARP => {
                     let arp = ArpRepr::parse(frame.payload).unwrap();
                     if arp.sender_ip == p.vip && arp.target_ip == p.vip {
-                        assert_eq!(gratuitous_frame(frame.source, p.vip), frame_bytes, "{name}");
+                        assert_eq!(
+                            &gratuitous_frame(frame.source, p.vip)[..],
+                            &frame_bytes[..],
+                            "{name}"
+                        );
                         garps += 1;
                     }
                 }

@@ -221,7 +221,7 @@ fn carpds_neighbor_advertisements_are_keepalived_s_byte_for_byte() {
         let mac: [u8; 6] = frame[6..12].try_into().unwrap();
         let target = Ipv6Addr::from(<[u8; 16]>::try_from(&frame[14 + 48..14 + 64]).unwrap());
         assert_eq!(
-            carpd_proto::wire::ndp::unsolicited_na_frame(mac, target),
+            carpd_proto::wire::ndp::unsolicited_na_frame(mac, target).into_vec(),
             frame,
             "NA for {target}"
         );

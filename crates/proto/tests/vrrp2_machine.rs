@@ -131,7 +131,7 @@ fn carpds_first_advert_is_keepalived_s_byte_for_byte() {
         let ours: Vec<Vec<u8>> = drain(&mut node)
             .into_iter()
             .filter_map(|a| match a {
-                Action::Send { packet, .. } => Some(packet),
+                Action::Send { packet, .. } => Some(packet.into_vec()),
                 _ => None,
             })
             .collect();
@@ -316,7 +316,7 @@ fn vrrp2_compat_sends_both_and_follows_a_v2_master() {
     let sent: Vec<Vec<u8>> = drain(&mut node)
         .into_iter()
         .filter_map(|a| match a {
-            Action::Send { packet, .. } => Some(packet),
+            Action::Send { packet, .. } => Some(packet.into_vec()),
             _ => None,
         })
         .collect();

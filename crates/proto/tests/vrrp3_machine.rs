@@ -41,7 +41,7 @@ fn advert(source: Ipv4Addr, priority: u8, interval_cs: u16, variant: Checksum) -
         addresses: vec![IpAddr::V4(VIP)],
     };
     let vrrp = repr.emit(IpAddr::V4(source), IpAddr::V4(GROUP_V4), variant);
-    ipv4_packet(source, GROUP_V4, 255, 1, &vrrp)
+    ipv4_packet(source, GROUP_V4, 255, 1, &vrrp).into_vec()
 }
 
 /// What came out, adverts decoded to their priority.
@@ -340,7 +340,7 @@ fn ipv6_adverts_are_the_vrrp_part_sent_to_ff02_12() {
             Action::Send {
                 destination,
                 packet,
-            } => Some((destination, packet)),
+            } => Some((destination, packet.into_vec())),
             _ => None,
         })
         .collect();
@@ -377,7 +377,7 @@ fn unicast_advert(source: Ipv4Addr, ttl: u8) -> Vec<u8> {
         addresses: vec![IpAddr::V4(VIP)],
     };
     let vrrp = repr.emit(IpAddr::V4(source), IpAddr::V4(ME), Checksum::PseudoHeader);
-    ipv4_packet(source, ME, ttl, 1, &vrrp)
+    ipv4_packet(source, ME, ttl, 1, &vrrp).into_vec()
 }
 
 /// The drop reasons and the master heard after `packets` reach a fresh unicast router.

@@ -560,7 +560,7 @@ impl Sim {
                 continue;
             }
             match out.action {
-                Action::Send { packet, .. } => self.transmit(index, packet),
+                Action::Send { packet, .. } => self.transmit(index, packet.into_vec()),
                 Action::RunHook { id, kind } => {
                     // Hooks of one node run one after another, in order.
                     self.nodes[index].queued_hooks.push_back((id, kind));
@@ -582,7 +582,7 @@ impl Sim {
     fn extra_group_action(&mut self, index: usize, router: RouterId, vhid: u8, action: Action) {
         let now = self.now;
         match action {
-            Action::Send { packet, .. } => self.transmit(index, packet),
+            Action::Send { packet, .. } => self.transmit(index, packet.into_vec()),
             Action::RunHook { id, .. } => {
                 if let Some(core) = self.nodes[index].node.as_mut() {
                     core.handle_hook_done(now, router, id);

@@ -11,7 +11,7 @@ use carpd_proto::wire::ethernet::{
     multicast_mac, multicast_mac6, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
 };
 use carpd_proto::wire::ipv6;
-use carpd_proto::{Destination, DropReason, Instant, RouterId};
+use carpd_proto::{Destination, DropReason, Instant, PacketBytes, RouterId};
 use std::net::IpAddr;
 
 /// Where an announcement leaves: the group's link, or its VIP interface by kernel index.
@@ -70,7 +70,7 @@ impl Engine {
         let (frame, ethertype) = match vip {
             IpAddr::V4(vip) => {
                 tracing::debug!("Sending gratuitous ARP for {vip}");
-                (gratuitous_frame(mac, vip).to_vec(), ETHERTYPE_ARP)
+                (gratuitous_frame(mac, vip), ETHERTYPE_ARP)
             }
             IpAddr::V6(vip) => {
                 tracing::debug!("Sending unsolicited neighbor advertisement for {vip}");
@@ -94,7 +94,12 @@ impl Engine {
         });
     }
 
-    pub(super) fn transmit(&mut self, router: RouterId, destination: Destination, packet: Vec<u8>) {
+    pub(super) fn transmit(
+        &mut self,
+        router: RouterId,
+        destination: Destination,
+        packet: PacketBytes,
+    ) {
         let Some((link, mac)) = self.link_of(router) else {
             return;
         };
@@ -118,7 +123,11 @@ impl Engine {
                     255,
                     &packet,
                 );
-                (multicast_mac6(to), ETHERTYPE_IPV6, whole)
+                (
+                    multicast_mac6(to),
+                    ETHERTYPE_IPV6,
+                    PacketBytes::from_vec(whole),
+                )
             }
             Destination::Unicast(IpAddr::V4(to)) => {
                 self.effects.push(Effect::SendIp { link, to, packet });
@@ -132,7 +141,7 @@ impl Engine {
                         link,
                         from,
                         to,
-                        packet,
+                        packet: packet.into_vec(),
                     });
                 }
                 return;

@@ -3,7 +3,8 @@
 use super::jobs::Job;
 use crate::host::report::Event;
 use crate::sys::iface::VipLink;
-use carpd_proto::{HookId, RouterId};
+use carpd_proto::wire::ethernet::FrameBytes;
+use carpd_proto::{HookId, PacketBytes, RouterId};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A link's key: stable while carpd runs, across re-creation of the kernel interface.
@@ -78,8 +79,8 @@ pub enum Input {
     Frame {
         /// the link
         link: LinkId,
-        /// the whole frame
-        bytes: Vec<u8>,
+        /// the whole frame (inline for an advert)
+        bytes: FrameBytes,
     },
     /// A VRRP packet arrived on the link's IPv6 socket (the IPv6 header taken off).
     Packet6 {
@@ -121,8 +122,8 @@ pub enum Effect {
     Transmit {
         /// the link
         link: LinkId,
-        /// the whole frame
-        frame: Vec<u8>,
+        /// the whole frame (inline for an advert or a gratuitous ARP)
+        frame: FrameBytes,
         /// its ethertype (the packet socket wants it)
         ethertype: u16,
     },
@@ -131,7 +132,7 @@ pub enum Effect {
         /// the interface's kernel index
         index: u32,
         /// the whole frame
-        frame: Vec<u8>,
+        frame: FrameBytes,
         /// its ethertype
         ethertype: u16,
     },
@@ -142,7 +143,7 @@ pub enum Effect {
         /// the peer
         to: Ipv4Addr,
         /// the whole IPv4 packet
-        packet: Vec<u8>,
+        packet: PacketBytes,
     },
     /// Send this VRRP packet over IPv6 from the group's link-local address; the socket
     /// writes the IPv6 header and the checksum.
@@ -153,7 +154,7 @@ pub enum Effect {
         from: std::net::Ipv6Addr,
         /// ff02::12 or a unicast peer
         to: std::net::Ipv6Addr,
-        /// the VRRP packet
+        /// the VRRP packet (on the heap: inline, it would make every effect larger)
         packet: Vec<u8>,
     },
     /// A request for a group's hook runner.
@@ -173,4 +174,6 @@ pub enum Effect {
 }
 
 // Every entry of the effect list is this size: keep the common ones (frames, hooks) small.
-const _: () = assert!(std::mem::size_of::<Effect>() <= 64);
+// A frame is carried inline (an advert's 70 bytes), which a master's adverts, one effect
+// each, gain more from than the list's kept room costs.
+const _: () = assert!(std::mem::size_of::<Effect>() <= 96);

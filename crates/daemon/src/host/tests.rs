@@ -6,7 +6,7 @@ use crate::sys::iface::VipLink;
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::{Advertisement, CarpRepr, DEFAULT_GROUP};
 use carpd_proto::wire::ethernet::multicast_mac;
-use carpd_proto::wire::ethernet::{Frame, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use carpd_proto::wire::ethernet::{Frame, FrameBytes, ETHERTYPE_ARP, ETHERTYPE_IPV4};
 use carpd_proto::HookKind;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -43,7 +43,7 @@ srcip = "10.0.1.11"
 }
 
 /// An Ethernet frame with a bow-out advert from 10.0.<net>.12 for vhid 7.
-fn bow_out_frame(net: u8) -> Vec<u8> {
+fn bow_out_frame(net: u8) -> FrameBytes {
     let vip = Ipv4Addr::new(10, 0, net, 100);
     let auth = Authenticator::new(b"secret", 7, &[vip]).unwrap();
     let carp = CarpRepr {
@@ -662,7 +662,7 @@ fn a_vip_add_the_kernel_refuses_is_a_fault_that_bows_out_and_is_retried() {
 }
 
 /// `payload` (protocol 112) from 10.0.0.12 to 224.0.0.18 in an Ethernet frame.
-fn frame_of(payload: &[u8]) -> Vec<u8> {
+fn frame_of(payload: &[u8]) -> FrameBytes {
     let packet = carpd_proto::advert::ipv4_packet(
         Ipv4Addr::new(10, 0, 0, 12),
         DEFAULT_GROUP,

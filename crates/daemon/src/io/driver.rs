@@ -14,6 +14,7 @@ use crate::sys::packet::PacketSocket;
 use crate::sys::rawip::RawIpSocket;
 use crate::sys::vrrp6::{self, Vrrp6Socket};
 use anyhow::{Context as _, Result};
+use carpd_proto::wire::ethernet::FrameBytes;
 use carpd_proto::Instant;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -109,8 +110,13 @@ pub struct LinkIo {
     memberships: Vec<Membership>,
     /// The current kernel index, shared with native VIP management.
     ifindex: Arc<AtomicU32>,
-    /// Adverts to unicast peers go out here (`None` while the interface does not exist).
+    /// Adverts to unicast peers go out here: open while an IPv4 group on the link has
+    /// unicast peers and the interface exists. Only then: the kernel hands every IPv4 advert
+    /// on the link to a raw socket of protocol 112 (a copy, run through its filter), which a
+    /// link of multicast groups would pay for at every advert and never use.
     unicast: Option<RawIpSocket>,
+    /// Whether an IPv4 group on the link has unicast peers.
+    wants_unicast: bool,
     /// VRRPv3 over IPv6, while an IPv6 group uses the link and the interface exists.
     v6: Option<Rc<AsyncFd<Vrrp6Socket>>>,
     /// Whether an IPv6 group uses the link.
@@ -121,12 +127,12 @@ impl LinkIo {
     /// Opens the link's sockets on `interface` (no multicast group joined yet).
     pub fn open(interface: Interface) -> Result<LinkIo> {
         let socket = open_socket(&interface)?;
-        let unicast = open_unicast(&interface);
         Ok(LinkIo {
             ifindex: Arc::new(AtomicU32::new(interface.index)),
             interface,
             socket: Some(socket),
-            unicast,
+            unicast: None,
+            wants_unicast: false,
             v6: None,
             wants_v6: false,
             groups: Vec::new(),
@@ -145,7 +151,8 @@ impl LinkIo {
         {
             Ok((socket, memberships)) => {
                 self.socket = Some(socket);
-                self.unicast = open_unicast(&self.interface);
+                self.unicast = None;
+                self.set_unicast(self.wants_unicast);
                 self.v6 = None;
                 self.set_v6(self.wants_v6);
                 self.memberships = memberships;
@@ -190,6 +197,17 @@ impl LinkIo {
                 Ok(memberships) => self.memberships = memberships,
                 Err(e) => tracing::error!("{e:#}"),
             }
+        }
+    }
+
+    /// Opens (or closes) the raw socket for unicast peers as IPv4 groups with peers start (or
+    /// stop) using the link.
+    pub fn set_unicast(&mut self, wanted: bool) {
+        self.wants_unicast = wanted;
+        if !wanted {
+            self.unicast = None;
+        } else if self.unicast.is_none() && self.socket.is_some() {
+            self.unicast = open_unicast(&self.interface);
         }
     }
 
@@ -273,9 +291,12 @@ pub struct Io {
     /// inputs made by one event beyond the one returned (a VIP interface's change)
     pending: std::collections::VecDeque<Input>,
     /// Frames for one link waiting to leave together (see [`Io::flush`]).
-    outgoing: (LinkId, Vec<(Vec<u8>, u16)>),
+    outgoing: (LinkId, Vec<(FrameBytes, u16)>),
     /// sends that failed in a row
     send_errors: u64,
+    /// Where frames are read into, kept for the next read: a received frame is then copied
+    /// out at its own size (inline for an advert, see [`FrameBytes`]).
+    rx: Box<[u8]>,
 }
 
 /// The signals carpd handles.
@@ -302,17 +323,13 @@ impl Signals {
     }
 }
 
-/// Reads one frame if one is queued; `None` when none is (or the read failed). Through the
-/// reactor's readiness: a read that finds nothing clears it, so that the loop then waits on
-/// epoll without trying the socket once more.
-fn try_receive(socket: &AsyncFd<PacketSocket>, name: &str) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; FRAME_BUFFER];
+/// Reads one frame into `buf` if one is queued; `None` when none is (or the read failed).
+/// Through the reactor's readiness: a read that finds nothing clears it, so that the loop
+/// then waits on epoll without trying the socket once more.
+fn try_receive(socket: &AsyncFd<PacketSocket>, name: &str, buf: &mut [u8]) -> Option<FrameBytes> {
     loop {
-        match socket.try_io(tokio::io::Interest::READABLE, |s| s.recv(&mut buf)) {
-            Ok(len) => {
-                buf.truncate(len);
-                return Some(buf);
-            }
+        match socket.try_io(tokio::io::Interest::READABLE, |s| s.recv(buf)) {
+            Ok(len) => return Some(FrameBytes::from_slice(&buf[..len])),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
             Err(e) => {
@@ -332,16 +349,17 @@ fn not_open(what: &str) -> std::io::Error {
     )
 }
 
-/// Reads one datagram from `socket` with `recv` if the reactor says it is readable (`size`
-/// tells how many bytes of the buffer it filled); `None` after registering `cx` for the
-/// socket's next readiness. Nothing is allocated or read while it is not readable.
-fn poll_read<S, T>(
+/// Reads one datagram from `socket` into `buf` with `recv` if the reactor says it is readable
+/// (`size` tells how many bytes of the buffer it filled); `None` after registering `cx` for
+/// the socket's next readiness. Nothing is read while it is not readable.
+fn poll_read<'b, S, T>(
     socket: &AsyncFd<S>,
     what: std::fmt::Arguments<'_>,
     cx: &mut Context<'_>,
+    buf: &'b mut [u8],
     recv: impl Fn(&S, &mut [u8]) -> std::io::Result<T>,
     size: impl Fn(&T) -> usize,
-) -> Option<(T, Vec<u8>)>
+) -> Option<(T, &'b [u8])>
 where
     S: std::os::fd::AsRawFd,
 {
@@ -349,11 +367,10 @@ where
         let Poll::Ready(Ok(mut guard)) = socket.poll_read_ready(cx) else {
             return None;
         };
-        let mut buf = vec![0u8; FRAME_BUFFER];
-        match guard.try_io(|s| recv(s.get_ref(), &mut buf)) {
+        match guard.try_io(|s| recv(s.get_ref(), buf)) {
             Ok(Ok(got)) => {
-                buf.truncate(size(&got));
-                return Some((got, buf));
+                let len = size(&got);
+                return Some((got, &buf[..len]));
             }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Ok(Err(e)) => {
@@ -367,20 +384,22 @@ where
     }
 }
 
-/// A frame from a link's packet socket (see [`poll_read`]).
+/// A frame from a link's packet socket (see [`poll_read`]), inline if it is an advert's size.
 fn poll_receive(
     socket: &AsyncFd<PacketSocket>,
     name: &str,
     cx: &mut Context<'_>,
-) -> Option<Vec<u8>> {
+    buf: &mut [u8],
+) -> Option<FrameBytes> {
     poll_read(
         socket,
         format_args!("receive on {name}"),
         cx,
+        buf,
         PacketSocket::recv,
         |len| *len,
     )
-    .map(|(_, frame)| frame)
+    .map(|(_, frame)| FrameBytes::from_slice(frame))
 }
 
 /// A packet from a link's IPv6 VRRP socket (see [`poll_read`]).
@@ -388,14 +407,17 @@ fn poll_receive_v6(
     socket: &AsyncFd<Vrrp6Socket>,
     name: &str,
     cx: &mut Context<'_>,
+    buf: &mut [u8],
 ) -> Option<(vrrp6::Received, Vec<u8>)> {
     poll_read(
         socket,
         format_args!("IPv6 receive on {name}"),
         cx,
+        buf,
         Vrrp6Socket::recv,
         |r| r.len,
     )
+    .map(|(received, packet)| (received, packet.to_vec()))
 }
 
 /// Whether a signal stream has delivered (`cx` is registered otherwise).
@@ -431,6 +453,7 @@ impl Io {
             pending: Default::default(),
             outgoing: (LinkId(0), Vec::new()),
             send_errors: 0,
+            rx: vec![0; FRAME_BUFFER].into_boxed_slice(),
         })
     }
 
@@ -477,7 +500,7 @@ impl Io {
     }
 
     /// Joins on each link the multicast groups its groups use, and opens or closes its IPv6
-    /// socket as IPv6 groups use it.
+    /// socket as IPv6 groups use it, and its raw socket as IPv4 groups with unicast peers do.
     pub fn set_link_groups(&mut self, groups: &[GroupSettings]) {
         for link in self.links.values_mut() {
             let on_link = || groups.iter().filter(|g| g.interface == link.interface.name);
@@ -486,7 +509,9 @@ impl Io {
                 .map(|g| g.multicast_group)
                 .collect();
             let v6 = on_link().any(GroupSettings::is_ipv6);
+            let unicast = on_link().any(|g| !g.is_ipv6() && !g.peers.is_empty());
             link.set_groups(wanted);
+            link.set_unicast(unicast);
             link.set_v6(v6);
         }
     }
@@ -525,7 +550,7 @@ impl Io {
                     let frame = self.links.get(&link).and_then(|l| {
                         l.socket
                             .as_ref()
-                            .and_then(|s| try_receive(s, &l.interface.name))
+                            .and_then(|s| try_receive(s, &l.interface.name, &mut self.rx))
                     });
                     if let Some(bytes) = frame {
                         self.batch = Some((link, read + 1));
@@ -575,7 +600,7 @@ impl Io {
                 let Some(bytes) = link
                     .socket
                     .as_ref()
-                    .and_then(|s| poll_receive(s, name, &mut cx))
+                    .and_then(|s| poll_receive(s, name, &mut cx, &mut self.rx))
                 else {
                     break;
                 };
@@ -585,7 +610,7 @@ impl Io {
                 let Some((received, bytes)) = link
                     .v6
                     .as_ref()
-                    .and_then(|s| poll_receive_v6(s, name, &mut cx))
+                    .and_then(|s| poll_receive_v6(s, name, &mut cx, &mut self.rx))
                 else {
                     break;
                 };
@@ -679,13 +704,20 @@ impl Io {
             .chain(self.links.range(..=after));
         for (id, link) in order {
             let name = &link.interface.name;
-            if let Some(bytes) = link.socket.as_ref().and_then(|s| poll_receive(s, name, cx)) {
+            let rx = &mut self.rx;
+            if let Some(bytes) = link
+                .socket
+                .as_ref()
+                .and_then(|s| poll_receive(s, name, cx, rx))
+            {
                 self.batch = Some((*id, 1));
                 self.batch_link = *id;
                 return input(Input::Frame { link: *id, bytes });
             }
-            if let Some((received, bytes)) =
-                link.v6.as_ref().and_then(|s| poll_receive_v6(s, name, cx))
+            if let Some((received, bytes)) = link
+                .v6
+                .as_ref()
+                .and_then(|s| poll_receive_v6(s, name, cx, rx))
             {
                 self.batch_link = *id;
                 return input(Input::Packet6 {

@@ -101,14 +101,18 @@ impl PacketSocket {
     /// Sends `frames` (each with its ethertype) in as few system calls as the kernel allows
     /// (`sendmmsg`), in order; `report` learns each frame's outcome, in order, as
     /// [`PacketSocket::send`] would have returned it.
-    pub fn send_all(&self, frames: &[(Vec<u8>, u16)], mut report: impl FnMut(io::Result<()>)) {
+    pub fn send_all<F: AsRef<[u8]>>(
+        &self,
+        frames: &[(F, u16)],
+        mut report: impl FnMut(io::Result<()>),
+    ) {
         let mut rest = frames;
         while !rest.is_empty() {
             let chunk = &rest[..rest.len().min(SEND_CHUNK)];
             match self.send_chunk(chunk) {
                 Ok(lengths) => {
                     for (sent, (frame, _)) in lengths.iter().zip(chunk) {
-                        report(if *sent as usize == frame.len() {
+                        report(if *sent as usize == frame.as_ref().len() {
                             Ok(())
                         } else {
                             Err(short_write())
@@ -130,7 +134,7 @@ impl PacketSocket {
     /// One `sendmmsg` of up to [`SEND_CHUNK`] frames: the lengths sent, one per frame that
     /// left (at least one), or the first frame's error. Its headers live on the stack: a
     /// chunk allocates only the addresses of the ethertypes it holds.
-    fn send_chunk(&self, chunk: &[(Vec<u8>, u16)]) -> io::Result<Vec<u32>> {
+    fn send_chunk<F: AsRef<[u8]>>(&self, chunk: &[(F, u16)]) -> io::Result<Vec<u32>> {
         let mut addresses: Vec<(u16, SockAddr)> = Vec::new();
         for (_, ethertype) in chunk {
             if !addresses.iter().any(|(e, _)| e == ethertype) {
@@ -149,6 +153,7 @@ impl PacketSocket {
                 .find(|(e, _)| e == ethertype)
                 .map(|(_, a)| a)
                 .expect("an address for every ethertype of the chunk");
+            let frame = frame.as_ref();
             iov.iov_base = frame.as_ptr() as *mut libc::c_void;
             iov.iov_len = frame.len();
             header.msg_hdr.msg_name = address.as_ptr() as *mut libc::c_void;

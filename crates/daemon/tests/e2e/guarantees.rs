@@ -489,7 +489,7 @@ fn stranger_adverts(lab: &Lab) -> Vec<Vec<u8>> {
         addresses: vec![lab.address(117).into()],
     };
     let vrrp = repr.emit(source.into(), GROUP_V4.into(), Checksum::PseudoHeader);
-    vec![ipv4_packet(source, GROUP_V4, 255, 1, &vrrp)]
+    vec![ipv4_packet(source, GROUP_V4, 255, 1, &vrrp).into_vec()]
 }
 
 #[test]

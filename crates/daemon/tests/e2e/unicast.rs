@@ -5,21 +5,25 @@ use crate::common::start_keepalived;
 use crate::common::*;
 use crate::common::{start_config, write_config};
 use crate::keepalived_interop::vip6;
-use carpd_lab::Lab;
+use carpd_lab::{wait_until, Lab};
 use nix::sys::signal::Signal;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 /// A native-VIP group on eth0 with `protocol_keys` and unicast `peers`.
 fn unicast_group(lab: &Lab, name: &str, protocol_keys: &str, peer: Ipv4Addr) -> std::path::PathBuf {
+    write_config(lab, name, &group_text(lab, protocol_keys, Some(peer)))
+}
+
+/// The group of [`unicast_group`], with `peer` or multicast.
+fn group_text(lab: &Lab, protocol_keys: &str, peer: Option<Ipv4Addr>) -> String {
     let vip = lab.address(100);
-    write_config(
-        lab,
-        name,
-        &format!(
-            "[[group]]\nname = \"u\"\ninterface = \"eth0\"\nvips = [\"{vip}/24\"]\npreempt = true\n\
-             peers = [\"{peer}\"]\n{protocol_keys}"
-        ),
+    let peers = peer
+        .map(|p| format!("peers = [\"{p}\"]\n"))
+        .unwrap_or_default();
+    format!(
+        "[[group]]\nname = \"u\"\ninterface = \"eth0\"\nvips = [\"{vip}/24\"]\npreempt = true\n\
+         {peers}{protocol_keys}"
     )
 }
 
@@ -127,14 +131,32 @@ fn carp_unicast_between_two_carpd_nodes_when_the_switch_drops_multicast() {
     );
     let vip = lab.address(100);
     let (h1, h2) = (lab.host(1).ip, lab.host(2).ip);
-    let one = unicast_group(&lab, "u1.toml", "vhid = 52\npassword = \"secret\"\n", h2);
+    // Host 1 starts with the group multicast: no raw socket of protocol 112 (the kernel
+    // would copy every advert on the link to it). The reload that gives the group its peer
+    // opens it.
+    let keys = "vhid = 52\npassword = \"secret\"\n";
+    let one = write_config(&lab, "u1.toml", &group_text(&lab, keys, None));
+    let a = start_config(&lab, 1, &one, "u1");
+    assert!(
+        wait_until(SETTLE, || lab.log("u1").contains("BACKUP")),
+        "{}",
+        lab.log("u1")
+    );
+    assert_eq!(raw_vrrp_sockets(&lab, 1), 0, "{}", lab.log("u1"));
+    unicast_group(&lab, "u1.toml", keys, h2);
+    lab.signal(a.pid, Signal::SIGHUP);
+    assert!(
+        wait_until(SETTLE, || lab.log("u1").contains("Reloaded")),
+        "{}",
+        lab.log("u1")
+    );
+    assert_eq!(raw_vrrp_sockets(&lab, 1), 1, "{}", lab.log("u1"));
     let two = unicast_group(
         &lab,
         "u2.toml",
         "vhid = 52\npassword = \"secret\"\nadvskew = 50\n",
         h1,
     );
-    let a = start_config(&lab, 1, &one, "u1");
     let _b = start_config(&lab, 2, &two, "u2");
     expect_holders(&lab, vip, &[1], SETTLE, &["u1", "u2"]);
     expect_settled(&lab, vip, Duration::from_secs(3), &["u1", "u2"]);
@@ -145,6 +167,23 @@ fn carp_unicast_between_two_carpd_nodes_when_the_switch_drops_multicast() {
     let took = at.elapsed();
     eprintln!("carpd took over {took:?} after the other's stop (unicast CARP)");
     assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+/// How many raw IPv4 sockets of protocol 112 (VRRP, CARP) are open in host `host`'s
+/// namespace (`/proc/net/raw` shows the protocol as the local port, in hex).
+fn raw_vrrp_sockets(lab: &Lab, host: usize) -> usize {
+    let out = lab
+        .run(lab.host(host), "cat", &["/proc/net/raw"])
+        .expect("cat /proc/net/raw");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|local| local.ends_with(":0070"))
+        })
+        .count()
 }
 
 /// A VRRPv3 IPv6 group `u6` (VRID 53, 0.2 s) with the lab's IPv6 VIP, and `peers` if any.
@@ -161,7 +200,7 @@ fn group6(vip: Ipv6Addr, priority: u8, peer: Option<Ipv6Addr>) -> String {
 /// The split brain the filtered switch causes for IPv6 without unicast: a multicast pair
 /// both hold `vip`.
 fn multicast6_splits(lab: &Lab, vip: Ipv6Addr) {
-    let holders = |want: &[usize]| carpd_lab::wait_until(SETTLE, || lab.holders6(vip) == want);
+    let holders = |want: &[usize]| wait_until(SETTLE, || lab.holders6(vip) == want);
     let m1 = start_config(
         lab,
         1,
@@ -195,7 +234,7 @@ fn vrrp3_ipv6_unicast_between_two_carpd_nodes_when_the_switch_drops_the_group() 
         lab.link_local(lab.host(2)).expect("link-local"),
     );
     let vip = vip6(116);
-    let holders = |want: &[usize]| carpd_lab::wait_until(SETTLE, || lab.holders6(vip) == want);
+    let holders = |want: &[usize]| wait_until(SETTLE, || lab.holders6(vip) == want);
     multicast6_splits(&lab, vip);
     let a = start_config(
         &lab,
@@ -255,7 +294,7 @@ fn vrrp3_ipv6_unicast_with_keepalived_when_the_switch_drops_the_group() {
     let _k = start_keepalived(&lab, 2, &conf, "k2");
     let c = write_config(&lab, "c1.toml", &group6(vip, 200, Some(l2)));
     let carpd = start_config(&lab, 1, &c, "c1");
-    let holders = |want: &[usize]| carpd_lab::wait_until(SETTLE, || lab.holders6(vip) == want);
+    let holders = |want: &[usize]| wait_until(SETTLE, || lab.holders6(vip) == want);
     expect_settled6(&lab, vip, &[1], &["c1", "k2"]);
     // A graceful stop: priority 0 by unicast, keepalived takes over after its Skew_Time
     // (122 ms at 0.2 s), well before its Master_Down_Interval (722 ms).

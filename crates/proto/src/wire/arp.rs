@@ -85,7 +85,7 @@ impl ArpRepr {
     }
 
     /// Writes the whole broadcast frame, source = `sender_mac`.
-    pub fn emit_frame(&self) -> Vec<u8> {
+    pub fn emit_frame(&self) -> ethernet::FrameBytes {
         let payload = self.emit_payload();
         Frame {
             destination: ethernet::BROADCAST,
@@ -98,7 +98,7 @@ impl ArpRepr {
 }
 
 /// The complete gratuitous ARP frame for `vip` sent from `mac`.
-pub fn gratuitous_frame(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
+pub fn gratuitous_frame(mac: [u8; 6], vip: Ipv4Addr) -> ethernet::FrameBytes {
     ArpRepr::gratuitous(mac, vip).emit_frame()
 }
 

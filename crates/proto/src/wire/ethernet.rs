@@ -13,6 +13,13 @@ pub const ETHERTYPE_ARP: u16 = 0x0806;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// The broadcast address, used by `--nomcast` adverts and by gratuitous ARP.
 pub const BROADCAST: [u8; 6] = [0xff; 6];
+/// How many bytes of a frame live inline in [`FrameBytes`]: a CARP advert's frame (70 bytes)
+/// and a gratuitous ARP (42), rounded up to the 8 bytes the heap form takes anyway.
+pub const FRAME_INLINE: usize = 72;
+
+/// A whole frame: inline up to [`FRAME_INLINE`] bytes, on the heap beyond. A master's regular
+/// CARP advert and a gratuitous ARP allocate nothing.
+pub type FrameBytes = smallvec::SmallVec<[u8; FRAME_INLINE]>;
 
 /// The Ethernet address an IPv4 multicast group maps to (RFC 1112 §6.4: `01:00:5e` and the low
 /// 23 bits of the group).
@@ -69,9 +76,9 @@ impl<'a> Frame<'a> {
         })
     }
 
-    /// Writes header and payload into a new buffer.
-    pub fn emit(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + self.payload.len());
+    /// Writes header and payload into a new buffer (inline if it fits, see [`FrameBytes`]).
+    pub fn emit(&self) -> FrameBytes {
+        let mut out = FrameBytes::with_capacity(HEADER_LEN + self.payload.len());
         out.extend_from_slice(&self.destination);
         out.extend_from_slice(&self.source);
         out.extend_from_slice(&self.ethertype.to_be_bytes());
@@ -94,6 +101,30 @@ mod tests {
             multicast_mac(Ipv4Addr::new(239, 192, 1, 2)),
             [1, 0, 0x5e, 0x40, 1, 2]
         );
+    }
+
+    #[test]
+    fn an_advert_s_frame_and_a_gratuitous_arp_are_inline() {
+        let advert = [0u8; crate::wire::carp::IPV4_PACKET_LEN];
+        let frame = Frame {
+            destination: multicast_mac(Ipv4Addr::new(224, 0, 0, 18)),
+            source: [2, 0, 0, 0, 0, 1],
+            ethertype: ETHERTYPE_IPV4,
+            payload: &advert,
+        };
+        let bytes = frame.emit();
+        assert_eq!(bytes.len(), 70);
+        assert!(!bytes.spilled());
+        let arp =
+            crate::wire::arp::gratuitous_frame([2, 0, 0, 0, 0, 1], Ipv4Addr::new(10, 0, 0, 1));
+        assert!(!arp.spilled());
+        // Beyond the inline room, the frame is whole on the heap.
+        let big = Frame {
+            payload: &[7; 100],
+            ..frame
+        }
+        .emit();
+        assert_eq!((big.len(), big.spilled(), big[14]), (114, true, 7));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!  IPv6 header (40) | type 136 | code 0 | checksum | R S O reserved | target (16) | 2 | 1 | MAC
 //! ```
 
-use super::ethernet::{multicast_mac6, Frame, ETHERTYPE_IPV6};
+use super::ethernet::{multicast_mac6, Frame, FrameBytes, ETHERTYPE_IPV6};
 use super::{checksum_words, fold};
 use std::net::Ipv6Addr;
 
@@ -24,7 +24,7 @@ pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// The whole Ethernet frame of an unsolicited Neighbor Advertisement for `target` from the
 /// interface whose MAC is `mac`.
-pub fn unsolicited_na_frame(mac: [u8; 6], target: Ipv6Addr) -> Vec<u8> {
+pub fn unsolicited_na_frame(mac: [u8; 6], target: Ipv6Addr) -> FrameBytes {
     let mut icmp = [0u8; ICMP_LEN];
     icmp[0] = TYPE_NEIGHBOR_ADVERTISEMENT;
     icmp[4] = FLAG_OVERRIDE;

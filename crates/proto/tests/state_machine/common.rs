@@ -49,6 +49,8 @@ pub(crate) fn summarise(vr: &mut VirtualRouter) -> Vec<A> {
                 packet,
                 destination,
             } => {
+                // Inline: a master's regular advert takes no heap block.
+                assert!(!packet.spilled(), "{} bytes on the heap", packet.len());
                 let adv = Advertisement::parse(&packet).expect("own advert parses");
                 assert!(auth.verify(adv.carp.counter, &adv.carp.digest));
                 assert_eq!(
