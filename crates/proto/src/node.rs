@@ -317,10 +317,11 @@ impl Node {
                     Err(e) => return self.drop_unclaimed(DropReason::Malformed(e), Some(from)),
                 };
                 let key = (link, Route::Carp, carp.vhid);
-                if !self.ttl_ok(key, ip.ttl, from) {
+                let ids = self.by_vhid.get(&key).cloned();
+                if !self.ttl_ok(ids.as_deref(), ip.ttl, from) {
                     return self.drop_unclaimed(DropReason::BadTtl(ip.ttl), Some(from));
                 }
-                let Some(ids) = self.by_vhid.get(&key).cloned() else {
+                let Some(ids) = ids else {
                     return self.other_protocol(
                         link,
                         ProtocolKind::Carp,
@@ -375,10 +376,11 @@ impl Node {
             Err(e) => return self.drop_unclaimed(DropReason::Malformed(e), Some(from)),
         };
         let key = (link, route, repr.vrid);
-        if !self.ttl_ok(key, ttl, from) {
+        let ids = self.by_vhid.get(&key).cloned();
+        if !self.ttl_ok(ids.as_deref(), ttl, from) {
             return self.drop_unclaimed(DropReason::BadTtl(ttl), Some(from));
         }
-        let Some(ids) = self.by_vhid.get(&key).cloned() else {
+        let Some(ids) = ids else {
             let others: &[Route] = if route == Route::Vrrp3V4 {
                 &[Route::Carp, Route::Vrrp2]
             } else {
@@ -431,14 +433,15 @@ impl Node {
         }
     }
 
-    /// TTL (hop limit) 255, or a listed unicast peer of a router on `key` whose TTL says
+    /// TTL (hop limit) 255, or a listed unicast peer of a router in `ids` whose TTL says
     /// nothing: the router relaxed the check (`unicast_ttl_check = false`: its peers are
     /// across a router), or the peer's address is IPv6 link-local, which no router forwards
     /// (RFC 4291 section 2.5.6), so the packet came from the link whatever its hop limit
     /// (keepalived sends IPv6 unicast adverts at the kernel's default of 64).
-    fn ttl_ok(&self, key: (u32, Route, u8), ttl: u8, from: IpAddr) -> bool {
-        let ids = self.by_vhid.get(&key).map_or(&[][..], Ids::as_slice);
-        self.ttl_ok_for(ids, ttl, from)
+    /// `ids` are the routers the packet is for (`None`: no router serves its vhid); the
+    /// caller looks them up once for this check and for the delivery.
+    fn ttl_ok(&self, ids: Option<&[RouterId]>, ttl: u8, from: IpAddr) -> bool {
+        self.ttl_ok_for(ids.unwrap_or_default(), ttl, from)
     }
 
     /// [`Node::ttl_ok`] for the routers `ids`.

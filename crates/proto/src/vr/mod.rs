@@ -24,10 +24,10 @@ use smallvec::SmallVec;
 use std::net::IpAddr;
 
 mod hearing;
+mod replays;
 mod vrrp;
 
-/// How many recent counters a router remembers to drop exact replays.
-const REPLAY_WINDOW: usize = 32;
+use replays::Replays;
 
 /// The most a master's advert goes out ahead of its deadline to share another router's
 /// wake-up (see [`VirtualRouter::advert_slack`]).
@@ -157,10 +157,8 @@ pub struct VirtualRouter {
     last_advert_at: Option<Instant>,
     next_hook: u64,
     counter: u64,
-    recent_counters: [u64; REPLAY_WINDOW],
-    /// how many of `recent_counters` hold a counter (the window fills up once)
-    recent_len: u8,
-    recent_next: usize,
+    /// the counters of the last CARP adverts accepted
+    replays: Replays,
     rng: SplitMix64,
     /// in order; room for one inline (a master's advert), so that sending needs no block
     actions: SmallVec<[Action; 1]>,
@@ -207,9 +205,7 @@ impl VirtualRouter {
             last_advert_at: None,
             next_hook: 0,
             counter,
-            recent_counters: [0; REPLAY_WINDOW],
-            recent_len: 0,
-            recent_next: 0,
+            replays: Replays::default(),
             rng,
             actions: SmallVec::new(),
             stats: RouterStats::default(),
@@ -530,13 +526,9 @@ impl VirtualRouter {
         }
         // ucarp accepts any counter (docs/protocol.md §3); carpd also accepts any, but not one
         // it has just seen.
-        let heard = &self.recent_counters[..usize::from(self.recent_len)];
-        if heard.contains(&carp.counter) {
+        if !self.replays.fresh(carp.counter) {
             return self.drop(DropReason::Replay, source);
         }
-        self.recent_counters[self.recent_next] = carp.counter;
-        self.recent_len = self.recent_len.max(self.recent_next as u8 + 1);
-        self.recent_next = (self.recent_next + 1) % REPLAY_WINDOW;
         self.heard(now, Heard::carp(carp, advert.ip.source));
     }
 
