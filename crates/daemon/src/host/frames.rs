@@ -38,10 +38,16 @@ impl Engine {
 
     /// The group's link and the MAC its frames leave from: its virtual MAC, else the link's.
     pub(super) fn link_of(&self, router: RouterId) -> Option<(LinkId, [u8; 6])> {
+        self.frame_source(router).map(|(link, mac, _)| (link, mac))
+    }
+
+    /// [`Engine::link_of`], and whether the MAC is the group's virtual one: one lookup of
+    /// the group for an advert.
+    fn frame_source(&self, router: RouterId) -> Option<(LinkId, [u8; 6], bool)> {
         let group = self.groups.get(&router)?;
         let link_mac = self.links.get(&group.link)?.mac;
         let mac = group.vmac.as_ref().map_or(link_mac, |v| v.mac);
-        Some((group.link, mac))
+        Some((group.link, mac, group.vmac.is_some()))
     }
 
     /// Tells the LAN where `vip` is now: a gratuitous ARP or an unsolicited NA from the
@@ -100,10 +106,9 @@ impl Engine {
         destination: Destination,
         packet: PacketBytes,
     ) {
-        let Some((link, mac)) = self.link_of(router) else {
+        let Some((link, mac, virtual_mac)) = self.frame_source(router) else {
             return;
         };
-        let virtual_mac = self.groups.get(&router).is_some_and(|g| g.vmac.is_some());
         let (link_destination, ethertype, packet) = match destination {
             Destination::Multicast(IpAddr::V4(group)) => {
                 (multicast_mac(group), ETHERTYPE_IPV4, packet)
