@@ -237,6 +237,9 @@ impl Daemon {
                         }
                         _ => None,
                     };
+                    for (link, frame) in self.io.fresh_frames() {
+                        self.engine.prefetch_frame(link, frame);
+                    }
                     let flow = self.engine.handle(now, input);
                     if let Some((link, gone)) = repair {
                         self.repair_vmacs(link, gone.as_deref()).await;

@@ -12,7 +12,8 @@ use crate::wire::vrrp2::Vrrp2Repr;
 use crate::wire::vrrp3::Vrrp3Repr;
 use crate::wire::DecodeError;
 use crate::HookId;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 
 /// The routers filed under one (link, protocol, vhid): nearly always one, kept in the index
@@ -94,12 +95,15 @@ struct Entry {
 /// are kept in order, and only routers that were handed something are asked for actions.
 #[derive(Debug, Default)]
 pub struct Node {
-    /// boxed: a router is about a kilobyte, and the map's nodes stay small and dense
-    routers: BTreeMap<RouterId, Box<Entry>>,
+    /// Boxed: a router is most of a kilobyte, and the table's slots stay small and dense.
+    /// A hash table with a fast hash (keys are small numbers): a lookup is one probe where a
+    /// B-tree walked three nodes, each a cache miss at thousands of routers; the few callers
+    /// that want id order sort.
+    routers: FxHashMap<RouterId, Box<Entry>>,
     /// The routers serving each (link, protocol and family, vhid).
-    by_vhid: HashMap<(u32, Route, u8), Ids>,
+    by_vhid: FxHashMap<(u32, Route, u8), Ids>,
     /// How many routers send from each (link, source address): adverts from these are our own.
-    sources: HashMap<(u32, IpAddr), usize>,
+    sources: FxHashMap<(u32, IpAddr), usize>,
     /// Every router's deadline, earliest first.
     timers: BTreeSet<(Instant, RouterId)>,
     /// Routers that may have actions queued.
@@ -270,7 +274,16 @@ impl Node {
 
     /// Every router with its id, in id order.
     pub fn routers(&self) -> impl Iterator<Item = (RouterId, &VirtualRouter)> {
-        self.routers.iter().map(|(id, e)| (*id, &e.router))
+        self.ids()
+            .into_iter()
+            .filter_map(|id| Some((id, &self.routers.get(&id)?.router)))
+    }
+
+    /// Every router's id, in id order (the order routers were added).
+    fn ids(&self) -> Vec<RouterId> {
+        let mut ids: Vec<RouterId> = self.routers.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// An IPv4 packet of protocol 112 (from the IP header on) arrived on `link`.
@@ -339,6 +352,29 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// The routers filed under the protocol and vhid of an IPv4 packet of protocol 112 that
+    /// came on `link`: those [`Node::handle_packet`] hands it to once it passes the checks
+    /// (VRRPv3 routers that also hear VRRPv2 are left out). Nothing is checked or changed: a
+    /// caller may start loading them from memory while earlier packets are handled.
+    pub fn packet_routers(&self, link: u32, bytes: &[u8]) -> impl Iterator<Item = &VirtualRouter> {
+        let header = usize::from(bytes.first().map_or(0, |b| b & 0x0f)) * 4;
+        let payload = bytes
+            .get(header..)
+            .filter(|_| header >= 20)
+            .unwrap_or_default();
+        // CARP's vhid and VRRP's VRID are both the second byte.
+        let key = match payload {
+            [first, vhid, ..] if first >> 4 == 3 => Some((link, Route::Vrrp3V4, *vhid)),
+            [_, vhid, ..] if is_vrrp2(payload) => Some((link, Route::Vrrp2, *vhid)),
+            [_, vhid, ..] => Some((link, Route::Carp, *vhid)),
+            _ => None,
+        };
+        key.and_then(|key| self.by_vhid.get(&key))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| Some(&self.routers.get(id)?.router))
     }
 
     /// A VRRP packet (the IPv6 header already taken off by the socket) arrived on `link`
@@ -515,14 +551,27 @@ impl Node {
         self.due = due;
     }
 
+    /// The routers [`Node::handle_timeout`] at `now` will look at: those whose deadline
+    /// falls within the longest early-advert slack of it. A caller may start loading them
+    /// from memory together first; with thousands of routers, each is otherwise a wait of
+    /// its own.
+    pub fn due_soon(&self, now: Instant) -> impl Iterator<Item = &VirtualRouter> {
+        let horizon = now + ADVERT_SLACK_MAX;
+        self.timers
+            .iter()
+            .take_while(move |(at, _)| *at <= horizon)
+            .filter_map(|(_, id)| Some(&self.routers.get(id)?.router))
+    }
+
     /// `link` came up or went down.
     pub fn handle_link(&mut self, now: Instant, link: u32, up: bool) {
-        let on_link: Vec<RouterId> = self
+        let mut on_link: Vec<RouterId> = self
             .routers
             .iter()
             .filter(|(_, e)| e.link == link)
             .map(|(id, _)| *id)
             .collect();
+        on_link.sort_unstable();
         for id in on_link {
             self.handle_router_link(now, id, up);
         }
@@ -539,8 +588,7 @@ impl Node {
 
     /// A command for every router.
     pub fn handle_command(&mut self, now: Instant, command: Command) {
-        let all: Vec<RouterId> = self.routers.keys().copied().collect();
-        for id in all {
+        for id in self.ids() {
             self.handle_router_command(now, id, command);
         }
     }
@@ -581,6 +629,13 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// The routers that may have actions queued, in id order: after
+    /// [`Node::handle_timeout`], those that were due (a caller may start loading what it
+    /// keeps about each before draining their actions).
+    pub fn ready(&self) -> impl Iterator<Item = RouterId> + '_ {
+        self.ready.iter().copied()
     }
 
     /// The earliest deadline of any router.

@@ -71,6 +71,8 @@ proptest! {
         let mut bytes = Advertisement::outgoing(Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(224, 0, 0, 18), 1, repr).emit().to_vec();
         for (at, value) in flips { bytes[at] = value; }
         bytes.truncate(cut);
+        // Naming the routers ahead of a packet reads the same bytes: it never panics either.
+        let _named = node.packet_routers(1, &bytes).count();
         node.handle_packet(Instant::from_secs(1), 1, &bytes);
         while node.poll_action().is_some() {}
         node.handle_timeout(Instant::from_secs(10));

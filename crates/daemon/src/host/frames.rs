@@ -6,6 +6,7 @@
 
 use super::input::{Effect, LinkId};
 use super::Engine;
+use crate::sys::prefetch::prefetch;
 use carpd_proto::wire::arp::gratuitous_frame;
 use carpd_proto::wire::ethernet::{
     multicast_mac, multicast_mac6, Frame, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
@@ -33,6 +34,18 @@ impl Engine {
             Err(e) => self
                 .ledger
                 .record(now, DropReason::Malformed(e), None, Some(link), None),
+        }
+    }
+
+    /// Starts loading the state of the groups a frame that came on `link` is for, before its
+    /// turn (see [`crate::sys::prefetch`]).
+    pub fn prefetch_frame(&self, link: LinkId, bytes: &[u8]) {
+        if let Ok(frame) = Frame::parse(bytes) {
+            if frame.ethertype == ETHERTYPE_IPV4 {
+                self.node
+                    .packet_routers(link.0, frame.payload)
+                    .for_each(prefetch);
+            }
         }
     }
 

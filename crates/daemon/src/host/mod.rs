@@ -40,6 +40,7 @@ use report::Event;
 
 use crate::settings::GroupSettings;
 use crate::sys::iface::VipLink;
+use crate::sys::prefetch::prefetch;
 use carpd_proto::{
     Action, Command, DropReason, Instant, Node, Reconfigured, RouterId, State, VrConfig,
 };
@@ -279,7 +280,9 @@ impl Engine {
             Input::Status => self.status(),
             Input::Demote => self.node.handle_command(now, Command::Demote),
             Input::Timer => {
+                self.node.due_soon(now).for_each(prefetch);
                 self.node.handle_timeout(now);
+                self.prefetch_ready();
                 self.ledger.flush(now);
                 self.vip_retries_due(now);
             }
@@ -328,6 +331,18 @@ impl Engine {
             } => self.tracker_observed(now, tracker, ok, detail),
         }
         ControlFlow::Continue(())
+    }
+
+    /// Starts loading what an advert reads of each group whose timer fired (its link and
+    /// virtual MAC, [`Engine::transmit`]): with thousands of groups these are rarely cached,
+    /// and loading them together overlaps the waits (see [`crate::sys::prefetch`]).
+    fn prefetch_ready(&self) {
+        for router in self.node.ready() {
+            if let Some(group) = self.groups.get(&router) {
+                prefetch(&group.link);
+                prefetch(&group.vmac);
+            }
+        }
     }
 
     fn stop(&mut self, now: Instant, signal: &str) -> ControlFlow<()> {

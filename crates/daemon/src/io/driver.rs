@@ -16,7 +16,7 @@ use crate::sys::vrrp6::{self, Vrrp6Socket};
 use anyhow::{Context as _, Result};
 use carpd_proto::wire::ethernet::FrameBytes;
 use carpd_proto::Instant;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -42,6 +42,9 @@ pub enum Next {
 
 /// Frames read in a row from one link before the loop looks at signals and timers again.
 const RECEIVE_BATCH: usize = 256;
+/// How many frames of a batch are read at once, ahead of their turn: enough that the groups
+/// they are for can be loaded from memory together ([`Io::fresh_frames`]).
+const READ_AHEAD: usize = 16;
 
 /// A deadline acted on later than this after it fell due means the loop did not run in
 /// between (normal wake-ups are well under a millisecond late): queued packets go first.
@@ -276,6 +279,10 @@ pub struct Io {
     links: BTreeMap<LinkId, LinkIo>,
     /// The link a receive batch is reading, and how many frames it has read.
     batch: Option<(LinkId, usize)>,
+    /// Frames of the batch read ahead of their turn ([`READ_AHEAD`] at a time), handed out
+    /// one by one; the last `fresh` of them have not been shown by [`Io::fresh_frames`].
+    ahead: VecDeque<(LinkId, FrameBytes)>,
+    fresh: usize,
     /// The link a frame was read from last: the next look at the links starts after it.
     batch_link: LinkId,
     /// Config mode: SIGHUP is for reloading, not for stopping as in ucarp.
@@ -442,6 +449,8 @@ impl Io {
             calls: channels.calls,
             links: BTreeMap::new(),
             batch: None,
+            ahead: VecDeque::new(),
+            fresh: 0,
             batch_link: LinkId(0),
             hangup_reloads,
             events: channels.events,
@@ -495,6 +504,8 @@ impl Io {
             if self.batch.is_some_and(|(l, _)| l == *id) {
                 self.batch = None;
             }
+            self.ahead.retain(|(l, _)| l != id);
+            self.fresh = self.fresh.min(self.ahead.len());
         }
         unused
     }
@@ -531,6 +542,16 @@ impl Io {
         self.notifier.finish(limit).await;
     }
 
+    /// The frames read ahead since the last call (each shown once), which the next inputs
+    /// will be: a caller may start loading what they will touch.
+    pub fn fresh_frames(&mut self) -> impl Iterator<Item = (LinkId, &[u8])> {
+        let start = self.ahead.len() - self.fresh;
+        self.fresh = 0;
+        self.ahead
+            .range(start..)
+            .map(|(link, bytes)| (*link, &bytes[..]))
+    }
+
     /// The core's time now.
     pub fn now(&self) -> Instant {
         let since = crate::sys::timer::monotonic_now().saturating_sub(self.epoch);
@@ -545,17 +566,28 @@ impl Io {
             if let Some(input) = self.pending.pop_front() {
                 return Next::Input(input);
             }
+            if let Some((link, bytes)) = self.ahead.pop_front() {
+                self.fresh = self.fresh.min(self.ahead.len());
+                return Next::Input(Input::Frame { link, bytes });
+            }
             if let Some((link, read)) = self.batch.take() {
-                if read < RECEIVE_BATCH {
-                    let frame = self.links.get(&link).and_then(|l| {
-                        l.socket
-                            .as_ref()
-                            .and_then(|s| try_receive(s, &l.interface.name, &mut self.rx))
-                    });
-                    if let Some(bytes) = frame {
-                        self.batch = Some((link, read + 1));
-                        return Next::Input(Input::Frame { link, bytes });
+                let more = READ_AHEAD.min(RECEIVE_BATCH.saturating_sub(read));
+                let socket = self
+                    .links
+                    .get(&link)
+                    .and_then(|l| Some((l.socket.as_ref()?, l)));
+                if let Some((socket, l)) = socket {
+                    for _ in 0..more {
+                        match try_receive(socket, &l.interface.name, &mut self.rx) {
+                            Some(bytes) => self.ahead.push_back((link, bytes)),
+                            None => break,
+                        }
                     }
+                }
+                if let Some((link, bytes)) = self.ahead.pop_front() {
+                    self.fresh = self.ahead.len();
+                    self.batch = Some((link, read + 1 + self.ahead.len()));
+                    return Next::Input(Input::Frame { link, bytes });
                 }
             }
             let deadline = deadline.map(|t| self.epoch + Duration::from_micros(t.as_micros()));

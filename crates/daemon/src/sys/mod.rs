@@ -11,6 +11,7 @@ pub mod memory;
 pub mod multicast;
 pub mod netlink;
 pub mod packet;
+pub mod prefetch;
 pub mod privileges;
 pub mod rawip;
 pub mod realtime;

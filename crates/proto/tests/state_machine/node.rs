@@ -3,7 +3,10 @@
 use crate::common::*;
 use carpd_proto::wire::auth::Authenticator;
 use carpd_proto::wire::carp::Advertisement;
-use carpd_proto::{Action, DropReason, HookId, HookKind, Instant, Node, State};
+use carpd_proto::{
+    Action, DropReason, HookId, HookKind, Instant, Node, RouterId, State, VirtualRouter,
+    VrConfigBuilder,
+};
 use std::net::Ipv4Addr;
 
 #[test]
@@ -285,21 +288,26 @@ fn senders(node: &mut Node) -> Vec<carpd_proto::RouterId> {
         .collect()
 }
 
-#[test]
-fn masters_due_within_a_64th_of_their_interval_share_a_wake_up_and_backups_never_fire_early() {
-    let mut node = Node::new();
-    // Masters of 1 s adverts whose next advert is due at 4.000, 4.005 and 4.020 s (slack:
-    // 1 s / 64 = 15.6 ms), and a backup whose master-down time is 4.005 s.
+/// Masters of 1 s adverts whose next advert is due at 4.000, 4.005 and 4.020 s (slack:
+/// 1 s / 64 = 15.6 ms), and a backup whose master-down time is 4.005 s.
+fn masters_due_around_4_s(node: &mut Node) -> [RouterId; 4] {
     let a = node.add_router(1, config(ME).build().unwrap(), Instant::ZERO, 1);
     let b = node.add_router(2, config(ME).build().unwrap(), at(5_000), 2);
     let c = node.add_router(3, config(ME).build().unwrap(), at(20_000), 3);
-    drain_node(&mut node);
+    drain_node(node);
     while let Some(due) = node.poll_timeout().filter(|t| *t < at(3_500_000)) {
         node.handle_timeout(due);
-        drain_node(&mut node);
+        drain_node(node);
     }
     let d = node.add_router(4, config(ME).build().unwrap(), at(1_005_000), 4);
-    drain_node(&mut node);
+    drain_node(node);
+    [a, b, c, d]
+}
+
+#[test]
+fn masters_due_within_a_64th_of_their_interval_share_a_wake_up_and_backups_never_fire_early() {
+    let mut node = Node::new();
+    let [a, b, c, d] = masters_due_around_4_s(&mut node);
     for id in [a, b, c] {
         assert_eq!(node.router(id).unwrap().state(), State::Master);
     }
@@ -321,6 +329,55 @@ fn masters_due_within_a_64th_of_their_interval_share_a_wake_up_and_backups_never
     let sent = senders(&mut node);
     assert_eq!(sent, [a, b, c, d]);
     assert_eq!(node.poll_timeout(), Some(at(6_000_000)));
+}
+
+#[test]
+fn due_soon_names_the_routers_the_next_wake_up_looks_at() {
+    let mut node = Node::new();
+    // The longest slack is 16 ms, so a wake-up at 4.000 s looks at those due until 4.016 s,
+    // in deadline order.
+    let [a, b, c, d] = masters_due_around_4_s(&mut node);
+    let named = |node: &Node, now| -> Vec<*const VirtualRouter> {
+        node.due_soon(now).map(std::ptr::from_ref).collect()
+    };
+    let of = |node: &Node, ids: &[RouterId]| -> Vec<*const VirtualRouter> {
+        ids.iter()
+            .map(|id| std::ptr::from_ref(node.router(*id).unwrap()))
+            .collect()
+    };
+    assert_eq!(named(&node, at(4_000_000)), of(&node, &[a, b, d]));
+    assert_eq!(named(&node, at(4_005_000)), of(&node, &[a, b, d, c]));
+    assert!(named(&node, at(3_000_000)).is_empty());
+    // It changes nothing: the wake-up then sends what it would have.
+    node.handle_timeout(at(4_000_000));
+    assert_eq!(senders(&mut node), [a, b]);
+}
+
+#[test]
+fn packet_routers_are_the_routers_a_packet_is_handed_to() {
+    let mut node = Node::new();
+    let seven = node.add_router(2, config(ME).build().unwrap(), Instant::ZERO, 1);
+    let other = VrConfigBuilder::new(8, ME, vec![VIP], b"secret");
+    let eight = node.add_router(2, other.build().unwrap(), Instant::ZERO, 2);
+    drain_node(&mut node);
+    let named = |node: &Node, link, bytes: &[u8]| -> Vec<*const VirtualRouter> {
+        node.packet_routers(link, bytes)
+            .map(std::ptr::from_ref)
+            .collect()
+    };
+    let router = |id| vec![std::ptr::from_ref(node.router(id).unwrap())];
+    let mut packet = advert(PEER, 1, 0, 0, 1);
+    assert_eq!(named(&node, 2, &packet.emit()), router(seven));
+    packet.carp.vhid = 8;
+    assert_eq!(named(&node, 2, &packet.emit()), router(eight));
+    packet.carp.vhid = 9;
+    assert!(named(&node, 2, &packet.emit()).is_empty());
+    // Another link, and bytes too short for a header or a vhid: no router.
+    packet.carp.vhid = 7;
+    assert!(named(&node, 3, &packet.emit()).is_empty());
+    for short in [&[][..], &[0x45, 0, 0, 20], &[0x41; 24], &[0x45; 21]] {
+        assert!(named(&node, 2, short).is_empty(), "{short:?}");
+    }
 }
 
 #[test]
