@@ -4,6 +4,7 @@
 //! effects. It holds no protocol logic (see [`crate::supervisor`] for the loop itself).
 
 use crate::host::{Effect, Input, LinkId};
+use crate::io::read_ahead::ReadAhead;
 use crate::io::trackers::{Observation, Trackers};
 use crate::mgmt::control::Call;
 use crate::settings::GroupSettings;
@@ -16,7 +17,7 @@ use crate::sys::vrrp6::{self, Vrrp6Socket};
 use anyhow::{Context as _, Result};
 use carpd_proto::wire::ethernet::FrameBytes;
 use carpd_proto::Instant;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -280,9 +281,8 @@ pub struct Io {
     /// The link a receive batch is reading, and how many frames it has read.
     batch: Option<(LinkId, usize)>,
     /// Frames of the batch read ahead of their turn ([`READ_AHEAD`] at a time), handed out
-    /// one by one; the last `fresh` of them have not been shown by [`Io::fresh_frames`].
-    ahead: VecDeque<(LinkId, FrameBytes)>,
-    fresh: usize,
+    /// one by one.
+    ahead: ReadAhead,
     /// The link a frame was read from last: the next look at the links starts after it.
     batch_link: LinkId,
     /// Config mode: SIGHUP is for reloading, not for stopping as in ucarp.
@@ -449,8 +449,7 @@ impl Io {
             calls: channels.calls,
             links: BTreeMap::new(),
             batch: None,
-            ahead: VecDeque::new(),
-            fresh: 0,
+            ahead: ReadAhead::default(),
             batch_link: LinkId(0),
             hangup_reloads,
             events: channels.events,
@@ -504,8 +503,7 @@ impl Io {
             if self.batch.is_some_and(|(l, _)| l == *id) {
                 self.batch = None;
             }
-            self.ahead.retain(|(l, _)| l != id);
-            self.fresh = self.fresh.min(self.ahead.len());
+            self.ahead.forget(*id);
         }
         unused
     }
@@ -545,11 +543,7 @@ impl Io {
     /// The frames read ahead since the last call (each shown once), which the next inputs
     /// will be: a caller may start loading what they will touch.
     pub fn fresh_frames(&mut self) -> impl Iterator<Item = (LinkId, &[u8])> {
-        let start = self.ahead.len() - self.fresh;
-        self.fresh = 0;
-        self.ahead
-            .range(start..)
-            .map(|(link, bytes)| (*link, &bytes[..]))
+        self.ahead.fresh()
     }
 
     /// The core's time now.
@@ -566,8 +560,7 @@ impl Io {
             if let Some(input) = self.pending.pop_front() {
                 return Next::Input(input);
             }
-            if let Some((link, bytes)) = self.ahead.pop_front() {
-                self.fresh = self.fresh.min(self.ahead.len());
+            if let Some((link, bytes)) = self.ahead.pop() {
                 return Next::Input(Input::Frame { link, bytes });
             }
             if let Some((link, read)) = self.batch.take() {
@@ -576,17 +569,19 @@ impl Io {
                     .links
                     .get(&link)
                     .and_then(|l| Some((l.socket.as_ref()?, l)));
+                let mut got = 0;
                 if let Some((socket, l)) = socket {
-                    for _ in 0..more {
-                        match try_receive(socket, &l.interface.name, &mut self.rx) {
-                            Some(bytes) => self.ahead.push_back((link, bytes)),
-                            None => break,
-                        }
+                    while got < more {
+                        let Some(bytes) = try_receive(socket, &l.interface.name, &mut self.rx)
+                        else {
+                            break;
+                        };
+                        self.ahead.push(link, bytes);
+                        got += 1;
                     }
                 }
-                if let Some((link, bytes)) = self.ahead.pop_front() {
-                    self.fresh = self.ahead.len();
-                    self.batch = Some((link, read + 1 + self.ahead.len()));
+                if let Some((link, bytes)) = self.ahead.pop() {
+                    self.batch = Some((link, read + got));
                     return Next::Input(Input::Frame { link, bytes });
                 }
             }

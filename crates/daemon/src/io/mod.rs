@@ -3,7 +3,8 @@
 //! and scrape requests, applying effects); [`hooks`] runs each group's up/down scripts or
 //! native address changes, these a bounded number at a time ([`turns`]); [`conntrack`]
 //! drives conntrackd for them; [`notify`] the notify scripts; [`trackers`] the health checks
-//! ([`processes`] scans /proc for process trackers); [`vip_links`] watches the interfaces
+//! ([`processes`] scans /proc for process trackers); [`read_ahead`] holds frames read ahead
+//! of their turn; [`vip_links`] watches the interfaces
 //! VIPs go to; [`vmac_links`] makes and deletes the virtual MACs' macvlans.
 
 pub mod conntrack;
@@ -11,6 +12,7 @@ pub mod driver;
 pub mod hooks;
 pub mod notify;
 pub mod processes;
+pub mod read_ahead;
 pub mod trackers;
 pub mod turns;
 pub mod vip_links;
