@@ -56,45 +56,74 @@ fn main() {
 }
 
 /// Asks the linker to lay the release carpd's functions out in the order of `symbol-order.txt`
-/// (written by scripts/symbol-order), when the linker is the one Rust uses by default on
-/// x86-64 Linux since 1.90: its own LLD, which reads such a file. A name the build does not
-/// have is skipped without a warning. Set `CARPD_SYMBOL_ORDER=0` to link without it.
+/// (written by scripts/symbol-order). LLD, Rust's default linker on x86-64 Linux since 1.90,
+/// reads such a file; whether this build's linker does is tried on an empty program first,
+/// and without it carpd is linked as before (with a warning). A listed name the build does not
+/// have is skipped in silence. `CARPD_SYMBOL_ORDER=0` links without the file.
 fn symbol_order() {
     println!("cargo::rerun-if-changed=symbol-order.txt");
     println!("cargo::rerun-if-env-changed=CARPD_SYMBOL_ORDER");
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
     let file = Path::new(&var("CARGO_MANIFEST_DIR")).join("symbol-order.txt");
     let path = file.display().to_string();
-    let flags = var("CARGO_ENCODED_RUSTFLAGS");
-    let default_linker = var("TARGET") == "x86_64-unknown-linux-gnu"
-        && std::env::var_os("RUSTC_LINKER").is_none()
-        && !["linker", "fuse-ld", "link-self-contained"]
-            .iter()
-            .any(|f| flags.contains(f))
-        && rustc_minor().is_some_and(|minor| minor >= 90);
-    if var("PROFILE") == "release"
-        && var("CARPD_SYMBOL_ORDER") != "0"
-        && default_linker
-        && file.is_file()
-        && !path.contains(',')
+    if var("PROFILE") != "release"
+        || var("CARPD_SYMBOL_ORDER") == "0"
+        || !file.is_file()
+        || path.contains(',')
     {
-        println!("cargo::rustc-link-arg-bin=carpd=-Wl,--symbol-ordering-file={path}");
-        println!("cargo::rustc-link-arg-bin=carpd=-Wl,--no-warn-symbol-ordering");
+        return;
+    }
+    let args = [
+        format!("-Wl,--symbol-ordering-file={path}"),
+        "-Wl,--no-warn-symbol-ordering".to_string(),
+    ];
+    if !links_with(&args) {
+        println!(
+            "cargo::warning=the linker does not take --symbol-ordering-file (it is not LLD): \
+             carpd's code is laid out as the compiler emits it (docs/architecture.md, Code layout)"
+        );
+        return;
+    }
+    for arg in args {
+        println!("cargo::rustc-link-arg-bin=carpd={arg}");
     }
 }
 
-/// The minor version of the rustc building carpd (`rustc 1.95.0 ...` gives 95).
-fn rustc_minor() -> Option<u32> {
+/// Whether rustc links an empty program for this build's target, with its flags and linker,
+/// when the linker is also given `args`.
+fn links_with(args: &[String]) -> bool {
+    let out = std::path::PathBuf::from(var("OUT_DIR"));
+    let source = out.join("layout-probe.rs");
+    if std::fs::write(&source, "fn main() {}\n").is_err() {
+        return false;
+    }
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let out = std::process::Command::new(rustc)
-        .arg("--version")
-        .output()
-        .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    let version = text.split_whitespace().nth(1)?;
-    let mut parts = version.split('.');
-    (parts.next()? == "1").then_some(())?;
-    parts.next()?.parse().ok()
+    let mut probe = std::process::Command::new(rustc);
+    probe
+        .arg("--target")
+        .arg(var("TARGET"))
+        .arg("-o")
+        .arg(out.join("layout-probe"))
+        .arg(&source);
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    probe.args(flags.split('\x1f').filter(|f| !f.is_empty()));
+    if let Some(linker) = std::env::var_os("RUSTC_LINKER") {
+        let mut arg = std::ffi::OsString::from("-Clinker=");
+        arg.push(linker);
+        probe.arg(arg);
+    }
+    for arg in args {
+        probe.arg(format!("-Clink-arg={arg}"));
+    }
+    probe
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// An environment variable of the build, empty when unset.
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
 }
 
 /// Whether the build runs as root (network namespaces need it).

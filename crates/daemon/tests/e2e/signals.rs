@@ -72,9 +72,11 @@ fn sigterm_bow_out_makes_a_ucarp_backup_take_over_at_once() {
     // ~1 s of delay, so allow that.
     expect_holders(&lab, g.vip, &[2], Duration::from_millis(2500), &["a", "u"]);
     assert!(t.elapsed() < Duration::from_millis(2500));
+    // ucarp may log its reason a few ms after its up script has added the VIP.
     assert!(
-        lab.log("u")
-            .contains("Putting MASTER DOWN (going to time out)"),
+        carpd_lab::wait_until(Duration::from_secs(1), || lab
+            .log("u")
+            .contains("Putting MASTER DOWN (going to time out)")),
         "{}",
         lab.log("u")
     );
