@@ -70,3 +70,30 @@ fn tcpdump_prints_carpd_adverts_as_it_prints_ucarps() {
         carpd_verbose[0]
     );
 }
+
+/// A capture keeps every frame up to the moment it is stopped: the timing figures read off
+/// captures (gaps, outages) would otherwise end early. Without tcpdump's immediate mode the
+/// frames of the last ring block, up to a second of them, were lost at the stop.
+#[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
+fn a_capture_keeps_every_frame_until_it_is_stopped() {
+    let Some(lab) = lab("tcz", 68, 2, &["tcpdump", "ping"]) else {
+        return;
+    };
+    let cap = lab.capture(lab.host(2), "icmp", "pings").unwrap();
+    let to = lab.host(2).ip.to_string();
+    let ping = lab
+        .run(lab.host(1), "ping", &["-q", "-c", "20", "-i", "0.05", &to])
+        .unwrap();
+    assert!(ping.status.success(), "{ping:?}");
+    // Stopped at once: the last replies left host 2 a few milliseconds ago.
+    cap.stop(&lab);
+    let lines = cap.text(&[]).unwrap();
+    let requests = lines.lines().filter(|l| l.contains("echo request")).count();
+    let replies = lines.lines().filter(|l| l.contains("echo reply")).count();
+    assert_eq!((requests, replies), (20, 20), "{lines}");
+    assert_eq!(cap.dropped(&lab), Some(0), "{}", lab.log("tcpdump-pings"));
+}
