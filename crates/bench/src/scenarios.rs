@@ -765,14 +765,15 @@ pub fn footprint(o: &Options) -> Result<Section> {
              (0.17), and so did keepalived's (0.21 against 0.11), which points to the machine's \
              cost of a wake-up rather than to the build."
                 .into(),
-            "Since that run, the loop polls its signals and channels only when their own wakers \
-             fired. callgrind (user-space instructions, not moved by the machine's noise) over 30 s \
-             of an idle master, twice each: 467,807 and 468,614 before, 367,568 and 374,378 after, \
-             ucarp 377,370. The CPU rows above are the run's, before the change: on the day of the \
-             change `--only footprint` timed ucarp's idle master at 3.1 to 7.4 s/hour (0.47 in this \
-             run), too noisy to compare. The new functions lie outside the code-layout list until \
-             it is regenerated: master RSS 4,464 KiB against 4,152 (ucarp 5,460 and 5,384 in the \
-             same runs)."
+            "A loop that polls its signals and channels only when their own wakers fired was tried \
+             again on 2026-12-06 and left out. callgrind (user-space instructions, not moved by the \
+             machine's noise) over 30 s of an idle master, twice each: 467,807 and 468,614 without \
+             it, 367,568 and 374,378 with it, ucarp 377,370. But at 2,040 groups (`--only thousands \
+             --reps 3`, two runs each, back to back) the pair's CPU was 1.35 and 1.36 % of a core \
+             with it against 1.17 and 1.19 without, and one group's RSS 4,464 KiB against 4,152 \
+             (its new code lies outside the code-layout list). That day `--only footprint` timed \
+             ucarp's idle master at 3.1 to 7.4 s/hour (0.47 in this run), too noisy to time the \
+             idle gain."
                 .into(),
         ],
     })
