@@ -769,11 +769,11 @@ pub fn footprint(o: &Options) -> Result<Section> {
              again on 2026-12-06 and left out. callgrind (user-space instructions, not moved by the \
              machine's noise) over 30 s of an idle master, twice each: 467,807 and 468,614 without \
              it, 367,568 and 374,378 with it, ucarp 377,370. But at 2,040 groups (`--only thousands \
-             --reps 3`, two runs each, back to back) the pair's CPU was 1.35 and 1.36 % of a core \
-             with it against 1.17 and 1.19 without, and one group's RSS 4,464 KiB against 4,152 \
-             (its new code lies outside the code-layout list). That day `--only footprint` timed \
-             ucarp's idle master at 3.1 to 7.4 s/hour (0.47 in this run), too noisy to time the \
-             idle gain."
+             --reps 3`, three runs back to back) the pair's CPU was 1.35 and 1.36 % of a core in \
+             the two runs with it, 1.17 in the run between them without it (1.19 at the start of \
+             the day), and one group's RSS 4,464 KiB against 4,152 (its new code lies outside the \
+             code-layout list). That day `--only footprint` timed ucarp's idle master at 3.1 to 7.4 \
+             s/hour (0.47 in this run), too noisy to time the idle gain."
                 .into(),
         ],
     })
