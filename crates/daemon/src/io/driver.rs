@@ -5,6 +5,7 @@
 
 use crate::host::{Effect, Input, LinkId};
 use crate::io::read_ahead::ReadAhead;
+use crate::io::readiness::{Readiness, Source};
 use crate::io::trackers::{Observation, Trackers};
 use crate::mgmt::control::Call;
 use crate::settings::GroupSettings;
@@ -274,6 +275,8 @@ pub struct Io {
     /// the core's next deadline
     timer: crate::sys::timer::DeadlineTimer,
     signals: Signals,
+    /// which of the signals and channels were woken since their last poll
+    readiness: Readiness,
     done: mpsc::UnboundedReceiver<crate::io::hooks::Done>,
     net_events: mpsc::UnboundedReceiver<NetEvent>,
     calls: mpsc::Receiver<Call>,
@@ -444,6 +447,7 @@ impl Io {
             timer: crate::sys::timer::DeadlineTimer::new()
                 .context("creating the deadline timer (timerfd)")?,
             signals: Signals::new()?,
+            readiness: Readiness::new(),
             done: channels.done,
             net_events: channels.net_events,
             calls: channels.calls,
@@ -656,35 +660,43 @@ impl Io {
     // order, read top to bottom in one place.
     /// One pass over the sources in priority order: the first that has something gives it
     /// (`None`: an interface event that changed nothing the engine needs, look again). Each
-    /// source that has nothing registers `cx` in place (no future is built or dropped per
-    /// pass, which an idle loop would pay for at every advert).
+    /// source that has nothing registers a waker in place (no future is built or dropped per
+    /// pass, which an idle loop would pay for at every advert): the timer and the links `cx`,
+    /// the signals and channels their own (see [`Readiness`]), so that they are polled again
+    /// only once woken.
     fn poll_sources(
         &mut self,
         cx: &mut Context<'_>,
         late: Option<&mut std::pin::Pin<Box<tokio::time::Sleep>>>,
     ) -> Poll<Option<Next>> {
         let input = |input| Poll::Ready(Some(Next::Input(input)));
-        let s = &mut self.signals;
-        if delivered(&mut s.term, cx) {
-            return input(Input::Stop("TERM"));
-        }
-        if delivered(&mut s.int, cx) {
-            return input(Input::Stop("INT"));
-        }
-        if delivered(&mut s.quit, cx) {
-            return input(Input::Stop("QUIT"));
-        }
-        if delivered(&mut s.hup, cx) {
-            if self.hangup_reloads {
-                return Poll::Ready(Some(Next::Reload));
+        // Signals and channels only when their wakers fired; the timer and the links always.
+        let mut pass = self.readiness.pass(cx);
+        if let Some(mut quiet) = pass.take(Source::Signals) {
+            let s = &mut self.signals;
+            let got = if delivered(&mut s.term, &mut quiet) {
+                Some(Next::Input(Input::Stop("TERM")))
+            } else if delivered(&mut s.int, &mut quiet) {
+                Some(Next::Input(Input::Stop("INT")))
+            } else if delivered(&mut s.quit, &mut quiet) {
+                Some(Next::Input(Input::Stop("QUIT")))
+            } else if delivered(&mut s.hup, &mut quiet) {
+                Some(if self.hangup_reloads {
+                    Next::Reload
+                } else {
+                    Next::Input(Input::Hangup)
+                })
+            } else if delivered(&mut s.usr1, &mut quiet) {
+                Some(Next::Input(Input::Status))
+            } else if delivered(&mut s.usr2, &mut quiet) {
+                Some(Next::Input(Input::Demote))
+            } else {
+                None
+            };
+            if let Some(next) = got {
+                pass.again(Source::Signals);
+                return Poll::Ready(Some(next));
             }
-            return input(Input::Hangup);
-        }
-        if delivered(&mut s.usr1, cx) {
-            return input(Input::Status);
-        }
-        if delivered(&mut s.usr2, cx) {
-            return input(Input::Demote);
         }
         if let Poll::Ready(result) = self.timer.poll_expired(cx) {
             if let Err(e) = result {
@@ -697,31 +709,48 @@ impl Io {
                 return input(Input::Timer);
             }
         }
-        if let Poll::Ready(Some((router, job, report))) = self.done.poll_recv(cx) {
-            return input(Input::HookDone {
-                router,
-                job,
-                report,
-            });
+        if let Some(mut quiet) = pass.take(Source::Done) {
+            if let Poll::Ready(Some((router, job, report))) = self.done.poll_recv(&mut quiet) {
+                pass.again(Source::Done);
+                return input(Input::HookDone {
+                    router,
+                    job,
+                    report,
+                });
+            }
         }
-        if let Poll::Ready(Some(o)) = self.observations.poll_recv(cx) {
-            return input(Input::Tracker {
-                tracker: o.tracker,
-                ok: o.ok,
-                detail: o.detail,
-            });
+        if let Some(mut quiet) = pass.take(Source::Observations) {
+            if let Poll::Ready(Some(o)) = self.observations.poll_recv(&mut quiet) {
+                pass.again(Source::Observations);
+                return input(Input::Tracker {
+                    tracker: o.tracker,
+                    ok: o.ok,
+                    detail: o.detail,
+                });
+            }
         }
-        if let Poll::Ready(Some(event)) = self.net_events.poll_recv(cx) {
-            let more = self.vip_links.net_event(&event);
-            self.pending.extend(more);
-            return Poll::Ready(self.net_event(event).map(Next::Input));
+        if let Some(mut quiet) = pass.take(Source::NetEvents) {
+            if let Poll::Ready(Some(event)) = self.net_events.poll_recv(&mut quiet) {
+                pass.again(Source::NetEvents);
+                drop(pass);
+                let more = self.vip_links.net_event(&event);
+                self.pending.extend(more);
+                return Poll::Ready(self.net_event(event).map(Next::Input));
+            }
         }
-        if let Poll::Ready(Some(call)) = self.calls.poll_recv(cx) {
-            return Poll::Ready(Some(Next::Call(call)));
+        if let Some(mut quiet) = pass.take(Source::Calls) {
+            if let Poll::Ready(Some(call)) = self.calls.poll_recv(&mut quiet) {
+                pass.again(Source::Calls);
+                return Poll::Ready(Some(Next::Call(call)));
+            }
         }
-        if let Poll::Ready(Some(scrape)) = self.scrapes.poll_recv(cx) {
-            return Poll::Ready(Some(Next::Scrape(scrape)));
+        if let Some(mut quiet) = pass.take(Source::Scrapes) {
+            if let Poll::Ready(Some(scrape)) = self.scrapes.poll_recv(&mut quiet) {
+                pass.again(Source::Scrapes);
+                return Poll::Ready(Some(Next::Scrape(scrape)));
+            }
         }
+        drop(pass);
         // Frames last, starting after the link read last so that a flood on one link cannot
         // keep another's adverts waiting.
         let after = self.batch_link;
