@@ -765,15 +765,21 @@ pub fn footprint(o: &Options) -> Result<Section> {
              (0.17), and so did keepalived's (0.21 against 0.11), which points to the machine's \
              cost of a wake-up rather than to the build."
                 .into(),
-            "A loop that polls its signals and channels only when their own wakers fired was tried \
-             again on 2026-12-06 and left out. callgrind (user-space instructions, not moved by the \
-             machine's noise) over 30 s of an idle master, twice each: 467,807 and 468,614 without \
-             it, 367,568 and 374,378 with it, ucarp 377,370. But at 2,040 groups (`--only thousands \
-             --reps 3`, three runs back to back) the pair's CPU was 1.35 and 1.36 % of a core in \
-             the two runs with it, 1.17 in the run between them without it (1.19 at the start of \
-             the day), and one group's RSS 4,464 KiB against 4,152 (its new code lies outside the \
-             code-layout list). That day `--only footprint` timed ucarp's idle master at 3.1 to 7.4 \
-             s/hour (0.47 in this run), too noisy to time the idle gain."
+            "An idle master's user space, counted by callgrind with a cache model too small to \
+             keep anything from one advert to the next (4 KiB first-level caches, 8 KiB last \
+             level, so each line an advert touches counts about once), over 30 s after 8 s of \
+             warm-up, on 2026-12-06: lines from memory (code + data read + data written) 22,904 + \
+             6,340 + 5,763 = 35,007 in the build before this run, 18,725 + 3,964 + 2,853 = 25,542 \
+             in this one, ucarp 7,936 + 3,038 + 341 = 11,315; instructions 462,158 and 240,788, \
+             ucarp 389,962. Two changes: a send wrote 64 zeroed frame headers (4 KiB) to send one \
+             frame, and the loop now polls its signals and channels only when their own wakers \
+             fired. That loop change had been tried twice and left out; the second time, three \
+             `--only thousands --reps 3` runs back to back gave 1.35 and 1.36 % of a core with it \
+             against 1.17 without, but alternated four times on this run's machine it gave 0.89 \
+             and 0.94 with it, 0.92 and 0.93 without. Under valgrind SHA-1 runs without the CPU's \
+             SHA instructions (2,250 of carpd's code lines above), which the native build uses. \
+             What remains is code: the loop, the engine's pass and tokio's drivers touch about \
+             550 lines of code per advert where ucarp's loop touches about 265."
                 .into(),
         ],
     })
