@@ -30,6 +30,7 @@ pub enum Source {
     Scrapes,
 }
 
+/// Every source, in declaration order: a source's waker is `wakers[source as usize]`.
 const SOURCES: [Source; 6] = [
     Source::Signals,
     Source::Done,
@@ -118,8 +119,7 @@ impl<'a> Pass<'a> {
             return None;
         }
         self.left &= !bit;
-        let index = SOURCES.iter().position(|s| *s == source)?;
-        Some(Context::from_waker(&self.readiness.wakers[index]))
+        Some(Context::from_waker(&self.readiness.wakers[source as usize]))
     }
 
     /// `source` gave something and may hold more: the next pass polls it again.
@@ -201,6 +201,13 @@ mod tests {
         drop(pass);
         let mut pass = readiness.pass(&cx);
         assert!(pass.take(Source::Calls).is_none(), "empty and registered");
+    }
+
+    #[test]
+    fn each_source_sits_at_its_own_index() {
+        for (index, source) in SOURCES.iter().enumerate() {
+            assert_eq!(*source as usize, index, "{source:?}");
+        }
     }
 
     #[test]
