@@ -43,8 +43,17 @@ impl Capture {
         Ok(Capture { pid, file, log })
     }
 
-    /// Stops the capture (SIGINT, as a user would).
+    /// Stops the capture (SIGINT, as a user would) once tcpdump has written what the kernel
+    /// already handed it: SIGINT ends libpcap's loop without reading the frames still in its
+    /// ring, so a frame captured a moment before the stop (the reply a test has just seen)
+    /// could be lost. The file (written per packet, `-U`) must not have grown for 50 ms; a
+    /// capture that never goes quiet is stopped after 1 s.
     pub fn stop(&self, lab: &Lab) {
+        settle(
+            &self.file,
+            Duration::from_millis(50),
+            Duration::from_secs(1),
+        );
         lab.signal(self.pid, nix::sys::signal::Signal::SIGINT);
         lab.wait_exit(self.pid, Duration::from_secs(5));
     }
@@ -64,6 +73,22 @@ impl Capture {
             .args(flags)
             .output()?;
         Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+}
+
+/// Waits until `file`'s size has not changed for `quiet`, or `limit` has passed.
+fn settle(file: &std::path::Path, quiet: Duration, limit: Duration) {
+    let size = || std::fs::metadata(file).map(|m| m.len()).ok();
+    let until = std::time::Instant::now() + limit;
+    let mut last = size();
+    let mut since = std::time::Instant::now();
+    while std::time::Instant::now() < until && since.elapsed() < quiet {
+        std::thread::sleep(Duration::from_millis(5));
+        let now = size();
+        if now != last {
+            last = now;
+            since = std::time::Instant::now();
+        }
     }
 }
 
