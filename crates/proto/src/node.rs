@@ -12,6 +12,7 @@ use crate::wire::vrrp2::Vrrp2Repr;
 use crate::wire::vrrp3::Vrrp3Repr;
 use crate::wire::DecodeError;
 use crate::HookId;
+use core::time::Duration;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
@@ -549,6 +550,31 @@ impl Node {
         }
         due.clear();
         self.due = due;
+    }
+
+    /// The loop woke `late` after the deadline it slept towards, before
+    /// [`Node::handle_timeout`] at `now`: each backup whose master-down deadline fell due
+    /// meanwhile waits for its master a little longer when `late` looks like a pause of the
+    /// whole machine ([`VirtualRouter::defer_master_down`]). Returns those routers, each with
+    /// the wait granted.
+    pub fn stalled(&mut self, now: Instant, late: Duration) -> Vec<(RouterId, Duration)> {
+        let due: Vec<RouterId> = self
+            .timers
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| *id)
+            .collect();
+        let mut deferred = Vec::new();
+        for id in due {
+            let Some(e) = self.routers.get_mut(&id) else {
+                continue;
+            };
+            if let Some(wait) = e.router.defer_master_down(now, late) {
+                deferred.push((id, wait));
+                self.touched(id);
+            }
+        }
+        deferred
     }
 
     /// The routers [`Node::handle_timeout`] at `now` will look at: those whose deadline

@@ -174,6 +174,50 @@ fn priority_zero_makes_the_backup_take_over_after_its_skew_time() {
 }
 
 #[test]
+fn a_pause_puts_off_a_silent_masters_deadline_but_not_a_departed_ones() {
+    let (mut node, _) = node(config(100, 100));
+    node.handle_packet(at(0), LINK, &advert(PEER, 200, 100, Checksum::PseudoHeader));
+    // Silent master: Master_Down_Interval 3 × 1 s + 609 375 µs; woken 0.2 s after it, one
+    // third of it more (1 203 125 µs).
+    let down = node.poll_timeout().unwrap();
+    assert_eq!(down, at(3_609_375));
+    let late = at(3_809_375);
+    assert_eq!(
+        node.stalled(late, std::time::Duration::from_millis(200))
+            .len(),
+        1
+    );
+    assert_eq!(node.poll_timeout(), Some(at(3_809_375 + 1_203_125)));
+    node.handle_timeout(late);
+    assert_eq!(summarise(&mut node), []);
+    // The master comes back, then leaves (priority 0): its Skew_Time is not put off.
+    node.handle_packet(
+        at(3_900_000),
+        LINK,
+        &advert(PEER, 200, 100, Checksum::PseudoHeader),
+    );
+    node.handle_packet(
+        at(4_000_000),
+        LINK,
+        &advert(PEER, 0, 100, Checksum::PseudoHeader),
+    );
+    assert_eq!(node.poll_timeout(), Some(at(4_609_375)));
+    let late = at(4_809_375);
+    assert!(node
+        .stalled(late, std::time::Duration::from_millis(200))
+        .is_empty());
+    node.handle_timeout(late);
+    assert_eq!(
+        summarise(&mut node),
+        [
+            A::Changed(State::Backup, State::Master, StateChangeReason::MasterLeft),
+            A::Hook,
+            A::Sent(100)
+        ]
+    );
+}
+
+#[test]
 fn the_higher_priority_wins_then_the_higher_address_and_stop_sends_priority_zero() {
     let (mut node, id) = node(config(100, 100));
     node.handle_timeout(at(3_609_375));

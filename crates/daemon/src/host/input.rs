@@ -24,6 +24,9 @@ pub enum Input {
     Demote,
     /// A deadline of the core has come.
     Timer,
+    /// The loop woke this long after the deadline it slept towards (the machine was paused);
+    /// comes before the [`Input::Timer`] of that wake-up, after what arrived meanwhile.
+    Stalled(std::time::Duration),
     /// A hook job of `router` is over (done, killed, skipped).
     HookDone {
         /// the group

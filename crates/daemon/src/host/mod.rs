@@ -8,6 +8,7 @@
 //! - [`groups`]: each group's runtime (name, link, VIPs, trackers, what the core was told);
 //! - [`health`]: trackers, sync groups and VIP interfaces folded into one verdict per group;
 //! - [`frames`]: Ethernet framing and the choice of source MAC;
+//! - [`pause`]: a pause of the whole machine, which backups do not take for their master's death;
 //! - [`vips`]: removed addresses, refused native changes and their retries;
 //! - [`vmac`]: a virtual MAC's macvlan kept up only while its group is master;
 //! - [`ledger`]: dropped packets, per group, per link, and the throttled log;
@@ -24,6 +25,7 @@ mod input;
 pub mod jobs;
 pub mod ledger;
 mod links;
+mod pause;
 pub mod report;
 mod show;
 pub mod tallies;
@@ -286,6 +288,7 @@ impl Engine {
                 self.ledger.flush(now);
                 self.vip_retries_due(now);
             }
+            Input::Stalled(late) => self.stalled(now, late),
             Input::HookDone {
                 router,
                 job,

@@ -48,9 +48,11 @@ const RECEIVE_BATCH: usize = 256;
 /// they are for can be loaded from memory together ([`Io::fresh_frames`]).
 const READ_AHEAD: usize = 16;
 
-/// A deadline acted on later than this after it fell due means the loop did not run in
-/// between (normal wake-ups are well under a millisecond late): queued packets go first.
-const STALLED: Duration = Duration::from_millis(5);
+/// A wake-up later than this after the deadline the loop slept towards means the loop did
+/// not run in between (a wake-up on a CPU of its own is tens of microseconds late): queued
+/// packets go first, and the core is told ([`Input::Stalled`]). Below the shortest pause a
+/// group would wait for (1/16 of CARP's fastest interval, 244 µs).
+const STALLED: Duration = Duration::from_micros(200);
 
 /// The largest frame read (adverts are 70 bytes; anything longer is cut and dropped).
 const FRAME_BUFFER: usize = 2048;
@@ -560,6 +562,8 @@ impl Io {
     /// interface events, then frames (read in bounded batches per link), so that a flood
     /// can delay nothing else.
     pub async fn next(&mut self, deadline: Option<Instant>) -> Next {
+        // When the loop last went to sleep in this call (monotonic time).
+        let mut slept_at = None;
         loop {
             if let Some(input) = self.pending.pop_front() {
                 return Next::Input(input);
@@ -601,17 +605,28 @@ impl Io {
                     })
                 }
             };
-            let next = std::future::poll_fn(|cx| self.poll_sources(cx, late.as_mut())).await;
-            if let (Some(Next::Input(Input::Timer)), Some(due)) = (&next, deadline) {
-                // Woken long after the deadline: the process did not run in between (a VM
-                // pause, SIGSTOP). What arrived meanwhile comes first, so that a backup hears
-                // the master's queued adverts before its master-down timer is acted on.
-                if crate::sys::timer::monotonic_now().saturating_sub(due) > STALLED {
+            let armed = self.timer.armed();
+            let next = std::future::poll_fn(|cx| {
+                let polled = self.poll_sources(cx, late.as_mut());
+                if polled.is_pending() {
+                    slept_at = Some(crate::sys::timer::monotonic_now());
+                }
+                polled
+            })
+            .await;
+            if let (Some(Next::Input(Input::Timer)), Some(due), Some(slept)) =
+                (&next, armed, slept_at)
+            {
+                // Woken long after the deadline it slept towards: the process did not run in
+                // between (the machine paused, SIGSTOP). What arrived meanwhile comes first,
+                // so that a backup hears the master's queued adverts before its master-down
+                // timer is acted on; then the core is told how late, then the timer.
+                let late = crate::sys::timer::monotonic_now().saturating_sub(due.max(slept));
+                if late > STALLED {
                     self.read_queued();
-                    if !self.pending.is_empty() {
-                        self.pending.push_back(Input::Timer);
-                        continue;
-                    }
+                    self.pending.push_back(Input::Stalled(late));
+                    self.pending.push_back(Input::Timer);
+                    continue;
                 }
             }
             if let Some(next) = next {

@@ -80,6 +80,11 @@ impl DeadlineTimer {
         Ok(())
     }
 
+    /// The instant (monotonic time) it is armed for, if armed.
+    pub fn armed(&self) -> Option<Duration> {
+        self.armed
+    }
+
     /// Waits until the armed deadline is due (forever while disarmed); the timer is then
     /// disarmed. Cancel-safe: dropped before it is due, the timer stays armed.
     #[cfg(test)]

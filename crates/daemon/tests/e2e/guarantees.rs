@@ -372,6 +372,118 @@ fn a_backup_stopped_for_5_s_reads_the_queued_adverts_before_its_deadline() {
     not(carpd_netns),
     ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
 )]
+fn a_pause_of_both_hosts_past_the_dead_time_moves_nothing() {
+    let Some(lab) = lab("gpause", 148, 2, &[]) else {
+        return;
+    };
+    let group = Group {
+        native: true,
+        ..Group::new(&lab, 8)
+    };
+    let m1 = start(&lab, Impl::Carpd, 1, &group, 0, true, "h1");
+    expect_holders(&lab, group.vip, &[1], Duration::from_secs(15), &["h1"]);
+    let m2 = start(&lab, Impl::Carpd, 2, &group, 100, true, "h2");
+    std::thread::sleep(Duration::from_secs(2));
+    let masters = |log: &str| lab.log(log).matches("Switching to state: MASTER").count();
+    assert_eq!(masters("h2"), 0, "{}", lab.log("h2"));
+    // A pause of the whole machine (a VM whose CPUs the hypervisor descheduled): neither
+    // runs for longer than the dead time (3 s), so nothing was sent and nothing is queued.
+    // The backup resumes first, the worst order: the master's overdue advert follows 0.2 s
+    // later (resumed together, the master may be first, and its advert read before the
+    // deadline is looked at; the backup then has nothing to wait for).
+    for _ in 0..2 {
+        lab.signal(m1.pid, Signal::SIGSTOP);
+        lab.signal(m2.pid, Signal::SIGSTOP);
+        std::thread::sleep(Duration::from_secs(4));
+        lab.signal(m2.pid, Signal::SIGCONT);
+        std::thread::sleep(Duration::from_millis(200));
+        lab.signal(m1.pid, Signal::SIGCONT);
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let log = lab.log("h2");
+    assert_eq!(
+        masters("h2"),
+        0,
+        "the backup took over after the pause:\n{log}"
+    );
+    assert_eq!(
+        log.matches("(the machine was paused): the master may have been paused too")
+            .count(),
+        2,
+        "the backup says why it waits, once per pause:\n{log}"
+    );
+    assert_eq!(lab.holders(group.vip), [1]);
+    // A master that died in a pause is still replaced: the deadline is put off only once.
+    // (SIGKILL leaves the dead master's VIP on its interface: the backup's log tells.)
+    lab.signal(m1.pid, Signal::SIGKILL);
+    assert!(
+        wait_until(Duration::from_secs(6), || masters("h2") == 1),
+        "{}",
+        lab.log("h2")
+    );
+    assert!(lab.holders(group.vip).contains(&2));
+}
+
+#[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
+fn ten_pauses_of_a_fast_pair_past_its_dead_time_move_nothing() {
+    let Some(lab) = lab("gfast", 149, 2, &[]) else {
+        return;
+    };
+    let group = Group {
+        native: true,
+        ..Group::new(&lab, 9)
+    };
+    // advbase 0: adverts every 50.8 ms (advskew 13) and 58.6 ms (15); h2's dead time 175.8 ms.
+    let fast = |host: usize, advskew: u8, log: &str| {
+        let mut member = group.member(&lab, advskew, true, log);
+        member.advbase = 0;
+        let pid = lab
+            .start_carp(Impl::Carpd.program(), lab.host(host), &member, log)
+            .expect("spawn");
+        crate::common::Member { pid }
+    };
+    let m1 = fast(1, 13, "h1");
+    expect_holders(&lab, group.vip, &[1], Duration::from_secs(5), &["h1"]);
+    let m2 = fast(2, 15, "h2");
+    std::thread::sleep(Duration::from_secs(1));
+    let masters = |log: &str| lab.log(log).matches("Switching to state: MASTER").count();
+    assert_eq!(masters("h2"), 0, "{}", lab.log("h2"));
+    // Paused for 250 ms, past the dead time: the backup (on SCHED_FIFO at these intervals)
+    // resumes first, the master 10 ms later, within the 58.6 ms the backup waits.
+    for _ in 0..10 {
+        lab.signal(m1.pid, Signal::SIGSTOP);
+        lab.signal(m2.pid, Signal::SIGSTOP);
+        std::thread::sleep(Duration::from_millis(250));
+        lab.signal(m2.pid, Signal::SIGCONT);
+        std::thread::sleep(Duration::from_millis(10));
+        lab.signal(m1.pid, Signal::SIGCONT);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let log = lab.log("h2");
+    assert_eq!(
+        masters("h2"),
+        0,
+        "the backup took over after a pause:\n{log}"
+    );
+    assert_eq!(
+        log.matches("(the machine was paused): the master may have been paused too")
+            .count(),
+        10,
+        "{log}"
+    );
+    assert_eq!(masters("h1"), 1, "{}", lab.log("h1"));
+    assert_eq!(lab.holders(group.vip), [1]);
+}
+
+#[test]
+#[cfg_attr(
+    not(carpd_netns),
+    ignore = "needs root, network namespaces and the peers' programs: run scripts/test"
+)]
 fn a_master_that_cannot_add_its_vip_faults_bows_out_and_retries() {
     let Some(lab) = lab("gperm", 144, 2, &["setpriv"]) else {
         return;

@@ -25,6 +25,7 @@ use std::net::IpAddr;
 
 mod hearing;
 mod replays;
+mod stall;
 mod vrrp;
 
 use replays::Replays;
@@ -179,6 +180,9 @@ pub struct VirtualRouter {
     /// Why the master-down timer will fire: the master went silent, or it left (VRRPv3
     /// priority 0, after which a backup waits only its Skew_Time).
     down_reason: StateChangeReason,
+    /// The master-down deadline a pause of the machine put off ([`VirtualRouter::defer_master_down`]):
+    /// it is not put off again.
+    stall_deferred: Option<Instant>,
 }
 
 impl VirtualRouter {
@@ -215,6 +219,7 @@ impl VirtualRouter {
             peer_checksum: None,
             last_v3: None,
             down_reason: StateChangeReason::MasterDown,
+            stall_deferred: None,
         };
         vr.start(now);
         vr

@@ -6,3 +6,4 @@ mod election;
 mod hooks;
 mod node;
 mod operator;
+mod pause;
