@@ -6,6 +6,7 @@
 
 mod migration;
 mod observe;
+mod pauses;
 mod peers;
 mod report;
 mod routed;
@@ -53,13 +54,13 @@ struct Args {
     out: PathBuf,
     /// Only the scenarios whose name contains NAME (crash, takeover, handover, subsecond,
     /// preempt, slow, footprint, flood, many, reload, vrrp3, vrrp2, migration, routed, stress,
-    /// stalls, stateful, vmac, soak)
+    /// stalls, pauses, stateful, vmac, soak)
     #[arg(long, value_name = "NAME", value_parser = scenario_name)]
     only: Option<String>,
 }
 
 /// The scenarios' names, as `--only` matches them.
-const SCENARIOS: [&str; 20] = [
+const SCENARIOS: [&str; 21] = [
     "crash",
     "takeover",
     "handover",
@@ -77,6 +78,7 @@ const SCENARIOS: [&str; 20] = [
     "routed",
     "stress",
     "stalls",
+    "pauses",
     "stateful",
     "vmac",
     "soak",
@@ -202,6 +204,9 @@ fn run(options: &Options) -> Result<()> {
     if wanted("stalls") {
         carpd_lab::require(&["python3"])?;
         sections.push(stalls::stalls(options)?);
+    }
+    if wanted("pauses") {
+        sections.push(pauses::pauses(options)?);
     }
     if wanted("stateful") {
         carpd_lab::require(&["nft", "conntrackd", "conntrack"])?;
