@@ -769,13 +769,13 @@ pub fn footprint(o: &Options) -> Result<Section> {
              keep anything from one advert to the next (4 KiB first-level caches, 8 KiB last \
              level, so each line an advert touches counts about once), over 30 s after 8 s of \
              warm-up, on 2026-12-06: lines from memory (code + data read + data written) 22,904 + \
-             6,340 + 5,763 = 35,007 in the build before this run, 18,725 + 3,964 + 2,853 = 25,542 \
-             in this one, ucarp 7,936 + 3,038 + 341 = 11,315; instructions 462,158 and 240,788, \
+             6,340 + 5,763 = 35,007 before the two changes below, 18,725 + 3,964 + 2,853 = 25,542 \
+             after them, ucarp 7,936 + 3,038 + 341 = 11,315; instructions 462,158 and 240,788, \
              ucarp 389,962. Two changes: a send wrote 64 zeroed frame headers (4 KiB) to send one \
              frame, and the loop now polls its signals and channels only when their own wakers \
              fired. That loop change had been tried twice and left out; the second time, three \
              `--only thousands --reps 3` runs back to back gave 1.35 and 1.36 % of a core with it \
-             against 1.17 without, but alternated four times on this run's machine it gave 0.89 \
+             against 1.17 without, but alternated four times on one machine it gave 0.89 \
              and 0.94 with it, 0.92 and 0.93 without. Under valgrind SHA-1 runs without the CPU's \
              SHA instructions (2,250 of carpd's code lines above), which the native build uses. \
              What remains is code: the loop, the engine's pass and tokio's drivers touch about \

@@ -317,6 +317,14 @@ pub fn under_load(o: &Options) -> Result<Section> {
     for ((lab, before), f) in soaking.iter().zip(&pairs) {
         let vip = lab.address(100);
         let moved = usize::from(lab.holders(vip) != [1]);
+        // A carpd backup that waited for a master paused with it (docs/protocol.md §6).
+        for line in lab
+            .log("b")
+            .lines()
+            .filter(|l| l.contains("(the machine was paused)"))
+        {
+            println!("under load, soak, waited in {}: {line}", f.label);
+        }
         for line in transition_lines(lab, *before) {
             println!("under load, soak, spurious in {}: {line}", f.label);
             // "b: 2026-12-04T03:11:11.451298Z: ...": keepalived's stamps have no fraction.
