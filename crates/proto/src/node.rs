@@ -558,21 +558,19 @@ impl Node {
     /// whole machine ([`VirtualRouter::defer_master_down`]). Returns those routers, each with
     /// the wait granted.
     pub fn stalled(&mut self, now: Instant, late: Duration) -> Vec<(RouterId, Duration)> {
-        let due: Vec<RouterId> = self
-            .timers
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .map(|(_, id)| *id)
-            .collect();
+        // No allocation unless a router waits (a master's own due advert is the usual case).
         let mut deferred = Vec::new();
-        for id in due {
-            let Some(e) = self.routers.get_mut(&id) else {
-                continue;
-            };
-            if let Some(wait) = e.router.defer_master_down(now, late) {
-                deferred.push((id, wait));
-                self.touched(id);
+        for (_, id) in self.timers.iter().take_while(|(at, _)| *at <= now) {
+            let waits = self
+                .routers
+                .get_mut(id)
+                .and_then(|e| e.router.defer_master_down(now, late));
+            if let Some(wait) = waits {
+                deferred.push((*id, wait));
             }
+        }
+        for (id, _) in &deferred {
+            self.touched(*id);
         }
         deferred
     }

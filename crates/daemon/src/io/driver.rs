@@ -53,6 +53,9 @@ const READ_AHEAD: usize = 16;
 /// packets go first, and the core is told ([`Input::Stalled`]). Below the shortest pause a
 /// group would wait for (1/16 of CARP's fastest interval, 244 µs).
 const STALLED: Duration = Duration::from_micros(200);
+/// The same for a deadline already past when the loop went to wait: counted from when the
+/// loop last read the time for an input, which a long input's own work must not reach.
+const STALLED_AT_WORK: Duration = Duration::from_millis(5);
 
 /// The largest frame read (adverts are 70 bytes; anything longer is cut and dropped).
 const FRAME_BUFFER: usize = 2048;
@@ -274,6 +277,9 @@ pub struct Channels {
 pub struct Io {
     /// the core's time zero, on the monotonic clock
     epoch: Duration,
+    /// When the loop last read the time for an input (monotonic): it ran then, so a deadline
+    /// found late is counted late from here at the earliest ([`Io::next`]).
+    running_at: std::cell::Cell<Duration>,
     /// the core's next deadline
     timer: crate::sys::timer::DeadlineTimer,
     signals: Signals,
@@ -446,6 +452,7 @@ impl Io {
     ) -> Result<Io> {
         Ok(Io {
             epoch: crate::sys::timer::monotonic_now(),
+            running_at: std::cell::Cell::new(crate::sys::timer::monotonic_now()),
             timer: crate::sys::timer::DeadlineTimer::new()
                 .context("creating the deadline timer (timerfd)")?,
             signals: Signals::new()?,
@@ -552,9 +559,11 @@ impl Io {
         self.ahead.fresh()
     }
 
-    /// The core's time now.
+    /// The core's time now (the loop runs now: see `running_at`).
     pub fn now(&self) -> Instant {
-        let since = crate::sys::timer::monotonic_now().saturating_sub(self.epoch);
+        let monotonic = crate::sys::timer::monotonic_now();
+        self.running_at.set(monotonic);
+        let since = monotonic.saturating_sub(self.epoch);
         Instant::from_micros(since.as_micros() as u64)
     }
 
@@ -562,8 +571,6 @@ impl Io {
     /// interface events, then frames (read in bounded batches per link), so that a flood
     /// can delay nothing else.
     pub async fn next(&mut self, deadline: Option<Instant>) -> Next {
-        // When the loop last went to sleep in this call (monotonic time).
-        let mut slept_at = None;
         loop {
             if let Some(input) = self.pending.pop_front() {
                 return Next::Input(input);
@@ -606,23 +613,35 @@ impl Io {
                 }
             };
             let armed = self.timer.armed();
+            // When the loop went to sleep for this wait, if it did.
+            let mut slept_at = None;
             let next = std::future::poll_fn(|cx| {
                 let polled = self.poll_sources(cx, late.as_mut());
-                if polled.is_pending() {
+                if polled.is_pending() && slept_at.is_none() {
                     slept_at = Some(crate::sys::timer::monotonic_now());
                 }
                 polled
             })
             .await;
-            if let (Some(Next::Input(Input::Timer)), Some(due), Some(slept)) =
-                (&next, armed, slept_at)
-            {
-                // Woken long after the deadline it slept towards: the process did not run in
-                // between (the machine paused, SIGSTOP). What arrived meanwhile comes first,
-                // so that a backup hears the master's queued adverts before its master-down
-                // timer is acted on; then the core is told how late, then the timer.
-                let late = crate::sys::timer::monotonic_now().saturating_sub(due.max(slept));
-                if late > STALLED {
+            if let (Some(Next::Input(Input::Timer)), Some(due)) = (&next, armed) {
+                // Acted on long after the deadline: the process did not run in between (the
+                // machine paused, SIGSTOP). What arrived meanwhile comes first, so that a
+                // backup hears the master's queued adverts before its master-down timer is
+                // acted on; then the core is told how late, then the timer. Asleep towards
+                // the deadline, any lateness beyond a wake-up's is a pause. When the deadline
+                // was already past as the loop went to wait (it fell due while the loop
+                // worked, or in a pause in the middle of an input), only a long time since
+                // the loop last read the time for an input counts, so that work is never
+                // taken for a pause.
+                let now = crate::sys::timer::monotonic_now();
+                let (late, threshold) = match slept_at {
+                    Some(slept) if slept < due => (now.saturating_sub(due), STALLED),
+                    _ => (
+                        now.saturating_sub(due.max(self.running_at.get())),
+                        STALLED_AT_WORK,
+                    ),
+                };
+                if late > threshold {
                     self.read_queued();
                     self.pending.push_back(Input::Stalled(late));
                     self.pending.push_back(Input::Timer);
