@@ -424,13 +424,19 @@ fn a_pause_of_both_hosts_past_the_dead_time_moves_nothing() {
     // Neither runs for longer than the dead time (3 s), so nothing was sent and nothing is
     // queued. The master's overdue advert follows 0.2 s after the backup resumed (resumed
     // together, the master may be first, and its advert read before the deadline is looked
-    // at; the backup then has nothing to wait for).
+    // at; the backup then has nothing to wait for). The master advertises as it resumes and
+    // every second after, so a settle of 2.5 s stops both half-way between two adverts: a
+    // stop on the advert's heels could leave it queued at the backup, which reads it at
+    // resume and has nothing to wait for (right, but it says nothing then).
     let pauses = Pauses {
         times: 2,
         pause: Duration::from_secs(4),
         gap: Duration::from_millis(200),
-        settle: Duration::from_secs(2),
+        settle: Duration::from_millis(2500),
     };
+    // settled_pair returns about 2 s after the master's first advert: the first pause too
+    // begins half-way between two.
+    std::thread::sleep(Duration::from_millis(500));
     pause_pair(&lab, &m1, &m2, pauses);
     assert_eq!(lab.holders(group.vip), [1]);
     // A master that died in a pause is still replaced: the deadline is put off only once.
